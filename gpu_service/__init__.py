@@ -1,0 +1,1 @@
+"""Cloud Run GPU service: turns generation jobs into images in Cloud Storage."""

@@ -1,0 +1,80 @@
+"""The versioned contract between the functions and the GPU service (the GPU service's side).
+
+The functions keep their own copy (functions/imagebot/contract.py); tests/contract/ builds with
+one side and reads with the other. The GPU service reads generation jobs, writes the output
+object `outputs/<job_id>.png` with the metadata below, and moves the job document from queued to
+generating to generated (stamping `times.generating` and `times.generated`), never backwards.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, fields
+
+CONTRACT_VERSION = 1
+STYLES = ("ghibli", "realistic", "pixel")
+ASPECTS = ("square", "portrait", "landscape")
+MODES = ("normal", "economy")
+
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ContractError(ValueError):
+    """A job that does not follow the contract: acknowledged and dropped, never retried."""
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    job_id: str
+    chat_id: int
+    prompt: str
+    style: str
+    seed: int
+    negative_prompt: str = ""
+    aspect: str = "square"
+    mode: str = "normal"
+    version: int = CONTRACT_VERSION
+
+    @classmethod
+    def from_json(cls, body: bytes) -> GenerationJob:
+        try:
+            raw = json.loads(body)
+            known = {f.name for f in fields(cls)}
+            # Newer optional fields from a newer sender are ignored, not fatal.
+            job = cls(**{key: value for key, value in raw.items() if key in known})
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ContractError(f"not a generation job: {error}") from error
+        job.check()
+        return job
+
+    def check(self) -> None:
+        if self.version != CONTRACT_VERSION:
+            raise ContractError(f"unsupported contract version {self.version}")
+        if not isinstance(self.job_id, str) or not _JOB_ID.match(self.job_id):
+            raise ContractError(f"bad job_id {self.job_id!r}")
+        if self.style not in STYLES or self.aspect not in ASPECTS or self.mode not in MODES:
+            raise ContractError(f"unknown style/aspect/mode {self.style!r}/{self.aspect!r}/{self.mode!r}")
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise ContractError("empty prompt")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ContractError(f"seed out of range: {self.seed!r}")
+        if not isinstance(self.chat_id, int):
+            raise ContractError(f"bad chat_id {self.chat_id!r}")
+
+
+def output_object_name(job_id: str) -> str:
+    return f"outputs/{job_id}.png"
+
+
+def output_metadata(job: GenerationJob, width: int, height: int) -> dict[str, str]:
+    """Custom metadata for the output object: everything delivery needs, as strings."""
+    return {
+        "contract": str(CONTRACT_VERSION),
+        "job_id": job.job_id,
+        "chat_id": str(job.chat_id),
+        "style": job.style,
+        "seed": str(job.seed),
+        "width": str(width),
+        "height": str(height),
+    }
