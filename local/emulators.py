@@ -36,31 +36,24 @@ def _gcloud() -> str:
     return gcloud
 
 
-def start_pubsub(supervisor: Supervisor, project: str) -> str:
-    host = f"127.0.0.1:{free_port()}"
-    argv = [_gcloud(), "beta", "emulators", "pubsub", "start", f"--host-port={host}", f"--project={project}"]
-    supervisor.start("pubsub-emulator", argv, ready_url=f"http://{host}", timeout=90)
-    return host
-
-
-def start_firestore(supervisor: Supervisor) -> str:
-    host = f"127.0.0.1:{free_port()}"
-    argv = [_gcloud(), "emulators", "firestore", "start", f"--host-port={host}"]
-    supervisor.start("firestore-emulator", argv, ready_url=f"http://{host}", timeout=90)
-    return host
-
-
-def start_storage(supervisor: Supervisor, bucket: str) -> str:
-    port = free_port()
-    script = Path(sys.executable).with_name("gcp-storage-emulator")
-    argv = [str(script), "start", "--host", "127.0.0.1", f"--port={port}", "--in-memory", f"--default-bucket={bucket}"]
-    supervisor.start("storage-emulator", argv, ready_url=f"http://127.0.0.1:{port}", timeout=30)
-    return f"http://127.0.0.1:{port}"
-
-
 def start_all(supervisor: Supervisor, project: str, bucket: str) -> EmulatorHosts:
-    return EmulatorHosts(
-        pubsub=start_pubsub(supervisor, project),
-        firestore=start_firestore(supervisor),
-        storage=start_storage(supervisor, bucket),
+    """Start the three emulators side by side (the two JVMs take seconds each) and wait."""
+    pubsub = f"127.0.0.1:{free_port()}"
+    firestore = f"127.0.0.1:{free_port()}"
+    storage = f"http://127.0.0.1:{free_port()}"
+    gcloud = _gcloud()
+    storage_script = Path(sys.executable).with_name("gcp-storage-emulator")
+    storage_port = storage.rsplit(":", 1)[1]
+    supervisor.spawn(
+        "pubsub-emulator",
+        [gcloud, "beta", "emulators", "pubsub", "start", f"--host-port={pubsub}", f"--project={project}"],
     )
+    supervisor.spawn("firestore-emulator", [gcloud, "emulators", "firestore", "start", f"--host-port={firestore}"])
+    supervisor.spawn(
+        "storage-emulator",
+        [str(storage_script), "start", "--host=127.0.0.1", f"--port={storage_port}", "--in-memory", f"--default-bucket={bucket}"],
+    )
+    supervisor.wait("pubsub-emulator", f"http://{pubsub}", timeout=90)
+    supervisor.wait("firestore-emulator", f"http://{firestore}", timeout=90)
+    supervisor.wait("storage-emulator", storage, timeout=30)
+    return EmulatorHosts(pubsub=pubsub, firestore=firestore, storage=storage)

@@ -58,9 +58,17 @@ class Supervisor:
         timeout: float = 60.0,
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
+        """Start a process and wait until `ready_url` answers."""
+        process = self.spawn(name, argv, env=env, cwd=cwd)
+        self.wait(name, ready_url, timeout)
+        return process
+
+    def spawn(
+        self, name: str, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a process without waiting, so slow starters (JVMs) can boot side by side."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{name}.log"
-        with log.open("ab") as out:
+        with self.log_path(name).open("ab") as out:
             # A session of its own, so stop() can signal the whole group: the gcloud
             # emulator wrappers start a JVM child that would otherwise outlive them.
             process = subprocess.Popen(
@@ -72,8 +80,13 @@ class Supervisor:
                 start_new_session=True,
             )
         self.processes[name] = process
-        wait_until_answers(ready_url, process, timeout, log)
         return process
+
+    def wait(self, name: str, ready_url: str, timeout: float = 60.0) -> None:
+        wait_until_answers(ready_url, self.processes[name], timeout, self.log_path(name))
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
 
     def stop_one(self, name: str, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
         process = self.processes.pop(name, None)

@@ -1,0 +1,94 @@
+"""deliver_image: an output object was finalized; send its photo once, close the job."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from imagebot import texts
+from imagebot.contract import ContractError, OutputMetadata, job_id_from_output_name
+from imagebot.events import BadEvent, StorageObject, storage_object
+from imagebot.jobs import State
+from imagebot.logs import fields
+from imagebot.runtime import Runtime
+from imagebot.styles import label
+from imagebot.telegram import TelegramError
+
+log = logging.getLogger(__name__)
+
+# How long a delivery in flight keeps others off the same job. Longer than one send takes,
+# short enough that a crashed instance's claim does not hold the photo back for long.
+DELIVERY_LEASE = timedelta(minutes=2)
+CAPTION_PROMPT_CHARS = 900  # the caption limit is 1,024 characters, style line included
+
+
+def handle_event(data: Any, event_id: str, rt: Runtime) -> None:
+    try:
+        obj = storage_object(data)
+    except BadEvent as error:
+        log.error("dropping an undecodable storage event", extra=fields(stage="deliver", error=str(error)))
+        return
+    deliver(obj, event_id, rt)
+
+
+def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
+    job_id = job_id_from_output_name(obj.name)
+    if job_id is None or obj.bucket != rt.settings.images_bucket:
+        log.info("not an output object", extra=fields(stage="deliver", reason=f"{obj.bucket}/{obj.name}"))
+        return
+    context = fields(stage="deliver", job_id=job_id)
+    try:
+        OutputMetadata.from_metadata(obj.metadata)
+    except ContractError as error:
+        # The photo can still go out: the job document knows the chat. Say so loudly.
+        log.error("output object breaks the contract", extra={**context, "error": str(error)})
+
+    job = rt.store.claim_delivery(job_id, claimant=event_id, now=rt.now(), lease=DELIVERY_LEASE)
+    if job is None:
+        log.info("already delivered, failed, in flight or unknown", extra=context)
+        return
+    try:
+        sent = send(job, obj, rt)
+    except TelegramError as error:
+        if error.user_unreachable:
+            rt.store.move_job(job_id, State.FAILED, rt.now(), reason="undeliverable", error=str(error))
+            log.warning("user unreachable; job closed without a photo", extra={**context, "error": str(error)})
+            return
+        rt.store.release_delivery(job_id)
+        raise
+    except Exception:
+        rt.store.release_delivery(job_id)
+        raise
+
+    photo_file_id = sent["photo"][-1]["file_id"] if sent.get("photo") else None
+    rt.store.move_job(
+        job_id, State.DELIVERED, rt.now(), photo_file_id=photo_file_id, delivered_message_id=sent["message_id"]
+    )
+    log.info("photo delivered", extra=context)
+    remove_status(job, rt)
+
+
+def send(job: dict[str, Any], obj: StorageObject, rt: Runtime) -> dict[str, Any]:
+    photo = rt.download(obj.bucket, obj.name)
+    prompt = texts.shorten(job.get("prompt", ""), CAPTION_PROMPT_CHARS)
+    caption = texts.render(job.get("language", texts.DEFAULT_LANGUAGE), "caption", style=label(job["style"]), prompt=prompt)
+    return rt.bot.send_photo(
+        job["chat_id"],
+        photo,
+        filename=obj.name.rsplit("/", 1)[-1],
+        content_type=obj.content_type,
+        caption=caption,
+        reply_to_message_id=job.get("message_id"),
+    )
+
+
+def remove_status(job: dict[str, Any], rt: Runtime) -> None:
+    """The photo replaces the status message, so the chat stays clean."""
+    message_id = job.get("status_message_id")
+    if not message_id:
+        return
+    try:
+        rt.bot.delete_message(job["chat_id"], message_id)
+    except TelegramError as error:
+        log.info("status message not removed", extra=fields(job_id=job["job_id"], error=str(error)))

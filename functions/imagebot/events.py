@@ -1,0 +1,43 @@
+"""Unwrapping the CloudEvents the functions receive: Pub/Sub messages and Storage objects."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+
+class BadEvent(ValueError):
+    """An event that can never be processed: logged and acknowledged, not retried."""
+
+
+def pubsub_data(data: Any) -> bytes:
+    """The message body of a `google.cloud.pubsub.topic.v1.messagePublished` event."""
+    try:
+        return base64.b64decode(data["message"]["data"], validate=True)
+    except (KeyError, TypeError, binascii.Error) as error:
+        raise BadEvent(f"not a Pub/Sub message: {error!r}") from error
+
+
+@dataclass(frozen=True)
+class StorageObject:
+    bucket: str
+    name: str
+    generation: str
+    content_type: str
+    metadata: dict[str, str]
+
+
+def storage_object(data: Any) -> StorageObject:
+    """The object of a `google.cloud.storage.object.v1.finalized` event."""
+    try:
+        return StorageObject(
+            bucket=data["bucket"],
+            name=data["name"],
+            generation=str(data.get("generation", "")),
+            content_type=data.get("contentType") or "application/octet-stream",
+            metadata=dict(data.get("metadata") or {}),
+        )
+    except (KeyError, TypeError) as error:
+        raise BadEvent(f"not a Cloud Storage object: {error!r}") from error

@@ -1,0 +1,56 @@
+"""Per-user admission: a token bucket for bursts and a daily quota. Pure maths, no I/O."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+
+@dataclass(frozen=True)
+class QuotaPolicy:
+    burst: int  # jobs a user may start back to back
+    refill_seconds: float  # one more job every this many seconds
+    daily_limit: int  # jobs per UTC day
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    tokens: float
+    updated_at: float  # epoch seconds
+    day: str  # UTC date of used_today, ISO format
+    used_today: int
+
+    @classmethod
+    def fresh(cls, policy: QuotaPolicy, now: float) -> QuotaState:
+        return cls(tokens=float(policy.burst), updated_at=now, day=_day(now), used_today=0)
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    state: QuotaState
+    reason: str | None = None  # "rate" | "daily" when refused
+    retry_after_seconds: int = 0
+
+
+def _day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
+def admit(state: QuotaState | None, policy: QuotaPolicy, now: float) -> Admission:
+    """Spend one token and one daily job if both are there; otherwise say when to come back."""
+    state = state or QuotaState.fresh(policy, now)
+    elapsed = max(0.0, now - state.updated_at)
+    tokens = min(float(policy.burst), state.tokens + elapsed / policy.refill_seconds)
+    used_today = state.used_today if state.day == _day(now) else 0
+    refreshed = QuotaState(tokens=tokens, updated_at=now, day=_day(now), used_today=used_today)
+
+    if used_today >= policy.daily_limit:
+        midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        wait = (midnight + timedelta(days=1)).timestamp() - now
+        return Admission(False, refreshed, "daily", math.ceil(wait))
+    if tokens < 1.0:
+        return Admission(False, refreshed, "rate", math.ceil((1.0 - tokens) * policy.refill_seconds))
+    spent = QuotaState(tokens=tokens - 1.0, updated_at=now, day=refreshed.day, used_today=used_today + 1)
+    return Admission(True, spent)

@@ -1,0 +1,59 @@
+"""The clients one function instance uses, created lazily once and shared by its requests.
+
+Tests build a Runtime from Settings with the emulator variables set, so the same code talks to
+the emulators and the fake Bot API that in the cloud talks to Google and Telegram.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+
+from google.cloud import firestore, pubsub_v1, storage
+
+from imagebot.bus import Publisher
+from imagebot.config import Settings
+from imagebot.quota import QuotaPolicy
+from imagebot.store import Store
+from imagebot.telegram import BotApi
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @staticmethod
+    def now() -> datetime:
+        return utc_now()
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(firestore.Client(project=self.settings.project))
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        return Publisher(pubsub_v1.PublisherClient(), self.settings.project)
+
+    @cached_property
+    def bot(self) -> BotApi:
+        return BotApi(
+            self.settings.bot_token,
+            self.settings.telegram_api_base,
+            timeout=self.settings.telegram_timeout_seconds,
+        )
+
+    @cached_property
+    def storage(self) -> storage.Client:
+        return storage.Client(project=self.settings.project)
+
+    @property
+    def quota_policy(self) -> QuotaPolicy:
+        s = self.settings
+        return QuotaPolicy(burst=s.rate_burst, refill_seconds=s.rate_refill_seconds, daily_limit=s.daily_quota)
+
+    def download(self, bucket: str, name: str) -> bytes:
+        return self.storage.bucket(bucket).blob(name).download_as_bytes(timeout=30)

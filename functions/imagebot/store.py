@@ -1,0 +1,153 @@
+"""Firestore: the only module that reads or writes documents.
+
+Collections: `updates/<update_id>` (webhook dedupe), `users/<user_id>` (settings and quota),
+`jobs/<job_id>` (the state machine of jobs.py). Every read-modify-write is a transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
+
+from imagebot import quota
+from imagebot.jobs import State, can_move, move
+
+Doc = dict[str, Any]
+UPDATE_RETENTION = timedelta(days=7)  # a TTL policy on `expire_at` deletes old dedupe records
+
+
+class Store:
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def _job(self, job_id: str) -> firestore.DocumentReference:
+        return self._db.collection("jobs").document(job_id)
+
+    def _user(self, user_id: int) -> firestore.DocumentReference:
+        return self._db.collection("users").document(str(user_id))
+
+    # --- updates: each Telegram update is handled to the end once ---------------------------
+
+    def begin_update(self, update_id: int, now: datetime) -> bool:
+        """False when this update was already handled to the end; True to (re)handle it.
+
+        A redelivery of an update whose first handling crashed half-way is handled again,
+        which is safe because every step after this one is idempotent.
+        """
+        ref = self._db.collection("updates").document(str(update_id))
+        try:
+            ref.create({"received_at": now, "done": False, "expire_at": now + UPDATE_RETENTION})
+            return True
+        except AlreadyExists:
+            return not (ref.get().to_dict() or {}).get("done", False)
+
+    def finish_update(self, update_id: int) -> None:
+        self._db.collection("updates").document(str(update_id)).update({"done": True})
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def create_job(self, job_id: str, doc: Doc) -> Doc:
+        """Create the job, or return the one a previous delivery of the same update made."""
+        try:
+            self._job(job_id).create(doc)
+            return doc
+        except AlreadyExists:
+            return self.get_job(job_id) or doc
+
+    def get_job(self, job_id: str) -> Doc | None:
+        return self._job(job_id).get().to_dict()
+
+    def set_job_fields(self, job_id: str, **fields: Any) -> None:
+        self._job(job_id).update(fields)
+
+    def move_job(self, job_id: str, target: State, now: datetime, **fields: Any) -> Doc | None:
+        """Move a job along the state machine; None when the job is missing or past `target`."""
+        ref = self._job(job_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> Doc | None:
+            job = ref.get(transaction=transaction).to_dict()
+            if job is None or not can_move(State(job["state"]), target):
+                return None
+            changes = move(State(job["state"]), target, now, **fields)
+            transaction.update(ref, changes)
+            return _applied(job, changes)
+
+        return attempt(self._db.transaction())
+
+    # --- users -------------------------------------------------------------------------------
+
+    def get_user(self, user_id: int) -> Doc:
+        return self._user(user_id).get().to_dict() or {}
+
+    def admit_job(
+        self, job_id: str, user_id: int, policy: quota.QuotaPolicy, now: datetime
+    ) -> tuple[Doc | None, quota.Admission | None]:
+        """Charge the user's quota and queue the job, or reject it, in one transaction.
+
+        Only a job still in `validated` is charged, so a redelivered message never charges
+        twice; for any other job the admission is None and the job is returned as it is.
+        """
+        job_ref, user_ref = self._job(job_id), self._user(user_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> tuple[Doc | None, quota.Admission | None]:
+            job = job_ref.get(transaction=transaction).to_dict()
+            if job is None or job["state"] != State.VALIDATED:
+                return job, None
+            user = user_ref.get(transaction=transaction).to_dict() or {}
+            saved = user.get("quota")
+            admission = quota.admit(quota.QuotaState(**saved) if saved else None, policy, now.timestamp())
+            transaction.set(user_ref, {"quota": vars(admission.state)}, merge=True)
+            if admission.admitted:
+                changes = move(State.VALIDATED, State.QUEUED, now)
+            else:
+                changes = move(
+                    State.VALIDATED,
+                    State.REJECTED,
+                    now,
+                    reason=admission.reason,
+                    retry_after_seconds=admission.retry_after_seconds,
+                )
+            transaction.update(job_ref, changes)
+            return _applied(job, changes), admission
+
+        return attempt(self._db.transaction())
+
+    # --- delivery ----------------------------------------------------------------------------
+
+    def claim_delivery(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Doc | None:
+        """The job, if this claimant may send its photo now; None if it is delivered or
+        another delivery holds a live claim (an event redelivered while the first still runs)."""
+        ref = self._job(job_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> Doc | None:
+            job = ref.get(transaction=transaction).to_dict()
+            if job is None or State(job["state"]) in (State.DELIVERED, State.FAILED):
+                return None
+            claim = job.get("delivery_claim") or {}
+            if claim and claim["by"] != claimant and now - claim["at"] < lease:
+                return None
+            transaction.update(ref, {"delivery_claim": {"by": claimant, "at": now}})
+            return job
+
+        return attempt(self._db.transaction())
+
+    def release_delivery(self, job_id: str) -> None:
+        """After a failed send, so the retried event may claim the delivery at once."""
+        self._job(job_id).update({"delivery_claim": firestore.DELETE_FIELD})
+
+
+def _applied(job: Doc, changes: Doc) -> Doc:
+    """The job document as it reads after `changes` (dotted paths into maps included)."""
+    result = {**job, "times": dict(job.get("times") or {})}
+    for path, value in changes.items():
+        if path.startswith("times."):
+            result["times"][path.removeprefix("times.")] = value
+        else:
+            result[path] = value
+    return result

@@ -1,0 +1,158 @@
+"""A small Telegram Bot API client over httpx: timeouts on every call, 429s honoured.
+
+The token is part of every URL, so httpx's own request logging is kept below INFO.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TelegramError(Exception):
+    method: str
+    error_code: int
+    description: str
+    retry_after: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method}: {self.error_code} {self.description}"
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying later: rate limits and server errors, not our own mistakes."""
+        return self.error_code == 429 or self.error_code >= 500
+
+    @property
+    def user_unreachable(self) -> bool:
+        """The user blocked the bot or the chat is gone: retrying will never help."""
+        return self.error_code == 403 or (
+            self.error_code == 400 and "chat not found" in self.description.lower()
+        )
+
+
+class BotApi:
+    def __init__(
+        self,
+        token: str,
+        base_url: str = "https://api.telegram.org",
+        *,
+        timeout: float = 15.0,
+        max_retry_after: float = 30.0,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._url = f"{base_url.rstrip('/')}/bot{token}/"
+        self._client = client or httpx.Client(timeout=timeout)
+        self._max_retry_after = max_retry_after
+
+    def call(self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
+        """Call a method; a 429 whose retry_after fits the budget is waited out once."""
+        try:
+            return self._call_once(method, params, files)
+        except TelegramError as error:
+            if error.error_code != 429 or (error.retry_after or 0) > self._max_retry_after:
+                raise
+            log.warning("telegram rate limit on %s, waiting %ss", method, error.retry_after)
+            time.sleep(error.retry_after or 1)
+            return self._call_once(method, params, files)
+
+    def _call_once(self, method: str, params: dict[str, Any], files: dict[str, Any] | None) -> Any:
+        payload = {key: value for key, value in params.items() if value is not None}
+        try:
+            if files:
+                # Multipart fields are strings: nested objects travel as JSON, as the Bot API expects.
+                form = {k: json.dumps(v) if isinstance(v, dict | list) else str(v) for k, v in payload.items()}
+                response = self._client.post(self._url + method, data=form, files=files)
+            else:
+                response = self._client.post(self._url + method, json=payload)
+        except httpx.TransportError as error:
+            raise TelegramError(method, 599, f"transport error: {type(error).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise TelegramError(method, response.status_code, "response is not JSON") from None
+        if not body.get("ok"):
+            retry_after = (body.get("parameters") or {}).get("retry_after")
+            raise TelegramError(
+                method, int(body.get("error_code", response.status_code)), str(body.get("description", "")), retry_after
+            )
+        return body["result"]
+
+    def send_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        reply_markup: dict[str, Any] | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        return self.call(
+            "sendMessage",
+            {
+                "chat_id": chat_id,
+                "text": text,
+                "parse_mode": "HTML",
+                "reply_markup": reply_markup,
+                "reply_parameters": _reply_to(reply_to_message_id),
+            },
+        )
+
+    def edit_message_text(
+        self, chat_id: int, message_id: int, text: str, *, reply_markup: dict[str, Any] | None = None
+    ) -> Any:
+        return self.call(
+            "editMessageText",
+            {"chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": "HTML", "reply_markup": reply_markup},
+        )
+
+    def delete_message(self, chat_id: int, message_id: int) -> Any:
+        return self.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
+
+    def send_photo(
+        self,
+        chat_id: int,
+        photo: bytes,
+        *,
+        filename: str,
+        content_type: str,
+        caption: str,
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        return self.call(
+            "sendPhoto",
+            {
+                "chat_id": chat_id,
+                "caption": caption,
+                "parse_mode": "HTML",
+                "reply_parameters": _reply_to(reply_to_message_id),
+            },
+            files={"photo": (filename, photo, content_type)},
+        )
+
+    def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> Any:
+        return self.call("answerCallbackQuery", {"callback_query_id": callback_query_id, "text": text})
+
+    def set_webhook(self, url: str, secret_token: str, *, max_connections: int = 100) -> Any:
+        return self.call(
+            "setWebhook",
+            {
+                "url": url,
+                "secret_token": secret_token,
+                "max_connections": max_connections,
+                "allowed_updates": ["message", "callback_query"],
+            },
+        )
+
+
+def _reply_to(message_id: int | None) -> dict[str, Any] | None:
+    # A reply to a deleted prompt still arrives, just without the quote.
+    return None if message_id is None else {"message_id": message_id, "allow_sending_without_reply": True}

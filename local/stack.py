@@ -1,0 +1,204 @@
+"""The whole pipeline on one machine: `python -m local.stack` (what `make up` runs).
+
+Real emulators, every function under functions-framework, the real GPU service, the event
+bridge standing in for Eventarc, and a fake Bot API unless TELEGRAM_API_BASE points elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from local.emulators import EmulatorHosts, start_all
+from local.processes import Supervisor, free_port
+from local.wiring import Route, create_routes
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS_SOURCE = ROOT / "functions" / "main.py"
+FAKE_TOKEN = "123456:LOCAL-FAKE-TOKEN"  # only ever valid at the local fake Bot API
+
+log = logging.getLogger("local.stack")
+
+
+@dataclass
+class StackConfig:
+    project: str = "imagebot-local"
+    bucket: str = "imagebot-images-local"
+    bot_token: str = FAKE_TOKEN
+    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    telegram_api_base: str | None = None  # None: start the fake Bot API
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="imagebot-stack-")))
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. quota settings for tests
+    webhook_threads: int = 32  # Telegram opens up to 100 connections; the default of 4 per core queues them
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        config = cls(telegram_api_base=os.environ.get("TELEGRAM_API_BASE") or None)
+        config.bot_token = os.environ.get("TELEGRAM_BOT_TOKEN") or (FAKE_TOKEN if config.telegram_api_base is None else "")
+        if not config.bot_token:
+            raise SystemExit("TELEGRAM_BOT_TOKEN is required when TELEGRAM_API_BASE is set")
+        config.webhook_secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or config.webhook_secret
+        return config
+
+
+@dataclass
+class LocalStack:
+    config: StackConfig
+    supervisor: Supervisor = field(init=False)
+    hosts: EmulatorHosts | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.config.log_dir)
+
+    @property
+    def webhook_url(self) -> str:
+        return self.urls["telegram_webhook"]
+
+    @property
+    def telegram_api_base(self) -> str:
+        return self.urls["telegram"]
+
+    def environment(self) -> dict[str, str]:
+        """What every process of the stack sees: the same variables the cloud sets."""
+        assert self.hosts is not None
+        return {
+            **self.hosts.environment(),
+            "GOOGLE_CLOUD_PROJECT": self.config.project,
+            "IMAGES_BUCKET": self.config.bucket,
+            "TELEGRAM_BOT_TOKEN": self.config.bot_token,
+            "TELEGRAM_WEBHOOK_SECRET": self.config.webhook_secret,
+            "TELEGRAM_API_BASE": self.telegram_api_base,
+            "PYTHONUNBUFFERED": "1",
+            **self.config.extra_env,
+        }
+
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        started = time.monotonic()
+        self.hosts = start_all(self.supervisor, self.config.project, self.config.bucket)
+        os.environ.update(self.hosts.environment())  # for the wiring below, in this process
+        self.urls["telegram"] = self.config.telegram_api_base or self._start_fake_telegram()
+
+        env = self.environment()
+        for target in ("telegram_webhook", "validate_prompt", "rate_limit", "deliver_image"):
+            self.urls[target] = self._spawn_function(target, env)
+        gpu_port = free_port()
+        self.supervisor.spawn("gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, "PORT": str(gpu_port)}, cwd=ROOT)
+        self.urls["gpu_service"] = f"http://127.0.0.1:{gpu_port}"
+        for target in ("telegram_webhook", "validate_prompt", "rate_limit", "deliver_image"):
+            self.supervisor.wait(target, self.urls[target])
+        wait_for_ok(self.urls["gpu_service"] + "/readyz", timeout=180)
+
+        create_routes(
+            self.config.project,
+            [
+                Route("prompts", "prompts-validate", self.urls["validate_prompt"]),
+                Route("validated", "validated-rate-limit", self.urls["rate_limit"]),
+                Route("generation-jobs", "generation-jobs-gpu", self.urls["gpu_service"], ack_deadline_seconds=600),
+            ],
+        )
+        bridge_health = free_port()
+        self.supervisor.start(
+            "event_bridge",
+            [
+                sys.executable, "-m", "local.event_bridge",
+                f"--bucket={self.config.bucket}", f"--target={self.urls['deliver_image']}",
+                "--prefix=outputs/", f"--health-port={bridge_health}",
+            ],
+            ready_url=f"http://127.0.0.1:{bridge_health}/healthz",
+            env=env,
+            cwd=ROOT,
+        )
+        self._register_webhook()
+        log.info("stack ready in %.1fs; logs in %s", time.monotonic() - started, self.config.log_dir)
+
+    def _start_fake_telegram(self) -> str:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        self.supervisor.start(
+            "fake_telegram",
+            [sys.executable, "-m", "local.fake_telegram", f"--port={port}", f"--token={self.config.bot_token}"],
+            ready_url=f"{base}/_fake/health",
+            cwd=ROOT,
+        )
+        return base
+
+    def _spawn_function(self, target: str, env: dict[str, str]) -> str:
+        port = free_port()
+        signature = "http" if target == "telegram_webhook" else "cloudevent"
+        threads = self.config.webhook_threads if target == "telegram_webhook" else 8
+        self.supervisor.spawn(
+            target,
+            [
+                str(Path(sys.executable).with_name("functions-framework")),
+                f"--source={FUNCTIONS_SOURCE}", f"--target={target}",
+                f"--signature-type={signature}", "--host=127.0.0.1", f"--port={port}",
+            ],
+            env={**env, "THREADS": str(threads)},
+            cwd=FUNCTIONS_SOURCE.parent,
+        )
+        return f"http://127.0.0.1:{port}"
+
+    def _register_webhook(self) -> None:
+        """setWebhook, as a deploy does in the cloud; a real Telegram would refuse a loopback URL."""
+        url = os.environ.get("LOCAL_PUBLIC_WEBHOOK_URL") or self.webhook_url
+        response = httpx.post(
+            f"{self.telegram_api_base}/bot{self.config.bot_token}/setWebhook",
+            json={"url": url, "secret_token": self.config.webhook_secret, "max_connections": 100},
+            timeout=10,
+        )
+        if not response.json().get("ok"):
+            log.warning("setWebhook was refused: %s", response.json().get("description"))
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+
+
+def wait_for_ok(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} was not ready within {timeout:.0f}s")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    stack = LocalStack(StackConfig.from_env())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start()
+        print(f"telegram api: {stack.telegram_api_base}", flush=True)
+        print(f"logs: {stack.config.log_dir}", flush=True)
+        print(f"webhook: {stack.webhook_url}", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Topics and push subscriptions of the local stack: the same shape terraform/ gives the cloud.
+
+Each route is a topic, the push endpoint that consumes it, and a dead-letter topic (with a pull
+subscription, so dead letters are kept for inspection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import pubsub_v1
+
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Route:
+    topic: str
+    subscription: str
+    push_endpoint: str
+    ack_deadline_seconds: int = 60
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.topic}-dead"
+
+
+def create_routes(project: str, routes: list[Route]) -> None:
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    for route in routes:
+        for topic in (route.topic, route.dead_letter_topic):
+            try:
+                publisher.create_topic(name=publisher.topic_path(project, topic))
+            except AlreadyExists:
+                pass
+        subscriptions = {
+            route.subscription: {
+                "topic": publisher.topic_path(project, route.topic),
+                "push_config": {"push_endpoint": route.push_endpoint},
+                "ack_deadline_seconds": route.ack_deadline_seconds,
+                "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 30}},
+                "dead_letter_policy": {
+                    "dead_letter_topic": publisher.topic_path(project, route.dead_letter_topic),
+                    "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
+                },
+            },
+            f"{route.dead_letter_topic}-keep": {"topic": publisher.topic_path(project, route.dead_letter_topic)},
+        }
+        for name, spec in subscriptions.items():
+            try:
+                subscriber.create_subscription(request={"name": subscriber.subscription_path(project, name), **spec})
+            except AlreadyExists:
+                pass

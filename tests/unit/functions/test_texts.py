@@ -1,0 +1,25 @@
+import re
+import string
+
+from imagebot.texts import CATALOGUE, language_for, render
+
+
+def test_every_language_has_every_text_with_the_same_placeholders():
+    fields = {key: {f for _, f, _, _ in string.Formatter().parse(text) if f} for key, text in CATALOGUE["en"].items()}
+    for language, catalogue in CATALOGUE.items():
+        assert catalogue.keys() == CATALOGUE["en"].keys(), language
+        for key, text in catalogue.items():
+            assert {f for _, f, _, _ in string.Formatter().parse(text) if f} == fields[key], (language, key)
+
+
+def test_language_follows_telegram_language_code():
+    assert language_for("ru") == "ru"
+    assert language_for("en-GB") == "en"
+    assert language_for("xx") == "en"
+    assert language_for(None) == "en"
+
+
+def test_user_text_is_escaped_for_html():
+    caption = render("en", "caption", style="Pixel Art", prompt='<b>cat</b> & "dog"')
+    assert "&lt;b&gt;cat&lt;/b&gt; &amp; &quot;dog&quot;" in caption
+    assert re.fullmatch(r"<b>Pixel Art</b>\n[^<>]*", caption)
