@@ -1,0 +1,70 @@
+"""The functions and the GPU service share no code; this checks they still speak one contract.
+
+Each test builds with one side's module and reads with the other's.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gpu_service import contract as gpu
+from imagebot import contract as functions
+
+
+def test_both_sides_agree_on_version_and_vocabularies():
+    assert functions.CONTRACT_VERSION == gpu.CONTRACT_VERSION
+    assert functions.STYLES == gpu.STYLES
+    assert functions.ASPECTS == gpu.ASPECTS
+    assert functions.MODES == gpu.MODES
+
+
+@pytest.mark.parametrize("style", functions.STYLES)
+def test_a_job_built_by_the_functions_is_read_by_the_gpu_service(style):
+    sent = functions.GenerationJob(
+        job_id="u123", chat_id=-1001, prompt="кот в шляпе, 🎩", style=style, seed=2**32 - 1,
+        negative_prompt="blurry", aspect="portrait", mode="economy",
+    )
+    received = gpu.GenerationJob.from_json(sent.to_json())
+    assert vars(received) == vars(sent)
+
+
+def test_the_gpu_service_ignores_fields_from_a_newer_sender_but_refuses_a_newer_version():
+    body = json.loads(functions.GenerationJob(job_id="u1", chat_id=1, prompt="p", style="pixel", seed=1).to_json())
+    assert gpu.GenerationJob.from_json(json.dumps({**body, "lora_scale": 0.5}).encode()).job_id == "u1"
+    with pytest.raises(gpu.ContractError):
+        gpu.GenerationJob.from_json(json.dumps({**body, "version": 2}).encode())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"style": "cubism"}, {"job_id": "../etc"}, {"prompt": "  "}, {"seed": -1}, {"chat_id": "7"}, {"aspect": "round"}],
+)
+def test_a_job_breaking_the_contract_is_refused_by_the_gpu_service(change):
+    body = {"job_id": "u1", "chat_id": 1, "prompt": "p", "style": "pixel", "seed": 1, "version": 1, **change}
+    with pytest.raises(gpu.ContractError):
+        gpu.GenerationJob.from_json(json.dumps(body).encode())
+
+
+def test_output_metadata_written_by_the_gpu_service_is_read_by_delivery():
+    job = gpu.GenerationJob.from_json(
+        functions.GenerationJob(job_id="u77", chat_id=555, prompt="p", style="realistic", seed=9).to_json()
+    )
+    metadata = gpu.output_metadata(job, width=512, height=768)
+    assert all(isinstance(value, str) for value in metadata.values()), "object metadata values are strings"
+    read = functions.OutputMetadata.from_metadata(metadata)
+    assert (read.job_id, read.chat_id, read.style, read.seed, read.width, read.height) == ("u77", 555, "realistic", 9, 512, 768)
+
+
+def test_delivery_finds_the_job_in_the_gpu_services_object_name():
+    assert functions.job_id_from_output_name(gpu.output_object_name("u77")) == "u77"
+    assert functions.job_id_from_output_name("inputs/u77.png") is None
+    assert functions.job_id_from_output_name("outputs/u77.png.tmp") is None
+
+
+def test_delivery_refuses_metadata_from_another_contract_version():
+    job = gpu.GenerationJob(job_id="u1", chat_id=1, prompt="p", style="pixel", seed=1)
+    metadata = {**gpu.output_metadata(job, 64, 64), "contract": "2"}
+    with pytest.raises(functions.ContractError):
+        functions.OutputMetadata.from_metadata(metadata)
