@@ -39,6 +39,7 @@ class StackConfig:
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="imagebot-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. quota settings for tests
     webhook_threads: int = 32  # Telegram opens up to 100 connections; the default of 4 per core queues them
+    emulators: EmulatorHosts | None = None  # already running (a test session's); else started here
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -92,7 +93,7 @@ class LocalStack:
 
     def _start(self) -> None:
         started = time.monotonic()
-        self.hosts = start_all(self.supervisor, self.config.project, self.config.bucket)
+        self.hosts = self.config.emulators or start_all(self.supervisor, self.config.project, self.config.bucket)
         os.environ.update(self.hosts.environment())  # for the wiring below, in this process
         self.urls["telegram"] = self.config.telegram_api_base or self._start_fake_telegram()
 

@@ -39,15 +39,17 @@ def admit(job_id: str, rt: Runtime) -> None:
         log.info("job refused by quota", extra={**context, "reason": admission.reason})
         tell_refusal(job, admission, rt)
         return
-    if job["state"] != State.QUEUED:
-        # A redelivery of a job already past admission (or refused earlier): nothing to do.
+    if job["state"] != State.QUEUED or job.get("dispatched_message_id"):
+        # A redelivery of a job already sent on (or refused earlier): nothing to do. A job
+        # queued but never sent on (the first attempt crashed in between) continues below.
         log.info("job already admitted", extra={**context, "reason": job["state"]})
         return
     show_status(job, texts.render(job["language"], "queued", style=label(job["style"])), rt)
     # The status is shown before the job goes out, so a fast delivery can never be
     # followed by a stale "queued" message.
     generation = GenerationJob(job_id=job_id, chat_id=job["chat_id"], prompt=job["prompt"], style=job["style"], seed=job["seed"])
-    rt.publisher.publish(rt.settings.generation_topic, generation.to_json(), job_id=job_id)
+    message_id = rt.publisher.publish(rt.settings.generation_topic, generation.to_json(), job_id=job_id)
+    rt.store.set_job_fields(job_id, dispatched_message_id=message_id)
     log.info("job queued", extra=context)
 
 

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from imagebot.config import Settings
+from imagebot.runtime import Runtime
 from local.emulators import EmulatorHosts
+from local.fake_telegram import FakeTelegramConfig, FakeTelegramServer
+from local.fake_telegram_client import FakeTelegram
 from local.processes import Supervisor, free_port
 from tests.conftest import BUCKET, PROJECT
+from tests.support.pubsub import ensure_topic
 
 ROOT = Path(__file__).resolve().parents[3]
 BOT_TOKEN = "123456:TEST-TOKEN"
@@ -43,3 +48,25 @@ def webhook_url(emulators: EmulatorHosts, tmp_path_factory: pytest.TempPathFacto
     supervisor.start("telegram_webhook", argv, ready_url=f"http://127.0.0.1:{port}", env=env, cwd=ROOT / "functions")
     yield f"http://127.0.0.1:{port}"
     supervisor.stop()
+
+
+@pytest.fixture(scope="session")
+def telegram_server() -> Iterator[FakeTelegramServer]:
+    with FakeTelegramServer(FakeTelegramConfig(token=BOT_TOKEN)) as server:
+        yield server
+
+
+@pytest.fixture
+def telegram(telegram_server: FakeTelegramServer) -> Iterator[FakeTelegram]:
+    with FakeTelegram(telegram_server.base_url) as client:
+        client.reset()
+        yield client
+
+
+@pytest.fixture(scope="session")
+def runtime(emulators: EmulatorHosts, telegram_server: FakeTelegramServer) -> Runtime:
+    """The functions' own Runtime, in this process, against the emulators and the fake Bot API."""
+    for topic in TOPICS.values():
+        ensure_topic(PROJECT, topic)
+    settings = Settings.from_env({**function_env(emulators, telegram_server.base_url), "RATE_BURST": "2"})
+    return Runtime(settings)

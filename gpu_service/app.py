@@ -1,0 +1,141 @@
+"""The HTTP edge: health checks, and Pub/Sub push deliveries of generation jobs.
+
+    GET  /healthz  200 while the process runs (liveness); cheap, never touches the engine
+    GET  /readyz   503 until the engine is loaded and warm, then 200 (startup probe)
+    POST /         a push delivery:
+                   200 generated | skipped (the output already existed): acknowledged
+                   400 not a push envelope, or not a job of the contract
+                   503 the engine is not warm yet
+                   500 generation or storage failed
+Pub/Sub acknowledges on 2xx and redelivers on anything else, with backoff, until the
+subscription's dead-letter policy moves the message to the dead-letter topic, where the
+failure reporter tells the user. So a bad message is answered 400 (after a few redeliveries it
+reaches the user as a failure) and a transient failure 500 or 503 (a redelivery may succeed).
+The service is private: Cloud Run checks the push subscription's OIDC token before a request
+gets here, so the app does no authentication of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask, Response, request
+from google.cloud import firestore, storage
+
+from gpu_service import logs
+from gpu_service.clients import CloudClients
+from gpu_service.config import Settings
+from gpu_service.contract import ContractError, GenerationJob
+from gpu_service.images import ImageGenerator
+from gpu_service.jobs import JobDocuments
+from gpu_service.pubsub import BadEnvelope, parse_push
+from gpu_service.readiness import EngineWarmup
+from gpu_service.service import process_job
+from gpu_service.storage import OutputBucket
+
+log = logging.getLogger(__name__)
+
+# How long a push waits for a warming engine before it is sent back for redelivery. Short:
+# each waiting request holds one of the server's few threads.
+READY_TIMEOUT_SECONDS = 10.0
+MAX_BODY_BYTES = 256 * 1024  # a job message is well under 1 KiB
+
+
+def create_app(
+    settings: Settings,
+    engine: ImageGenerator | None = None,
+    *,
+    load_engine: Callable[[Settings], ImageGenerator] | None = None,
+    storage_client: storage.Client | None = None,
+    firestore_client: firestore.Client | None = None,
+    ready_timeout: float = READY_TIMEOUT_SECONDS,
+) -> Flask:
+    """The app, with its engine loading (or `engine` warming) in a background thread.
+
+    `engine` hands in a loaded engine (tests share one); `load_engine` replaces the loader.
+    """
+    if engine is not None and load_engine is not None:
+        raise ValueError("pass an engine or a loader, not both")
+    if engine is not None:
+        ready_engine = engine
+        warmup = EngineWarmup(lambda: ready_engine)
+    else:
+        loader = load_engine or _load_configured_engine
+        warmup = EngineWarmup(lambda: loader(settings))
+    warmup.start()
+    clients = CloudClients(settings.project, storage_client=storage_client, firestore_client=firestore_client)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return _text("ok", 200)
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        if warmup.ready:
+            return _text("ready", 200)
+        if warmup.failure is not None:
+            return _text(f"engine failed to load: {warmup.failure}", 503)
+        return _text("warming up", 503)
+
+    @app.post("/")
+    def receive_push() -> Response:
+        trace = logs.trace_field(
+            request.headers.get("X-Cloud-Trace-Context", ""),
+            request.headers.get("traceparent", ""),
+            settings.project,
+        )
+        with logs.context(**{logs.TRACE_FIELD: trace}):
+            try:
+                message = parse_push(request.get_data(cache=False))
+            except BadEnvelope as error:
+                return _rejected(str(error), message_id=None)
+            with logs.context(message_id=message.message_id, delivery_attempt=message.delivery_attempt):
+                try:
+                    job = GenerationJob.from_json(message.data)
+                except ContractError as error:
+                    return _rejected(str(error), message_id=message.message_id)
+                with logs.context(job_id=job.job_id):
+                    return _generate(job)
+
+    def _generate(job: GenerationJob) -> Response:
+        ready = warmup.wait(ready_timeout)
+        if ready is None:
+            log.warning("engine not ready; the job goes back to Pub/Sub", extra={"reason": warmup.failure})
+            return _text("engine not ready", 503)
+        try:
+            outcome = process_job(
+                job,
+                engine=ready,
+                outputs=OutputBucket(clients.storage().bucket(settings.images_bucket)),
+                jobs=JobDocuments(clients.firestore(), settings.jobs_collection),
+            )
+        except Exception:
+            # Whatever failed (CUDA out of memory, a storage or Firestore error), the process
+            # lives on and the message is redelivered: later attempts may succeed.
+            log.exception("generation failed; Pub/Sub will redeliver the job")
+            return _text("generation failed", 500)
+        return _text(outcome.value, 200)
+
+    return app
+
+
+def _rejected(reason: str, message_id: str | None) -> Response:
+    log.warning("push rejected: %s", reason, extra={"reason": reason, "message_id": message_id})
+    return _text(f"bad request: {reason}", 400)
+
+
+def _text(body: str, status: int) -> Response:
+    return Response(body + "\n", status=status, mimetype="text/plain")
+
+
+def _load_configured_engine(settings: Settings) -> ImageGenerator:
+    # Imported here, in the loading thread: torch and diffusers take seconds to import, and
+    # the server should answer /healthz meanwhile.
+    logs.route_library_logs()
+    from gpu_service.engine import load_engine
+
+    return load_engine(settings.model_dir, device=settings.torch_device)

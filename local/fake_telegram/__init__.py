@@ -1,0 +1,48 @@
+"""A fake Telegram Bot API server: it stands in for api.telegram.org over real HTTP.
+
+The bot talks to it exactly as to Telegram (`<base>/bot<token>/<method>` with a query string, JSON,
+url-encoded or multipart body; file downloads at `<base>/file/bot<token>/<file_path>`); every
+call is recorded, every chat keeps a transcript, and Updates are delivered to the bot's webhook
+with the `X-Telegram-Bot-Api-Secret-Token` header, as Telegram delivers them.
+
+Controls for tests and the demo, outside the Bot API (all JSON):
+
+    GET  /_fake/health                          readiness
+    POST /_fake/updates    <Update>             deliver an Update (update_id assigned if missing)
+    POST /_fake/messages   {chat_id, user_id, text | sticker: true, edited: true, message_id,
+                            reply_to_message_id, language_code, first_name, username,
+                            chat_type, update_id}
+    POST /_fake/callbacks  {chat_id, user_id, message_id, data, force}
+         the three delivering controls take ?secret=<value> (send this secret instead),
+         ?omit_secret=1, and ?ignore_allowed_updates=1 (deliver a kind the bot did not ask
+         for), and answer {update_id, delivered, status, body, error, reply}; `reply` is the
+         recorded call of a method the webhook named in its response, if any
+    GET  /_fake/calls?method=sendPhoto&since=SEQ  recorded calls, oldest first
+    GET  /_fake/files/<file_id>                 a stored file's bytes
+    GET  /_fake/chats/<chat_id>                 {chat, messages (current state), transcript}
+    GET  /_fake/webhook                         the webhook as set
+    POST /_fake/faults     {method, count, error_code, retry_after, description, delay}
+    GET|DELETE /_fake/faults                    faults still pending / drop them all
+    POST /_fake/reset                           forget calls, chats, files and faults (not the
+                                                webhook, the commands, or the last update_id)
+    GET  /_fake/chat                            a web page to chat with the bot in a browser
+
+Where it knowingly differs from Telegram:
+- webhook URLs may be plain http (everything here is loopback);
+- the largest PhotoSize is the uploaded file byte for byte (Telegram re-encodes it), so a test can
+  compare what the bot sent with what it generated; smaller sizes are real JPEG thumbnails;
+- a failed delivery is not retried by the fake: a test redelivers (same update_id) when it wants
+  Telegram's retry;
+- the bot may write to a chat no user ever opened (Telegram would answer 403);
+- parse_mode is parsed to plain text with Telegram's grammar, simplified (no entities returned);
+- inline messages (inline_message_id) are acknowledged and otherwise ignored.
+
+Run it with `python -m local.fake_telegram --port P --token T [--webhook-url U --secret S]`,
+or in-process with `FakeTelegramServer`; `local.fake_telegram_client.FakeTelegram` drives the
+controls.
+"""
+
+from local.fake_telegram._app import SECRET_HEADER, FakeTelegramConfig, create_app
+from local.fake_telegram._server import FakeTelegramServer
+
+__all__ = ["SECRET_HEADER", "FakeTelegramConfig", "FakeTelegramServer", "create_app"]

@@ -1,0 +1,53 @@
+"""`python -m local.fake_telegram --port P --token T [--webhook-url U --secret S] [--host H]`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from local.fake_telegram._app import FakeTelegramConfig, create_app
+from local.fake_telegram._server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.fake_telegram", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--token", required=True, help="the bot token the bot will use, e.g. 123456:TEST-TOKEN"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--webhook-url", help="deliver updates here before the bot calls setWebhook")
+    parser.add_argument("--secret", help="the secret token sent with --webhook-url deliveries")
+    parser.add_argument("--bot-username", default="imagebot_local_bot")
+    parser.add_argument("--webhook-timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    try:
+        config = FakeTelegramConfig(
+            token=args.token,
+            bot_username=args.bot_username,
+            webhook_url=args.webhook_url,
+            secret_token=args.secret,
+            webhook_timeout=args.webhook_timeout,
+        )
+        server = serve(args.host, args.port, create_app(config))
+    except ValueError as error:
+        parser.error(str(error))
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"fake Telegram Bot API on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,571 @@
+"""The Bot API methods the bot uses, answering as Telegram does (results, errors and their texts).
+
+Each method is a function `(api, params) -> result` registered under its Telegram name; method
+names are case-insensitive in the Bot API, so the registry is keyed by the lower-cased name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from local.fake_telegram import _formatting, _markup
+from local.fake_telegram._errors import BotApiError, bad_request, not_found
+from local.fake_telegram._params import Params, Upload
+from local.fake_telegram._store import NO_WEBHOOK_INFO, Store, Webhook, now
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+# Telegram keeps several sizes of a photo; boxes it scales into (the largest is the photo itself).
+THUMBNAIL_BOXES = (90, 320, 800, 1280)
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+_NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the same as a "
+    "current content and reply markup of the message"
+)
+
+
+@dataclass(frozen=True)
+class Described:
+    """A result Telegram sends with a `description` beside it (setWebhook, deleteWebhook)."""
+
+    result: Any
+    description: str
+
+
+Method = Callable[["BotApi", Params], Any]
+METHODS: dict[str, Method] = {}
+
+
+def method(name: str) -> Callable[[Method], Method]:
+    def register(function: Method) -> Method:
+        METHODS[name.lower()] = function
+        return function
+
+    return register
+
+
+class BotApi:
+    def __init__(self, store: Store, fetch_timeout: float = 10.0) -> None:
+        self.store = store
+        self.fetch_timeout = fetch_timeout
+
+    def call(
+        self, name: str, params: Params, *, http_method: str = "POST", via_webhook_response: bool = False
+    ) -> dict[str, Any]:
+        """Run one method and record it; returns the call record, whose `response` is the answer."""
+        started = time.time()
+        try:
+            handler = METHODS.get(name.lower())
+            if handler is None:
+                raise not_found()
+            fault = self.store.faults.take(name)
+            if fault is not None:
+                time.sleep(fault.delay)
+                error = fault.error()
+                if error is not None:
+                    raise error
+            result = handler(self, params)
+            if isinstance(result, Described):
+                response = {"ok": True, "result": result.result, "description": result.description}
+            else:
+                response = {"ok": True, "result": result}
+            status = 200
+        except BotApiError as error:
+            response, status = error.payload(), error.error_code
+        return self._record(name, params, http_method, via_webhook_response, started, status, response)
+
+    def refuse(self, name: str, params: Params, error: BotApiError, *, http_method: str) -> dict[str, Any]:
+        """Record a call answered before any method ran (a wrong token)."""
+        return self._record(name, params, http_method, False, time.time(), error.error_code, error.payload())
+
+    def _record(
+        self,
+        name: str,
+        params: Params,
+        http_method: str,
+        via_webhook_response: bool,
+        started: float,
+        status: int,
+        response: dict[str, Any],
+    ) -> dict[str, Any]:
+        return self.store.record_call(
+            {
+                "time": started,
+                "method": name,
+                "http_method": http_method,
+                "params": params.recorded(),
+                "files": [upload.describe() for upload in params.uploads.values()],
+                "via_webhook_response": via_webhook_response,
+                "status": status,
+                "response": response,
+            }
+        )
+
+    # -- shared by the methods ------------------------------------------------------------------
+
+    def outgoing(
+        self, chat_id: int, p: Params, content: dict[str, Any], markup: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Send a bot message into a chat: the Message Telegram answers with."""
+        with self.store.lock:
+            reply_to = self._replied_message(chat_id, p)
+            log = self.store.chat_log(chat_id)
+            message: dict[str, Any] = {
+                "message_id": self.store.new_message_id(chat_id),
+                "from": self.store.bot,
+                "chat": log.chat,
+                "date": now(),
+                **content,
+            }
+            if reply_to is not None:
+                message["reply_to_message"] = reply_to
+            shown = _markup.shown_on_message(markup)
+            if shown:
+                message["reply_markup"] = shown
+            saved = self.store.save_message(message)
+            self.store.note(chat_id, {"from": "bot", "event": "message", **_summary(saved)})
+            return saved
+
+    def _replied_message(self, chat_id: int, p: Params) -> dict[str, Any] | None:
+        reply = p.json_value("reply_parameters", "can't parse reply parameters JSON object") or {}
+        message_id = reply.get("message_id") if isinstance(reply, dict) else None
+        if message_id is None:
+            message_id = p.integer("reply_to_message_id")
+        if message_id is None:
+            return None
+        if isinstance(message_id, bool) or not isinstance(message_id, int | str):
+            raise bad_request("invalid reply_parameters specified")
+        try:
+            replied = self.store.message(chat_id, int(message_id))
+        except ValueError:
+            raise bad_request("invalid reply_parameters specified") from None
+        allow_without = reply.get("allow_sending_without_reply") or p.boolean("allow_sending_without_reply")
+        if replied is None and not allow_without:
+            raise bad_request("message to be replied not found")
+        if replied is not None:
+            replied.pop("reply_to_message", None)
+        return replied
+
+    def bot_message(self, p: Params, *, edit: bool) -> tuple[int, dict[str, Any]]:
+        verb = "edit" if edit else "delete"
+        chat_id = p.chat_id()
+        message_id = p.required_integer("message_id", "message identifier is not specified")
+        found = self.store.message(chat_id, message_id)
+        if found is None:
+            raise bad_request(f"message to {verb} not found")
+        if edit and found["from"].get("id") != self.store.bot["id"]:
+            raise bad_request("message can't be edited")
+        return chat_id, found
+
+    def file_content(self, p: Params, field: str) -> Upload | str:
+        """An uploaded file, or the file_id of one Telegram already has (a URL is fetched)."""
+        if field in p.uploads:
+            return p.uploads[field]
+        value = p.string(field)
+        if not value:
+            raise bad_request(f"there is no {field} in the request")
+        if value.startswith(("http://", "https://")):
+            try:
+                response = httpx.get(value, timeout=self.fetch_timeout, follow_redirects=True)
+                response.raise_for_status()
+            except httpx.HTTPError:
+                raise bad_request("failed to get HTTP URL content") from None
+            filename = value.rsplit("/", 1)[-1].split("?", 1)[0] or field
+            content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+            return Upload(field, filename, content_type, response.content)
+        return value
+
+    def photo_sizes(self, upload: Upload) -> list[dict[str, Any]]:
+        if len(upload.data) > MAX_PHOTO_BYTES:
+            raise BotApiError(413, "Request Entity Too Large")
+        try:
+            image = Image.open(io.BytesIO(upload.data))
+            image.load()
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+            raise bad_request("IMAGE_PROCESS_FAILED") from None
+        width, height = image.size
+        if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+            raise bad_request("PHOTO_INVALID_DIMENSIONS")
+        sizes: list[dict[str, Any]] = []
+        for box in THUMBNAIL_BOXES:
+            if max(width, height) <= box:
+                break
+            thumbnail = image.convert("RGB")
+            thumbnail.thumbnail((box, box))
+            buffer = io.BytesIO()
+            thumbnail.save(buffer, format="JPEG", quality=80)
+            sizes.append(self._photo_size(buffer.getvalue(), "image/jpeg", "jpg", thumbnail.size))
+        # Telegram re-encodes the largest size too; the fake keeps the uploaded bytes, so a test can
+        # check that what the bot sent is exactly what it generated.
+        image_format = (image.format or "JPEG").lower()
+        extension = {"jpeg": "jpg"}.get(image_format, image_format)
+        sizes.append(
+            self._photo_size(
+                upload.data, Image.MIME.get(image.format or "", "image/jpeg"), extension, (width, height)
+            )
+        )
+        self.store.save_photo_set(sizes)
+        return sizes
+
+    def _photo_size(
+        self, data: bytes, content_type: str, extension: str, size: tuple[int, int]
+    ) -> dict[str, Any]:
+        stored = self.store.store_file(data, kind="photo", content_type=content_type, extension=extension)
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(data),
+            "width": size[0],
+            "height": size[1],
+        }
+
+
+def _reply_markup(p: Params) -> dict[str, Any] | None:
+    return _markup.reply_markup(p.json_value("reply_markup", "can't parse reply keyboard markup JSON object"))
+
+
+def _summary(message: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a message a transcript shows."""
+    summary: dict[str, Any] = {"message_id": message["message_id"]}
+    for key in ("text", "caption"):
+        if key in message:
+            summary[key] = message[key]
+    if "photo" in message:
+        summary["photo_file_id"] = message["photo"][-1]["file_id"]
+    if "document" in message:
+        summary["document_file_id"] = message["document"]["file_id"]
+        summary["file_name"] = message["document"].get("file_name")
+    if "sticker" in message:
+        summary["sticker"] = message["sticker"]["emoji"]
+    if "reply_markup" in message:
+        summary["buttons"] = [
+            [button["text"] for button in row] for row in message["reply_markup"]["inline_keyboard"]
+        ]
+    return summary
+
+
+# -- the bot and its webhook ------------------------------------------------------------------------
+
+
+@method("getMe")
+def get_me(api: BotApi, p: Params) -> dict[str, Any]:
+    return {
+        **api.store.bot,
+        "can_join_groups": True,
+        "can_read_all_group_messages": False,
+        "supports_inline_queries": False,
+    }
+
+
+@method("setWebhook")
+def set_webhook(api: BotApi, p: Params) -> Described:
+    url = p.string("url") or ""
+    if not url:
+        return delete_webhook(api, p)
+    # Telegram insists on HTTPS; the fake also takes plain HTTP, since everything here is loopback.
+    if not url.startswith(("https://", "http://")):
+        raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    secret = p.string("secret_token")
+    if secret is not None and not _SECRET_TOKEN.match(secret):
+        raise bad_request("secret token contains unallowed characters")
+    max_connections = p.integer("max_connections") or 40
+    if not 1 <= max_connections <= 100:
+        raise bad_request("bad webhook: max_connections must be between 1 and 100")
+    allowed = p.json_value("allowed_updates", "can't parse allowed updates JSON array")
+    if allowed is not None and not (
+        isinstance(allowed, list) and all(isinstance(kind, str) for kind in allowed)
+    ):
+        raise bad_request("can't parse allowed updates JSON array")
+    with api.store.lock:
+        current = api.store.webhook
+        if current is not None and (
+            current.url,
+            current.secret_token,
+            current.max_connections,
+            current.allowed_updates,
+        ) == (url, secret, max_connections, allowed):
+            return Described(True, "Webhook is already set")
+        api.store.webhook = Webhook(
+            url, secret, max_connections, allowed, threading.BoundedSemaphore(max_connections)
+        )
+    return Described(True, "Webhook was set")
+
+
+@method("deleteWebhook")
+def delete_webhook(api: BotApi, p: Params) -> Described:
+    with api.store.lock:
+        existed, api.store.webhook = api.store.webhook is not None, None
+    return Described(True, "Webhook was deleted" if existed else "Webhook is already deleted")
+
+
+@method("getWebhookInfo")
+def get_webhook_info(api: BotApi, p: Params) -> dict[str, Any]:
+    with api.store.lock:
+        webhook = api.store.webhook
+        return webhook.describe() if webhook else dict(NO_WEBHOOK_INFO)
+
+
+def _commands_key(p: Params) -> tuple[str, str]:
+    scope = p.json_value("scope", "can't parse BotCommandScope JSON object") or {"type": "default"}
+    if not isinstance(scope, dict) or "type" not in scope:
+        raise bad_request("can't parse BotCommandScope JSON object")
+    return json.dumps(scope, sort_keys=True), p.string("language_code") or ""
+
+
+@method("setMyCommands")
+def set_my_commands(api: BotApi, p: Params) -> bool:
+    commands = p.json_value("commands", "can't parse commands JSON array")
+    if commands is None:
+        raise bad_request('parameter "commands" is required')
+    if not isinstance(commands, list) or len(commands) > 100:
+        raise bad_request("can't parse commands JSON array")
+    for command in commands:
+        if not isinstance(command, dict) or not _COMMAND_NAME.match(str(command.get("command", ""))):
+            raise bad_request("BOT_COMMAND_INVALID")
+        if not 1 <= len(str(command.get("description", ""))) <= 256:
+            raise bad_request("command description must be non-empty")
+    key = _commands_key(p)
+    with api.store.lock:
+        api.store.commands[key] = [
+            {"command": c["command"], "description": c["description"]} for c in commands
+        ]
+    return True
+
+
+@method("getMyCommands")
+def get_my_commands(api: BotApi, p: Params) -> list[dict[str, str]]:
+    key = _commands_key(p)
+    with api.store.lock:
+        return list(api.store.commands.get(key, []))
+
+
+@method("deleteMyCommands")
+def delete_my_commands(api: BotApi, p: Params) -> bool:
+    key = _commands_key(p)
+    with api.store.lock:
+        api.store.commands.pop(key, None)
+    return True
+
+
+# -- messages ---------------------------------------------------------------------------------------
+
+
+@method("sendMessage")
+def send_message(api: BotApi, p: Params) -> dict[str, Any]:
+    chat_id = p.chat_id()
+    text = _formatting.message_text(
+        p.required_string("text", "message text is empty"), p.string("parse_mode")
+    )
+    return api.outgoing(chat_id, p, {"text": text}, _reply_markup(p))
+
+
+@method("editMessageText")
+def edit_message_text(api: BotApi, p: Params) -> dict[str, Any] | bool:
+    text = _formatting.message_text(
+        p.required_string("text", "message text is empty"), p.string("parse_mode")
+    )
+    markup = _reply_markup(p)
+    if p.present("inline_message_id"):
+        return True  # Inline messages live outside chats; the fake only acknowledges them.
+    with api.store.lock:
+        chat_id, message = api.bot_message(p, edit=True)
+        if "text" not in message:
+            raise bad_request("there is no text in the message to edit")
+        # Without reply_markup Telegram removes the inline keyboard: an edit must resend it.
+        shown = _markup.shown_on_message(markup)
+        if message["text"] == text and message.get("reply_markup") == shown:
+            raise bad_request(_NOT_MODIFIED)
+        message["text"] = text
+        message["edit_date"] = now()
+        message.pop("reply_markup", None)
+        if shown:
+            message["reply_markup"] = shown
+        saved = api.store.save_message(message)
+        api.store.note(chat_id, {"from": "bot", "event": "edited", **_summary(saved)})
+        return saved
+
+
+@method("editMessageCaption")
+def edit_message_caption(api: BotApi, p: Params) -> dict[str, Any] | bool:
+    caption = _formatting.caption_text(p.string("caption") or "", p.string("parse_mode"))
+    markup = _reply_markup(p)
+    if p.present("inline_message_id"):
+        return True
+    with api.store.lock:
+        chat_id, message = api.bot_message(p, edit=True)
+        if not any(kind in message for kind in ("photo", "document")):
+            raise bad_request("there is no caption in the message to edit")
+        shown = _markup.shown_on_message(markup)
+        if message.get("caption") == caption and message.get("reply_markup") == shown:
+            raise bad_request(_NOT_MODIFIED)
+        message.pop("caption", None)
+        message.pop("reply_markup", None)
+        if caption:
+            message["caption"] = caption
+        if shown:
+            message["reply_markup"] = shown
+        message["edit_date"] = now()
+        saved = api.store.save_message(message)
+        api.store.note(chat_id, {"from": "bot", "event": "edited", **_summary(saved)})
+        return saved
+
+
+@method("editMessageReplyMarkup")
+def edit_message_reply_markup(api: BotApi, p: Params) -> dict[str, Any] | bool:
+    markup = _reply_markup(p)
+    if p.present("inline_message_id"):
+        return True
+    with api.store.lock:
+        chat_id, message = api.bot_message(p, edit=True)
+        shown = _markup.shown_on_message(markup)
+        if message.get("reply_markup") == shown:
+            raise bad_request(_NOT_MODIFIED)
+        message.pop("reply_markup", None)
+        if shown:
+            message["reply_markup"] = shown
+        message["edit_date"] = now()
+        saved = api.store.save_message(message)
+        api.store.note(chat_id, {"from": "bot", "event": "markup_edited", **_summary(saved)})
+        return saved
+
+
+@method("deleteMessage")
+def delete_message(api: BotApi, p: Params) -> bool:
+    with api.store.lock:
+        chat_id, message = api.bot_message(p, edit=False)
+        api.store.delete_message(chat_id, message["message_id"])
+        api.store.note(chat_id, {"from": "bot", "event": "deleted", "message_id": message["message_id"]})
+    return True
+
+
+@method("sendChatAction")
+def send_chat_action(api: BotApi, p: Params) -> bool:
+    chat_id = p.chat_id()
+    action = p.string("action")
+    if action not in CHAT_ACTIONS:
+        raise bad_request("wrong parameter action in request")
+    api.store.chat_log(chat_id)
+    api.store.note(chat_id, {"from": "bot", "event": "chat_action", "action": action})
+    return True
+
+
+@method("answerCallbackQuery")
+def answer_callback_query(api: BotApi, p: Params) -> bool:
+    query_id = p.required_string(
+        "callback_query_id", "query is too old and response timeout expired or query ID is invalid"
+    )
+    text = p.string("text")
+    if text is not None and len(text) > 200:
+        raise bad_request("MESSAGE_TOO_LONG")
+    chat_id = api.store.close_callback_query(query_id)
+    api.store.note(
+        chat_id,
+        {
+            "from": "bot",
+            "event": "callback_answer",
+            "callback_query_id": query_id,
+            "text": text,
+            "show_alert": p.boolean("show_alert"),
+        },
+    )
+    return True
+
+
+# -- files ------------------------------------------------------------------------------------------
+
+
+@method("sendPhoto")
+def send_photo(api: BotApi, p: Params) -> dict[str, Any]:
+    chat_id = p.chat_id()
+    caption = _formatting.caption_text(p.string("caption"), p.string("parse_mode"))
+    markup = _reply_markup(p)
+    content = api.file_content(p, "photo")
+    if isinstance(content, Upload):
+        sizes = api.photo_sizes(content)
+    else:
+        sizes = api.store.photo_set(content)
+        if sizes is None:
+            raise _unknown_file(api, content)
+    message: dict[str, Any] = {"photo": sizes}
+    if caption:
+        message["caption"] = caption
+    if p.boolean("has_spoiler"):
+        message["has_media_spoiler"] = True
+    return api.outgoing(chat_id, p, message, markup)
+
+
+@method("sendDocument")
+def send_document(api: BotApi, p: Params) -> dict[str, Any]:
+    chat_id = p.chat_id()
+    caption = _formatting.caption_text(p.string("caption"), p.string("parse_mode"))
+    markup = _reply_markup(p)
+    content = api.file_content(p, "document")
+    if isinstance(content, Upload):
+        if len(content.data) > MAX_DOCUMENT_BYTES:
+            raise BotApiError(413, "Request Entity Too Large")
+        extension = content.filename.rsplit(".", 1)[-1] if "." in content.filename else "bin"
+        stored = api.store.store_file(
+            content.data, kind="document", content_type=content.content_type, extension=extension
+        )
+        document = {
+            "file_name": content.filename,
+            "mime_type": content.content_type,
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(content.data),
+        }
+        with api.store.lock:
+            api.store.documents[stored.file_id] = document
+    else:
+        with api.store.lock:
+            known = api.store.documents.get(content)
+        if known is None:
+            raise _unknown_file(api, content)
+        document = dict(known)
+    message: dict[str, Any] = {"document": document}
+    if caption:
+        message["caption"] = caption
+    return api.outgoing(chat_id, p, message, markup)
+
+
+def _unknown_file(api: BotApi, file_id: str) -> BotApiError:
+    if api.store.file(file_id) is not None:
+        return bad_request("type of file mismatch")
+    return bad_request("wrong file identifier/HTTP URL specified")
+
+
+@method("getFile")
+def get_file(api: BotApi, p: Params) -> dict[str, Any]:
+    stored = api.store.file(p.required_string("file_id", "invalid file_id"))
+    if stored is None:
+        raise bad_request("invalid file_id")
+    if len(stored.data) > MAX_DOWNLOAD_BYTES:
+        raise bad_request("file is too big")
+    return stored.describe()

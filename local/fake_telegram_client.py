@@ -1,0 +1,320 @@
+"""A typed client for the fake Bot API's `/_fake/` controls, for tests and the demo.
+
+telegram = FakeTelegram("http://127.0.0.1:8081")
+result = telegram.send_text(chat_id=42, user_id=42, text="/start")
+assert result.status == 200
+photo = telegram.wait_for_call("sendPhoto", lambda call: call.params["chat_id"] in (42, "42"))
+png = telegram.file_bytes(photo.result["photo"][-1]["file_id"])
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+
+class FakeTelegramError(RuntimeError):
+    """The fake refused a control request (no webhook set, no such message, a bad fault...)."""
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One Bot API call the fake answered, with what it answered."""
+
+    seq: int
+    time: float
+    method: str
+    http_method: str
+    params: dict[str, Any]
+    files: list[dict[str, Any]]
+    via_webhook_response: bool
+    status: int
+    response: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> RecordedCall:
+        return cls(**{name: record[name] for name in cls.__dataclass_fields__})
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response.get("ok"))
+
+    @property
+    def result(self) -> Any:
+        return self.response.get("result")
+
+    @property
+    def description(self) -> str | None:
+        return self.response.get("description")
+
+    def param_json(self, name: str) -> Any:
+        """A JSON parameter as an object, whether it came in a JSON body or as a form string."""
+        value = self.params.get(name)
+        return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What the bot's webhook answered to one delivered Update."""
+
+    update_id: int
+    delivered: bool
+    status: int | None
+    body: str
+    error: str | None
+    # The call the fake made for a method named in the webhook's response (reply-in-response).
+    reply: RecordedCall | None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class FakeTelegram:
+    def __init__(self, base_url: str, *, timeout: float = 70.0) -> None:
+        # The timeout covers a whole webhook delivery, which the fake waits up to 60 s for.
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FakeTelegram:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._http.request(method, path, **kwargs)
+        if not response.is_success:
+            try:
+                description = response.json().get("description")
+            except ValueError:
+                description = response.text
+            raise FakeTelegramError(f"{method} {path}: {response.status_code} {description}")
+        return response
+
+    # -- the user's side ------------------------------------------------------------------------
+
+    def send_update(
+        self,
+        update: dict[str, Any],
+        *,
+        secret: str | None = None,
+        omit_secret: bool = False,
+        ignore_allowed_updates: bool = False,
+    ) -> WebhookResult:
+        """Deliver a raw Update; `secret` replaces the webhook's secret, `omit_secret` leaves it out.
+
+        Telegram sends only the kinds named in setWebhook's allowed_updates; `ignore_allowed_updates`
+        delivers any kind anyway, to test a webhook against what it did not ask for.
+        """
+        return self._deliver("/_fake/updates", update, secret, omit_secret, ignore_allowed_updates)
+
+    def send_text(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        language_code: str | None = None,
+        first_name: str | None = None,
+        username: str | None = None,
+        chat_type: str = "private",
+        reply_to_message_id: int | None = None,
+        update_id: int | None = None,
+        secret: str | None = None,
+        omit_secret: bool = False,
+    ) -> WebhookResult:
+        body = _without_none(
+            chat_id=chat_id,
+            user_id=user_id,
+            text=text,
+            language_code=language_code,
+            first_name=first_name,
+            username=username,
+            chat_type=chat_type,
+            reply_to_message_id=reply_to_message_id,
+            update_id=update_id,
+        )
+        return self._deliver("/_fake/messages", body, secret, omit_secret)
+
+    def send_sticker(
+        self,
+        chat_id: int,
+        user_id: int,
+        *,
+        chat_type: str = "private",
+        update_id: int | None = None,
+        secret: str | None = None,
+        omit_secret: bool = False,
+    ) -> WebhookResult:
+        body = _without_none(
+            chat_id=chat_id, user_id=user_id, sticker=True, chat_type=chat_type, update_id=update_id
+        )
+        return self._deliver("/_fake/messages", body, secret, omit_secret)
+
+    def edit_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        message_id: int | None = None,
+        chat_type: str = "private",
+        update_id: int | None = None,
+        secret: str | None = None,
+        omit_secret: bool = False,
+        ignore_allowed_updates: bool = False,
+    ) -> WebhookResult:
+        """The user edits a message of theirs (their latest text one unless `message_id` is given).
+
+        A bot whose allowed_updates leaves out "edited_message" never gets this from Telegram
+        (`delivered` is False); `ignore_allowed_updates` delivers it anyway.
+        """
+        body = _without_none(
+            chat_id=chat_id,
+            user_id=user_id,
+            text=text,
+            edited=True,
+            message_id=message_id,
+            chat_type=chat_type,
+            update_id=update_id,
+        )
+        return self._deliver("/_fake/messages", body, secret, omit_secret, ignore_allowed_updates)
+
+    def press_button(
+        self,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        data: str,
+        *,
+        force: bool = False,
+        update_id: int | None = None,
+        secret: str | None = None,
+        omit_secret: bool = False,
+    ) -> WebhookResult:
+        """The user presses the inline button with this callback_data under a bot message."""
+        body = _without_none(
+            chat_id=chat_id,
+            user_id=user_id,
+            message_id=message_id,
+            data=data,
+            force=force or None,
+            update_id=update_id,
+        )
+        return self._deliver("/_fake/callbacks", body, secret, omit_secret)
+
+    def _deliver(
+        self,
+        path: str,
+        body: dict[str, Any],
+        secret: str | None,
+        omit_secret: bool,
+        ignore_allowed_updates: bool = False,
+    ) -> WebhookResult:
+        params = _without_none(
+            secret=secret,
+            omit_secret="1" if omit_secret else None,
+            ignore_allowed_updates="1" if ignore_allowed_updates else None,
+        )
+        outcome = self._request("POST", path, json=body, params=params).json()
+        reply = outcome.get("reply")
+        return WebhookResult(
+            update_id=outcome["update_id"],
+            delivered=outcome["delivered"],
+            status=outcome["status"],
+            body=outcome["body"],
+            error=outcome["error"],
+            reply=RecordedCall.from_json(reply) if reply else None,
+        )
+
+    # -- what the bot did -----------------------------------------------------------------------
+
+    def calls(self, method: str | None = None, since: int = 0) -> list[RecordedCall]:
+        params = _without_none(method=method, since=str(since))
+        records = self._request("GET", "/_fake/calls", params=params).json()["calls"]
+        return [RecordedCall.from_json(record) for record in records]
+
+    def last_seq(self) -> int:
+        """The sequence number of the latest call: pass it as `since` to see only what follows."""
+        calls = self.calls()
+        return calls[-1].seq if calls else 0
+
+    def wait_for_call(
+        self,
+        method: str,
+        predicate: Callable[[RecordedCall], bool] | None = None,
+        *,
+        since: int = 0,
+        timeout: float = 30.0,
+        interval: float = 0.05,
+    ) -> RecordedCall:
+        """The first call of `method` after `since` that satisfies `predicate`; polls until `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for call in self.calls(method, since):
+                if predicate is None or predicate(call):
+                    return call
+            if time.monotonic() >= deadline:
+                seen = [(call.seq, call.status, call.description) for call in self.calls(method, since)]
+                raise TimeoutError(f"no matching {method} call within {timeout:.1f}s; seen: {seen}")
+            time.sleep(interval)
+
+    def file_bytes(self, file_id: str) -> bytes:
+        return self._request("GET", f"/_fake/files/{file_id}").content
+
+    def chat(self, chat_id: int) -> dict[str, Any]:
+        """{"chat", "messages" (as they are now), "transcript" (everything that happened)}."""
+        return self._request("GET", f"/_fake/chats/{chat_id}").json()
+
+    def webhook(self) -> dict[str, Any]:
+        return self._request("GET", "/_fake/webhook").json()["webhook"]
+
+    # -- steering the fake ----------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        method: str,
+        *,
+        count: int = 1,
+        error_code: int | None = 429,
+        retry_after: int | None = None,
+        description: str | None = None,
+        delay: float = 0.0,
+    ) -> dict[str, int]:
+        """The next `count` calls of `method` fail so (429 gets `retry_after`, 1 s unless given)."""
+        body = _without_none(
+            method=method,
+            count=count,
+            error_code=error_code,
+            retry_after=retry_after,
+            description=description,
+            delay=delay,
+        )
+        return self._request("POST", "/_fake/faults", json=body).json()["pending"]
+
+    def clear_faults(self) -> None:
+        self._request("DELETE", "/_fake/faults")
+
+    def reset(self) -> None:
+        """Forget calls, chats, files and faults; the webhook and commands stay, update ids go on."""
+        self._request("POST", "/_fake/reset")
+
+    def healthy(self) -> bool:
+        try:
+            return self._http.get("/_fake/health").is_success
+        except httpx.TransportError:
+            return False
+
+
+def _without_none(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}

@@ -1,0 +1,31 @@
+"""The whole local stack, started once per test session on the session's emulators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from local.emulators import EmulatorHosts
+from local.fake_telegram_client import FakeTelegram
+from local.stack import LocalStack, StackConfig
+from tests.conftest import BUCKET, PROJECT
+
+
+@pytest.fixture(scope="session")
+def stack(emulators: EmulatorHosts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    config = StackConfig(
+        project=PROJECT,
+        bucket=BUCKET,
+        emulators=emulators,
+        log_dir=tmp_path_factory.mktemp("stack-logs"),
+    )
+    stack = LocalStack(config).start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def telegram(stack: LocalStack) -> Iterator[FakeTelegram]:
+    with FakeTelegram(stack.telegram_api_base) as client:
+        yield client

@@ -1,0 +1,127 @@
+"""A Telegram update goes in, a photo comes out: through every real process of the local stack."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import httpx
+import pytest
+from google.cloud import firestore, storage
+from PIL import Image
+
+from local.event_bridge import finalized_event, object_resource
+from local.scenarios import draw
+from tests.conftest import BUCKET, PROJECT
+from tests.support.events import unique_ids
+
+pytestmark = pytest.mark.e2e
+chats = unique_ids(20_000_000)
+SETTLE_SECONDS = 2.0  # long enough for a duplicate to have travelled the whole pipeline
+
+
+def job(job_id: str) -> dict | None:
+    return firestore.Client(project=PROJECT).collection("jobs").document(job_id).get().to_dict()
+
+
+def settled_job(job_id: str, timeout: float = 10.0) -> dict:
+    """The job once it reached a final state (delivery marks it just after sendPhoto returns)."""
+    deadline = time.monotonic() + timeout
+    while (current := job(job_id)) is None or current["state"] not in ("delivered", "rejected", "failed"):
+        assert time.monotonic() < deadline, f"job {job_id} still {current and current['state']}"
+        time.sleep(0.1)
+    return current
+
+
+def calls_in_chat(telegram, method: str, chat_id: int) -> list:
+    return [call for call in telegram.calls(method) if str(call.params.get("chat_id")) == str(chat_id)]
+
+
+@pytest.mark.parametrize(
+    ("style", "label"), [("ghibli", "Ghibli Art"), ("realistic", "Realistic"), ("pixel", "Pixel Art")]
+)
+def test_each_style_comes_back_as_a_valid_photo(telegram, style, label):
+    chat_id = next(chats)
+    drawing = draw(telegram, chat_id, f"a {style} harbour at dawn", style)
+
+    image = Image.open(io.BytesIO(drawing.png))
+    image.load()
+    assert image.format == "PNG" and min(image.size) >= 64
+    assert drawing.photo.params["caption"].startswith(f"<b>{label}</b>")
+    done = settled_job(drawing.job_id)
+    assert done["state"] == "delivered" and done["style"] == style
+    assert list(done["times"]) and set(done["times"]) >= {"received", "validated", "queued", "generated", "delivered"}
+    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.png")
+    assert blob.metadata["style"] == style and blob.metadata["chat_id"] == str(chat_id)
+    if style == "pixel":
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 16)) <= 16
+    # The status message made way for the photo.
+    status_id = done["status_message_id"]
+    assert any(call.params["message_id"] == status_id for call in calls_in_chat(telegram, "deleteMessage", chat_id))
+
+
+def test_the_same_update_delivered_twice_yields_one_photo(telegram):
+    chat_id = next(chats)
+    first = telegram.send_text(chat_id=chat_id, user_id=chat_id, text="a windmill in a tulip field")
+    again = telegram.send_text(chat_id=chat_id, user_id=chat_id, text="a windmill in a tulip field", update_id=first.update_id)
+    assert first.status == again.status == 200
+    question = telegram.wait_for_call("sendMessage", lambda c: str(c.params["chat_id"]) == str(chat_id) and c.param_json("reply_markup"))
+    data = question.param_json("reply_markup")["inline_keyboard"][0][1]["callback_data"]
+    press = telegram.press_button(chat_id, chat_id, question.result["message_id"], data)
+    telegram.press_button(chat_id, chat_id, question.result["message_id"], data, force=True, update_id=press.update_id)
+    telegram.wait_for_call("sendPhoto", lambda c: str(c.params["chat_id"]) == str(chat_id))
+    time.sleep(SETTLE_SECONDS)
+
+    assert len(calls_in_chat(telegram, "sendPhoto", chat_id)) == 1
+    questions = [c for c in calls_in_chat(telegram, "sendMessage", chat_id) if c.param_json("reply_markup")]
+    assert len(questions) == 1
+    user = firestore.Client(project=PROJECT).collection("users").document(str(chat_id)).get().to_dict()
+    assert user["quota"]["used_today"] == 1
+
+
+def test_a_second_finalize_event_for_the_same_object_sends_nothing(stack, telegram):
+    chat_id = next(chats)
+    drawing = draw(telegram, chat_id, "a hot air balloon over hills", "ghibli")
+    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.png")
+    headers, body = finalized_event(object_resource(blob))
+    headers["ce-id"] = "a-different-event-for-the-same-object"
+    response = httpx.post(stack.urls["deliver_image"], headers=headers, content=body, timeout=30)
+    assert response.is_success
+    time.sleep(SETTLE_SECONDS)
+    assert len(calls_in_chat(telegram, "sendPhoto", chat_id)) == 1
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret", None])
+def test_a_wrong_secret_is_refused_and_nothing_is_published(telegram, secret):
+    chat_id = next(chats)
+    kwargs = {"secret": secret} if secret else {"omit_secret": True}
+    refused = telegram.send_text(chat_id=chat_id, user_id=chat_id, text="a forged prompt", **kwargs)
+    assert refused.status == 401
+    time.sleep(SETTLE_SECONDS)
+    assert job(f"u{refused.update_id}") is None
+    assert calls_in_chat(telegram, "sendMessage", chat_id) == []
+
+
+@pytest.mark.parametrize(("text", "answer"), [("\u200b", "Your prompt is empty"), ("x" * 501, "at most 500 characters")])
+def test_an_empty_or_over_long_prompt_gets_a_clear_message_and_no_job(telegram, text, answer):
+    chat_id = next(chats)
+    sent = telegram.send_text(chat_id=chat_id, user_id=chat_id, text=text)
+    reply = telegram.wait_for_call("sendMessage", lambda c: str(c.params["chat_id"]) == str(chat_id))
+    assert answer in reply.params["text"]
+    time.sleep(SETTLE_SECONDS)
+    assert settled_job(f"u{sent.update_id}")["state"] == "rejected"
+    assert len(calls_in_chat(telegram, "sendMessage", chat_id)) == 1
+    assert calls_in_chat(telegram, "sendPhoto", chat_id) == []
+
+
+def test_a_sticker_or_an_edit_neither_crashes_nor_makes_a_job(telegram):
+    chat_id = next(chats)
+    sticker = telegram.send_sticker(chat_id, chat_id)
+    assert sticker.status == 200 and "only draw from text" in sticker.reply.params["text"]
+    telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/help")
+    edited = telegram.edit_message(chat_id, chat_id, "an edited prompt", ignore_allowed_updates=True)
+    assert edited.status == 200
+    time.sleep(SETTLE_SECONDS)
+    assert job(f"u{sticker.update_id}") is None and job(f"u{edited.update_id}") is None
+    assert calls_in_chat(telegram, "sendPhoto", chat_id) == []
+    assert telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/start").status == 200

@@ -1,0 +1,92 @@
+"""deliver_image against the Firestore and Storage emulators and the fake Bot API."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from google.cloud import storage
+from PIL import Image
+
+from gpu_service.contract import GenerationJob as GpuSideJob
+from gpu_service.contract import output_metadata, output_object_name
+from imagebot import deliver
+from imagebot.jobs import State
+from local.event_bridge import object_resource
+from tests.conftest import BUCKET, PROJECT
+from tests.support.events import unique_ids
+from tests.support.jobs import put_job
+
+ids = unique_ids(10_000_000)
+
+
+def png(colour: str = "teal") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def upload_output(job: dict) -> dict:
+    """What the GPU service writes, through its own contract module; returns the event data."""
+    gpu_job = GpuSideJob(job_id=job["job_id"], chat_id=job["chat_id"], prompt=job["prompt"], style=job["style"], seed=job["seed"])
+    blob = storage.Client(project=PROJECT).bucket(BUCKET).blob(output_object_name(job["job_id"]))
+    blob.metadata = output_metadata(gpu_job, 64, 64)
+    blob.upload_from_string(png(), content_type="image/png")
+    blob.reload()
+    return object_resource(blob)
+
+
+@pytest.fixture
+def generated_job(runtime, telegram) -> dict:
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    status_id = runtime.bot.send_message(chat_id, "⏳ Queued")["message_id"]
+    telegram.reset()
+    return put_job(runtime, job_id, chat_id, State.GENERATED, prompt="<b>a fox</b> & a hound", status_message_id=status_id)
+
+
+def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, telegram, generated_job):
+    event = upload_output(generated_job)
+    deliver.handle_event(event, "event-1", runtime)
+    deliver.handle_event(event, "event-1", runtime)  # Eventarc redelivers the same event
+    deliver.handle_event(event, "event-2", runtime)  # or a second event for the same object
+
+    (photo,) = telegram.calls("sendPhoto")
+    assert photo.params["caption"] == "<b>Ghibli Art</b>\n&lt;b&gt;a fox&lt;/b&gt; &amp; a hound"
+    assert telegram.file_bytes(photo.result["photo"][-1]["file_id"]) == png()
+    job = runtime.store.get_job(generated_job["job_id"])
+    assert job["state"] == State.DELIVERED and job["delivered_message_id"] == photo.result["message_id"]
+    assert job["photo_file_id"] == photo.result["photo"][-1]["file_id"]
+    (deleted,) = telegram.calls("deleteMessage")
+    assert deleted.params["message_id"] == generated_job["status_message_id"]
+
+
+def test_a_failed_send_releases_the_claim_so_the_retry_delivers(runtime, telegram, generated_job):
+    event = upload_output(generated_job)
+    telegram.inject_fault("sendPhoto", error_code=500, count=1)
+    with pytest.raises(Exception):
+        deliver.handle_event(event, "event-1", runtime)
+    assert runtime.store.get_job(generated_job["job_id"])["state"] == State.GENERATED
+
+    deliver.handle_event(event, "event-1", runtime)
+    assert [call.ok for call in telegram.calls("sendPhoto")] == [False, True]
+    assert runtime.store.get_job(generated_job["job_id"])["state"] == State.DELIVERED
+
+
+def test_a_user_who_blocked_the_bot_closes_the_job_without_retries(runtime, telegram, generated_job):
+    event = upload_output(generated_job)
+    telegram.inject_fault("sendPhoto", error_code=403, description="Forbidden: bot was blocked by the user")
+    deliver.handle_event(event, "event-1", runtime)  # no exception: a retry could never succeed
+    deliver.handle_event(event, "event-2", runtime)
+
+    job = runtime.store.get_job(generated_job["job_id"])
+    assert (job["state"], job["reason"]) == (State.FAILED, "undeliverable")
+    assert len(telegram.calls("sendPhoto")) == 1
+
+
+def test_objects_outside_the_outputs_are_ignored(runtime, telegram):
+    blob = storage.Client(project=PROJECT).bucket(BUCKET).blob("models/readme.txt")
+    blob.upload_from_string(b"not a photo")
+    blob.reload()
+    deliver.handle_event(object_resource(blob), "event-x", runtime)
+    deliver.handle_event({"bucket": BUCKET}, "event-y", runtime)  # no name: logged, dropped
+    assert telegram.calls("sendPhoto") == []

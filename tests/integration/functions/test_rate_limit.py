@@ -1,0 +1,76 @@
+"""rate_limit against the Firestore and Pub/Sub emulators and the fake Bot API."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpu_service.contract import GenerationJob as GpuSideJob
+from imagebot import admit
+from imagebot.jobs import State
+from tests.conftest import PROJECT
+from tests.integration.functions.conftest import TOPICS
+from tests.support.events import pubsub_event_data, unique_ids
+from tests.support.jobs import put_job
+from tests.support.pubsub import TopicTap
+
+ids = unique_ids(9_000_000)
+
+
+@pytest.fixture
+def generation(emulators) -> TopicTap:
+    return TopicTap(PROJECT, TOPICS["GENERATION_TOPIC"])
+
+
+def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, telegram, generation):
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    put_job(runtime, job_id, chat_id, State.VALIDATED, style="pixel")
+    data = pubsub_event_data(job_id.encode())
+    admit.handle_message(data, runtime)
+    admit.handle_message(data, runtime)  # Pub/Sub redelivers: no second charge, no second job
+
+    job = runtime.store.get_job(job_id)
+    assert job["state"] == State.QUEUED and "queued" in job["times"]
+    user = runtime.store.get_user(chat_id)
+    assert user["quota"]["used_today"] == 1
+    (status,) = telegram.calls("sendMessage")
+    assert status.params["text"] == "⏳ Queued: Pixel Art…"
+    assert job["status_message_id"] == status.result["message_id"]
+    (message,) = generation.drain(expect=2, timeout=2)
+    sent = GpuSideJob.from_json(message.data)
+    assert (sent.job_id, sent.chat_id, sent.style, sent.seed, sent.prompt) == (job_id, chat_id, "pixel", job["seed"], job["prompt"])
+
+
+def test_the_style_question_becomes_the_status_message(runtime, telegram, generation):
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    question_id = runtime.bot.send_message(chat_id, "Which style?")["message_id"]
+    put_job(runtime, job_id, chat_id, State.VALIDATED, status_message_id=question_id)
+    admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+
+    (edit,) = telegram.calls("editMessageText")
+    assert edit.params["message_id"] == question_id and "Queued" in edit.params["text"]
+    assert len(generation.drain(expect=1)) == 1
+
+
+def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, generation):
+    chat_id = next(ids)  # the runtime allows a burst of 2
+    jobs = [f"u{next(ids)}" for _ in range(3)]
+    for job_id in jobs:
+        put_job(runtime, job_id, chat_id, State.VALIDATED)
+        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+
+    states = [runtime.store.get_job(job_id)["state"] for job_id in jobs]
+    assert states == [State.QUEUED, State.QUEUED, State.REJECTED]
+    refused = runtime.store.get_job(jobs[2])
+    assert refused["reason"] == "rate" and 0 < refused["retry_after_seconds"] <= 20
+    texts = [call.params["text"] for call in telegram.calls("sendMessage")]
+    assert texts[-1] == f"You're going a bit fast. Try again in {refused['retry_after_seconds']} s."
+    assert sorted(GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=3, timeout=2)) == sorted(jobs[:2])
+
+
+def test_a_job_not_in_validated_is_left_alone(runtime, telegram, generation):
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    put_job(runtime, job_id, chat_id, State.DELIVERED)
+    admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    admit.handle_message(pubsub_event_data(b"u-no-such-job"), runtime)
+    assert runtime.store.get_job(job_id)["state"] == State.DELIVERED
+    assert telegram.calls("sendMessage") == [] and generation.quiet(0.5) == []
