@@ -21,7 +21,8 @@ _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ContractError(ValueError):
-    """A job that does not follow the contract: acknowledged and dropped, never retried."""
+    """A job that does not follow the contract: refused with 400, so Pub/Sub dead-letters it
+    after its retries and the failure reaches the user instead of vanishing."""
 
 
 @dataclass(frozen=True)

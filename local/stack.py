@@ -101,7 +101,7 @@ class LocalStack:
         for target in ("telegram_webhook", "validate_prompt", "rate_limit", "deliver_image"):
             self.urls[target] = self._spawn_function(target, env)
         gpu_port = free_port()
-        self.supervisor.spawn("gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, "PORT": str(gpu_port)}, cwd=ROOT)
+        self.supervisor.spawn("gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, "PORT": str(gpu_port), "HOST": "127.0.0.1"}, cwd=ROOT)
         self.urls["gpu_service"] = f"http://127.0.0.1:{gpu_port}"
         for target in ("telegram_webhook", "validate_prompt", "rate_limit", "deliver_image"):
             self.supervisor.wait(target, self.urls[target])
