@@ -14,6 +14,7 @@ from google.cloud import firestore
 
 from imagebot import quota
 from imagebot.jobs import State, can_move, move
+from imagebot.ops import Ops
 
 Doc = dict[str, Any]
 UPDATE_RETENTION = timedelta(days=7)  # a TTL policy on `expire_at` deletes old dedupe records
@@ -116,6 +117,14 @@ class Store:
             return _applied(job, changes), admission
 
         return attempt(self._db.transaction())
+
+    # --- operating mode ----------------------------------------------------------------------
+
+    def get_ops(self) -> Ops:
+        return Ops.from_doc(self._db.collection("config").document("ops").get().to_dict())
+
+    def set_ops(self, ops: Ops) -> None:
+        self._db.collection("config").document("ops").set(ops.to_doc())
 
     # --- delivery ----------------------------------------------------------------------------
 

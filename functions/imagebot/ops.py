@@ -1,0 +1,68 @@
+"""The operating mode of the whole bot, kept in the Firestore document `config/ops`.
+
+Operators (/pause, /resume) and the billing guard write it; admission reads it:
+- normal:  everything as configured;
+- economy: the GPU draws with fewer steps and smaller images, quotas are tighter;
+- paused:  no new job is admitted; users are told politely, and nothing queued is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from imagebot.quota import QuotaPolicy
+
+
+class Mode(StrEnum):
+    NORMAL = "normal"
+    ECONOMY = "economy"
+    PAUSED = "paused"
+
+    @property
+    def severity(self) -> int:
+        return list(Mode).index(self)
+
+
+@dataclass(frozen=True)
+class Ops:
+    mode: Mode = Mode.NORMAL
+    reason: str = ""
+    set_by: str = ""  # "operator" or "budget"
+    budget_period: str = ""  # the billing period the budget guard last acted in
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> Ops:
+        if not doc:
+            return cls()
+        return cls(
+            mode=Mode(doc.get("mode", Mode.NORMAL)),
+            reason=doc.get("reason", ""),
+            set_by=doc.get("set_by", ""),
+            budget_period=doc.get("budget_period", ""),
+            updated_at=doc.get("updated_at"),
+        )
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "reason": self.reason,
+            "set_by": self.set_by,
+            "budget_period": self.budget_period,
+            "updated_at": self.updated_at,
+        }
+
+
+def quota_in_mode(policy: QuotaPolicy, mode: Mode) -> QuotaPolicy:
+    """Economy halves the burst and the daily quota (never below one job)."""
+    if mode != Mode.ECONOMY:
+        return policy
+    return replace(policy, burst=max(1, policy.burst // 2), daily_limit=max(1, policy.daily_limit // 2))
+
+
+def generation_mode(mode: Mode) -> str:
+    """The contract's `mode` field for a job admitted now."""
+    return "economy" if mode == Mode.ECONOMY else "normal"
