@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha256sum | cut -c1-12)
+# Tools whose dependency pins clash with ours get a virtualenv each, cached outside the clone and
+# keyed by their pin file (tests/infra/tools.py finds them the same way).
+TOOLS_CACHE ?= $(HOME)/.cache/imagebot
+export IMAGEBOT_TOOLS := $(TOOLS_CACHE)
+tool_venv = $(TOOLS_CACHE)/$(1)-$(shell sha256sum requirements/tools/$(1).txt | cut -c1-12)
+TOOL_STAMPS := $(call tool_venv,checkov)/.installed $(call tool_venv,workflows-emulator)/.installed
 
-.PHONY: install test test-unit up demo bench fmt clean
+.PHONY: install tools test test-unit up demo screenshot bench fmt clean
 
 install: $(STAMP)
 
@@ -13,17 +19,27 @@ $(STAMP): requirements/*.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-test: install  ## every test: unit, integration (emulators), contract, end-to-end (whole stack)
+tools: $(TOOL_STAMPS)  ## checkov and workflows-emulator, each in its own venv (for tests/infra)
+
+$(TOOLS_CACHE)/%/.installed:
+	$(PYTHON) -m venv $(TOOLS_CACHE)/$*
+	$(TOOLS_CACHE)/$*/bin/pip install --quiet --disable-pip-version-check -r requirements/tools/$(shell echo $* | sed 's/-[0-9a-f]*$$//').txt
+	touch $@
+
+test: install tools  ## every test: unit, integration (emulators), contract, end-to-end (whole stack)
 	$(PY) -m pytest
 
 test-unit: install  ## the pure core only: seconds, no emulators
 	$(PY) -m pytest tests/unit tests/contract
 
-up: install  ## the whole pipeline in the foreground; prints `webhook: <url>` when ready
+up: install  ## the whole pipeline in the foreground; prints `webhook: <url>` and `playground: <url>` when ready
 	$(PY) -m local.stack
 
 demo: install  ## bring the stack up, chat in each style, save photos under out/, shut down
 	$(PY) -m local.demo
+
+screenshot: install  ## docs/playground.png: a chat in the playground, in headless Chromium
+	$(PY) -m local.screenshot
 
 bench: install  ## benchmarks print figures and save them under bench/results/
 	$(PY) bench/gpu_throughput.py

@@ -8,7 +8,8 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from imagebot import admit, deliver, logs, validate, webhook
+from imagebot import admit, deliver, failures, inbound, logs, progress, webhook
+from imagebot import budget_guard as budget_flow  # the entry point below has the module's name
 from imagebot.config import Settings
 from imagebot.runtime import Runtime
 
@@ -25,15 +26,16 @@ def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
     """HTTPS endpoint Telegram posts updates to."""
     rt = runtime()
     reply = webhook.handle_webhook(
-        request.get_data(), request.headers.get(webhook.SECRET_HEADER), rt.settings, rt.publisher
+        request.get_data(), request.headers.get(webhook.SECRET_HEADER), rt.settings, rt.publisher, rt.user_language
     )
     return flask.jsonify(reply.body), reply.status
 
 
 @functions_framework.cloud_event
 def validate_prompt(event: CloudEvent) -> None:
-    """Pub/Sub `prompts` → checked prompt, job created → Pub/Sub `validated`."""
-    validate.handle_message(event.data, runtime())
+    """Pub/Sub `prompts` → prompts checked and jobs created (→ Pub/Sub `validated`), commands
+    and buttons answered."""
+    inbound.handle_message(event.data, runtime())
 
 
 @functions_framework.cloud_event
@@ -43,6 +45,30 @@ def rate_limit(event: CloudEvent) -> None:
 
 
 @functions_framework.cloud_event
+def report_progress(event: CloudEvent) -> None:
+    """Pub/Sub `job-progress` (from the GPU service) → the status message says "drawing"."""
+    progress.handle_message(event.data, runtime())
+
+
+@functions_framework.cloud_event
+def report_failure(event: CloudEvent) -> None:
+    """Pub/Sub `*-dead` (dead-letter topics) → job failed, user told, with a retry button."""
+    failures.handle_dead_letter(event.data, runtime())
+
+
+@functions_framework.cloud_event
+def sweep_stuck_jobs(event: CloudEvent) -> None:
+    """Pub/Sub `sweep`, published by Cloud Scheduler → jobs stuck past their deadline fail."""
+    failures.sweep(runtime())
+
+
+@functions_framework.cloud_event
 def deliver_image(event: CloudEvent) -> None:
     """Eventarc `google.cloud.storage.object.v1.finalized` on the images bucket → sendPhoto."""
     deliver.handle_event(event.data, event["id"], runtime())
+
+
+@functions_framework.cloud_event
+def budget_guard(event: CloudEvent) -> None:
+    """Pub/Sub `billing-alerts` (Cloud Billing budget) → tell operators, economy mode, or stop the GPU."""
+    budget_flow.handle_message(event.data, runtime())

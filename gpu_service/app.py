@@ -4,9 +4,11 @@
     GET  /readyz   503 until the engine is loaded and warm, then 200 (startup probe)
     POST /         a push delivery:
                    200 generated | skipped (the output already existed): acknowledged
-                   400 not a push envelope, or not a job of the contract
+                   400 not a push envelope, not a job of the contract, a blocked prompt,
+                       or a picture the safety checker flagged (the body says which)
                    503 the engine is not warm yet
-                   500 generation or storage failed
+                   500 generation or storage failed (this job only: a batch's other jobs
+                       are answered on their own)
 Pub/Sub acknowledges on 2xx and redelivers on anything else, with backoff, until the
 subscription's dead-letter policy moves the message to the dead-letter topic, where the
 failure reporter tells the user. So a bad message is answered 400 (after a few redeliveries it
@@ -23,7 +25,8 @@ from collections.abc import Callable
 from flask import Flask, Response, request
 from google.cloud import firestore, storage
 
-from gpu_service import logs
+from gpu_service import blocklist, logs
+from gpu_service.batching import BatchEngine, BatchingEngine, BatchPolicy
 from gpu_service.clients import CloudClients
 from gpu_service.config import Settings
 from gpu_service.contract import ContractError, GenerationJob
@@ -31,6 +34,8 @@ from gpu_service.images import ImageGenerator
 from gpu_service.jobs import JobDocuments
 from gpu_service.pubsub import BadEnvelope, parse_push
 from gpu_service.readiness import EngineWarmup
+from gpu_service.refusals import BlockedPrompt, JobRefused
+from gpu_service.progress import ProgressReporter, PubSubProgress, SilentProgress
 from gpu_service.service import process_job
 from gpu_service.storage import OutputBucket
 
@@ -44,9 +49,9 @@ MAX_BODY_BYTES = 256 * 1024  # a job message is well under 1 KiB
 
 def create_app(
     settings: Settings,
-    engine: ImageGenerator | None = None,
+    engine: BatchEngine | None = None,
     *,
-    load_engine: Callable[[Settings], ImageGenerator] | None = None,
+    load_engine: Callable[[Settings], BatchEngine] | None = None,
     storage_client: storage.Client | None = None,
     firestore_client: firestore.Client | None = None,
     ready_timeout: float = READY_TIMEOUT_SECONDS,
@@ -54,17 +59,24 @@ def create_app(
     """The app, with its engine loading (or `engine` warming) in a background thread.
 
     `engine` hands in a loaded engine (tests share one); `load_engine` replaces the loader.
+    Either way, jobs reach the engine through a micro-batcher (settings.batch_*).
     """
     if engine is not None and load_engine is not None:
         raise ValueError("pass an engine or a loader, not both")
-    if engine is not None:
-        ready_engine = engine
-        warmup = EngineWarmup(lambda: ready_engine)
-    else:
-        loader = load_engine or _load_configured_engine
-        warmup = EngineWarmup(lambda: loader(settings))
+    policy = BatchPolicy(settings.batch_max_size, settings.batch_window_ms / 1000)
+    loader = load_engine or _load_configured_engine
+
+    def load() -> ImageGenerator:
+        return BatchingEngine(engine if engine is not None else loader(settings), policy)
+
+    warmup = EngineWarmup(load)
     warmup.start()
     clients = CloudClients(settings.project, storage_client=storage_client, firestore_client=firestore_client)
+    progress: ProgressReporter = (
+        PubSubProgress(clients.publisher(), settings.project, settings.progress_topic)
+        if settings.progress_topic
+        else SilentProgress()
+    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -99,6 +111,9 @@ def create_app(
                 except ContractError as error:
                     return _rejected(str(error), message_id=message.message_id)
                 with logs.context(job_id=job.job_id):
+                    term = blocklist.blocked_term(job.prompt)
+                    if term is not None:
+                        return _refused(BlockedPrompt(term))
                     return _generate(job)
 
     def _generate(job: GenerationJob) -> Response:
@@ -112,7 +127,10 @@ def create_app(
                 engine=ready,
                 outputs=OutputBucket(clients.storage().bucket(settings.images_bucket)),
                 jobs=JobDocuments(clients.firestore(), settings.jobs_collection),
+                progress=progress,
             )
+        except JobRefused as refusal:
+            return _refused(refusal)
         except Exception:
             # Whatever failed (CUDA out of memory, a storage or Firestore error), the process
             # lives on and the message is redelivered: later attempts may succeed.
@@ -128,14 +146,30 @@ def _rejected(reason: str, message_id: str | None) -> Response:
     return _text(f"bad request: {reason}", 400)
 
 
+def _refused(refusal: JobRefused) -> Response:
+    # 400: never worth a retry. Pub/Sub redelivers until the dead-letter policy gives up, and
+    # the failure reporter then tells the user.
+    term = refusal.term if isinstance(refusal, BlockedPrompt) else None
+    log.warning("job refused: %s", refusal.reason, extra={"reason": refusal.reason, "term": term})
+    return _text(f"refused: {refusal.reason}", 400)
+
+
 def _text(body: str, status: int) -> Response:
     return Response(body + "\n", status=status, mimetype="text/plain")
 
 
-def _load_configured_engine(settings: Settings) -> ImageGenerator:
+def _load_configured_engine(settings: Settings) -> BatchEngine:
     # Imported here, in the loading thread: torch and diffusers take seconds to import, and
     # the server should answer /healthz meanwhile.
     logs.route_library_logs()
     from gpu_service.engine import load_engine
+    from gpu_service.styles import STYLES_BY_ID, with_paths
 
-    return load_engine(settings.model_dir, device=settings.torch_device)
+    return load_engine(
+        settings.model_dir,
+        device=settings.torch_device,
+        styles=with_paths(STYLES_BY_ID, dict(settings.style_paths)),
+        cache_dir=settings.model_cache_dir,
+        compile_unet=settings.torch_compile,
+        warm_up_batch=settings.batch_max_size,
+    )

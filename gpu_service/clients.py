@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from google.cloud import firestore, storage
+from google.cloud import firestore, pubsub_v1, storage
 
 
 class CloudClients:
@@ -24,6 +24,7 @@ class CloudClients:
         self._project = project
         self._storage = storage_client
         self._firestore = firestore_client
+        self._publisher: pubsub_v1.PublisherClient | None = None
         self._lock = threading.Lock()
 
     def storage(self) -> storage.Client:
@@ -31,6 +32,12 @@ class CloudClients:
             if self._storage is None:
                 self._storage = storage.Client(project=self._project)
             return self._storage
+
+    def publisher(self) -> pubsub_v1.PublisherClient:
+        with self._lock:
+            if self._publisher is None:
+                self._publisher = pubsub_v1.PublisherClient()
+            return self._publisher
 
     def firestore(self) -> firestore.Client:
         with self._lock:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+
+from gpu_service.contract import STYLES
+from gpu_service.styles import PATHS
 
 # Fixed by the contract (the functions write the same collection), so not configurable.
 JOBS_COLLECTION = "jobs"
+DEFAULT_MODEL_CACHE_DIR = "/tmp/models"
 
 
 class ConfigError(ValueError):
@@ -19,15 +22,28 @@ class ConfigError(ValueError):
 class Settings:
     project: str
     images_bucket: str
-    # A folder in diffusers layout with one pipeline per style (MODEL_DIR/<style>/model_index.json),
-    # for example the models bucket mounted as a Cloud Run volume. None: the tiny random pipeline.
-    model_dir: Path | None = None
+    # Where the prepared models are (gpu_service/layout.py): a folder (for example the models
+    # bucket mounted with Cloud Storage FUSE) or a gs://bucket/prefix, copied to
+    # model_cache_dir at start-up. None: the tiny random pipeline.
+    model_dir: str | None = None
+    model_cache_dir: str = DEFAULT_MODEL_CACHE_DIR
+    # style id -> "fast" | "quality": overrides the style's own path (styles.py) for normal
+    # mode. Economy mode always takes the economy recipe.
+    style_paths: Mapping[str, str] = field(default_factory=dict)
+    # Jobs of one plan arriving within the window run as one pipeline call of at most this
+    # many pictures (gpu_service/batching.py).
+    batch_max_size: int = 4
+    batch_window_ms: int = 75
+    # torch.compile the UNets: faster steps after minutes of compiling at start-up.
+    torch_compile: bool = False
     port: int = 8080
     host: str = "0.0.0.0"
     # None: CUDA when a GPU is visible, else the CPU. Decided when the engine loads, so that
     # reading settings does not import torch (which takes seconds) before the server answers.
     torch_device: str | None = None
     jobs_collection: str = JOBS_COLLECTION
+    # Pub/Sub topic for "started drawing" events (contract.progress_event); None: none sent.
+    progress_topic: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -37,15 +53,49 @@ class Settings:
         missing = [name for name in required if not environ.get(name, "").strip()]
         if missing:
             raise ConfigError(f"missing required environment variables: {', '.join(missing)}")
-        port_text = environ.get("PORT", "").strip() or "8080"
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"PORT must be a TCP port number, not {port_text!r}")
-        model_dir = environ.get("MODEL_DIR", "").strip()
+
+        def text(name: str, default: str = "") -> str:
+            return environ.get(name, "").strip() or default
+
+        port = _integer("PORT", text("PORT", "8080"), low=1, high=65535)
         return cls(
             project=environ["GOOGLE_CLOUD_PROJECT"].strip(),
             images_bucket=environ["IMAGES_BUCKET"].strip(),
-            model_dir=Path(model_dir) if model_dir else None,
-            port=int(port_text),
-            host=environ.get("HOST", "").strip() or "0.0.0.0",
-            torch_device=environ.get("TORCH_DEVICE", "").strip() or None,
+            model_dir=text("MODEL_DIR") or None,
+            model_cache_dir=text("MODEL_CACHE_DIR", DEFAULT_MODEL_CACHE_DIR),
+            style_paths=parse_style_paths(text("STYLE_PATHS")),
+            batch_max_size=_integer("BATCH_MAX_SIZE", text("BATCH_MAX_SIZE", "4"), low=1, high=64),
+            batch_window_ms=_integer("BATCH_WINDOW_MS", text("BATCH_WINDOW_MS", "75"), low=0, high=10_000),
+            torch_compile=_flag("TORCH_COMPILE", text("TORCH_COMPILE", "false")),
+            port=port,
+            host=text("HOST", "0.0.0.0"),
+            torch_device=text("TORCH_DEVICE") or None,
+            progress_topic=text("PROGRESS_TOPIC") or None,
         )
+
+
+def parse_style_paths(value: str) -> dict[str, str]:
+    """ "realistic=quality, pixel=fast" -> {"realistic": "quality", "pixel": "fast"}."""
+    paths: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        style, _, path = (piece.strip() for piece in pair.partition("="))
+        if style not in STYLES or path not in PATHS:
+            raise ConfigError(
+                f"STYLE_PATHS: {pair!r} is not <style>=<path>, a style of {STYLES}, a path of {PATHS}"
+            )
+        paths[style] = path
+    return paths
+
+
+def _integer(name: str, value: str, *, low: int, high: int) -> int:
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return int(value)
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")

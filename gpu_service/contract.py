@@ -2,8 +2,10 @@
 
 The functions keep their own copy (functions/imagebot/contract.py); tests/contract/ builds with
 one side and reads with the other. The GPU service reads generation jobs, writes the output
-object `outputs/<job_id>.png` with the metadata below, and moves the job document from queued to
-generating to generated (stamping `times.generating` and `times.generated`), never backwards.
+object `outputs/<job_id>.<ext>` (ext: png for pixel art, jpg or webp for the others; the
+object's contentType says which) with the metadata below, and moves the job document from
+queued to generating to generated (stamping `times.generating` and `times.generated`), never
+backwards. A job has at most one output object, whatever its extension.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ CONTRACT_VERSION = 1
 STYLES = ("ghibli", "realistic", "pixel")
 ASPECTS = ("square", "portrait", "landscape")
 MODES = ("normal", "economy")
+OUTPUT_EXTENSIONS = ("png", "jpg", "webp")
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -64,8 +67,21 @@ class GenerationJob:
             raise ContractError(f"bad chat_id {self.chat_id!r}")
 
 
-def output_object_name(job_id: str) -> str:
-    return f"outputs/{job_id}.png"
+def output_object_name(job_id: str, extension: str) -> str:
+    if extension not in OUTPUT_EXTENSIONS:
+        raise ValueError(f"output extension must be one of {OUTPUT_EXTENSIONS}, not {extension!r}")
+    return f"outputs/{job_id}.{extension}"
+
+
+def output_object_names(job_id: str) -> list[str]:
+    """Every name the job's output may have: a redelivery must find it whatever the encoding
+    was (a deployment in between may have changed a style's encoding)."""
+    return [output_object_name(job_id, extension) for extension in OUTPUT_EXTENSIONS]
+
+
+def progress_event(job_id: str) -> bytes:
+    """The body of a progress message: this job is being drawn now."""
+    return json.dumps({"version": CONTRACT_VERSION, "job_id": job_id, "state": "generating"}).encode()
 
 
 def output_metadata(job: GenerationJob, width: int, height: int) -> dict[str, str]:

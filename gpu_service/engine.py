@@ -1,7 +1,10 @@
-"""The diffusion engine: one pipeline per style, loaded once per process, called under a lock.
+"""The diffusion engine: every style's pipeline loaded once per process, called one batch at a time.
 
-`load_engine` is the only way pipelines are made, for real weights and for the tiny CPU
-pipeline alike, so tests exercise the same loading path as production.
+`load_engine` is the only way an engine is made, for real weights and for the tiny CPU pipeline
+alike, so tests exercise the same loading path as production (gpu_service/loading.py).
+
+A pipeline call draws a batch of jobs that share a plan (style, recipe, size: styles.Plan),
+with one torch.Generator per job, so a job draws the same picture alone or in a batch.
 """
 
 from __future__ import annotations
@@ -9,35 +12,46 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from diffusers import StableDiffusionPipeline
 from PIL import Image
 
-from gpu_service import logs, postprocess
+from gpu_service import encoding, postprocess
 from gpu_service.contract import STYLES, GenerationJob
-from gpu_service.images import GeneratedImage, encode_png
-from gpu_service.styles import STYLES_BY_ID, Style
-from gpu_service.tiny_pipeline import build_tiny_pipeline
+from gpu_service.images import GeneratedImage
+from gpu_service.refusals import UnsafeOutput
+from gpu_service.schedulers import make_scheduler
+from gpu_service.styles import Plan, Style
 
 log = logging.getLogger(__name__)
 
 # The tiny pipeline's pictures are noise whatever their size: draw them small and in few steps
 # so a CPU makes one in well under a second.
 TINY_SIZE = 128
+TINY_ECONOMY_SIZE = 64
 TINY_STEPS = 2
-# Enough to run every kernel of a style's shapes once (CUDA context, cuDNN autotuning, allocator).
+# Enough to run every kernel of a plan's shapes once (CUDA context, cuDNN autotuning, allocator).
 WARM_UP_STEPS = 2
 
 
-class ModelDirError(RuntimeError):
-    """MODEL_DIR does not hold a loadable pipeline for every style."""
+@dataclass
+class Adapters:
+    """The LoRA adapters of one UNet, and which of them are on right now.
+
+    When every plan that runs on a UNet uses the same adapters (the usual case: each style on
+    its own model, fast path, and economy also on the fast path), they are fused into the
+    UNet's weights at load time: no switching, and no extra matrix products per step.
+    """
+
+    fused: tuple[tuple[str, float], ...] | None = None
+    active: tuple[tuple[str, float], ...] | None = None  # None: unknown, set on the next batch
 
 
 class Engine:
-    """Draws the picture of a job: style settings, seeded noise, pipeline, post-processing, PNG."""
+    """Draws the pictures of a batch of jobs: plan, seeded noise, pipeline, post-processing, file."""
 
     def __init__(
         self,
@@ -46,6 +60,8 @@ class Engine:
         *,
         device: str,
         tiny: bool = False,
+        adapters: Mapping[str, Adapters] | None = None,
+        warm_up_batch: int = 1,
     ) -> None:
         missing = [style for style in STYLES if style not in pipelines or style not in styles]
         if missing:
@@ -53,144 +69,181 @@ class Engine:
         self.styles = dict(styles)
         self.device = device
         self.tiny = tiny
+        self.warm_up_batch = warm_up_batch
         self._pipelines = dict(pipelines)
-        # The HTTP server runs several threads, and a pipeline call is not reentrant: its
-        # scheduler keeps per-call state (timesteps, step index). One GPU runs one batch at a
-        # time anyway, so one lock for all styles costs nothing.
+        # By style; styles that share a UNet share one record. None: no LoRA at all.
+        self.adapters = dict(adapters or {})
+        # Pipeline calls are not reentrant (the scheduler and the adapters are per-call state),
+        # and one GPU runs one batch at a time anyway. The batcher's single worker is the only
+        # caller in the service; the lock keeps direct callers (warm-up, tests) safe too.
         self._lock = threading.Lock()
 
     def pipeline_for(self, style_id: str) -> StableDiffusionPipeline:
         return self._pipelines[style_id]
 
+    def plan_for(self, job: GenerationJob) -> Plan:
+        return self.styles[job.style].plan(mode=job.mode, aspect=job.aspect)
+
     def generate(self, job: GenerationJob) -> GeneratedImage:
-        style = self.styles[job.style]
-        width, height = style.size_for(job.aspect)
-        image, seconds = self._draw(
-            style,
-            prompt=style.prompt_for(job.prompt),
-            negative_prompt=style.negative_prompt_for(job.negative_prompt),
-            steps=style.steps,
-            width=width,
-            height=height,
-            seed=job.seed,
-        )
-        image = postprocess.apply(style.postprocess, image)
+        (result,) = self.generate_batch([job])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def generate_batch(self, jobs: Sequence[GenerationJob]) -> list[GeneratedImage | Exception]:
+        """One result per job, in order: its picture, or the error that is its alone.
+
+        All jobs must share one plan. If the batched call fails, each job is drawn again on its
+        own, so that one bad job (say, one that runs out of memory) fails alone.
+        """
+        plans = {self.plan_for(job) for job in jobs}
+        if len(plans) != 1:
+            raise ValueError(f"a batch needs jobs of one plan, got {len(plans)}")
+        (plan,) = plans
+        try:
+            pictures, flagged, seconds = self._draw(plan, jobs)
+        except Exception as error:
+            if len(jobs) == 1:
+                return [error]
+            log.warning("batched call failed; drawing its %d jobs one by one", len(jobs), exc_info=True)
+            return [self.generate_batch([job])[0] for job in jobs]
+        style = self.styles[plan.style]
+        results: list[GeneratedImage | Exception] = []
+        for job, picture, unsafe in zip(jobs, pictures, flagged, strict=True):
+            if unsafe:
+                log.warning("the safety checker flagged the picture; refused", extra={"job_id": job.job_id})
+                results.append(UnsafeOutput())
+                continue
+            try:
+                encoded = encoding.encode(postprocess.apply(style.postprocess, picture), style.encoding)
+            except Exception as error:  # noqa: BLE001  # this job's failure, not the batch's
+                results.append(error)
+                continue
+            results.append(
+                GeneratedImage(
+                    data=encoded.data,
+                    encoding=encoded.encoding,
+                    width=encoded.width,
+                    height=encoded.height,
+                    style=style.id,
+                    seed=job.seed,
+                    steps=plan.steps,
+                    seconds=seconds,
+                    batch_size=len(jobs),
+                )
+            )
         log.info(
-            "image generated",
+            "batch drawn",
             extra={
                 "style": style.id,
-                "steps": style.steps,
-                "width": image.width,
-                "height": image.height,
+                "recipe": plan.recipe_name,
+                "steps": plan.steps,
+                "width": plan.width,
+                "height": plan.height,
+                "batch_size": len(jobs),
                 "duration_ms": round(seconds * 1000),
             },
         )
-        return GeneratedImage(
-            png=encode_png(image),
-            width=image.width,
-            height=image.height,
-            style=style.id,
-            seed=job.seed,
-            steps=style.steps,
-            seconds=seconds,
-        )
+        return results
 
     def warm_up(self) -> None:
-        """One short generation per distinct pipeline, so the first job does not pay for it."""
+        """Every plan each style can run, once, at the batch size the batcher forms: the first
+        jobs do not pay for CUDA kernels, and a batch that does not fit in memory fails here,
+        before /readyz turns 200, not on a user's job."""
         started = time.perf_counter()
-        warmed: set[int] = set()
+        warmed: set[tuple[int, str, int, int, tuple[tuple[str, float], ...]]] = set()
         for style in self.styles.values():
             pipeline = self._pipelines[style.id]
-            if id(pipeline) in warmed:
-                continue
-            warmed.add(id(pipeline))
-            self._draw(
-                style,
-                prompt=style.prompt_for("warm-up"),
-                negative_prompt=style.negative_prompt,
-                steps=min(WARM_UP_STEPS, style.steps),
-                width=style.width,
-                height=style.height,
-                seed=0,
-            )
-        log.info("engine warm", extra={"duration_ms": round((time.perf_counter() - started) * 1000)})
+            for plan in style.plans():
+                key = (id(pipeline), plan.scheduler, plan.width, plan.height, plan.adapters)
+                if key in warmed:
+                    continue
+                warmed.add(key)
+                jobs = [
+                    GenerationJob(job_id=f"warm-up-{n}", chat_id=0, prompt="warm-up", style=style.id, seed=n)
+                    for n in range(self.warm_up_batch)
+                ]
+                self._draw(plan, jobs, steps=min(WARM_UP_STEPS, plan.steps))
+        log.info(
+            "engine warm",
+            extra={
+                "duration_ms": round((time.perf_counter() - started) * 1000),
+                "batch_size": self.warm_up_batch,
+            },
+        )
 
     def _draw(
-        self,
-        style: Style,
-        *,
-        prompt: str,
-        negative_prompt: str,
-        steps: int,
-        width: int,
-        height: int,
-        seed: int,
-    ) -> tuple[Image.Image, float]:
-        pipeline = self._pipelines[style.id]
-        # A CPU generator draws the same starting noise on every device, so a seed means the
-        # same composition on a laptop and on the GPU (bytes match only on the same device).
-        generator = torch.Generator("cpu").manual_seed(seed)
+        self, plan: Plan, jobs: Sequence[GenerationJob], *, steps: int | None = None
+    ) -> tuple[list[Image.Image], list[bool], float]:
+        style = self.styles[plan.style]
+        pipeline = self._pipelines[plan.style]
+        # One generator per job, on the CPU: each job's starting noise depends on its own seed
+        # only (not on its place in the batch), and is the same on every device, so a seed
+        # means the same composition on a laptop and on the GPU.
+        generators = [torch.Generator("cpu").manual_seed(job.seed) for job in jobs]
         with self._lock:
+            self._switch_adapters(plan.style, pipeline, plan.adapters)
+            pipeline.scheduler = make_scheduler(plan.scheduler, pipeline.scheduler.config)
             started = time.perf_counter()
             output = pipeline(
-                prompt=prompt,
-                negative_prompt=negative_prompt,
-                num_inference_steps=steps,
-                guidance_scale=style.guidance,
-                width=width,
-                height=height,
-                generator=generator,
+                prompt=[style.prompt_for(job.prompt) for job in jobs],
+                negative_prompt=[style.negative_prompt_for(job.negative_prompt) for job in jobs],
+                num_inference_steps=steps or plan.steps,
+                guidance_scale=plan.guidance,
+                width=plan.width,
+                height=plan.height,
+                generator=generators,
                 output_type="pil",
             )
+            if self.device.startswith("cuda"):
+                torch.cuda.synchronize()  # so the time below is the GPU's, not the launch's
             seconds = time.perf_counter() - started
-        if any(output.nsfw_content_detected or ()):
-            # Only a model folder that ships a safety checker has one; it blacks the picture out.
-            log.warning("the model's safety checker blanked the picture", extra={"style": style.id})
-        return output.images[0], seconds
+        flagged = list(output.nsfw_content_detected or [False] * len(jobs))
+        return list(output.images), [bool(flag) for flag in flagged], seconds
+
+    def _switch_adapters(
+        self, style_id: str, pipeline: StableDiffusionPipeline, wanted: tuple[tuple[str, float], ...]
+    ) -> None:
+        adapters = self.adapters.get(style_id)
+        if adapters is None:
+            if wanted:
+                raise RuntimeError(f"style {style_id} has no LoRA adapters loaded")
+            return
+        if adapters.fused is not None:
+            if adapters.fused != wanted:
+                raise RuntimeError(f"adapters {wanted} asked of a UNet with {adapters.fused} fused")
+            return
+        if adapters.active == wanted:
+            return
+        if wanted:
+            pipeline.enable_lora()
+            pipeline.set_adapters([name for name, _ in wanted], [scale for _, scale in wanted])
+        else:
+            pipeline.disable_lora()
+        adapters.active = wanted
 
 
 def load_engine(
-    model_dir: Path | None,
+    models: str | None,
     *,
     device: str | None = None,
-    styles: Mapping[str, Style] = STYLES_BY_ID,
+    styles: Mapping[str, Style] | None = None,
+    cache_dir: str | None = None,
+    compile_unet: bool = False,
+    warm_up_batch: int = 1,
+    storage_client: object = None,
 ) -> Engine:
-    """Every style's pipeline from `model_dir/<style>/` (diffusers layout), or, with no
-    `model_dir`, one tiny random-weight pipeline shared by all styles."""
-    logs.route_library_logs()
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    # Half precision halves memory and doubles speed on a GPU; CPUs have no fast fp16 kernels.
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    started = time.perf_counter()
-    if model_dir is None:
-        log.warning("no model weights configured: tiny random pipeline (set MODEL_DIR for real models)")
-        tiny = build_tiny_pipeline().to(device)
-        if dtype != torch.float32:
-            tiny = tiny.to(dtype=dtype)
-        pipelines = {style_id: tiny for style_id in styles}
-        styles = {
-            style_id: style.scaled(size=TINY_SIZE, steps=TINY_STEPS) for style_id, style in styles.items()
-        }
-        log.warning(
-            "tiny pipeline: pictures are coloured noise, %dx%d in %d steps", TINY_SIZE, TINY_SIZE, TINY_STEPS
-        )
-    else:
-        pipelines = {style_id: _load_pipeline(model_dir / style_id, dtype).to(device) for style_id in styles}
-    log.info(
-        "engine loaded",
-        extra={"device": device, "duration_ms": round((time.perf_counter() - started) * 1000)},
-    )
-    return Engine(pipelines, styles, device=device, tiny=model_dir is None)
+    """Every style's pipeline from `models` (a folder, or a gs:// prefix copied to `cache_dir`),
+    or, with no `models`, one tiny random-weight pipeline shared by all styles
+    (gpu_service/loading.py does the work)."""
+    from gpu_service.loading import build_engine  # it imports this module
 
-
-def _load_pipeline(folder: Path, dtype: torch.dtype) -> StableDiffusionPipeline:
-    if not (folder / "model_index.json").is_file():
-        raise ModelDirError(f"{folder} is not a diffusers pipeline folder: it has no model_index.json")
-    log.info("loading pipeline from %s", folder)
-    # local_files_only: a missing file must fail here, not start a download from the Hub.
-    # use_safetensors: weights only from safetensors files, never from pickles.
-    pipeline = StableDiffusionPipeline.from_pretrained(
-        folder, dtype=dtype, local_files_only=True, use_safetensors=True
+    return build_engine(
+        models,
+        device=device,
+        styles=styles,
+        cache_dir=cache_dir,
+        compile_unet=compile_unet,
+        warm_up_batch=warm_up_batch,
+        storage_client=storage_client,
     )
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline

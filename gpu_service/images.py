@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Protocol
 
-from PIL import Image
-
 from gpu_service.contract import GenerationJob
+from gpu_service.encoding import CONTENT_TYPES, EXTENSIONS
 
 
 @dataclass(frozen=True)
 class GeneratedImage:
-    png: bytes
+    data: bytes  # the encoded file
+    encoding: str  # png | jpeg | webp (gpu_service.encoding)
     width: int
     height: int
     style: str
     seed: int
     steps: int
-    seconds: float  # time spent in the diffusion pipeline, for the logs
+    seconds: float  # this job's share of the pipeline call, for the logs
+    batch_size: int = 1  # how many jobs shared the pipeline call
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.encoding]
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.encoding]
 
 
 class ImageGenerator(Protocol):
@@ -28,11 +36,3 @@ class ImageGenerator(Protocol):
     def generate(self, job: GenerationJob) -> GeneratedImage: ...
 
     def warm_up(self) -> None: ...
-
-
-def encode_png(image: Image.Image) -> bytes:
-    # PNG is lossless (pixel art stays crisp) and deterministic: the same pixels give the same
-    # bytes, which is what makes a seed reproducible end to end.
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -33,6 +33,14 @@ EXTRA_KEYS = (
     "height",
     "steps",
     "device",
+    "recipe",
+    "batch_size",
+    "bytes",
+    "files",
+    "unets",
+    "text_encoders",
+    "vaes",
+    "term",
 )
 
 _context: ContextVar[Mapping[str, Any]] = ContextVar("gpu_service_log_context", default=MappingProxyType({}))

@@ -14,6 +14,7 @@ from enum import StrEnum
 from gpu_service.contract import GenerationJob
 from gpu_service.images import ImageGenerator
 from gpu_service.jobs import JobDocuments
+from gpu_service.progress import ProgressReporter, SilentProgress
 from gpu_service.storage import OutputBucket
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,11 @@ def process_job(
     engine: ImageGenerator,
     outputs: OutputBucket,
     jobs: JobDocuments,
+    progress: ProgressReporter = SilentProgress(),
     now: Callable[[], datetime] = utc_now,
 ) -> Outcome:
-    """Raises on any failure to generate or store, so that the message is redelivered."""
+    """Raises on any failure to generate or store, so that the message is redelivered
+    (refusals.JobRefused for a job that never will succeed)."""
     if outputs.output_exists(job.job_id):
         # Also the repair for a crash between upload and bookkeeping: the redelivery finds the
         # object and records the move that the first delivery did not get to.
@@ -44,12 +47,18 @@ def process_job(
         log.info("output exists; skipped", extra={"outcome": Outcome.SKIPPED.value})
         return Outcome.SKIPPED
     jobs.mark_generating(job.job_id, now())
+    progress.started(job.job_id)
     image = engine.generate(job)
     written = outputs.upload_output(job, image)
     jobs.mark_generated(job.job_id, now())
     outcome = Outcome.GENERATED if written else Outcome.SKIPPED
     log.info(
         "job done",
-        extra={"outcome": outcome.value, "style": job.style, "duration_ms": round(image.seconds * 1000)},
+        extra={
+            "outcome": outcome.value,
+            "style": job.style,
+            "duration_ms": round(image.seconds * 1000),
+            "batch_size": image.batch_size,
+        },
     )
     return outcome

@@ -57,7 +57,9 @@ def main() -> int:
 def save(drawing: Drawing, out: Path) -> tuple[Path, tuple[int, int]]:
     image = Image.open(io.BytesIO(drawing.png))
     image.verify()  # a truncated or corrupt file fails here, and so does the demo
-    path = out / f"{drawing.style}.png"
+    # PNG for pixel art, JPEG for the others: the extension follows what the service sent.
+    extension = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[image.format or "PNG"]
+    path = out / f"{drawing.style}.{extension}"
     path.write_bytes(drawing.png)
     return path, image.size
 

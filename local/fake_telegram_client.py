@@ -273,7 +273,7 @@ class FakeTelegram:
         return self._request("GET", f"/_fake/files/{file_id}").content
 
     def chat(self, chat_id: int) -> dict[str, Any]:
-        """{"chat", "messages" (as they are now), "transcript" (everything that happened)}."""
+        """{"chat", "version", "messages" (as they are now), "transcript" (everything that happened)}."""
         return self._request("GET", f"/_fake/chats/{chat_id}").json()
 
     def webhook(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +26,8 @@ from local.wiring import Route, create_routes
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_SOURCE = ROOT / "functions" / "main.py"
 FAKE_TOKEN = "123456:LOCAL-FAKE-TOKEN"  # only ever valid at the local fake Bot API
+FAKE_BOT_USERNAME = "imagebot_local_bot"  # the fake Bot API's default bot
+FUNCTIONS = ("telegram_webhook", "validate_prompt", "rate_limit", "report_progress", "deliver_image", "report_failure")
 
 log = logging.getLogger("local.stack")
 
@@ -79,6 +82,8 @@ class LocalStack:
             "TELEGRAM_BOT_TOKEN": self.config.bot_token,
             "TELEGRAM_WEBHOOK_SECRET": self.config.webhook_secret,
             "TELEGRAM_API_BASE": self.telegram_api_base,
+            "BOT_USERNAME": os.environ.get("BOT_USERNAME") or FAKE_BOT_USERNAME,
+            "PROGRESS_TOPIC": "job-progress",
             "PYTHONUNBUFFERED": "1",
             **self.config.extra_env,
         }
@@ -98,14 +103,13 @@ class LocalStack:
         self.urls["telegram"] = self.config.telegram_api_base or self._start_fake_telegram()
 
         env = self.environment()
-        for target in ("telegram_webhook", "validate_prompt", "rate_limit", "deliver_image"):
+        for target in FUNCTIONS:
             self.urls[target] = self._spawn_function(target, env)
-        gpu_port = free_port()
-        self.supervisor.spawn("gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, "PORT": str(gpu_port), "HOST": "127.0.0.1"}, cwd=ROOT)
-        self.urls["gpu_service"] = f"http://127.0.0.1:{gpu_port}"
-        for target in ("telegram_webhook", "validate_prompt", "rate_limit", "deliver_image"):
+        self.urls["gpu_service"] = f"http://127.0.0.1:{free_port()}"
+        self._spawn_gpu_service(env)
+        for target in FUNCTIONS:
             self.supervisor.wait(target, self.urls[target])
-        wait_for_ok(self.urls["gpu_service"] + "/readyz", timeout=180)
+        self._wait_gpu_service_ready()
 
         create_routes(
             self.config.project,
@@ -113,7 +117,9 @@ class LocalStack:
                 Route("prompts", "prompts-validate", self.urls["validate_prompt"]),
                 Route("validated", "validated-rate-limit", self.urls["rate_limit"]),
                 Route("generation-jobs", "generation-jobs-gpu", self.urls["gpu_service"], ack_deadline_seconds=600),
+                Route("job-progress", "job-progress-report", self.urls["report_progress"]),
             ],
+            dead_letter_endpoint=self.urls["report_failure"],
         )
         bridge_health = free_port()
         self.supervisor.start(
@@ -129,6 +135,19 @@ class LocalStack:
         )
         self._register_webhook()
         log.info("stack ready in %.1fs; logs in %s", time.monotonic() - started, self.config.log_dir)
+
+    def start_gpu_service(self) -> None:
+        """(Re)start the GPU service on its port, as Cloud Run replaces a crashed instance, and
+        wait until it is warm: the fault tests kill it mid-generation."""
+        self._spawn_gpu_service(self.environment())
+        self._wait_gpu_service_ready()
+
+    def _spawn_gpu_service(self, env: dict[str, str]) -> None:
+        port = self.urls["gpu_service"].rsplit(":", 1)[1]
+        self.supervisor.spawn("gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, "PORT": port, "HOST": "127.0.0.1"}, cwd=ROOT)
+
+    def _wait_gpu_service_ready(self) -> None:
+        wait_for_ok(self.urls["gpu_service"] + "/readyz", timeout=180, process=self.supervisor.processes["gpu_service"])
 
     def _start_fake_telegram(self) -> str:
         port = free_port()
@@ -172,12 +191,18 @@ class LocalStack:
         self.supervisor.stop()
 
 
-def wait_for_ok(url: str, timeout: float) -> None:
+def wait_for_ok(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll until `url` answers 200; fail at once if the process died or says it cannot start."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
                 return
+            if "failed" in response.text:  # /readyz: "engine failed to load: …" will not get better
+                raise RuntimeError(f"{url}: {response.text[:500]}")
         except httpx.TransportError:
             pass
         time.sleep(0.3)
@@ -191,6 +216,8 @@ def main() -> None:
     try:
         stack.start()
         print(f"telegram api: {stack.telegram_api_base}", flush=True)
+        if stack.config.telegram_api_base is None:  # the fake is running: it serves the playground
+            print(f"playground: {stack.telegram_api_base}/_fake/chat", flush=True)
         print(f"logs: {stack.config.log_dir}", flush=True)
         print(f"webhook: {stack.webhook_url}", flush=True)
         while True:

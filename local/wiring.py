@@ -26,7 +26,9 @@ class Route:
         return f"{self.topic}-dead"
 
 
-def create_routes(project: str, routes: list[Route]) -> None:
+def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str | None = None) -> None:
+    """Topics, push subscriptions and dead-letter topics; dead letters are kept for inspection
+    and, given an endpoint (report_failure), pushed there too."""
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
     for route in routes:
@@ -48,6 +50,12 @@ def create_routes(project: str, routes: list[Route]) -> None:
             },
             f"{route.dead_letter_topic}-keep": {"topic": publisher.topic_path(project, route.dead_letter_topic)},
         }
+        if dead_letter_endpoint:
+            subscriptions[f"{route.dead_letter_topic}-report"] = {
+                "topic": publisher.topic_path(project, route.dead_letter_topic),
+                "push_config": {"push_endpoint": dead_letter_endpoint},
+                "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 30}},
+            }
         for name, spec in subscriptions.items():
             try:
                 subscriber.create_subscription(request={"name": subscriber.subscription_path(project, name), **spec})

@@ -1,4 +1,5 @@
-"""rate_limit: admit a validated job against the user's quota, tell the user, queue the job."""
+"""rate_limit: admit a validated job against the user's quota and the operating mode, tell
+the user where they stand in the queue, and send the job to the GPU."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from imagebot.contract import GenerationJob
 from imagebot.events import BadEvent, pubsub_data
 from imagebot.jobs import State
 from imagebot.logs import fields
+from imagebot.ops import Mode, generation_mode, quota_in_mode
 from imagebot.quota import Admission
 from imagebot.runtime import Runtime
 from imagebot.styles import label
-from imagebot.telegram import TelegramError
+from imagebot.status import show_status
 
 log = logging.getLogger(__name__)
+DEFAULT_SECONDS_PER_IMAGE = 6.0  # until the running average has its first figure
 
 
 def handle_message(data: Any, rt: Runtime) -> None:
@@ -33,46 +36,49 @@ def admit(job_id: str, rt: Runtime) -> None:
     if current is None:
         log.error("validated message for a job that does not exist", extra=context)
         return
-    job, admission = rt.store.admit_job(job_id, current["user_id"], rt.quota_policy, rt.now())
+    mode = rt.store.get_ops().mode
+    policy = quota_in_mode(rt.quota_policy, mode)
+    job, admission = rt.store.admit_job(job_id, current["user_id"], policy, rt.now(), paused=mode == Mode.PAUSED)
     assert job is not None
     if admission is not None and not admission.admitted:
-        log.info("job refused by quota", extra={**context, "reason": admission.reason})
-        tell_refusal(job, admission, rt)
+        log.info("job refused", extra={**context, "reason": admission.reason})
+        show_status(job, refusal_text(job["language"], admission), rt)
         return
     if job["state"] != State.QUEUED or job.get("dispatched_message_id"):
         # A redelivery of a job already sent on (or refused earlier): nothing to do. A job
         # queued but never sent on (the first attempt crashed in between) continues below.
         log.info("job already admitted", extra={**context, "reason": job["state"]})
         return
-    show_status(job, texts.render(job["language"], "queued", style=label(job["style"])), rt)
-    # The status is shown before the job goes out, so a fast delivery can never be
-    # followed by a stale "queued" message.
-    generation = GenerationJob(job_id=job_id, chat_id=job["chat_id"], prompt=job["prompt"], style=job["style"], seed=job["seed"])
+    # The status goes out before the job does, so a fast delivery is never followed by a
+    # stale "queued" message.
+    show_status(job, queue_text(job, rt), rt)
+    generation = GenerationJob(
+        job_id=job_id,
+        chat_id=job["chat_id"],
+        prompt=job["prompt"],
+        style=job["style"],
+        seed=job["seed"],
+        negative_prompt=job.get("negative_prompt", ""),
+        aspect=job.get("aspect", "square"),
+        mode=generation_mode(mode),
+    )
     message_id = rt.publisher.publish(rt.settings.generation_topic, generation.to_json(), job_id=job_id)
     rt.store.set_job_fields(job_id, dispatched_message_id=message_id)
     log.info("job queued", extra=context)
 
 
-def show_status(job: dict[str, Any], text: str, rt: Runtime) -> None:
-    """Edit the job's status message in place, or send it once and remember its id."""
-    message_id = job.get("status_message_id")
-    if message_id:
-        try:
-            rt.bot.edit_message_text(job["chat_id"], message_id, text)
-        except TelegramError as error:
-            if error.transient:
-                raise
-            # "message is not modified" on a redelivery, or the user deleted it: harmless.
-            log.info("status edit skipped", extra=fields(job_id=job["job_id"], error=str(error)))
-        return
-    sent = rt.bot.send_message(job["chat_id"], text, reply_to_message_id=job.get("message_id"))
-    rt.store.set_job_fields(job["job_id"], status_message_id=sent["message_id"])
+def queue_text(job: dict[str, Any], rt: Runtime) -> str:
+    """Where the job stands, and a wait estimated from the recent time per picture."""
+    position = max(1, rt.store.queue_depth())
+    wait = texts.wait_text(job["language"], position * rt.store.seconds_per_image(DEFAULT_SECONDS_PER_IMAGE))
+    key = "queued_next" if position == 1 else "queued"
+    return texts.render(job["language"], key, style=label(job["style"]), position=position, wait=wait)
 
 
-def tell_refusal(job: dict[str, Any], admission: Admission, rt: Runtime) -> None:
+def refusal_text(language: str, admission: Admission) -> str:
     seconds = admission.retry_after_seconds
     if admission.reason == "daily":
-        text = texts.render(job["language"], "rejected_daily", hours=seconds // 3600, minutes=seconds % 3600 // 60)
-    else:
-        text = texts.render(job["language"], "rejected_rate", seconds=seconds)
-    show_status(job, text, rt)
+        return texts.render(language, "rejected_daily", hours=seconds // 3600, minutes=seconds % 3600 // 60)
+    if admission.reason == "paused":
+        return texts.render(language, "rejected_paused")
+    return texts.render(language, "rejected_rate", seconds=seconds)

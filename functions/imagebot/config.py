@@ -31,6 +31,16 @@ class Settings:
     rate_refill_seconds: float = 20.0
     daily_quota: int = 50
     telegram_timeout_seconds: float = 15.0
+    bot_username: str = ""  # without "@"; lets the bot see mentions and commands meant for it in groups
+    operator_ids: frozenset[int] = frozenset()  # users who may /stats, /pause and /resume
+    job_deadline_seconds: float = 900.0  # an admitted job not drawn by then is failed and reported
+    # The billing guard (budget_guard): where it reports, and the workflow it starts at 100%.
+    ops_chat_id: int | None = None
+    region: str = ""
+    budget_workflow: str = "budget-guard"
+    budget_economy_at: float = 0.9
+    budget_stop_at: float = 1.0
+    workflows_api_endpoint: str = ""  # empty: the Workflows API; set: a local workflows-emulator
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -55,4 +65,13 @@ class Settings:
             rate_refill_seconds=float(env.get("RATE_REFILL_SECONDS", cls.rate_refill_seconds)),
             daily_quota=int(env.get("DAILY_QUOTA", cls.daily_quota)),
             telegram_timeout_seconds=float(env.get("TELEGRAM_TIMEOUT_SECONDS", cls.telegram_timeout_seconds)),
+            bot_username=env.get("BOT_USERNAME", "").strip().lstrip("@"),
+            job_deadline_seconds=float(env.get("JOB_DEADLINE_SECONDS", cls.job_deadline_seconds)),
+            operator_ids=frozenset(int(i) for i in env.get("OPERATOR_IDS", "").replace(",", " ").split()),
+            ops_chat_id=int(env["OPS_CHAT_ID"]) if env.get("OPS_CHAT_ID", "").strip() else None,
+            region=env.get("REGION", cls.region),
+            budget_workflow=env.get("BUDGET_WORKFLOW", cls.budget_workflow),
+            budget_economy_at=float(env.get("BUDGET_ECONOMY_AT", cls.budget_economy_at)),
+            budget_stop_at=float(env.get("BUDGET_STOP_AT", cls.budget_stop_at)),
+            workflows_api_endpoint=env.get("WORKFLOWS_API_ENDPOINT", cls.workflows_api_endpoint),
         )

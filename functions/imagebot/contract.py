@@ -5,8 +5,12 @@ its own copy of this contract, and tests/contract/ builds messages with one side
 with the other. Change both sides together and bump CONTRACT_VERSION when a change is breaking.
 
 1. The generation job: the JSON body of a message on the generation topic.
-2. The output object: `outputs/<job_id>.png` in the images bucket, with its custom metadata.
-3. The job document `jobs/<job_id>` in Firestore: the GPU service moves `state` from queued to
+2. The output object: `outputs/<job_id>.<ext>` in the images bucket, ext one of
+   OUTPUT_EXTENSIONS (png for pixel art, jpg or webp for the others; the object's contentType
+   says which), with its custom metadata. A job has at most one output object.
+3. The progress event: the JSON body of a message on the progress topic, published by the GPU
+   service when it starts drawing a job (so the user's status message can say so).
+4. The job document `jobs/<job_id>` in Firestore: the GPU service moves `state` from queued to
    generating to generated and stamps `times.generating` / `times.generated`; nothing else.
 """
 
@@ -21,9 +25,10 @@ STYLES = ("ghibli", "realistic", "pixel")
 ASPECTS = ("square", "portrait", "landscape")
 MODES = ("normal", "economy")
 OUTPUT_PREFIX = "outputs/"
+OUTPUT_EXTENSIONS = ("png", "jpg", "webp")
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_OUTPUT_NAME = re.compile(r"^outputs/([A-Za-z0-9_-]{1,64})\.(png|jpg|webp)$")
+_OUTPUT_NAME = re.compile(r"^outputs/([A-Za-z0-9_-]{1,64})\.(" + "|".join(OUTPUT_EXTENSIONS) + r")$")
 
 
 class ContractError(ValueError):
@@ -100,6 +105,24 @@ class OutputMetadata:
         if parsed.version != CONTRACT_VERSION:
             raise ContractError(f"unsupported contract version {parsed.version}")
         return parsed
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    job_id: str
+    state: str  # "generating"
+    version: int = CONTRACT_VERSION
+
+    @classmethod
+    def from_json(cls, body: bytes) -> ProgressEvent:
+        try:
+            raw = json.loads(body)
+            event = cls(job_id=raw["job_id"], state=raw["state"], version=raw.get("version", CONTRACT_VERSION))
+        except (ValueError, TypeError, KeyError) as error:
+            raise ContractError(f"not a progress event: {error!r}") from error
+        if event.version != CONTRACT_VERSION or not _JOB_ID.match(str(event.job_id)) or event.state != "generating":
+            raise ContractError(f"bad progress event {raw!r}")
+        return event
 
 
 def job_id_from_output_name(name: str) -> str | None:

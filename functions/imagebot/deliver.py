@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from imagebot import texts
+from imagebot import keyboards, texts
 from imagebot.contract import ContractError, OutputMetadata, job_id_from_output_name
 from imagebot.events import BadEvent, StorageObject, storage_object
 from imagebot.jobs import State
@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 # How long a delivery in flight keeps others off the same job. Longer than one send takes,
 # short enough that a crashed instance's claim does not hold the photo back for long.
 DELIVERY_LEASE = timedelta(minutes=2)
-CAPTION_PROMPT_CHARS = 900  # the caption limit is 1,024 characters, style line included
 
 
 def handle_event(data: Any, event_id: str, rt: Runtime) -> None:
@@ -62,17 +61,34 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
         raise
 
     photo_file_id = sent["photo"][-1]["file_id"] if sent.get("photo") else None
-    rt.store.move_job(
-        job_id, State.DELIVERED, rt.now(), photo_file_id=photo_file_id, delivered_message_id=sent["message_id"]
+    delivered = rt.store.move_job(
+        job_id,
+        State.DELIVERED,
+        rt.now(),
+        photo_file_id=photo_file_id,
+        delivered_message_id=sent["message_id"],
+        output_name=obj.name,
     )
     log.info("photo delivered", extra=context)
     remove_status(job, rt)
+    if delivered is not None:
+        remember(delivered, rt)
+
+
+def remember(job: dict[str, Any], rt: Runtime) -> None:
+    """History for /history, and the running time per picture for queue estimates."""
+    if job.get("photo_file_id"):
+        entry = {"job_id": job["job_id"], "file_id": job["photo_file_id"], "style": job["style"], "prompt": job["prompt"]}
+        rt.store.add_to_history(job["user_id"], entry)
+    times = job.get("times", {})
+    if "generating" in times and "generated" in times:
+        rt.store.record_generation((times["generated"] - times["generating"]).total_seconds())
 
 
 def send(job: dict[str, Any], obj: StorageObject, rt: Runtime) -> dict[str, Any]:
     photo = rt.download(obj.bucket, obj.name)
-    prompt = texts.shorten(job.get("prompt", ""), CAPTION_PROMPT_CHARS)
-    caption = texts.render(job.get("language", texts.DEFAULT_LANGUAGE), "caption", style=label(job["style"]), prompt=prompt)
+    language = job.get("language", texts.DEFAULT_LANGUAGE)
+    caption = texts.caption(language, label(job["style"]), job["prompt"], job["seed"], job.get("negative_prompt", ""))
     return rt.bot.send_photo(
         job["chat_id"],
         photo,
@@ -80,6 +96,7 @@ def send(job: dict[str, Any], obj: StorageObject, rt: Runtime) -> dict[str, Any]
         content_type=obj.content_type,
         caption=caption,
         reply_to_message_id=job.get("message_id"),
+        reply_markup=keyboards.photo_actions(job["job_id"], job["style"], language),
     )
 
 

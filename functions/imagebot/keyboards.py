@@ -1,33 +1,106 @@
-"""Inline keyboards. Callback data stays within Telegram's 64 bytes: it never carries a prompt."""
+"""Inline keyboards and their callback data. Pure.
+
+Callback data is `action:arg:arg`, within Telegram's 64 bytes: it names jobs, styles and
+choices, never a prompt (the prompt stays in the job document).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from imagebot.contract import STYLES
+from imagebot import texts
+from imagebot.contract import ASPECTS, STYLES
 from imagebot.styles import label
 
-_STYLE_PREFIX = "style"
+LANGUAGES = ("en", "ru")
 
 
-def style_choice_data(style: str, job_id: str) -> str:
-    data = f"{_STYLE_PREFIX}:{style}:{job_id}"
-    assert len(data.encode()) <= 64, "Telegram limits callback data to 64 bytes"
+@dataclass(frozen=True)
+class Callback:
+    action: str
+    args: tuple[str, ...]
+
+
+# action → how many arguments it takes and which values each argument allows (None: a job id)
+_ACTIONS: dict[str, tuple[tuple[str, ...] | None, ...]] = {
+    "style": (STYLES, None),  # the style for a prompt waiting for one
+    "again": (None,),  # same prompt and style, new seed
+    "other": (STYLES, None),  # same prompt, another style, new seed
+    "same": (STYLES, None),  # same prompt and seed, another style
+    "file": (None,),  # the original file as a document
+    "retry": (None,),  # a failed job, once more
+    "default": (STYLES,),  # the user's default style
+    "aspect": (ASPECTS,),  # the user's aspect
+    "lang": (LANGUAGES,),  # the user's language
+}
+
+
+def encode(action: str, *args: str) -> str:
+    data = ":".join((action, *args))
+    if parse(data) is None or len(data.encode()) > 64:
+        raise ValueError(f"not valid callback data: {data!r}")
     return data
 
 
-def parse_style_choice(data: str) -> tuple[str, str] | None:
-    """(style, job_id) from a style button's callback data, or None for anything else."""
-    prefix, _, rest = data.partition(":")
-    style, _, job_id = rest.partition(":")
-    if prefix != _STYLE_PREFIX or style not in STYLES or not job_id:
+def parse(data: str) -> Callback | None:
+    """The callback, or None for data the bot never sends (stale or forged)."""
+    action, *args = data.split(":")
+    shape = _ACTIONS.get(action)
+    if shape is None or len(args) != len(shape):
         return None
-    return style, job_id
+    for allowed, value in zip(shape, args, strict=True):
+        if (allowed is not None and value not in allowed) or (allowed is None and not _is_job_id(value)):
+            return None
+    return Callback(action, tuple(args))
 
 
-def style_keyboard(job_id: str) -> dict[str, Any]:
+def _is_job_id(value: str) -> bool:
+    return 0 < len(value) <= 40 and value.replace("_", "").replace("-", "").isalnum()
+
+
+def _button(text: str, action: str, *args: str) -> dict[str, str]:
+    return {"text": text, "callback_data": encode(action, *args)}
+
+
+def style_question(job_id: str) -> dict[str, Any]:
+    return {"inline_keyboard": [[_button(label(style), "style", style, job_id) for style in STYLES]]}
+
+
+def photo_actions(job_id: str, style: str, language: str) -> dict[str, Any]:
+    others = [other for other in STYLES if other != style]
+    t = lambda key, **values: texts.render(language, key, **values)  # noqa: E731
     return {
         "inline_keyboard": [
-            [{"text": label(style), "callback_data": style_choice_data(style, job_id)} for style in STYLES]
+            [_button(t("button_again"), "again", job_id), _button(t("button_original"), "file", job_id)],
+            [_button(t("button_other_style", style=label(other)), "other", other, job_id) for other in others],
+            [_button(t("button_same_seed", style=label(other)), "same", other, job_id) for other in others],
         ]
     }
+
+
+def default_styles(current: str | None) -> list[dict[str, str]]:
+    return [_button(("✓ " if s == current else "") + label(s), "default", s) for s in STYLES]
+
+
+def settings_menu(style: str | None, aspect: str, language: str) -> dict[str, Any]:
+    """Default style and aspect, the current choices ticked."""
+    tick = lambda text, on: f"✓ {text}" if on else text  # noqa: E731
+    return {
+        "inline_keyboard": [
+            default_styles(style),
+            [_button(tick(texts.render(language, f"aspect_{a}"), a == aspect), "aspect", a) for a in ASPECTS],
+        ]
+    }
+
+
+def language_menu(current: str) -> dict[str, Any]:
+    return {
+        "inline_keyboard": [
+            [_button(("✓ " if code == current else "") + texts.render(code, "language_name"), "lang", code) for code in LANGUAGES]
+        ]
+    }
+
+
+def retry(job_id: str, language: str) -> dict[str, Any]:
+    return {"inline_keyboard": [[_button(texts.render(language, "button_retry"), "retry", job_id)]]}

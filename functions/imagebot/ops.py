@@ -33,6 +33,9 @@ class Ops:
     set_by: str = ""  # "operator" or "budget"
     budget_period: str = ""  # the billing period the budget guard last acted in
     updated_at: datetime | None = None
+    # The highest budget threshold (a fraction: 0.5, 0.9, 1.0) acted on in `budget_period`, so
+    # that duplicate and out-of-order billing notifications never act twice or step back.
+    budget_threshold: float = 0.0
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> Ops:
@@ -44,6 +47,7 @@ class Ops:
             set_by=doc.get("set_by", ""),
             budget_period=doc.get("budget_period", ""),
             updated_at=doc.get("updated_at"),
+            budget_threshold=float(doc.get("budget_threshold", 0.0)),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -53,6 +57,7 @@ class Ops:
             "set_by": self.set_by,
             "budget_period": self.budget_period,
             "updated_at": self.updated_at,
+            "budget_threshold": self.budget_threshold,
         }
 
 

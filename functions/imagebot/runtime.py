@@ -13,6 +13,7 @@ from google.cloud import firestore, pubsub_v1, storage
 
 from imagebot.bus import Publisher
 from imagebot.config import Settings
+from imagebot.pacing import Pacer
 from imagebot.quota import QuotaPolicy
 from imagebot.store import Store
 from imagebot.telegram import BotApi
@@ -44,6 +45,7 @@ class Runtime:
             self.settings.bot_token,
             self.settings.telegram_api_base,
             timeout=self.settings.telegram_timeout_seconds,
+            pace=Pacer(self.store.reserve_slot),
         )
 
     @cached_property
@@ -54,6 +56,10 @@ class Runtime:
     def quota_policy(self) -> QuotaPolicy:
         s = self.settings
         return QuotaPolicy(burst=s.rate_burst, refill_seconds=s.rate_refill_seconds, daily_limit=s.daily_quota)
+
+    def user_language(self, user_id: int) -> str | None:
+        """The language the user chose with /lang, if any."""
+        return self.store.get_user(user_id).get("language")
 
     def download(self, bucket: str, name: str) -> bytes:
         return self.storage.bucket(bucket).blob(name).download_as_bytes(timeout=30)

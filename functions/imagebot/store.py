@@ -6,23 +6,45 @@ Collections: `updates/<update_id>` (webhook dedupe), `users/<user_id>` (settings
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from google.api_core.exceptions import AlreadyExists
+from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
-from imagebot import quota
+from imagebot import pacing, quota
 from imagebot.jobs import State, can_move, move
 from imagebot.ops import Ops
 
 Doc = dict[str, Any]
+T = TypeVar("T")
 UPDATE_RETENTION = timedelta(days=7)  # a TTL policy on `expire_at` deletes old dedupe records
+HISTORY_SIZE = 10
+THROUGHPUT_WEIGHT = 0.2  # how much the newest generation time moves the running average
+CONTENDED_ATTEMPTS = 12
 
 
 class Store:
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
+
+    def _contended(self, attempt: Callable[[firestore.Transaction], T]) -> T:
+        """Run a transaction on a document many senders write at once (a user's quota in a
+        burst, a pacing slot). The client retries an aborted transaction at once, so a crowd
+        of them keeps colliding; these retries wait a jittered, growing pause first."""
+        for n in range(CONTENDED_ATTEMPTS):
+            try:
+                return attempt(self._db.transaction(max_attempts=1))
+            except (Aborted, ValueError) as error:
+                if isinstance(error, ValueError) and "Failed to commit" not in str(error):
+                    raise
+                if n == CONTENDED_ATTEMPTS - 1:
+                    raise
+                time.sleep(_retry_pause(n))
+        raise AssertionError("unreachable")
 
     def _job(self, job_id: str) -> firestore.DocumentReference:
         return self._db.collection("jobs").document(job_id)
@@ -84,13 +106,29 @@ class Store:
     def get_user(self, user_id: int) -> Doc:
         return self._user(user_id).get().to_dict() or {}
 
+    def update_user(self, user_id: int, **fields: Any) -> None:
+        self._user(user_id).set(fields, merge=True)
+
+    def add_to_history(self, user_id: int, entry: Doc, keep: int = HISTORY_SIZE) -> None:
+        """The user's latest delivered pictures, newest first, at most `keep` of them."""
+        ref = self._user(user_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> None:
+            history = (ref.get(transaction=transaction).to_dict() or {}).get("history", [])
+            fresh = [old for old in history if old.get("job_id") != entry["job_id"]]
+            transaction.set(ref, {"history": [entry, *fresh][:keep]}, merge=True)
+
+        attempt(self._db.transaction())
+
     def admit_job(
-        self, job_id: str, user_id: int, policy: quota.QuotaPolicy, now: datetime
+        self, job_id: str, user_id: int, policy: quota.QuotaPolicy, now: datetime, *, paused: bool = False
     ) -> tuple[Doc | None, quota.Admission | None]:
         """Charge the user's quota and queue the job, or reject it, in one transaction.
 
         Only a job still in `validated` is charged, so a redelivered message never charges
         twice; for any other job the admission is None and the job is returned as it is.
+        While the bot is paused nothing is charged and the job is refused with reason "paused".
         """
         job_ref, user_ref = self._job(job_id), self._user(user_id)
 
@@ -99,6 +137,10 @@ class Store:
             job = job_ref.get(transaction=transaction).to_dict()
             if job is None or job["state"] != State.VALIDATED:
                 return job, None
+            if paused:
+                changes = move(State.VALIDATED, State.REJECTED, now, reason="paused")
+                transaction.update(job_ref, changes)
+                return _applied(job, changes), quota.Admission(False, quota.QuotaState.fresh(policy, now.timestamp()), "paused")
             user = user_ref.get(transaction=transaction).to_dict() or {}
             saved = user.get("quota")
             admission = quota.admit(quota.QuotaState(**saved) if saved else None, policy, now.timestamp())
@@ -116,7 +158,57 @@ class Store:
             transaction.update(job_ref, changes)
             return _applied(job, changes), admission
 
-        return attempt(self._db.transaction())
+        return self._contended(attempt)
+
+    # --- queue and throughput ------------------------------------------------------------------
+
+    def queue_depth(self) -> int:
+        """Jobs admitted and not yet drawn: what a new job waits behind."""
+        query = self._db.collection("jobs").where(
+            filter=firestore.FieldFilter("state", "in", [State.QUEUED.value, State.GENERATING.value])
+        )
+        return int(query.count().get()[0][0].value)
+
+    def seconds_per_image(self, default: float) -> float:
+        doc = self._db.collection("stats").document("generation").get().to_dict() or {}
+        return float(doc.get("seconds_per_image", default))
+
+    def record_generation(self, seconds: float) -> None:
+        """A running average of generation time, for the wait shown to queued users."""
+        ref = self._db.collection("stats").document("generation")
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> None:
+            old = (ref.get(transaction=transaction).to_dict() or {}).get("seconds_per_image")
+            new = seconds if old is None else old + THROUGHPUT_WEIGHT * (seconds - old)
+            transaction.set(ref, {"seconds_per_image": new})
+
+        attempt(self._db.transaction())
+
+    def jobs_in_states(self, states: tuple[State, ...]) -> list[Doc]:
+        query = self._db.collection("jobs").where(filter=firestore.FieldFilter("state", "in", [s.value for s in states]))
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+    def jobs_received_since(self, start: datetime) -> list[Doc]:
+        query = self._db.collection("jobs").where(filter=firestore.FieldFilter("times.received", ">=", start))
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+    # --- outbound pacing ------------------------------------------------------------------------
+
+    def reserve_slot(self, key: str, interval: float) -> float:
+        """The time a send may go under the pace kept in `pacing/<key>` (see pacing.py)."""
+        ref = self._db.collection("pacing").document(key)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> float:
+            saved = (ref.get(transaction=transaction).to_dict() or {}).get("next_free_at")
+            # The clock is read inside the attempt: a reservation that waited for the lock
+            # must not claim a slot that has already passed.
+            slot, next_free_at = pacing.reserve(saved, time.time(), interval)
+            transaction.set(ref, {"next_free_at": next_free_at})
+            return slot
+
+        return self._contended(attempt)
 
     # --- operating mode ----------------------------------------------------------------------
 
@@ -149,6 +241,11 @@ class Store:
     def release_delivery(self, job_id: str) -> None:
         """After a failed send, so the retried event may claim the delivery at once."""
         self._job(job_id).update({"delivery_claim": firestore.DELETE_FIELD})
+
+
+def _retry_pause(attempt: int) -> float:
+    """Jittered, growing pauses: contenders that all restart at once would collide again."""
+    return random.uniform(0, min(1.0, 0.02 * 2**attempt))
 
 
 def _applied(job: Doc, changes: Doc) -> Doc:

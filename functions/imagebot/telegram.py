@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,10 +50,13 @@ class BotApi:
         timeout: float = 15.0,
         max_retry_after: float = 30.0,
         client: httpx.Client | None = None,
+        pace: Callable[[str, int | None], float] | None = None,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/bot{token}/"
         self._client = client or httpx.Client(timeout=timeout)
         self._max_retry_after = max_retry_after
+        # Called before every call (pacing.Pacer): it waits until Telegram's limits allow it.
+        self._pace = pace
 
     def call(self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
         """Call a method; a 429 whose retry_after fits the budget is waited out once."""
@@ -67,6 +71,9 @@ class BotApi:
 
     def _call_once(self, method: str, params: dict[str, Any], files: dict[str, Any] | None) -> Any:
         payload = {key: value for key, value in params.items() if value is not None}
+        if self._pace is not None:
+            chat_id = payload.get("chat_id")
+            self._pace(method, chat_id if isinstance(chat_id, int) else None)
         try:
             if files:
                 # Multipart fields are strings: nested objects travel as JSON, as the Bot API expects.
@@ -126,6 +133,7 @@ class BotApi:
         content_type: str,
         caption: str,
         reply_to_message_id: int | None = None,
+        reply_markup: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return self.call(
             "sendPhoto",
@@ -134,9 +142,26 @@ class BotApi:
                 "caption": caption,
                 "parse_mode": "HTML",
                 "reply_parameters": _reply_to(reply_to_message_id),
+                "reply_markup": reply_markup,
             },
             files={"photo": (filename, photo, content_type)},
         )
+
+    def send_photo_by_id(self, chat_id: int, file_id: str, *, caption: str) -> dict[str, Any]:
+        """A photo Telegram already holds: no upload, no regeneration."""
+        return self.call("sendPhoto", {"chat_id": chat_id, "photo": file_id, "caption": caption, "parse_mode": "HTML"})
+
+    def send_document(
+        self, chat_id: int, data: bytes, *, filename: str, reply_to_message_id: int | None = None
+    ) -> dict[str, Any]:
+        return self.call(
+            "sendDocument",
+            {"chat_id": chat_id, "reply_parameters": _reply_to(reply_to_message_id)},
+            files={"document": (filename, data, "application/octet-stream")},
+        )
+
+    def send_chat_action(self, chat_id: int, action: str) -> Any:
+        return self.call("sendChatAction", {"chat_id": chat_id, "action": action})
 
     def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> Any:
         return self.call("answerCallbackQuery", {"callback_query_id": callback_query_id, "text": text})

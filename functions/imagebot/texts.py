@@ -1,4 +1,8 @@
-"""Every text the bot sends, per language. No user-facing text lives anywhere else."""
+"""Every text the bot sends, per language. No user-facing text lives anywhere else.
+
+Texts are sent with parse_mode HTML: `render` escapes every value it fills in, so user text
+can never become markup.
+"""
 
 from __future__ import annotations
 
@@ -9,61 +13,174 @@ DEFAULT_LANGUAGE = "en"
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "en": {
+        "language_name": "English",
         "friend": "there",
         "start": (
             "Hi, {name}! I draw pictures from your words.\n\n"
-            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>, "
-            "and pick a style: Ghibli Art, Realistic or Pixel Art."
+            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>. "
+            "Pick a default style below, or I'll ask each time."
         ),
         "help": (
             "<b>How it works</b>\n"
-            "1. Send a text prompt ({min}–{max} characters).\n"
-            "2. Pick a style.\n"
-            "3. Wait a few seconds for your picture.\n\n"
-            "/start – welcome\n/help – this message"
+            "Send a prompt ({min}–{max} characters), pick a style, and the picture arrives in seconds.\n\n"
+            "<b>Shortcuts</b>\n"
+            "/ghibli, /realistic, /pixel followed by a prompt – skip the question\n"
+            "A last line <code>--no blurry, text</code> – what to leave out\n\n"
+            "<b>Commands</b>\n"
+            "/style – default style and aspect\n"
+            "/limits – what's left today\n"
+            "/history – your last pictures\n"
+            "/lang – language"
         ),
         "unknown_command": "I don't know that command. Send me a prompt, or /help.",
         "text_only": "I can only draw from text. Send me a prompt in words.",
+        "shortcut_usage": "Add a prompt after the command, for example: /{command} a cat in a hat",
         "choose_style": "Which style for “{prompt}”?",
-        "style_chosen": "{style} ✓",
-        "style_already_chosen": "This prompt is already being drawn.",
-        "queued": "⏳ Queued: {style}…",
+        "answer_style": "{style} ✓",
+        "answer_again": "🔁 Drawing again…",
+        "answer_restyle": "🎨 {style}…",
+        "answer_file": "📄 Sending the file…",
+        "answer_default": "Default style: {style} ✓",
+        "answer_aspect": "{aspect} ✓",
+        "answer_stale": "This button no longer works.",
+        "queued": "⏳ {style}: you're number {position} in line, about {wait}.",
+        "queued_next": "⏳ {style}: you're next, about {wait}.",
+        "wait_seconds": "{seconds} s",
+        "wait_minutes": "{minutes} min",
+        "generating": "🎨 Drawing {style}…",
+        "caption": "<b>{style}</b> · seed {seed}\n{prompt}",
+        "caption_negative": "<b>{style}</b> · seed {seed}\n{prompt}\n<i>without:</i> {negative}",
+        "button_again": "🔁 Again",
+        "button_original": "📄 Original file",
+        "button_other_style": "🎨 {style}",
+        "button_same_seed": "🌱 {style}, same seed",
+        "button_retry": "🔁 Try again",
         "rejected_empty": "Your prompt is empty. Describe what you want to see.",
         "rejected_too_short": "Your prompt is too short: at least {limit} characters, please.",
         "rejected_too_long": "Your prompt is too long: at most {limit} characters, please.",
+        "rejected_blocked": "I can't draw that. Please try a different prompt.",
         "rejected_rate": "You're going a bit fast. Try again in {seconds} s.",
         "rejected_daily": "You've reached today's limit. It refills in {hours} h {minutes} min.",
-        "caption": "<b>{style}</b>\n{prompt}",
+        "rejected_paused": "The bot is paused for maintenance. Please try again a little later – sorry!",
+        "failed": "Sorry, I couldn't draw “{prompt}”. Tap to try again.",
+        "failed_generic": "Sorry, something went wrong with your message. Please send it again.",
+        "file_gone": "The original file is no longer stored. Tap 🔁 Again to draw it anew.",
+        "style_menu": "Default style: <b>{style}</b>. Aspect: <b>{aspect}</b>. Tap to change.",
+        "no_style": "none, I ask each time",
+        "aspect_square": "Square",
+        "aspect_portrait": "Portrait",
+        "aspect_landscape": "Landscape",
+        "lang_menu": "Choose your language:",
+        "limits": (
+            "Today you have used {used} of {limit} pictures; {left} left.\n"
+            "The daily limit refills in {hours} h {minutes} min."
+        ),
+        "history_empty": "No pictures yet. Send me a prompt!",
+        "history_caption": "<b>{style}</b>\n{prompt}",
+        "stats": (
+            "<b>Today</b>\n"
+            "Jobs: {jobs} · delivered {delivered} · failed {failed} · refused {rejected}\n"
+            "Queue: {queue}\n"
+            "Latency to the photo: p50 {p50} s, p95 {p95} s\n"
+            "Mode: <b>{mode}</b>"
+        ),
+        "paused": "⏸ Admissions paused. Queued pictures still arrive.",
+        "resumed": "▶️ Admissions resumed.",
+        "cmd_start": "Welcome and default style",
+        "cmd_help": "How to use the bot",
+        "cmd_style": "Default style and aspect",
+        "cmd_limits": "What's left today",
+        "cmd_history": "Your last pictures",
+        "cmd_lang": "Language",
+        "cmd_ghibli": "Draw in Ghibli style: /ghibli <prompt>",
+        "cmd_realistic": "Draw a realistic picture: /realistic <prompt>",
+        "cmd_pixel": "Draw pixel art: /pixel <prompt>",
     },
     "ru": {
+        "language_name": "Русский",
         "friend": "друг",
         "start": (
             "Привет, {name}! Я рисую картинки по вашим словам.\n\n"
-            "Пришлите описание, например <i>маяк на скале на закате</i>, "
-            "и выберите стиль: Ghibli Art, Realistic или Pixel Art."
+            "Пришлите описание, например <i>маяк на скале на закате</i>. "
+            "Выберите стиль по умолчанию ниже — или я буду спрашивать каждый раз."
         ),
         "help": (
             "<b>Как это работает</b>\n"
-            "1. Пришлите описание ({min}–{max} символов).\n"
-            "2. Выберите стиль.\n"
-            "3. Подождите несколько секунд.\n\n"
-            "/start – приветствие\n/help – эта справка"
+            "Пришлите описание ({min}–{max} символов), выберите стиль — картинка придёт через несколько секунд.\n\n"
+            "<b>Быстрые команды</b>\n"
+            "/ghibli, /realistic, /pixel и описание — без вопроса о стиле\n"
+            "Последняя строка <code>--no размытость, текст</code> — чего не должно быть\n\n"
+            "<b>Команды</b>\n"
+            "/style — стиль и формат по умолчанию\n"
+            "/limits — сколько осталось сегодня\n"
+            "/history — последние картинки\n"
+            "/lang — язык"
         ),
         "unknown_command": "Такой команды нет. Пришлите описание или /help.",
         "text_only": "Я рисую только по тексту. Опишите картинку словами.",
+        "shortcut_usage": "Добавьте описание после команды, например: /{command} кот в шляпе",
         "choose_style": "Какой стиль для «{prompt}»?",
-        "style_chosen": "{style} ✓",
-        "style_already_chosen": "Эта картинка уже рисуется.",
-        "queued": "⏳ В очереди: {style}…",
+        "answer_style": "{style} ✓",
+        "answer_again": "🔁 Рисую ещё раз…",
+        "answer_restyle": "🎨 {style}…",
+        "answer_file": "📄 Отправляю файл…",
+        "answer_default": "Стиль по умолчанию: {style} ✓",
+        "answer_aspect": "{aspect} ✓",
+        "answer_stale": "Эта кнопка больше не работает.",
+        "queued": "⏳ {style}: вы {position}-й в очереди, примерно {wait}.",
+        "queued_next": "⏳ {style}: вы следующий, примерно {wait}.",
+        "wait_seconds": "{seconds} с",
+        "wait_minutes": "{minutes} мин",
+        "generating": "🎨 Рисую: {style}…",
+        "caption": "<b>{style}</b> · seed {seed}\n{prompt}",
+        "caption_negative": "<b>{style}</b> · seed {seed}\n{prompt}\n<i>без:</i> {negative}",
+        "button_again": "🔁 Ещё раз",
+        "button_original": "📄 Исходный файл",
+        "button_other_style": "🎨 {style}",
+        "button_same_seed": "🌱 {style}, тот же seed",
+        "button_retry": "🔁 Попробовать снова",
         "rejected_empty": "Описание пустое. Опишите, что хотите увидеть.",
         "rejected_too_short": "Слишком короткое описание: нужно хотя бы {limit} символа.",
         "rejected_too_long": "Слишком длинное описание: не больше {limit} символов.",
+        "rejected_blocked": "Это я нарисовать не могу. Попробуйте другое описание.",
         "rejected_rate": "Слишком быстро. Попробуйте снова через {seconds} с.",
         "rejected_daily": "Дневной лимит исчерпан. Он обновится через {hours} ч {minutes} мин.",
-        "caption": "<b>{style}</b>\n{prompt}",
+        "rejected_paused": "Бот на техническом обслуживании. Попробуйте чуть позже — извините!",
+        "failed": "Не получилось нарисовать «{prompt}». Нажмите, чтобы попробовать снова.",
+        "failed_generic": "Что-то пошло не так с вашим сообщением. Пожалуйста, отправьте его ещё раз.",
+        "file_gone": "Исходный файл больше не хранится. Нажмите 🔁 Ещё раз, чтобы нарисовать заново.",
+        "style_menu": "Стиль по умолчанию: <b>{style}</b>. Формат: <b>{aspect}</b>. Нажмите, чтобы изменить.",
+        "no_style": "нет, спрашивать каждый раз",
+        "aspect_square": "Квадрат",
+        "aspect_portrait": "Портрет",
+        "aspect_landscape": "Пейзаж",
+        "lang_menu": "Выберите язык:",
+        "limits": (
+            "Сегодня использовано {used} из {limit} картинок; осталось {left}.\n"
+            "Дневной лимит обновится через {hours} ч {minutes} мин."
+        ),
+        "history_empty": "Картинок пока нет. Пришлите описание!",
+        "history_caption": "<b>{style}</b>\n{prompt}",
+        "stats": (
+            "<b>Сегодня</b>\n"
+            "Заданий: {jobs} · доставлено {delivered} · ошибок {failed} · отказов {rejected}\n"
+            "Очередь: {queue}\n"
+            "Задержка до картинки: p50 {p50} с, p95 {p95} с\n"
+            "Режим: <b>{mode}</b>"
+        ),
+        "paused": "⏸ Приём заданий приостановлен. Картинки из очереди ещё придут.",
+        "resumed": "▶️ Приём заданий возобновлён.",
+        "cmd_start": "Приветствие и стиль по умолчанию",
+        "cmd_help": "Как пользоваться ботом",
+        "cmd_style": "Стиль и формат по умолчанию",
+        "cmd_limits": "Сколько осталось сегодня",
+        "cmd_history": "Последние картинки",
+        "cmd_lang": "Язык",
+        "cmd_ghibli": "В стиле Ghibli: /ghibli <описание>",
+        "cmd_realistic": "Реалистично: /realistic <описание>",
+        "cmd_pixel": "Пиксель-арт: /pixel <описание>",
     },
 }
-
 
 def language_for(language_code: str | None) -> str:
     """The catalogue language for a Telegram `language_code` such as "ru" or "en-GB"."""
@@ -80,3 +197,18 @@ def render(language: str, key: str, **values: Any) -> str:
 
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def wait_text(language: str, seconds: float) -> str:
+    if seconds < 90:
+        return render(language, "wait_seconds", seconds=max(1, round(seconds)))
+    return render(language, "wait_minutes", minutes=round(seconds / 60))
+
+
+def caption(language: str, style_label: str, prompt: str, seed: int, negative: str = "") -> str:
+    """The photo's caption. Telegram counts the 1,024 characters after parsing the markup, so
+    escaping does not count, and these cuts keep the whole well inside the limit."""
+    key = "caption_negative" if negative else "caption"
+    return render(
+        language, key, style=style_label, seed=seed, prompt=shorten(prompt, 700), negative=shorten(negative, 250)
+    )

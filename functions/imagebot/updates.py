@@ -1,30 +1,25 @@
 """Telegram Updates turned into the few events the bot acts on. Pure: no I/O.
 
-The webhook parses once; the events that need work later (a prompt, a style choice) travel on
-the prompts topic as JSON and are read back with `decode_event`.
+The webhook parses once; events that need state (prompts, stateful commands, button presses)
+travel on the prompts topic as JSON and are read back with `decode_event`.
+
+In groups the bot reacts only to commands (addressed to it, or to no bot in particular),
+mentions of it, and replies to its own messages; everything else there is ignored.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from imagebot.keyboards import parse_style_choice
+from imagebot import keyboards
+from imagebot.contract import STYLES
 
 INBOUND_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Command:
-    """A bot command answered in the webhook response itself (/start, /help, unknown ones)."""
-
-    update_id: int
-    chat_id: int
-    name: str
-    language_code: str | None
-    first_name: str = ""
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -35,21 +30,37 @@ class Prompt:
     message_id: int
     text: str
     language_code: str | None = None
+    style: str | None = None  # from a shortcut such as /pixel
     received_at: float = field(default_factory=time.time)
     kind: str = "prompt"
 
 
 @dataclass(frozen=True)
-class StyleChosen:
+class Command:
     update_id: int
     chat_id: int
     user_id: int
+    message_id: int
+    name: str
+    args: str = ""
+    language_code: str | None = None
+    first_name: str = ""
+    received_at: float = field(default_factory=time.time)
+    kind: str = "command"
+
+
+@dataclass(frozen=True)
+class Button:
+    update_id: int
+    chat_id: int
+    user_id: int
+    message_id: int
     callback_query_id: str
-    job_id: str
-    style: str
+    action: str
+    args: tuple[str, ...]
     language_code: str | None = None
     received_at: float = field(default_factory=time.time)
-    kind: str = "style_chosen"
+    kind: str = "button"
 
 
 @dataclass(frozen=True)
@@ -69,61 +80,87 @@ class Ignored:
     reason: str
 
 
-Event = Command | Prompt | StyleChosen | NotText | Ignored
-Published = Prompt | StyleChosen
+Published = Prompt | Command | Button
+Event = Published | NotText | Ignored
 
 
 class MalformedUpdate(ValueError):
     pass
 
 
-def parse_update(update: Any) -> Event:
+def parse_update(update: Any, bot_username: str = "") -> Event:
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise MalformedUpdate("an update is a JSON object with an integer update_id")
     update_id: int = update["update_id"]
     try:
         if "message" in update:
-            return _parse_message(update_id, update["message"])
+            return _parse_message(update_id, update["message"], bot_username.lower())
         if "callback_query" in update:
             return _parse_callback(update_id, update["callback_query"])
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, AttributeError) as error:
         raise MalformedUpdate(f"update {update_id} lacks a field: {error}") from error
     kinds = sorted(set(update) - {"update_id"})
     return Ignored(update_id, f"unhandled update kind {','.join(kinds) or 'none'}")
 
 
-def _parse_message(update_id: int, message: dict[str, Any]) -> Event:
+def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
     chat = message["chat"]
     sender = message.get("from") or {}
-    language = sender.get("language_code")
-    text = message.get("text")
-    private = chat.get("type") == "private"
+    private = chat["type"] == "private"
+    text: str | None = message.get("text")
     if text is None:
-        return NotText(update_id, chat["id"], language) if private else Ignored(update_id, "not text")
-    if text.startswith("/"):
-        name = text.split()[0][1:].split("@")[0].lower()
-        return Command(update_id, chat["id"], name, language, sender.get("first_name", ""))
-    if not private:
-        return Ignored(update_id, "group chat text that is not a command")
+        return NotText(update_id, chat["id"], sender.get("language_code")) if private else Ignored(update_id, "not text")
     if "id" not in sender:
         return Ignored(update_id, "message without a sender")
-    return Prompt(update_id, chat["id"], sender["id"], message["message_id"], text, language)
+    base = {
+        "update_id": update_id,
+        "chat_id": chat["id"],
+        "user_id": sender["id"],
+        "message_id": message["message_id"],
+        "language_code": sender.get("language_code"),
+    }
+    command = _COMMAND.match(text.strip())
+    if command:
+        name, addressee, args = command.group(1).lower(), command.group(2), (command.group(3) or "").strip()
+        if addressee and bot and addressee.lower() != bot:
+            return Ignored(update_id, "a command for another bot")
+        if name in STYLES:
+            return Prompt(**base, text=args, style=name) if args else Command(**base, name=name)
+        return Command(**base, name=name, args=args, first_name=sender.get("first_name", ""))
+    if private:
+        return Prompt(**base, text=text)
+    mention = f"@{bot}" if bot else None
+    if mention and mention in text.lower():
+        return Prompt(**base, text=re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE))
+    replied = (message.get("reply_to_message") or {}).get("from") or {}
+    if bot and (replied.get("username") or "").lower() == bot:
+        return Prompt(**base, text=text)
+    return Ignored(update_id, "group text not addressed to the bot")
 
 
 def _parse_callback(update_id: int, query: dict[str, Any]) -> Event:
-    choice = parse_style_choice(query.get("data") or "")
+    callback = keyboards.parse(query.get("data") or "")
     message = query.get("message")
-    if choice is None or not message:
+    if callback is None or not message:
         return Ignored(update_id, "callback data the bot did not send")
-    style, job_id = choice
     sender = query["from"]
-    return StyleChosen(
-        update_id, message["chat"]["id"], sender["id"], query["id"], job_id, style, sender.get("language_code")
+    return Button(
+        update_id=update_id,
+        chat_id=message["chat"]["id"],
+        user_id=sender["id"],
+        message_id=message["message_id"],
+        callback_query_id=query["id"],
+        action=callback.action,
+        args=callback.args,
+        language_code=sender.get("language_code"),
     )
 
 
 def encode_event(event: Published) -> bytes:
     return json.dumps({"v": INBOUND_VERSION, **asdict(event)}, ensure_ascii=False).encode()
+
+
+_KINDS: dict[str, type[Prompt] | type[Command] | type[Button]] = {"prompt": Prompt, "command": Command, "button": Button}
 
 
 def decode_event(body: bytes) -> Published:
@@ -132,11 +169,9 @@ def decode_event(body: bytes) -> Published:
         version = raw.pop("v")
         if version != INBOUND_VERSION:
             raise MalformedUpdate(f"unsupported inbound version {version}")
-        kind = raw.get("kind")
-        if kind == "prompt":
-            return Prompt(**raw)
-        if kind == "style_chosen":
-            return StyleChosen(**raw)
+        kind = _KINDS[raw["kind"]]
+        if kind is Button:
+            raw["args"] = tuple(raw["args"])
+        return kind(**raw)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise MalformedUpdate(f"not an inbound event: {error}") from error
-    raise MalformedUpdate(f"unknown inbound kind {kind!r}")
+        raise MalformedUpdate(f"not an inbound event: {error!r}") from error

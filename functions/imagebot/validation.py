@@ -6,15 +6,26 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from imagebot.blocklist import is_blocked
+
 _WHITESPACE = re.compile(r"\s+")
+# "--no blurry, text" on its own last line, or at the end of a one-line prompt.
+_NEGATIVE = re.compile(r"(?:^|\n|\s)--no\s+(?P<negative>[^\n]*)\s*$", re.IGNORECASE)
+NEGATIVE_MAX_CHARS = 200
 
 
 @dataclass(frozen=True)
 class PromptRejected(Exception):
     """Why a prompt cannot be drawn; `reason` keys the user-facing text."""
 
-    reason: str  # "empty" | "too_short" | "too_long"
+    reason: str  # "empty" | "too_short" | "too_long" | "blocked"
     limit: int = 0
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    negative_prompt: str = ""
 
 
 def normalise_prompt(text: str) -> str:
@@ -31,6 +42,14 @@ def normalise_prompt(text: str) -> str:
     return _WHITESPACE.sub(" ", "".join(kept)).strip()
 
 
+def split_negative(text: str) -> tuple[str, str]:
+    """(prompt, what to leave out) from a message with an optional `--no …` part."""
+    match = _NEGATIVE.search(text)
+    if not match:
+        return text, ""
+    return text[: match.start()], match.group("negative")
+
+
 def validate_prompt(text: str, min_chars: int, max_chars: int) -> str:
     """The normalised prompt, or PromptRejected with the reason."""
     prompt = normalise_prompt(text)
@@ -40,4 +59,16 @@ def validate_prompt(text: str, min_chars: int, max_chars: int) -> str:
         raise PromptRejected("too_short", min_chars)
     if len(prompt) > max_chars:
         raise PromptRejected("too_long", max_chars)
+    if is_blocked(prompt):
+        raise PromptRejected("blocked")
     return prompt
+
+
+def validate_request(text: str, min_chars: int, max_chars: int) -> Request:
+    """A whole message: the prompt and its optional negative part, both checked."""
+    raw_prompt, raw_negative = split_negative(text)
+    prompt = validate_prompt(raw_prompt, min_chars, max_chars)
+    negative = normalise_prompt(raw_negative)
+    if len(negative) > NEGATIVE_MAX_CHARS:
+        raise PromptRejected("too_long", NEGATIVE_MAX_CHARS)
+    return Request(prompt, negative)  # a blocked word in what to leave out is fine

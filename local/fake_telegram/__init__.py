@@ -19,13 +19,17 @@ Controls for tests and the demo, outside the Bot API (all JSON):
          recorded call of a method the webhook named in its response, if any
     GET  /_fake/calls?method=sendPhoto&since=SEQ  recorded calls, oldest first
     GET  /_fake/files/<file_id>                 a stored file's bytes
-    GET  /_fake/chats/<chat_id>                 {chat, messages (current state), transcript}
+    GET  /_fake/chats/<chat_id>                 {chat, version, messages (current state),
+                                                transcript}; ?wait=S&seen=V long-polls: answers
+                                                once the version is not V, or after S s (30 at most)
     GET  /_fake/webhook                         the webhook as set
     POST /_fake/faults     {method, count, error_code, retry_after, description, delay}
     GET|DELETE /_fake/faults                    faults still pending / drop them all
     POST /_fake/reset                           forget calls, chats, files and faults (not the
                                                 webhook, the commands, or the last update_id)
-    GET  /_fake/chat                            a web page to chat with the bot in a browser
+    GET  /_fake/chat                            the playground: a web page to chat with the bot
+                                                in a browser (?user=ID&name=N&lang=L), static
+                                                assets under /_fake/chat/
 
 Where it knowingly differs from Telegram:
 - webhook URLs may be plain http (everything here is loopback);
@@ -34,7 +38,8 @@ Where it knowingly differs from Telegram:
 - a failed delivery is not retried by the fake: a test redelivers (same update_id) when it wants
   Telegram's retry;
 - the bot may write to a chat no user ever opened (Telegram would answer 403);
-- parse_mode is parsed to plain text with Telegram's grammar, simplified (no entities returned);
+- parse_mode is parsed to plain text with Telegram's grammar, simplified; entities come back for
+  HTML only (the bot's mode), not for the Markdown modes;
 - inline messages (inline_message_id) are acknowledged and otherwise ignored.
 
 Run it with `python -m local.fake_telegram --port P --token T [--webhook-url U --secret S]`,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-from flask import Flask, Response, jsonify, request, send_file
+from flask import Flask, Response, jsonify, request, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from local.fake_telegram import _updates
@@ -25,6 +26,14 @@ from local.fake_telegram._store import Store, Webhook, now
 
 _STATIC = Path(__file__).with_name("static")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# The chat page shows text users and the bot wrote. It builds the page with DOM text nodes only;
+# this policy is the second line: no inline script, no other origin, so injected markup cannot run.
+_CHAT_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_CHAT_PAGE_ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
+MAX_CHAT_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -292,6 +301,16 @@ def create_app(config: FakeTelegramConfig) -> Flask:
 
     @app.get("/_fake/chats/<int(signed=True):chat_id>")
     def chat(chat_id: int) -> Response:
+        # Long polling: with ?wait=S&seen=V, answer once the chat's version is no longer V.
+        if "wait" in request.args:
+            try:
+                wait = float(request.args["wait"])
+                seen = int(request.args.get("seen", "0"))
+            except ValueError:
+                wait = math.nan
+            if not math.isfinite(wait):
+                raise ControlError(400, "wait must be a number of seconds and seen an integer")
+            store.wait_for_chat_change(chat_id, seen, min(max(wait, 0.0), MAX_CHAT_WAIT_SECONDS))
         view = store.chat_view(chat_id)
         if view is None:
             raise ControlError(404, f"no chat {chat_id}")
@@ -332,6 +351,14 @@ def create_app(config: FakeTelegramConfig) -> Flask:
 
     @app.get("/_fake/chat")
     def chat_page() -> Response:
-        return send_file(_STATIC / "chat.html", mimetype="text/html")
+        page = send_file(_STATIC / "chat.html", mimetype="text/html")
+        page.headers["Content-Security-Policy"] = _CHAT_PAGE_POLICY
+        return page
+
+    @app.get("/_fake/chat/<name>")
+    def chat_page_asset(name: str) -> Response:
+        if name not in _CHAT_PAGE_ASSETS:
+            raise ControlError(404, f"no asset {name}")
+        return send_from_directory(_STATIC, name, mimetype=_CHAT_PAGE_ASSETS[name])
 
     return app

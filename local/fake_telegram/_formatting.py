@@ -4,12 +4,14 @@ Telegram answers `400 Bad Request: can't parse entities: ...` for an unescaped r
 in MarkdownV2 or an unknown tag in HTML: the most common way a bot's message silently never
 arrives. The fake parses the same grammar (simplified: no custom emoji, no expandable quotes) so
 such a bug fails a test here instead of in production. Messages keep the plain text Telegram
-would show; the raw text stays in the call log.
+would show, with the MessageEntity list Telegram returns beside it for HTML (the bot's mode; the
+Markdown modes give plain text only); the raw text stays in the call log.
 """
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import Any, NamedTuple
 
 from local.fake_telegram._errors import BotApiError, bad_request
 
@@ -55,35 +57,69 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def message_text(text: str, parse_mode: str | None) -> str:
-    plain = plain_text(text, parse_mode).strip()
-    if not plain:
+class Formatted(NamedTuple):
+    """What a client shows: the plain text and its MessageEntity list (offsets in UTF-16 units)."""
+
+    text: str
+    entities: list[dict[str, Any]]
+
+
+def message_formatted(text: str, parse_mode: str | None) -> Formatted:
+    shown = _stripped(formatted(text, parse_mode))
+    if not shown.text:
         raise bad_request("message text is empty")
-    if utf16_len(plain) > MAX_TEXT:
+    if utf16_len(shown.text) > MAX_TEXT:
         raise bad_request("message is too long")
-    return plain
+    return shown
+
+
+def caption_formatted(caption: str | None, parse_mode: str | None) -> Formatted | None:
+    if caption is None:
+        return None
+    shown = _stripped(formatted(caption, parse_mode))
+    if utf16_len(shown.text) > MAX_CAPTION:
+        raise bad_request("message caption is too long")
+    return shown if shown.text else None
+
+
+def message_text(text: str, parse_mode: str | None) -> str:
+    return message_formatted(text, parse_mode).text
 
 
 def caption_text(caption: str | None, parse_mode: str | None) -> str | None:
-    if caption is None:
-        return None
-    plain = plain_text(caption, parse_mode).strip()
-    if utf16_len(plain) > MAX_CAPTION:
-        raise bad_request("message caption is too long")
-    return plain or None
+    shown = caption_formatted(caption, parse_mode)
+    return shown.text if shown else None
 
 
 def plain_text(text: str, parse_mode: str | None) -> str:
+    return formatted(text, parse_mode).text
+
+
+def formatted(text: str, parse_mode: str | None) -> Formatted:
     mode = (parse_mode or "").strip()
     if not mode:
-        return text
+        return Formatted(text, [])
     if mode == "MarkdownV2":
-        return _markdown_v2(text)
+        return Formatted(_markdown_v2(text), [])
     if mode.lower() == "html":
         return _html(text)
     if mode.lower() == "markdown":
-        return _markdown_legacy(text)
+        return Formatted(_markdown_legacy(text), [])
     raise bad_request(f'unsupported parse_mode "{mode}"')
+
+
+def _stripped(shown: Formatted) -> Formatted:
+    """Telegram trims surrounding whitespace and moves or clips the entities to match."""
+    text = shown.text.strip()
+    lead = utf16_len(shown.text[: len(shown.text) - len(shown.text.lstrip())])
+    end = utf16_len(text)
+    entities = []
+    for entity in shown.entities:
+        start = max(entity["offset"] - lead, 0)
+        stop = min(entity["offset"] + entity["length"] - lead, end)
+        if stop > start:
+            entities.append({**entity, "offset": start, "length": stop - start})
+    return Formatted(text, entities)
 
 
 def _entities_error(detail: str) -> BotApiError:
@@ -223,6 +259,27 @@ def _markdown_legacy(text: str) -> str:
     return "".join(out)
 
 
+# HTML tags and the MessageEntity type each makes.
+_HTML_ENTITY_TYPES = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "span": "spoiler",
+    "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+
+
 class _TelegramHtml(HTMLParser):
     def __init__(self, source: str) -> None:
         # Character references are resolved by hand, so a raw "<" in data can be told apart from &lt;.
@@ -231,6 +288,29 @@ class _TelegramHtml(HTMLParser):
         self.lines = source.splitlines(keepends=True)
         self.out: list[str] = []
         self.stack: list[str] = []
+        self.position = 0  # of the next output character, in UTF-16 units as entities count
+        # Entities in the order their tags open: sorted by offset, an outer one before an inner one.
+        self.entities: list[dict[str, Any]] = []
+        self.open: list[dict[str, Any] | None] = []  # per open tag: its entity, None for none
+
+    def _emit(self, text: str) -> None:
+        self.out.append(text)
+        self.position += utf16_len(text)
+
+    def _entity(self, tag: str, attrs: dict[str, str | None]) -> dict[str, Any] | None:
+        kind = _HTML_ENTITY_TYPES[tag]
+        entity: dict[str, Any] = {"offset": self.position, "length": 0, "type": kind}
+        if kind == "text_link":
+            entity["url"] = attrs.get("href") or ""
+        elif kind == "custom_emoji":
+            entity["custom_emoji_id"] = attrs.get("emoji-id") or ""
+        elif kind == "code" and self.open and self.open[-1] and self.open[-1]["type"] == "pre":
+            # <pre><code class="language-x"> is one pre entity with a language, as in Telegram.
+            language = (attrs.get("class") or "").removeprefix("language-")
+            if language:
+                self.open[-1]["language"] = language
+            return None
+        return entity
 
     def _offset(self) -> int:
         line, column = self.getpos()
@@ -241,6 +321,10 @@ class _TelegramHtml(HTMLParser):
         if tag not in _HTML_TAGS or (tag == "span" and ("class", "tg-spoiler") not in attrs):
             raise _entities_error(f'Unsupported start tag "{tag}" at byte offset {self._offset()}')
         self.stack.append(tag)
+        entity = self._entity(tag, dict(attrs))
+        self.open.append(entity)
+        if entity is not None:
+            self.entities.append(entity)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         raise _entities_error(f'Unsupported start tag "{tag}" at byte offset {self._offset()}')
@@ -249,28 +333,32 @@ class _TelegramHtml(HTMLParser):
         if not self.stack or self.stack[-1] != tag:
             raise _entities_error(f"Unexpected end tag at byte offset {self._offset()}")
         self.stack.pop()
+        entity = self.open.pop()
+        if entity is not None:
+            entity["length"] = self.position - entity["offset"]
 
     def handle_data(self, data: str) -> None:
         if "<" in data:
             # Telegram wants a literal "<" written as &lt;; the HTML parser lets it through.
             after = data.split("<", 1)[1].split(" ", 1)[0]
             raise _entities_error(f'Unsupported start tag "{after}" at byte offset {self._offset()}')
-        self.out.append(data)
+        self._emit(data)
 
     def handle_entityref(self, name: str) -> None:
-        self.out.append(_HTML_ENTITIES.get(name, f"&{name};"))
+        self._emit(_HTML_ENTITIES.get(name, f"&{name};"))
 
     def handle_charref(self, name: str) -> None:
         try:
-            self.out.append(chr(int(name[1:], 16) if name[:1] in "xX" else int(name)))
+            self._emit(chr(int(name[1:], 16) if name[:1] in "xX" else int(name)))
         except (ValueError, OverflowError):
-            self.out.append(f"&#{name};")
+            self._emit(f"&#{name};")
 
 
-def _html(text: str) -> str:
+def _html(text: str) -> Formatted:
     parser = _TelegramHtml(text)
     parser.feed(text)
     parser.close()
     if parser.stack:
         raise _entities_error(f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"')
-    return "".join(parser.out)
+    # Telegram drops entities that cover no text (an empty <b></b>).
+    return Formatted("".join(parser.out), [e for e in parser.entities if e["length"] > 0])

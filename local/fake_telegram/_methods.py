@@ -251,6 +251,13 @@ def _reply_markup(p: Params) -> dict[str, Any] | None:
     return _markup.reply_markup(p.json_value("reply_markup", "can't parse reply keyboard markup JSON object"))
 
 
+def _with_entities(message: dict[str, Any], key: str, shown: _formatting.Formatted) -> dict[str, Any]:
+    """Telegram leaves the entities field out when there are none."""
+    if shown.entities:
+        message[key] = shown.entities
+    return message
+
+
 def _summary(message: dict[str, Any]) -> dict[str, Any]:
     """The parts of a message a transcript shows."""
     summary: dict[str, Any] = {"message_id": message["message_id"]}
@@ -380,15 +387,15 @@ def delete_my_commands(api: BotApi, p: Params) -> bool:
 @method("sendMessage")
 def send_message(api: BotApi, p: Params) -> dict[str, Any]:
     chat_id = p.chat_id()
-    text = _formatting.message_text(
+    shown = _formatting.message_formatted(
         p.required_string("text", "message text is empty"), p.string("parse_mode")
     )
-    return api.outgoing(chat_id, p, {"text": text}, _reply_markup(p))
+    return api.outgoing(chat_id, p, _with_entities({"text": shown.text}, "entities", shown), _reply_markup(p))
 
 
 @method("editMessageText")
 def edit_message_text(api: BotApi, p: Params) -> dict[str, Any] | bool:
-    text = _formatting.message_text(
+    text = _formatting.message_formatted(
         p.required_string("text", "message text is empty"), p.string("parse_mode")
     )
     markup = _reply_markup(p)
@@ -400,9 +407,12 @@ def edit_message_text(api: BotApi, p: Params) -> dict[str, Any] | bool:
             raise bad_request("there is no text in the message to edit")
         # Without reply_markup Telegram removes the inline keyboard: an edit must resend it.
         shown = _markup.shown_on_message(markup)
-        if message["text"] == text and message.get("reply_markup") == shown:
+        unchanged = (message["text"], message.get("entities", [])) == (text.text, text.entities)
+        if unchanged and message.get("reply_markup") == shown:
             raise bad_request(_NOT_MODIFIED)
-        message["text"] = text
+        message.pop("entities", None)
+        _with_entities(message, "entities", text)
+        message["text"] = text.text
         message["edit_date"] = now()
         message.pop("reply_markup", None)
         if shown:
@@ -414,7 +424,7 @@ def edit_message_text(api: BotApi, p: Params) -> dict[str, Any] | bool:
 
 @method("editMessageCaption")
 def edit_message_caption(api: BotApi, p: Params) -> dict[str, Any] | bool:
-    caption = _formatting.caption_text(p.string("caption") or "", p.string("parse_mode"))
+    caption = _formatting.caption_formatted(p.string("caption") or "", p.string("parse_mode"))
     markup = _reply_markup(p)
     if p.present("inline_message_id"):
         return True
@@ -423,12 +433,14 @@ def edit_message_caption(api: BotApi, p: Params) -> dict[str, Any] | bool:
         if not any(kind in message for kind in ("photo", "document")):
             raise bad_request("there is no caption in the message to edit")
         shown = _markup.shown_on_message(markup)
-        if message.get("caption") == caption and message.get("reply_markup") == shown:
+        current = (message.get("caption"), message.get("caption_entities", []))
+        if current == (caption or (None, [])) and message.get("reply_markup") == shown:
             raise bad_request(_NOT_MODIFIED)
-        message.pop("caption", None)
-        message.pop("reply_markup", None)
+        for key in ("caption", "caption_entities", "reply_markup"):
+            message.pop(key, None)
         if caption:
-            message["caption"] = caption
+            message["caption"] = caption.text
+            _with_entities(message, "caption_entities", caption)
         if shown:
             message["reply_markup"] = shown
         message["edit_date"] = now()
@@ -504,7 +516,7 @@ def answer_callback_query(api: BotApi, p: Params) -> bool:
 @method("sendPhoto")
 def send_photo(api: BotApi, p: Params) -> dict[str, Any]:
     chat_id = p.chat_id()
-    caption = _formatting.caption_text(p.string("caption"), p.string("parse_mode"))
+    caption = _formatting.caption_formatted(p.string("caption"), p.string("parse_mode"))
     markup = _reply_markup(p)
     content = api.file_content(p, "photo")
     if isinstance(content, Upload):
@@ -515,7 +527,8 @@ def send_photo(api: BotApi, p: Params) -> dict[str, Any]:
             raise _unknown_file(api, content)
     message: dict[str, Any] = {"photo": sizes}
     if caption:
-        message["caption"] = caption
+        message["caption"] = caption.text
+        _with_entities(message, "caption_entities", caption)
     if p.boolean("has_spoiler"):
         message["has_media_spoiler"] = True
     return api.outgoing(chat_id, p, message, markup)
@@ -524,7 +537,7 @@ def send_photo(api: BotApi, p: Params) -> dict[str, Any]:
 @method("sendDocument")
 def send_document(api: BotApi, p: Params) -> dict[str, Any]:
     chat_id = p.chat_id()
-    caption = _formatting.caption_text(p.string("caption"), p.string("parse_mode"))
+    caption = _formatting.caption_formatted(p.string("caption"), p.string("parse_mode"))
     markup = _reply_markup(p)
     content = api.file_content(p, "document")
     if isinstance(content, Upload):
@@ -551,7 +564,8 @@ def send_document(api: BotApi, p: Params) -> dict[str, Any]:
         document = dict(known)
     message: dict[str, Any] = {"document": document}
     if caption:
-        message["caption"] = caption
+        message["caption"] = caption.text
+        _with_entities(message, "caption_entities", caption)
     return api.outgoing(chat_id, p, message, markup)
 
 

@@ -1,7 +1,8 @@
 """Everything the fake remembers: chats and their messages, files, calls, the webhook, commands.
 
 One re-entrant lock guards it all; a method holds it for its whole read-modify-write (an edit
-checks and changes a message atomically) but never while waiting on the network.
+checks and changes a message atomically) but never while waiting on the network. A condition on
+that lock wakes whoever waits for a chat to change (the web chat page long-polls).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def now() -> int:
 class Store:
     def __init__(self, bot: dict[str, Any]) -> None:
         self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
         self.bot = bot
         self.faults = FaultBook()
         self.webhook: Webhook | None = None
@@ -92,6 +94,9 @@ class Store:
         # deduplicates on them in a Firestore that outlives both. The clock gives each start a
         # fresh range (it would take over 1000 updates a second to catch up with the next start).
         self._last_update_id = 100_000_000 + int(time.time() * 1000) % 900_000_000
+        # Transcript entries keep numbering across a reset too: a chat's version (its latest
+        # entry's seq) then never comes back to a value a waiting client already saw.
+        self._transcript_seq = itertools.count(1)
         self._clear_records()
 
     def _clear_records(self) -> None:
@@ -103,7 +108,6 @@ class Store:
         self.documents: dict[str, dict[str, Any]] = {}
         self.open_callback_queries: dict[str, int] = {}
         self._seq = itertools.count(1)
-        self._transcript_seq = itertools.count(1)
         self._file_numbers = itertools.count(1)
 
     def reset(self) -> None:
@@ -111,6 +115,7 @@ class Store:
         with self.lock:
             self._clear_records()
             self.faults.clear()
+            self.changed.notify_all()
 
     # -- the call log ---------------------------------------------------------------------------
 
@@ -182,6 +187,18 @@ class Store:
             self.chat_log(chat_id).transcript.append(
                 {"seq": next(self._transcript_seq), "time": time.time(), **entry}
             )
+            self.changed.notify_all()
+
+    def chat_version(self, chat_id: int) -> int:
+        """The seq of the chat's latest transcript entry: every change of a chat adds one; 0 for none."""
+        with self.lock:
+            log = self.chats.get(chat_id)
+            return log.transcript[-1]["seq"] if log and log.transcript else 0
+
+    def wait_for_chat_change(self, chat_id: int, seen: int, timeout: float) -> None:
+        """Return once the chat's version differs from `seen`, or after `timeout` seconds."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.chat_version(chat_id) != seen, timeout)
 
     def chat_view(self, chat_id: int) -> dict[str, Any] | None:
         with self.lock:
@@ -191,6 +208,7 @@ class Store:
             return copy.deepcopy(
                 {
                     "chat": log.chat,
+                    "version": self.chat_version(chat_id),
                     "messages": [log.messages[key] for key in sorted(log.messages)],
                     "transcript": log.transcript,
                 }

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from gpu_service import contract as gpu
+from imagebot import blocklist as functions_blocklist
 from imagebot import contract as functions
+
+from gpu_service import blocklist as gpu_blocklist
+from gpu_service import contract as gpu
 
 
 def test_both_sides_agree_on_version_and_vocabularies():
@@ -57,10 +59,20 @@ def test_output_metadata_written_by_the_gpu_service_is_read_by_delivery():
     assert (read.job_id, read.chat_id, read.style, read.seed, read.width, read.height) == ("u77", 555, "realistic", 9, 512, 768)
 
 
-def test_delivery_finds_the_job_in_the_gpu_services_object_name():
-    assert functions.job_id_from_output_name(gpu.output_object_name("u77")) == "u77"
+def test_both_sides_agree_on_the_output_extensions():
+    assert functions.OUTPUT_EXTENSIONS == gpu.OUTPUT_EXTENSIONS == ("png", "jpg", "webp")
+
+
+@pytest.mark.parametrize("extension", gpu.OUTPUT_EXTENSIONS)
+def test_delivery_finds_the_job_in_every_object_name_the_gpu_service_writes(extension):
+    assert functions.job_id_from_output_name(gpu.output_object_name("u77", extension)) == "u77"
+    assert [functions.job_id_from_output_name(name) for name in gpu.output_object_names("u77")] == ["u77"] * 3
+
+
+def test_delivery_ignores_other_objects():
     assert functions.job_id_from_output_name("inputs/u77.png") is None
     assert functions.job_id_from_output_name("outputs/u77.png.tmp") is None
+    assert functions.job_id_from_output_name("outputs/u77.jpeg") is None
 
 
 def test_delivery_refuses_metadata_from_another_contract_version():
@@ -68,3 +80,26 @@ def test_delivery_refuses_metadata_from_another_contract_version():
     metadata = {**gpu.output_metadata(job, 64, 64), "contract": "2"}
     with pytest.raises(functions.ContractError):
         functions.OutputMetadata.from_metadata(metadata)
+
+
+def test_both_sides_block_the_same_terms():
+    assert functions_blocklist.BLOCKED_TERMS == gpu_blocklist.BLOCKED_TERMS
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a loli in a park", "L0L1", "l.o.l.i", "ｌｏｌｉ", "child porn", "childporn", "a gory scene",
+        "a lolipop", "lol i love cats", "Al Gore", "a gore-tex jacket", "children at play", "кот в шляпе",
+    ],
+)
+def test_both_sides_agree_on_each_prompt(prompt):
+    assert functions_blocklist.is_blocked(prompt) == gpu_blocklist.is_blocked(prompt)
+    assert functions_blocklist.blocked_term(prompt) == gpu_blocklist.blocked_term(prompt)
+
+
+def test_a_progress_event_from_the_gpu_service_is_read_by_the_functions():
+    event = functions.ProgressEvent.from_json(gpu.progress_event("u77"))
+    assert (event.job_id, event.state, event.version) == ("u77", "generating", functions.CONTRACT_VERSION)
+    with pytest.raises(functions.ContractError):
+        functions.ProgressEvent.from_json(gpu.progress_event("../u77"))

@@ -46,12 +46,15 @@ def test_each_style_comes_back_as_a_valid_photo(telegram, style, label):
 
     image = Image.open(io.BytesIO(drawing.png))
     image.load()
-    assert image.format == "PNG" and min(image.size) >= 64
+    # Pixel art is a lossless PNG; the other styles are JPEG (gpu_service/styles.py encodings).
+    expected_format, extension = ("PNG", "png") if style == "pixel" else ("JPEG", "jpg")
+    assert image.format == expected_format and min(image.size) >= 64
     assert drawing.photo.params["caption"].startswith(f"<b>{label}</b>")
     done = settled_job(drawing.job_id)
     assert done["state"] == "delivered" and done["style"] == style
     assert list(done["times"]) and set(done["times"]) >= {"received", "validated", "queued", "generated", "delivered"}
-    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.png")
+    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.{extension}")
+    assert blob is not None and blob.content_type == Image.MIME[expected_format]
     assert blob.metadata["style"] == style and blob.metadata["chat_id"] == str(chat_id)
     if style == "pixel":
         assert len(image.convert("RGB").getcolors(maxcolors=1 << 16)) <= 16
@@ -82,7 +85,7 @@ def test_the_same_update_delivered_twice_yields_one_photo(telegram):
 def test_a_second_finalize_event_for_the_same_object_sends_nothing(stack, telegram):
     chat_id = next(chats)
     drawing = draw(telegram, chat_id, "a hot air balloon over hills", "ghibli")
-    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.png")
+    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.jpg")
     headers, body = finalized_event(object_resource(blob))
     headers["ce-id"] = "a-different-event-for-the-same-object"
     response = httpx.post(stack.urls["deliver_image"], headers=headers, content=body, timeout=30)

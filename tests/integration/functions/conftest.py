@@ -20,6 +20,7 @@ from tests.support.pubsub import ensure_topic
 ROOT = Path(__file__).resolve().parents[3]
 BOT_TOKEN = "123456:TEST-TOKEN"
 WEBHOOK_SECRET = "test-webhook-secret"
+OPERATOR_ID = 4242
 TOPICS = {"PROMPTS_TOPIC": "it-prompts", "VALIDATED_TOPIC": "it-validated", "GENERATION_TOPIC": "it-generation"}
 
 
@@ -68,5 +69,7 @@ def runtime(emulators: EmulatorHosts, telegram_server: FakeTelegramServer) -> Ru
     """The functions' own Runtime, in this process, against the emulators and the fake Bot API."""
     for topic in TOPICS.values():
         ensure_topic(PROJECT, topic)
-    settings = Settings.from_env({**function_env(emulators, telegram_server.base_url), "RATE_BURST": "2"})
+    settings = Settings.from_env(
+        {**function_env(emulators, telegram_server.base_url), "RATE_BURST": "2", "OPERATOR_IDS": str(OPERATOR_ID)}
+    )
     return Runtime(settings)

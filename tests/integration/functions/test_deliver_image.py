@@ -29,7 +29,7 @@ def png(colour: str = "teal") -> bytes:
 def upload_output(job: dict) -> dict:
     """What the GPU service writes, through its own contract module; returns the event data."""
     gpu_job = GpuSideJob(job_id=job["job_id"], chat_id=job["chat_id"], prompt=job["prompt"], style=job["style"], seed=job["seed"])
-    blob = storage.Client(project=PROJECT).bucket(BUCKET).blob(output_object_name(job["job_id"]))
+    blob = storage.Client(project=PROJECT).bucket(BUCKET).blob(output_object_name(job["job_id"], "png"))
     blob.metadata = output_metadata(gpu_job, 64, 64)
     blob.upload_from_string(png(), content_type="image/png")
     blob.reload()
@@ -51,13 +51,20 @@ def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, tel
     deliver.handle_event(event, "event-2", runtime)  # or a second event for the same object
 
     (photo,) = telegram.calls("sendPhoto")
-    assert photo.params["caption"] == "<b>Ghibli Art</b>\n&lt;b&gt;a fox&lt;/b&gt; &amp; a hound"
+    seed = generated_job["seed"]
+    assert photo.params["caption"] == f"<b>Ghibli Art</b> · seed {seed}\n&lt;b&gt;a fox&lt;/b&gt; &amp; a hound"
+    buttons = [b["callback_data"] for row in photo.param_json("reply_markup")["inline_keyboard"] for b in row]
+    job_id = generated_job["job_id"]
+    assert buttons[:2] == [f"again:{job_id}", f"file:{job_id}"] and f"same:pixel:{job_id}" in buttons
     assert telegram.file_bytes(photo.result["photo"][-1]["file_id"]) == png()
     job = runtime.store.get_job(generated_job["job_id"])
     assert job["state"] == State.DELIVERED and job["delivered_message_id"] == photo.result["message_id"]
     assert job["photo_file_id"] == photo.result["photo"][-1]["file_id"]
     (deleted,) = telegram.calls("deleteMessage")
     assert deleted.params["message_id"] == generated_job["status_message_id"]
+    history = runtime.store.get_user(generated_job["user_id"])["history"]
+    assert history[0] == {"job_id": job_id, "file_id": job["photo_file_id"], "style": "ghibli", "prompt": generated_job["prompt"]}
+    assert job["output_name"] == f"outputs/{job_id}.png"
 
 
 def test_a_failed_send_releases_the_claim_so_the_retry_delivers(runtime, telegram, generated_job):

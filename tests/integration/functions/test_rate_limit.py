@@ -24,6 +24,8 @@ def generation(emulators) -> TopicTap:
 def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, telegram, generation):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.VALIDATED, style="pixel")
+    runtime.store.record_generation(4.0)
+    ahead = runtime.store.queue_depth()  # queued jobs other tests left behind
     data = pubsub_event_data(job_id.encode())
     admit.handle_message(data, runtime)
     admit.handle_message(data, runtime)  # Pub/Sub redelivers: no second charge, no second job
@@ -33,7 +35,9 @@ def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, teleg
     user = runtime.store.get_user(chat_id)
     assert user["quota"]["used_today"] == 1
     (status,) = telegram.calls("sendMessage")
-    assert status.params["text"] == "⏳ Queued: Pixel Art…"
+    wait = runtime.store.seconds_per_image(0) * (ahead + 1)
+    position = "you're next" if ahead == 0 else f"you're number {ahead + 1} in line"
+    assert status.params["text"] == f"⏳ Pixel Art: {position}, about {round(wait)} s." or wait >= 90
     assert job["status_message_id"] == status.result["message_id"]
     (message,) = generation.drain(expect=2, timeout=2)
     sent = GpuSideJob.from_json(message.data)
@@ -47,7 +51,7 @@ def test_the_style_question_becomes_the_status_message(runtime, telegram, genera
     admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
     (edit,) = telegram.calls("editMessageText")
-    assert edit.params["message_id"] == question_id and "Queued" in edit.params["text"]
+    assert edit.params["message_id"] == question_id and edit.params["text"].startswith("⏳ Ghibli Art: you're")
     assert len(generation.drain(expect=1)) == 1
 
 
@@ -74,3 +78,37 @@ def test_a_job_not_in_validated_is_left_alone(runtime, telegram, generation):
     admit.handle_message(pubsub_event_data(b"u-no-such-job"), runtime)
     assert runtime.store.get_job(job_id)["state"] == State.DELIVERED
     assert telegram.calls("sendMessage") == [] and generation.quiet(0.5) == []
+
+
+def test_while_paused_a_job_is_refused_politely_and_nothing_is_charged(runtime, telegram, generation):
+    from imagebot.ops import Mode, Ops
+
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    put_job(runtime, job_id, chat_id, State.VALIDATED)
+    runtime.store.set_ops(Ops(Mode.PAUSED, "test", "operator"))
+    try:
+        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    finally:
+        runtime.store.set_ops(Ops())
+    job = runtime.store.get_job(job_id)
+    assert (job["state"], job["reason"]) == (State.REJECTED, "paused")
+    assert "paused for maintenance" in telegram.calls("sendMessage")[-1].params["text"]
+    assert "quota" not in runtime.store.get_user(chat_id)
+    assert generation.quiet(0.5) == []
+
+
+def test_in_economy_mode_jobs_are_drawn_cheaper_and_quotas_tighten(runtime, telegram, generation):
+    from imagebot.ops import Mode, Ops
+
+    chat_id = next(ids)  # the runtime allows a burst of 2; economy halves it to 1
+    jobs = [f"u{next(ids)}" for _ in range(2)]
+    runtime.store.set_ops(Ops(Mode.ECONOMY, "test", "budget"))
+    try:
+        for job_id in jobs:
+            put_job(runtime, job_id, chat_id, State.VALIDATED)
+            admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    finally:
+        runtime.store.set_ops(Ops())
+    assert [runtime.store.get_job(j)["state"] for j in jobs] == [State.QUEUED, State.REJECTED]
+    (message,) = generation.drain(expect=2, timeout=2)
+    assert GpuSideJob.from_json(message.data).mode == "economy"

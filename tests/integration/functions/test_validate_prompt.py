@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from imagebot import validate
+from imagebot import inbound
 from imagebot.jobs import State
-from imagebot.keyboards import style_choice_data
-from imagebot.updates import Prompt, StyleChosen, encode_event
+from imagebot import keyboards
+from imagebot.updates import Button, Prompt, encode_event
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
@@ -32,13 +32,13 @@ def bot_messages(telegram, chat_id: int) -> list:
 def test_a_prompt_without_a_default_style_asks_once_even_when_redelivered(runtime, telegram, validated):
     event = prompt_event("  a fox\u200b in the snow ", chat_id=next(ids))
     data = pubsub_event_data(encode_event(event))
-    validate.handle_message(data, runtime)
-    validate.handle_message(data, runtime)
+    inbound.handle_message(data, runtime)
+    inbound.handle_message(data, runtime)
 
     (question,) = bot_messages(telegram, event.chat_id)
     keyboard = question.param_json("reply_markup")["inline_keyboard"][0]
     assert [button["callback_data"] for button in keyboard] == [
-        style_choice_data(style, f"u{event.update_id}") for style in ("ghibli", "realistic", "pixel")
+        keyboards.encode("style", style, f"u{event.update_id}") for style in ("ghibli", "realistic", "pixel")
     ]
     job = runtime.store.get_job(f"u{event.update_id}")
     assert job["state"] == State.AWAITING_STYLE and job["prompt"] == "a fox in the snow"
@@ -49,7 +49,7 @@ def test_a_prompt_without_a_default_style_asks_once_even_when_redelivered(runtim
 def test_a_user_with_a_default_style_goes_straight_on(runtime, telegram, validated):
     event = prompt_event("a castle", chat_id=next(ids))
     runtime.store._db.collection("users").document(str(event.user_id)).set({"default_style": "pixel"})
-    validate.handle_message(pubsub_event_data(encode_event(event)), runtime)
+    inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
 
     job = runtime.store.get_job(f"u{event.update_id}")
     assert (job["state"], job["style"]) == (State.VALIDATED, "pixel")
@@ -69,7 +69,7 @@ def test_a_user_with_a_default_style_goes_straight_on(runtime, telegram, validat
 )
 def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(runtime, telegram, validated, text, language, expected):
     event = prompt_event(text, chat_id=next(ids), language=language)
-    validate.handle_message(pubsub_event_data(encode_event(event)), runtime)
+    inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
 
     (answer,) = bot_messages(telegram, event.chat_id)
     assert expected in answer.params["text"]
@@ -80,12 +80,12 @@ def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(runtime, telegram
 
 def test_the_first_style_press_wins_and_later_presses_do_nothing(runtime, telegram, validated):
     event = prompt_event("a red kite", chat_id=next(ids))
-    validate.handle_message(pubsub_event_data(encode_event(event)), runtime)
+    inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
     job_id = f"u{event.update_id}"
 
     for style in ("realistic", "ghibli"):
-        press = StyleChosen(next(ids), event.chat_id, event.user_id, "cbq", job_id, style)
-        validate.handle_message(pubsub_event_data(encode_event(press)), runtime)
+        press = Button(next(ids), event.chat_id, event.user_id, 1, "cbq", "style", (style, job_id))
+        inbound.handle_message(pubsub_event_data(encode_event(press)), runtime)
 
     job = runtime.store.get_job(job_id)
     assert (job["state"], job["style"]) == (State.VALIDATED, "realistic")
@@ -93,6 +93,6 @@ def test_the_first_style_press_wins_and_later_presses_do_nothing(runtime, telegr
 
 
 def test_undecodable_messages_are_dropped_without_raising(runtime, validated):
-    validate.handle_message({"message": {"data": "!!not base64"}}, runtime)
-    validate.handle_message(pubsub_event_data(b'{"v": 1, "kind": "prompt"}'), runtime)
+    inbound.handle_message({"message": {"data": "!!not base64"}}, runtime)
+    inbound.handle_message(pubsub_event_data(b'{"v": 1, "kind": "prompt"}'), runtime)
     assert validated.quiet(0.5) == []

@@ -8,8 +8,8 @@ import itertools
 import httpx
 import pytest
 
-from imagebot.keyboards import style_choice_data
-from imagebot.updates import Prompt, StyleChosen, decode_event
+from imagebot import keyboards
+from imagebot.updates import Button, Prompt, decode_event
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS, WEBHOOK_SECRET
 from tests.support.pubsub import TopicTap
@@ -80,14 +80,14 @@ def test_a_style_press_is_published_and_answered_at_once(webhook_url, prompts):
             "id": "cbq-1",
             "from": USER,
             "message": {"message_id": 4, "date": 0, "chat": CHAT},
-            "data": style_choice_data("ghibli", "u123"),
+            "data": keyboards.encode("style", "ghibli", "u123"),
         },
     }
     reply = post(webhook_url, update).json()
     assert reply == {"method": "answerCallbackQuery", "callback_query_id": "cbq-1", "text": "Ghibli Art ✓"}
     (message,) = prompts.drain(expect=1)
     event = decode_event(message.data)
-    assert isinstance(event, StyleChosen) and (event.job_id, event.style) == ("u123", "ghibli")
+    assert isinstance(event, Button) and (event.action, event.args) == ("style", ("ghibli", "u123"))
 
 
 def test_stickers_get_a_hint_and_edits_are_ignored(webhook_url, prompts):

@@ -58,7 +58,7 @@ def test_the_service_process_answers_at_once_warms_up_and_draws(
         supervisor.stop()
 
     assert response.status_code == 200, response.text
-    assert bucket.blob(output_object_name(job_id)).exists()
+    assert bucket.blob(output_object_name(job_id, "png")).exists()
     assert job_document.get().to_dict()["state"] == "generated"
     lines = (tmp_path / "gpu-service.log").read_text().splitlines()
     entries = [json.loads(line) for line in lines if line.startswith("{")]

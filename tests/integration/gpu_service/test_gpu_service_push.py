@@ -17,7 +17,7 @@ from PIL import Image
 
 from gpu_service.app import create_app
 from gpu_service.config import Settings
-from gpu_service.contract import GenerationJob, output_metadata, output_object_name
+from gpu_service.contract import GenerationJob, output_metadata, output_object_name, output_object_names
 from gpu_service.engine import TINY_SIZE, Engine
 
 Push = Callable[..., httpx.Response]
@@ -35,7 +35,7 @@ def make_job(job_id: str, **overrides: object) -> GenerationJob:
     return GenerationJob(**{**fields, **overrides})  # type: ignore[arg-type]
 
 
-def test_a_job_becomes_a_png_with_contract_metadata_and_a_generated_document(
+def test_a_pixel_job_becomes_a_png_with_contract_metadata_and_a_generated_document(
     push: Push,
     bucket: storage.Bucket,
     job_document: firestore.DocumentReference,
@@ -49,9 +49,10 @@ def test_a_job_becomes_a_png_with_contract_metadata_and_a_generated_document(
 
     assert response.status_code == 200, response.text
     assert response.text.strip() == "generated"
-    blob = bucket.get_blob(output_object_name(job_id))
+    blob = bucket.get_blob(output_object_name(job_id, "png"))
     assert blob is not None
     assert blob.content_type == "image/png"
+    assert [name for name in output_object_names(job_id) if bucket.blob(name).exists()] == [blob.name]
     assert blob.metadata == output_metadata(job, TINY_SIZE, TINY_SIZE * 3 // 2)
     picture = Image.open(io.BytesIO(blob.download_as_bytes()))
     assert (picture.format, picture.size) == ("PNG", (TINY_SIZE, TINY_SIZE * 3 // 2))
@@ -73,7 +74,7 @@ def test_a_redelivered_job_is_acknowledged_without_drawing_again(
     job_in_state("queued")
     job = make_job(job_id)
     assert push(job).status_code == 200
-    first = bucket.get_blob(output_object_name(job_id))
+    first = bucket.get_blob(output_object_name(job_id, "png"))
     document = job_document.get().to_dict()
     caplog.clear()
 
@@ -82,10 +83,10 @@ def test_a_redelivered_job_is_acknowledged_without_drawing_again(
 
     assert redelivered.status_code == 200, redelivered.text
     assert redelivered.text.strip() == "skipped"
-    again = bucket.get_blob(output_object_name(job_id))
+    again = bucket.get_blob(output_object_name(job_id, "png"))
     assert (again.generation, again.md5_hash) == (first.generation, first.md5_hash)
     assert job_document.get().to_dict() == document
-    assert "image generated" not in caplog.messages  # the engine was not called
+    assert "batch drawn" not in caplog.messages  # the engine was not called
     assert "output exists; skipped" in caplog.messages
 
 
@@ -102,7 +103,7 @@ def test_a_delivered_job_is_not_moved_back(
     response = push(make_job(job_id))  # a late redelivery, say, after the output was cleaned up
 
     assert response.status_code == 200, response.text
-    assert bucket.blob(output_object_name(job_id)).exists()
+    assert bucket.blob(output_object_name(job_id, "png")).exists()
     assert job_document.get().to_dict() == before
 
 
@@ -115,7 +116,7 @@ def test_a_missing_job_document_is_not_created(
     response = push(make_job(job_id, style="ghibli"))
 
     assert response.status_code == 200, response.text
-    assert bucket.blob(output_object_name(job_id)).exists()
+    assert bucket.blob(output_object_name(job_id, "jpg")).exists()
     assert not job_document.get().exists
 
 
@@ -152,7 +153,7 @@ def test_a_job_off_contract_is_a_400_and_draws_nothing(
 
     assert response.status_code == 400
     assert reason in response.text
-    assert not bucket.blob(output_object_name(job_id)).exists()
+    assert not any(bucket.blob(name).exists() for name in output_object_names(job_id))
 
 
 def test_message_data_that_is_not_a_job_is_a_400(push: Push) -> None:
@@ -162,7 +163,7 @@ def test_message_data_that_is_not_a_job_is_a_400(push: Push) -> None:
     assert "not a generation job" in response.text
 
 
-def test_a_storage_failure_is_a_500_and_the_job_waits_in_generating(
+def test_a_storage_failure_is_a_500_and_the_job_is_left_for_the_redelivery(
     caplog: pytest.LogCaptureFixture,
     push: Push,
     serve: Serve,
@@ -184,6 +185,7 @@ def test_a_storage_failure_is_a_500_and_the_job_waits_in_generating(
 
     assert response.status_code == 500  # Pub/Sub redelivers it
     assert health.status_code == 200  # and the process lives on
-    assert job_document.get().to_dict()["state"] == "generating"
+    # The output check is the first thing that touches the bucket: the job was not moved.
+    assert job_document.get().to_dict()["state"] == "queued"
     failures = [r for r in caplog.records if r.name == "gpu_service.app" and r.exc_info]
     assert [type(r.exc_info[1]).__name__ for r in failures] == ["NotFound"]  # the missing bucket

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
+import time
 
 import httpx
 from PIL import Image
@@ -377,9 +379,91 @@ def test_chat_transcript_tells_what_happened_in_order(
     assert chat["messages"] == []
 
 
-def test_the_web_chat_page_is_served(http: httpx.Client, fake_telegram_server: FakeTelegramServer) -> None:
-    page = http.get(f"{fake_telegram_server.base_url}/_fake/chat")
+def test_the_playground_page_is_served_with_its_assets_and_a_strict_policy(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer
+) -> None:
+    base = fake_telegram_server.base_url
+    page = http.get(f"{base}/_fake/chat")
+    script = http.get(f"{base}/_fake/chat/chat.js")
+    style = http.get(f"{base}/_fake/chat/chat.css")
 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "/_fake/messages" in page.text
+    # No inline script may run: markup smuggled into a message could not execute even if drawn.
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert 'src="/_fake/chat/chat.js"' in page.text
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "/_fake/messages" in script.text and "/_fake/callbacks" in script.text
+    assert "innerHTML" not in script.text  # the page builds text nodes only
+    assert style.headers["content-type"].startswith("text/css")
+    assert http.get(f"{base}/_fake/chat/__init__.py").status_code == 404
+
+
+def test_html_comes_back_with_its_entities_as_telegram_returns_them(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer
+) -> None:
+    api = fake_telegram_server.api_url
+    text = "  <b>Ghibli Art</b>\n<i>a 🐱 &lt;b&gt;</i> <a href=\"https://example.com\">link</a> "
+
+    sent = http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": text, "parse_mode": "HTML"}).json()
+    plain = http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": "no markup"}).json()
+    photo = http.post(
+        f"{api}/sendPhoto",
+        data={"chat_id": "42", "caption": "<b>Pixel Art</b>\na cat", "parse_mode": "HTML"},
+        files={"photo": ("p.png", png(64, 64), "image/png")},
+    ).json()
+
+    assert sent["result"]["text"] == "Ghibli Art\na 🐱 <b> link"
+    # Offsets count UTF-16 units (the cat is two) after the surrounding spaces are trimmed.
+    assert sent["result"]["entities"] == [
+        {"offset": 0, "length": 10, "type": "bold"},
+        {"offset": 11, "length": 8, "type": "italic"},
+        {"offset": 20, "length": 4, "type": "text_link", "url": "https://example.com"},
+    ]
+    assert "entities" not in plain["result"]
+    assert photo["result"]["caption_entities"] == [{"offset": 0, "length": 9, "type": "bold"}]
+
+
+def test_an_edit_that_only_changes_formatting_is_a_change(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer
+) -> None:
+    api = fake_telegram_server.api_url
+    message_id = http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": "Queued"}).json()["result"][
+        "message_id"
+    ]
+    edit = {"chat_id": 42, "message_id": message_id, "text": "<b>Queued</b>", "parse_mode": "HTML"}
+
+    bold = http.post(f"{api}/editMessageText", json=edit).json()
+    again = http.post(f"{api}/editMessageText", json=edit)
+    plain = http.post(f"{api}/editMessageText", json={**edit, "parse_mode": None}).json()
+
+    assert bold["result"]["entities"] == [{"offset": 0, "length": 6, "type": "bold"}]
+    assert again.json()["description"].startswith("Bad Request: message is not modified")
+    assert plain["result"]["text"] == "<b>Queued</b>" and "entities" not in plain["result"]
+
+
+def test_a_chat_can_be_long_polled_for_its_next_change(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer, telegram: FakeTelegram
+) -> None:
+    api = fake_telegram_server.api_url
+    base = fake_telegram_server.base_url
+    http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": "first"})
+    version = telegram.chat(42)["version"]
+    timer = threading.Timer(
+        0.3, lambda: http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": "next"})
+    )
+
+    started = time.monotonic()
+    timer.start()
+    changed = http.get(f"{base}/_fake/chats/42", params={"wait": 10, "seen": version}).json()
+    waited = time.monotonic() - started
+    quiet_started = time.monotonic()
+    quiet = http.get(f"{base}/_fake/chats/42", params={"wait": 0.2, "seen": changed["version"]}).json()
+    quiet_waited = time.monotonic() - quiet_started
+
+    assert 0.2 < waited < 5  # woken by the change, not by the timeout
+    assert changed["version"] > version
+    assert [m["text"] for m in changed["messages"]] == ["first", "next"]
+    assert quiet["version"] == changed["version"] and quiet_waited >= 0.2
+    assert http.get(f"{base}/_fake/chats/43", params={"wait": 0.1}).status_code == 404
+    assert http.get(f"{base}/_fake/chats/42", params={"wait": "nan"}).status_code == 400

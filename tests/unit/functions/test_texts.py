@@ -20,6 +20,24 @@ def test_language_follows_telegram_language_code():
 
 
 def test_user_text_is_escaped_for_html():
-    caption = render("en", "caption", style="Pixel Art", prompt='<b>cat</b> & "dog"')
+    caption = render("en", "caption", style="Pixel Art", prompt='<b>cat</b> & "dog"', seed=5)
     assert "&lt;b&gt;cat&lt;/b&gt; &amp; &quot;dog&quot;" in caption
-    assert re.fullmatch(r"<b>Pixel Art</b>\n[^<>]*", caption)
+    assert re.fullmatch(r"<b>Pixel Art</b> · seed 5\n[^<>]*", caption)
+
+
+def test_captions_stay_within_telegrams_limit_after_parsing():
+    from html import unescape
+    import re as _re
+
+    from imagebot.texts import caption
+
+    text = caption("en", "Pixel Art", "<&>" * 300, 123, negative="x" * 300)
+    plain = unescape(_re.sub(r"<[^>]+>", "", text))
+    assert len(plain) <= 1024
+    assert "seed 123" in plain and "without:" in plain
+
+
+def test_waits_read_naturally():
+    from imagebot.texts import wait_text
+
+    assert wait_text("en", 0.2) == "1 s" and wait_text("en", 42) == "42 s" and wait_text("ru", 300) == "5 мин"

@@ -1,21 +1,12 @@
 import pytest
 
-from imagebot.keyboards import style_choice_data, style_keyboard
-from imagebot.updates import (
-    Command,
-    Ignored,
-    MalformedUpdate,
-    NotText,
-    Prompt,
-    StyleChosen,
-    decode_event,
-    encode_event,
-    parse_update,
-)
+from imagebot import keyboards
+from imagebot.updates import Button, Command, Ignored, MalformedUpdate, NotText, Prompt, decode_event, encode_event, parse_update
 
+BOT = "imagebot_local_bot"
 USER = {"id": 7, "is_bot": False, "first_name": "Ann", "language_code": "ru"}
 PRIVATE = {"id": 7, "type": "private"}
-GROUP = {"id": -100, "type": "group"}
+GROUP = {"id": -100, "type": "supergroup"}
 
 
 def message(text=None, chat=PRIVATE, **extra):
@@ -25,71 +16,99 @@ def message(text=None, chat=PRIVATE, **extra):
     return {"update_id": 10, "message": body}
 
 
+def parse(update):
+    return parse_update(update, BOT)
+
+
 def test_text_in_private_chat_is_a_prompt():
-    event = parse_update(message("a red fox"))
+    event = parse(message("a red fox"))
     assert isinstance(event, Prompt)
-    assert (event.chat_id, event.user_id, event.message_id, event.text, event.language_code) == (7, 7, 5, "a red fox", "ru")
+    assert (event.chat_id, event.user_id, event.message_id, event.text, event.style) == (7, 7, 5, "a red fox", None)
 
 
-def test_commands_are_recognised_with_or_without_the_bot_name():
-    assert parse_update(message("/start")) == Command(10, 7, "start", "ru", "Ann")
-    assert parse_update(message("/HELP@ImageBot", chat=GROUP)).name == "help"
+def test_commands_carry_their_arguments_and_ignore_case():
+    event = parse(message("/LIMITS now please"))
+    assert isinstance(event, Command) and (event.name, event.args, event.first_name) == ("limits", "now please", "Ann")
+
+
+@pytest.mark.parametrize("style", ["ghibli", "realistic", "pixel"])
+def test_style_shortcuts_with_a_prompt_are_prompts_in_that_style(style):
+    event = parse(message(f"/{style} a cat\n--no hats"))
+    assert isinstance(event, Prompt) and (event.style, event.text) == (style, "a cat\n--no hats")
+
+
+def test_a_shortcut_without_a_prompt_is_a_command():
+    event = parse(message("/pixel"))
+    assert isinstance(event, Command) and (event.name, event.args) == ("pixel", "")
+
+
+def test_in_groups_commands_for_this_bot_or_no_bot_count_and_others_are_ignored():
+    assert parse(message(f"/help@{BOT}", chat=GROUP)).name == "help"
+    assert parse(message("/help", chat=GROUP)).name == "help"
+    assert isinstance(parse(message("/help@other_bot", chat=GROUP)), Ignored)
+    assert parse(message(f"/pixel@{BOT.upper()} a boat", chat=GROUP)).style == "pixel"
+
+
+def test_in_groups_mentions_and_replies_to_the_bot_are_prompts_and_chatter_is_ignored():
+    mention = parse(message(f"@{BOT} a lighthouse", chat=GROUP))
+    assert isinstance(mention, Prompt) and mention.text.strip() == "a lighthouse"
+    reply = parse(message("make it blue", chat=GROUP, reply_to_message={"message_id": 3, "from": {"id": 1, "is_bot": True, "username": BOT}}))
+    assert isinstance(reply, Prompt) and reply.text == "make it blue"
+    assert isinstance(parse(message("hello all", chat=GROUP)), Ignored)
+    assert isinstance(parse(message("hi", chat=GROUP, reply_to_message={"message_id": 3, "from": {"id": 9, "username": "someone"}})), Ignored)
 
 
 def test_stickers_get_a_hint_in_private_and_silence_in_groups():
-    assert isinstance(parse_update(message(sticker={"file_id": "x"})), NotText)
-    assert isinstance(parse_update(message(sticker={"file_id": "x"}, chat=GROUP)), Ignored)
-
-
-def test_group_text_that_is_not_a_command_is_ignored():
-    assert isinstance(parse_update(message("hello all", chat=GROUP)), Ignored)
+    assert isinstance(parse(message(sticker={"file_id": "x"})), NotText)
+    assert isinstance(parse(message(sticker={"file_id": "x"}, chat=GROUP)), Ignored)
 
 
 def test_edited_messages_and_other_kinds_are_ignored():
     edited = {"update_id": 11, "edited_message": message("x")["message"]}
-    assert parse_update(edited) == Ignored(11, "unhandled update kind edited_message")
-    assert isinstance(parse_update({"update_id": 12, "my_chat_member": {}}), Ignored)
+    assert parse(edited) == Ignored(11, "unhandled update kind edited_message")
+    assert isinstance(parse({"update_id": 12, "my_chat_member": {}}), Ignored)
 
 
-def test_style_button_press_becomes_a_style_choice():
+def test_button_presses_carry_action_and_arguments():
     update = {
         "update_id": 13,
         "callback_query": {
             "id": "cb1",
             "from": USER,
             "message": {"message_id": 6, "chat": PRIVATE, "date": 1},
-            "data": style_choice_data("pixel", "u10"),
+            "data": keyboards.encode("same", "pixel", "u10"),
         },
     }
-    event = parse_update(update)
-    assert isinstance(event, StyleChosen)
-    assert (event.job_id, event.style, event.callback_query_id, event.chat_id) == ("u10", "pixel", "cb1", 7)
+    event = parse(update)
+    assert isinstance(event, Button)
+    assert (event.action, event.args, event.callback_query_id, event.message_id) == ("same", ("pixel", "u10"), "cb1", 6)
 
 
-def test_foreign_callback_data_is_ignored():
-    update = {"update_id": 14, "callback_query": {"id": "c", "from": USER, "message": {"chat": PRIVATE}, "data": "style:cubism:u1"}}
-    assert isinstance(parse_update(update), Ignored)
+@pytest.mark.parametrize("data", ["style:cubism:u1", "again", "again:u1:u2", "lang:fr", "nuke:u1", "again:../x"])
+def test_foreign_or_stale_callback_data_is_ignored(data):
+    update = {"update_id": 14, "callback_query": {"id": "c", "from": USER, "message": {"message_id": 1, "chat": PRIVATE}, "data": data}}
+    assert isinstance(parse(update), Ignored)
 
 
 @pytest.mark.parametrize("bad", [[], {"update_id": "1"}, {"message": {}}, {"update_id": 1, "message": {"text": "x"}}])
 def test_malformed_updates_are_refused(bad):
     with pytest.raises(MalformedUpdate):
-        parse_update(bad)
+        parse(bad)
 
 
-def test_published_events_round_trip():
-    prompt = parse_update(message("кот в шляпе"))
-    assert decode_event(encode_event(prompt)) == prompt
+@pytest.mark.parametrize("text", ["кот в шляпе", "/style", "/ghibli a fox"])
+def test_published_events_round_trip(text):
+    event = parse(message(text))
+    assert decode_event(encode_event(event)) == event
+
+
+def test_button_events_round_trip():
+    update = {"update_id": 15, "callback_query": {"id": "c", "from": USER, "message": {"message_id": 1, "chat": PRIVATE}, "data": "lang:en"}}
+    event = parse(update)
+    assert decode_event(encode_event(event)) == event
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"v": 2, "kind": "prompt"}', b'{"v": 1, "kind": "poem"}', b'{"v": 1, "kind": "prompt"}'])
 def test_undecodable_events_are_refused(body):
     with pytest.raises(MalformedUpdate):
         decode_event(body)
-
-
-def test_style_keyboard_fits_telegram_limits():
-    rows = style_keyboard("u" + "9" * 19)["inline_keyboard"]
-    buttons = [button for row in rows for button in row]
-    assert [b["text"] for b in buttons] == ["Ghibli Art", "Realistic", "Pixel Art"]
-    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)

@@ -1,8 +1,16 @@
 from imagebot.config import Settings
-from imagebot.updates import Command
-from imagebot.webhook import command_reply, secret_matches
+from imagebot.updates import Button, Command
+from imagebot.webhook import button_answer, command_reply, needs_worker, secret_matches
 
-SETTINGS = Settings(project="p", bot_token="123456:TEST-TOKEN", webhook_secret="s3cret", images_bucket="b")
+SETTINGS = Settings(project="p", bot_token="123456:TEST-TOKEN", webhook_secret="s3cret", images_bucket="b", operator_ids=frozenset({99}))
+
+
+def no_choice(user_id):
+    return None
+
+
+def command(name, language="en", user_id=7, first_name=""):
+    return Command(1, 7, user_id, 3, name, "", language, first_name)
 
 
 def test_secret_must_match_exactly():
@@ -12,18 +20,48 @@ def test_secret_must_match_exactly():
     assert not secret_matches("", "s3cret")
 
 
-def test_start_and_help_are_answered_in_the_users_language():
-    start = command_reply(Command(1, 7, "start", "ru", "Аня"), SETTINGS)
+def test_start_welcomes_in_the_clients_language_with_the_style_buttons():
+    start = command_reply(command("start", "ru", first_name="Аня"), SETTINGS, no_choice)
     assert start["method"] == "sendMessage" and start["chat_id"] == 7
     assert start["text"].startswith("Привет, Аня!")
-    helped = command_reply(Command(1, 7, "help", "en", ""), SETTINGS)
-    assert "2–500 characters" in helped["text"]
+    assert [b["callback_data"] for b in start["reply_markup"]["inline_keyboard"][0]] == ["default:ghibli", "default:realistic", "default:pixel"]
 
 
-def test_names_are_escaped_and_unknown_commands_get_a_hint():
-    start = command_reply(Command(1, 7, "start", "en", "<script>"), SETTINGS)
-    assert "&lt;script&gt;" in start["text"]
-    assert "don't know that command" in command_reply(Command(1, 7, "paint", "en"), SETTINGS)["text"]
+def test_a_language_chosen_with_lang_beats_the_clients_language():
+    helped = command_reply(command("help", "en"), SETTINGS, lambda user_id: "ru")
+    assert "Как это работает" in helped["text"] and "2–500 символов" in helped["text"]
+
+
+def test_a_failing_language_lookup_still_answers():
+    def broken(user_id):
+        raise TimeoutError("firestore is slow")
+
+    assert "How it works" in command_reply(command("help"), SETTINGS, broken)["text"]
+
+
+def test_names_are_escaped_and_unknown_commands_and_bare_shortcuts_get_hints():
+    assert "&lt;script&gt;" in command_reply(command("start", first_name="<script>"), SETTINGS, no_choice)["text"]
+    assert "don't know that command" in command_reply(command("paint"), SETTINGS, no_choice)["text"]
+    assert "/pixel a cat in a hat" in command_reply(command("pixel"), SETTINGS, no_choice)["text"]
+
+
+def test_state_commands_go_to_the_worker_and_operator_commands_only_for_operators():
+    assert needs_worker(command("style"), SETTINGS) and needs_worker(command("history"), SETTINGS)
+    assert not needs_worker(command("start"), SETTINGS)
+    assert not needs_worker(command("stats", user_id=7), SETTINGS)
+    assert needs_worker(command("stats", user_id=99), SETTINGS)
+    assert "don't know" in command_reply(command("pause", user_id=7), SETTINGS, no_choice)["text"]
+
+
+def test_button_toasts_say_what_happens():
+    def press(action, *args, language="en"):
+        return button_answer(Button(1, 7, 7, 3, "cb", action, args, language), language)
+
+    assert press("style", "pixel") == "Pixel Art ✓"
+    assert press("again", "u1") == "🔁 Drawing again…"
+    assert press("same", "realistic", "u1") == "🎨 Realistic…"
+    assert press("aspect", "portrait", language="ru") == "Портрет ✓"
+    assert press("lang", "ru") == "Русский ✓"
 
 
 def test_settings_repr_hides_secrets():

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 
 from gpu_service.contract import GenerationJob
 from gpu_service.engine import Engine, load_engine
+from tests.support.spy import RecordingPipeline, spy_engine  # noqa: F401  # re-exported for the tests here
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +28,13 @@ def make_job(**overrides: object) -> GenerationJob:
     }
     fields.update(overrides)
     return GenerationJob(**fields)  # type: ignore[arg-type]
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(decode(data).convert("RGB")).astype(np.int16)

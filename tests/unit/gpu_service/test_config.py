@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gpu_service.config import JOBS_COLLECTION, ConfigError, Settings
@@ -14,6 +12,9 @@ def test_defaults_with_only_the_required_variables() -> None:
 
     assert settings == Settings(project="imagebot-dev", images_bucket="imagebot-images-dev")
     assert settings.model_dir is None
+    assert settings.model_cache_dir == "/tmp/models"
+    assert dict(settings.style_paths) == {}
+    assert (settings.batch_max_size, settings.batch_window_ms, settings.torch_compile) == (4, 75, False)
     assert settings.port == 8080
     assert settings.torch_device is None  # decided when the engine loads: cuda if available
     assert settings.jobs_collection == JOBS_COLLECTION == "jobs"
@@ -22,7 +23,12 @@ def test_defaults_with_only_the_required_variables() -> None:
 def test_every_variable_is_read() -> None:
     environ = {
         **REQUIRED,
-        "MODEL_DIR": "/models",
+        "MODEL_DIR": "gs://imagebot-models-dev/2026-07-01",
+        "MODEL_CACHE_DIR": "/var/models",
+        "STYLE_PATHS": "realistic=quality, pixel=fast",
+        "BATCH_MAX_SIZE": "8",
+        "BATCH_WINDOW_MS": "50",
+        "TORCH_COMPILE": "true",
         "PORT": "9000",
         "TORCH_DEVICE": "cuda:1",
         "HOST": "127.0.0.1",
@@ -30,7 +36,10 @@ def test_every_variable_is_read() -> None:
 
     settings = Settings.from_env(environ)
 
-    assert settings.model_dir == Path("/models")
+    assert settings.model_dir == "gs://imagebot-models-dev/2026-07-01"
+    assert settings.model_cache_dir == "/var/models"
+    assert dict(settings.style_paths) == {"realistic": "quality", "pixel": "fast"}
+    assert (settings.batch_max_size, settings.batch_window_ms, settings.torch_compile) == (8, 50, True)
     assert settings.port == 9000
     assert settings.torch_device == "cuda:1"
     assert settings.host == "127.0.0.1"
@@ -59,3 +68,20 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STYLE_PATHS", "realistic=slow"),
+        ("STYLE_PATHS", "cubism=fast"),
+        ("STYLE_PATHS", "realistic"),
+        ("BATCH_MAX_SIZE", "0"),
+        ("BATCH_MAX_SIZE", "four"),
+        ("BATCH_WINDOW_MS", "-5"),
+        ("TORCH_COMPILE", "maybe"),
+    ],
+)
+def test_a_bad_setting_is_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**REQUIRED, name: value})

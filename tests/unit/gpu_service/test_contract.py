@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from gpu_service.contract import ContractError, GenerationJob, output_metadata, output_object_name
+from gpu_service.contract import (
+    ContractError,
+    GenerationJob,
+    output_metadata,
+    output_object_name,
+    output_object_names,
+)
 
 GOOD = {"job_id": "u1001", "chat_id": 42, "prompt": "a fox", "style": "pixel", "seed": 7}
 
@@ -52,7 +58,9 @@ def test_a_job_off_contract_is_a_contract_error(raw: bytes, reason: str) -> None
 def test_the_output_object_and_its_metadata() -> None:
     job = GenerationJob.from_json(body())
 
-    assert output_object_name(job.job_id) == "outputs/u1001.png"
+    assert output_object_name(job.job_id, "png") == "outputs/u1001.png"
+    assert output_object_name(job.job_id, "jpg") == "outputs/u1001.jpg"
+    assert output_object_names(job.job_id) == ["outputs/u1001.png", "outputs/u1001.jpg", "outputs/u1001.webp"]
     assert output_metadata(job, 512, 768) == {
         "contract": "1",
         "job_id": "u1001",
@@ -62,3 +70,8 @@ def test_the_output_object_and_its_metadata() -> None:
         "width": "512",
         "height": "768",
     }
+
+
+def test_an_output_extension_off_the_contract_is_refused() -> None:
+    with pytest.raises(ValueError, match="extension"):
+        output_object_name("u1", "jpeg")

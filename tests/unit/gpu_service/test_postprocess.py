@@ -67,3 +67,21 @@ def test_identity_leaves_the_picture_alone() -> None:
 def test_apply_refuses_an_unknown_name() -> None:
     with pytest.raises(ValueError, match="unknown post-processing 'sepia'"):
         postprocess.apply("sepia", noisy_picture(8, 8))
+
+
+def test_pixel_art_already_on_the_grid_comes_through_unchanged() -> None:
+    rng = np.random.default_rng(11)
+    palette = rng.integers(0, 256, (6, 3), dtype=np.uint8)
+    cells = palette[rng.integers(0, 6, (64, 64))]  # 64 x 64 cells, 6 colours
+    picture = Image.fromarray(cells.repeat(8, 0).repeat(8, 1), "RGB")  # 8-pixel cells: 512 x 512
+
+    assert np.array_equal(np.asarray(postprocess.pixel_grid(picture)), np.asarray(picture))
+
+
+def test_pixel_grid_at_the_economy_size_keeps_64_cells() -> None:
+    pixels = np.asarray(postprocess.pixel_grid(noisy_picture(384, 384)))
+    cell = 384 // postprocess.PIXEL_CELLS  # 6
+
+    blocks = pixels.reshape(64, cell, 64, cell, 3)
+    assert (blocks == blocks[:, :1, :, :1, :]).all()
+    assert colours(Image.fromarray(pixels)) <= postprocess.PIXEL_COLOURS

@@ -101,3 +101,23 @@ def test_form_parameters_are_parsed_per_parameter() -> None:
         Params({"chat_id": "@somechannel"}).chat_id()
     with pytest.raises(BotApiError, match="bad"):
         Params({"reply_markup": "{nope"}).json_value("reply_markup", "bad")
+
+
+def test_html_entities_nest_in_the_order_their_tags_open() -> None:
+    html = '<b>bold <i>both</i></b><i></i> <pre><code class="language-py">x</code></pre>'
+    shown = _formatting.formatted(html, "HTML")
+
+    assert shown.text == "bold both x"
+    assert shown.entities == [
+        {"offset": 0, "length": 9, "type": "bold"},
+        {"offset": 5, "length": 4, "type": "italic"},  # the empty <i></i> left no entity
+        {"offset": 10, "length": 1, "type": "pre", "language": "py"},
+    ]
+
+
+def test_trimming_moves_and_clips_entities() -> None:
+    shown = _formatting.message_formatted("<b>  hi  </b> there ", "HTML")
+
+    assert shown.text == "hi   there"
+    assert shown.entities == [{"offset": 0, "length": 4, "type": "bold"}]
+    assert _formatting.formatted("*bold*", "MarkdownV2").entities == []  # HTML only, as documented

@@ -1,0 +1,106 @@
+"""What a user sets and asks about: default style and aspect, language, limits, history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from imagebot import keyboards, texts
+from imagebot.ops import quota_in_mode
+from imagebot.runtime import Runtime
+from imagebot.styles import label
+from imagebot.telegram import TelegramError
+from imagebot.updates import Button, Command
+
+HISTORY_SHOWN = 5
+
+
+def _language(rt: Runtime, user_id: int, language_code: str | None) -> str:
+    return rt.store.get_user(user_id).get("language") or texts.language_for(language_code)
+
+
+def _style_menu(rt: Runtime, user_id: int, language: str) -> tuple[str, dict]:
+    user = rt.store.get_user(user_id)
+    style, aspect = user.get("default_style"), user.get("aspect", "square")
+    text = texts.render(
+        language,
+        "style_menu",
+        style=label(style) if style else texts.render(language, "no_style"),
+        aspect=texts.render(language, f"aspect_{aspect}"),
+    )
+    return text, keyboards.settings_menu(style, aspect, language)
+
+
+def show_style_menu(command: Command, rt: Runtime) -> None:
+    language = _language(rt, command.user_id, command.language_code)
+    text, menu = _style_menu(rt, command.user_id, language)
+    rt.bot.send_message(command.chat_id, text, reply_markup=menu)
+
+
+def set_default_style(button: Button, rt: Runtime) -> None:
+    rt.store.update_user(button.user_id, default_style=button.args[0])
+    _refresh_menu(button, rt)
+
+
+def set_aspect(button: Button, rt: Runtime) -> None:
+    rt.store.update_user(button.user_id, aspect=button.args[0])
+    _refresh_menu(button, rt)
+
+
+def _refresh_menu(button: Button, rt: Runtime) -> None:
+    """The pressed menu shows the new choice ticked (the /start keyboard becomes the menu)."""
+    language = _language(rt, button.user_id, button.language_code)
+    text, menu = _style_menu(rt, button.user_id, language)
+    _edit_quietly(rt, button.chat_id, button.message_id, text, menu)
+
+
+def show_language_menu(command: Command, rt: Runtime) -> None:
+    language = _language(rt, command.user_id, command.language_code)
+    rt.bot.send_message(command.chat_id, texts.render(language, "lang_menu"), reply_markup=keyboards.language_menu(language))
+
+
+def set_language(button: Button, rt: Runtime) -> None:
+    language = button.args[0]
+    rt.store.update_user(button.user_id, language=language)
+    _edit_quietly(rt, button.chat_id, button.message_id, texts.render(language, "lang_menu"), keyboards.language_menu(language))
+
+
+def _edit_quietly(rt: Runtime, chat_id: int, message_id: int, text: str, menu: dict) -> None:
+    try:
+        rt.bot.edit_message_text(chat_id, message_id, text, reply_markup=menu)
+    except TelegramError as error:
+        if error.transient:
+            raise
+        # "message is not modified" after a second press on the same choice: nothing to show.
+
+
+def show_limits(command: Command, rt: Runtime) -> None:
+    language = _language(rt, command.user_id, command.language_code)
+    policy = quota_in_mode(rt.quota_policy, rt.store.get_ops().mode)
+    now = rt.now()
+    saved = rt.store.get_user(command.user_id).get("quota") or {}
+    used = saved.get("used_today", 0) if saved.get("day") == now.date().isoformat() else 0
+    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+    seconds = int((midnight - now).total_seconds())
+    text = texts.render(
+        language,
+        "limits",
+        used=used,
+        limit=policy.daily_limit,
+        left=max(0, policy.daily_limit - used),
+        hours=seconds // 3600,
+        minutes=seconds % 3600 // 60,
+    )
+    rt.bot.send_message(command.chat_id, text)
+
+
+def resend_history(command: Command, rt: Runtime) -> None:
+    """The latest pictures again, by their Telegram file ids: nothing is drawn or uploaded."""
+    user = rt.store.get_user(command.user_id)
+    language = user.get("language") or texts.language_for(command.language_code)
+    history = user.get("history", [])[:HISTORY_SHOWN]
+    if not history:
+        rt.bot.send_message(command.chat_id, texts.render(language, "history_empty"))
+        return
+    for entry in reversed(history):  # oldest first, so the newest ends up at the bottom
+        caption = texts.render(language, "history_caption", style=label(entry["style"]), prompt=texts.shorten(entry["prompt"], 700))
+        rt.bot.send_photo_by_id(command.chat_id, entry["file_id"], caption=caption)

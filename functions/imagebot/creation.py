@@ -1,0 +1,146 @@
+"""Jobs come into being here: from a prompt, a style chosen for it, or a button under a photo."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from google.api_core.exceptions import NotFound
+
+from imagebot import keyboards, texts
+from imagebot.jobs import State, job_id_for_update, seed_for
+from imagebot.logs import fields
+from imagebot.runtime import Runtime
+from imagebot.updates import Button, Prompt
+from imagebot.validation import PromptRejected, validate_request
+
+log = logging.getLogger(__name__)
+QUESTION_PROMPT_CHARS = 200
+
+
+def user_language(rt: Runtime, user_id: int, language_code: str | None) -> str:
+    return rt.store.get_user(user_id).get("language") or texts.language_for(language_code)
+
+
+def handle_prompt(event: Prompt, rt: Runtime) -> None:
+    job_id = job_id_for_update(event.update_id)
+    user = rt.store.get_user(event.user_id)
+    job: dict[str, Any] = {
+        "job_id": job_id,
+        "update_id": event.update_id,
+        "chat_id": event.chat_id,
+        "user_id": event.user_id,
+        "message_id": event.message_id,
+        "language": user.get("language") or texts.language_for(event.language_code),
+        "times": {State.RECEIVED.value: datetime.fromtimestamp(event.received_at, UTC)},
+    }
+    try:
+        request = validate_request(event.text, rt.settings.prompt_min_chars, rt.settings.prompt_max_chars)
+    except PromptRejected as rejected:
+        refuse(job, rejected, rt)
+        return
+    job.update(
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        style=event.style or user.get("default_style"),
+        aspect=user.get("aspect", "square"),
+        seed=seed_for(job_id),
+    )
+    start(job, rt)
+
+
+def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Runtime) -> None:
+    job.update(state=State.REJECTED.value, reason=rejected.reason)
+    job["times"][State.REJECTED.value] = rt.now()
+    rt.store.create_job(job["job_id"], job)
+    log.info("prompt rejected", extra=fields(stage="validate", job_id=job["job_id"], reason=rejected.reason))
+    text = texts.render(job["language"], f"rejected_{rejected.reason}", limit=rejected.limit)
+    rt.bot.send_message(job["chat_id"], text, reply_to_message_id=job["message_id"])
+
+
+def start(job: dict[str, Any], rt: Runtime) -> None:
+    """Create the job: with a style it goes on to admission, without one the user is asked."""
+    state = State.VALIDATED if job["style"] else State.AWAITING_STYLE
+    job["state"] = state.value
+    job["times"][state.value] = rt.now()
+    job = rt.store.create_job(job["job_id"], job)  # a redelivery finds the first one
+    if job["state"] == State.VALIDATED:
+        publish_validated(job["job_id"], rt)
+    elif job["state"] == State.AWAITING_STYLE and not job.get("status_message_id"):
+        question = texts.render(job["language"], "choose_style", prompt=texts.shorten(job["prompt"], QUESTION_PROMPT_CHARS))
+        sent = rt.bot.send_message(
+            job["chat_id"], question, reply_markup=keyboards.style_question(job["job_id"]), reply_to_message_id=job["message_id"]
+        )
+        rt.store.set_job_fields(job["job_id"], status_message_id=sent["message_id"])
+        log.info("asked for a style", extra=fields(stage="validate", job_id=job["job_id"]))
+
+
+def publish_validated(job_id: str, rt: Runtime) -> None:
+    rt.publisher.publish(rt.settings.validated_topic, job_id.encode(), job_id=job_id)
+    log.info("job validated", extra=fields(stage="validate", job_id=job_id))
+
+
+def choose_style(button: Button, rt: Runtime) -> None:
+    style, job_id = button.args
+    context = fields(stage="validate", job_id=job_id, update_id=button.update_id)
+    job = rt.store.move_job(job_id, State.VALIDATED, rt.now(), style=style, style_update_id=button.update_id)
+    if job is None:
+        # Either a second press on the same keyboard, or our own first handling of this very
+        # press crashed after the move: only the latter still needs its publish.
+        job = rt.store.get_job(job_id)
+        if job is None or job.get("style_update_id") != button.update_id:
+            log.info("style press on a job that already has one", extra=context)
+            return
+    publish_validated(job_id, rt)
+
+
+def draw_again(button: Button, rt: Runtime) -> None:
+    """Again (new seed), another style (new seed), the same seed in another style, or a retry."""
+    source_id = button.args[-1]
+    source = rt.store.get_job(source_id)
+    if source is None or not source.get("prompt") or source.get("user_id") != button.user_id:
+        stale(button, rt)
+        return
+    job_id = job_id_for_update(button.update_id)
+    style = button.args[0] if button.action in ("other", "same") else source["style"]
+    keep_seed = button.action in ("same", "retry")
+    job = {
+        "job_id": job_id,
+        "update_id": button.update_id,
+        "source_job_id": source_id,
+        "chat_id": source["chat_id"],
+        "user_id": source["user_id"],
+        "message_id": source["message_id"],  # the photo answers the original prompt
+        "language": user_language(rt, button.user_id, button.language_code),
+        "prompt": source["prompt"],
+        "negative_prompt": source.get("negative_prompt", ""),
+        "aspect": source.get("aspect", "square"),
+        "style": style,
+        "seed": source["seed"] if keep_seed else seed_for(job_id),
+        "times": {State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
+    }
+    start(job, rt)
+
+
+def send_original(button: Button, rt: Runtime) -> None:
+    """The delivered picture as a document: Telegram recompresses photos, documents stay intact."""
+    job = rt.store.get_job(button.args[0])
+    if job is None or job.get("user_id") != button.user_id or not job.get("output_name"):
+        stale(button, rt)
+        return
+    language = user_language(rt, button.user_id, button.language_code)
+    try:
+        data = rt.download(rt.settings.images_bucket, job["output_name"])
+    except NotFound:  # the bucket's lifecycle rule removed it
+        rt.bot.send_message(job["chat_id"], texts.render(language, "file_gone"), reply_to_message_id=job.get("delivered_message_id"))
+        return
+    rt.bot.send_document(
+        job["chat_id"], data, filename=job["output_name"].rsplit("/", 1)[-1], reply_to_message_id=job.get("delivered_message_id")
+    )
+
+
+def stale(button: Button, rt: Runtime) -> None:
+    log.info("button on a job that cannot serve it", extra=fields(update_id=button.update_id, reason=button.action))
+    language = user_language(rt, button.user_id, button.language_code)
+    rt.bot.send_message(button.chat_id, texts.render(language, "answer_stale"))

@@ -1,0 +1,72 @@
+"""Operator commands: /stats, /pause, /resume. The webhook routes them here only for the
+configured operators, and each handler checks again."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from imagebot import budget, budget_guard, stats, texts
+from imagebot.logs import fields
+from imagebot.ops import Mode
+from imagebot.runtime import Runtime
+from imagebot.updates import Command
+
+log = logging.getLogger(__name__)
+
+
+def _allowed(command: Command, rt: Runtime) -> bool:
+    if command.user_id in rt.settings.operator_ids:
+        return True
+    log.warning("operator command from a non-operator", extra=fields(reason=command.name, chat_id=command.chat_id))
+    return False
+
+
+def _language(command: Command, rt: Runtime) -> str:
+    return rt.store.get_user(command.user_id).get("language") or texts.language_for(command.language_code)
+
+
+def show_stats(command: Command, rt: Runtime) -> None:
+    if not _allowed(command, rt):
+        return
+    now = rt.now()
+    today = stats.summarise(rt.store.jobs_received_since(datetime(now.year, now.month, now.day, tzinfo=UTC)))
+    seconds = lambda value: "–" if value is None else f"{value:.1f}"  # noqa: E731
+    text = texts.render(
+        _language(command, rt),
+        "stats",
+        jobs=today.jobs,
+        delivered=today.delivered,
+        failed=today.failed,
+        rejected=today.rejected,
+        queue=rt.store.queue_depth(),
+        p50=seconds(today.p50_seconds),
+        p95=seconds(today.p95_seconds),
+        mode=rt.store.get_ops().mode.value,
+    )
+    rt.bot.send_message(command.chat_id, text)
+
+
+def pause(command: Command, rt: Runtime) -> None:
+    _set_mode(command, rt, Mode.PAUSED, "paused")
+
+
+def resume(command: Command, rt: Runtime) -> None:
+    if not _allowed(command, rt):
+        return
+    if rt.store.get_ops().set_by == budget.SET_BY_BUDGET and rt.store.get_ops().mode == Mode.PAUSED:
+        # The budget guard also scaled the GPU service to zero: bring it back, or admitted
+        # jobs would wait for a GPU that never comes.
+        budget_guard.default_starter(rt.settings).start(budget.Workflow.RESUME, f"/resume by {command.user_id}")
+    _set_mode(command, rt, Mode.NORMAL, "resumed")
+
+
+def _set_mode(command: Command, rt: Runtime, mode: Mode, answer: str) -> None:
+    if not _allowed(command, rt):
+        return
+    current = rt.store.get_ops()
+    reason = f"/{command.name} by {command.user_id}"
+    rt.store.set_ops(replace(current, mode=mode, reason=reason, set_by="operator", updated_at=rt.now()))
+    log.warning("operating mode set by an operator", extra=fields(reason=mode.value, chat_id=command.chat_id))
+    rt.bot.send_message(command.chat_id, texts.render(_language(command, rt), answer))

@@ -1,0 +1,85 @@
+"""Outbound pacing: Telegram allows about 30 messages a second per bot, one a second per chat
+and 20 a minute per group. Every function instance shares these limits, so the pace is kept in
+Firestore: each send reserves the next free slot of its chat and of one shard of the bot-wide
+budget, then waits for the later of the two. Waiting for a slot is cheaper than a 429.
+
+The reservation is "virtual scheduling": a slot document holds the time its next send may go,
+and each reservation moves it on by one interval. Shards keep any one document's write rate low.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Methods that put a new message in a chat count per chat; edits count towards the bot-wide
+# budget only; callback answers, chat actions and deletions are not limited by Telegram.
+log = logging.getLogger(__name__)
+NEW_MESSAGES = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"})
+BOT_WIDE = NEW_MESSAGES | {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}
+
+
+@dataclass(frozen=True)
+class PacingPolicy:
+    per_second: float = 25.0  # bot-wide, kept below Telegram's ~30 for headroom
+    private_interval: float = 1.0  # seconds between new messages to one private chat
+    group_interval: float = 3.0  # 20 a minute in a group
+    shards: int = 8
+    max_wait: float = 30.0  # beyond this the backlog is too deep to hold a function for
+
+    def chat_interval(self, chat_id: int) -> float:
+        return self.private_interval if chat_id > 0 else self.group_interval
+
+    @property
+    def shard_interval(self) -> float:
+        return self.shards / self.per_second
+
+
+def reserve(next_free_at: float | None, now: float, interval: float) -> tuple[float, float]:
+    """(when this send may go, the slot's new next-free time). Pure."""
+    slot = max(now, next_free_at or now)
+    return slot, slot + interval
+
+
+Reserve = Callable[[str, float], float]  # (key, interval) -> slot time, on the wall clock
+
+
+class Pacer:
+    """Called before each Bot API call; sleeps until the call may go."""
+
+    def __init__(
+        self,
+        reserve_slot: Reserve,
+        policy: PacingPolicy = PacingPolicy(),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._reserve = reserve_slot
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+
+    def __call__(self, method: str, chat_id: int | None) -> float:
+        """Waits for the slot; returns the seconds waited."""
+        if method not in BOT_WIDE:
+            return 0.0
+        shard = random.randrange(self._policy.shards)
+        slot = self._slot(f"bot-{shard}", self._policy.shard_interval)
+        if method in NEW_MESSAGES and chat_id is not None:
+            slot = max(slot, self._slot(f"chat-{chat_id}", self._policy.chat_interval(chat_id)))
+        wait = min(max(0.0, slot - self._clock()), self._policy.max_wait)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def _slot(self, key: str, interval: float) -> float:
+        try:
+            return self._reserve(key, interval)
+        except Exception:
+            # Pacing must never cost a message: without a slot the call goes now, and a 429
+            # (honoured by the Bot API client) is the worst that can follow.
+            log.warning("no pacing slot for %s; sending unpaced", key, exc_info=True)
+            return self._clock()

@@ -1,0 +1,44 @@
+"""Figures for operators, from job documents. Pure."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from imagebot.jobs import State
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    jobs: int
+    delivered: int
+    failed: int
+    rejected: int
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile: the smallest value at or above `share` of the values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def summarise(jobs: list[dict[str, Any]]) -> DailyStats:
+    states = [job.get("state") for job in jobs]
+    latencies = [
+        (job["times"]["delivered"] - job["times"]["received"]).total_seconds()
+        for job in jobs
+        if job.get("state") == State.DELIVERED and {"delivered", "received"} <= set(job.get("times", {}))
+    ]
+    return DailyStats(
+        jobs=len(jobs),
+        delivered=states.count(State.DELIVERED),
+        failed=states.count(State.FAILED),
+        rejected=states.count(State.REJECTED),
+        p50_seconds=percentile(latencies, 0.50),
+        p95_seconds=percentile(latencies, 0.95),
+    )

@@ -1,0 +1,30 @@
+"""Jobs that will never succeed, however often Pub/Sub redelivers them.
+
+The HTTP edge answers these 400 with the reason: Pub/Sub retries, then moves the message to the
+dead-letter topic, where the failure reporter closes the job and tells the user. Anything else
+that goes wrong is a 500 and may succeed on a redelivery.
+"""
+
+from __future__ import annotations
+
+
+class JobRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BlockedPrompt(JobRefused):
+    """The prompt holds a term of the blocklist (checked again here: defence in depth)."""
+
+    def __init__(self, term: str) -> None:
+        # The term itself stays out of the reason: reasons end up in logs and dashboards.
+        super().__init__("blocked prompt")
+        self.term = term
+
+
+class UnsafeOutput(JobRefused):
+    """The model's safety checker flagged the picture: it is not uploaded."""
+
+    def __init__(self) -> None:
+        super().__init__("unsafe output")

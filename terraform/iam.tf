@@ -1,0 +1,123 @@
+# One service account per component, each granted only what its code does. Grants are made on
+# the resource (a topic, a bucket, a secret, a service) wherever the API allows it.
+#
+# Firestore is the exception: its IAM has no per-collection (or per-document) grants, so the
+# components that read or write documents get roles/datastore.user (or .viewer) on the whole
+# project. What each one touches is fixed by its code instead: the functions use updates/,
+# users/, jobs/, stats/ and config/; the GPU service moves jobs/ only; the workflow writes
+# config/ops only. Firestore security rules do not apply to server client libraries, so they
+# cannot narrow this further.
+
+locals {
+  accounts = {
+    webhook  = "Telegram webhook: publishes prompts, reads users' language"
+    validate = "validate_prompt: jobs and users in Firestore, publishes validated"
+    admit    = "rate_limit: quotas and jobs in Firestore, publishes generation jobs"
+    progress = "report_progress: reads jobs, edits the user's status message"
+    failures = "report_failure and sweep_stuck_jobs: fail jobs, tell users"
+    deliver  = "deliver_image: reads outputs, sends photos, closes jobs"
+    budget   = "budget_guard: ops mode in Firestore, starts the budget workflow"
+    gpu      = "GPU service: reads models, writes outputs, moves jobs"
+    workflow = "budget workflow: pauses admissions, scales the GPU service"
+    push     = "Pub/Sub push identity (OIDC) towards the functions and the GPU service"
+    eventarc = "Eventarc identity delivering Cloud Storage events to deliver_image"
+    deployer = "Cloud Build: builds, deploys, registers the webhook, smoke-tests"
+  }
+}
+
+resource "google_service_account" "sa" {
+  for_each     = local.accounts
+  account_id   = "${local.name}-${each.key}"
+  display_name = each.value
+}
+
+locals {
+  sa_email  = { for key, account in google_service_account.sa : key => account.email }
+  sa_member = { for key, account in google_service_account.sa : key => "serviceAccount:${account.email}" }
+}
+
+# --- project-level roles (no narrower resource exists) -------------------------------------
+
+locals {
+  project_roles = {
+    # Firestore (see above). The webhook only reads.
+    "webhook-datastore"  = ["webhook", "roles/datastore.viewer"]
+    "validate-datastore" = ["validate", "roles/datastore.user"]
+    "admit-datastore"    = ["admit", "roles/datastore.user"]
+    "progress-datastore" = ["progress", "roles/datastore.user"]
+    "failures-datastore" = ["failures", "roles/datastore.user"]
+    "deliver-datastore"  = ["deliver", "roles/datastore.user"]
+    "budget-datastore"   = ["budget", "roles/datastore.user"]
+    "gpu-datastore"      = ["gpu", "roles/datastore.user"]
+    "workflow-datastore" = ["workflow", "roles/datastore.user"]
+    # Workflows has no per-workflow IAM: invoker is granted on the project.
+    "budget-workflows" = ["budget", "roles/workflows.invoker"]
+    # Eventarc: the trigger's identity must be allowed to receive events.
+    "eventarc-receiver" = ["eventarc", "roles/eventarc.eventReceiver"]
+    # Cloud Build: deploy functions (gen2 functions are Cloud Run services underneath, hence
+    # run.developer for traffic and tags), write its logs.
+    "deployer-functions" = ["deployer", "roles/cloudfunctions.developer"]
+    "deployer-run"       = ["deployer", "roles/run.developer"]
+    "deployer-logs"      = ["deployer", "roles/logging.logWriter"]
+  }
+}
+
+resource "google_project_iam_member" "roles" {
+  for_each = local.project_roles
+  project  = var.project_id
+  role     = each.value[1]
+  member   = local.sa_member[each.value[0]]
+}
+
+# Building a function reads its uploaded source from the bucket Cloud Functions manages
+# (gcf-v2-sources-*, created on the first `gcloud functions deploy`) or from ours: read access to
+# those buckets only, by condition, since the managed one does not exist before that deploy.
+resource "google_project_iam_member" "deployer_reads_function_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = local.sa_member["deployer"]
+  condition {
+    title      = "function-sources-only"
+    expression = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\") || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.sources.name}\")"
+  }
+}
+
+# Every runtime writes its logs and metrics (granted explicitly: no default compute account).
+resource "google_project_iam_member" "log_writer" {
+  for_each = toset(["webhook", "validate", "admit", "progress", "failures", "deliver", "budget", "gpu", "workflow"])
+  project  = var.project_id
+  role     = "roles/logging.logWriter"
+  member   = local.sa_member[each.value]
+}
+
+# The deployer deploys each runtime as its service account, and nothing else.
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each           = toset(["webhook", "validate", "admit", "progress", "failures", "deliver", "budget", "gpu", "deployer"])
+  service_account_id = google_service_account.sa[each.value].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = local.sa_member["deployer"]
+}
+
+# Updating the GPU service (its scaling) requires acting as its runtime account.
+resource "google_service_account_iam_member" "workflow_acts_as_gpu" {
+  service_account_id = google_service_account.sa["gpu"].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = local.sa_member["workflow"]
+}
+
+# Pub/Sub mints the OIDC tokens of push subscriptions as the push account (needed for projects
+# created before April 2021; harmless after).
+resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
+  service_account_id = google_service_account.sa["push"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
+# Eventarc's Cloud Storage triggers need the Cloud Storage service agent to publish.
+data "google_storage_project_service_account" "gcs" {}
+
+resource "google_project_iam_member" "gcs_agent_publishes" {
+  project = var.project_id
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}

@@ -1,0 +1,113 @@
+# Buckets: uniform access, public access prevention enforced, nothing public, ever.
+
+resource "google_storage_bucket" "images" {
+  #checkov:skip=CKV_GCP_62:No access-log bucket: only the pipeline's own accounts read it, and each logs what it reads.
+  #checkov:skip=CKV_GCP_78:Outputs are throwaway copies of what Telegram already stores; versioning would only keep deleted pictures longer.
+  name                        = "${var.project_id}-images"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = var.environment != "prod"
+  labels                      = local.labels
+
+  # outputs/<job_id>.png is written once by the GPU service and read once by deliver_image.
+  lifecycle_rule {
+    action {
+      type = "Delete"
+    }
+    condition {
+      age            = var.outputs_retention_days
+      matches_prefix = ["outputs/"]
+    }
+  }
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_storage_bucket" "models" {
+  #checkov:skip=CKV_GCP_62:No access-log bucket: only the pipeline's own accounts read it, and each logs what it reads.
+  # Diffusers pipelines, one folder per style (ghibli/, realistic/, pixel/), mounted read-only
+  # into the GPU service at MODEL_DIR. A new object here redeploys the GPU service (cloudbuild.tf).
+  name                        = "${var.project_id}-models"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  # Versioning: an overwritten model can be restored, which is the model rollback.
+  versioning {
+    enabled = true
+  }
+  lifecycle_rule {
+    action {
+      type = "Delete"
+    }
+    condition {
+      num_newer_versions = 3
+      with_state         = "ARCHIVED"
+    }
+  }
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_storage_bucket" "sources" {
+  #checkov:skip=CKV_GCP_62:No access-log bucket: only the pipeline's own accounts read it, and each logs what it reads.
+  #checkov:skip=CKV_GCP_78:Function sources are rebuilt from git; old archives have no value.
+  # The functions' first source archive (terraform creates the functions; Cloud Build redeploys).
+  name                        = "${var.project_id}-function-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  labels                      = local.labels
+
+  lifecycle_rule {
+    action {
+      type = "Delete"
+    }
+    condition {
+      age = 30
+    }
+  }
+  depends_on = [google_project_service.enabled]
+}
+
+# --- who may touch which bucket -------------------------------------------------------------
+
+# The GPU service checks whether an output exists (get) and writes it (create): no delete.
+resource "google_storage_bucket_iam_member" "gpu_reads_outputs" {
+  bucket = google_storage_bucket.images.name
+  role   = "roles/storage.objectViewer"
+  member = local.sa_member["gpu"]
+}
+
+resource "google_storage_bucket_iam_member" "gpu_writes_outputs" {
+  bucket = google_storage_bucket.images.name
+  role   = "roles/storage.objectCreator"
+  member = local.sa_member["gpu"]
+}
+
+resource "google_storage_bucket_iam_member" "gpu_reads_models" {
+  bucket = google_storage_bucket.models.name
+  role   = "roles/storage.objectViewer"
+  member = local.sa_member["gpu"]
+}
+
+resource "google_storage_bucket_iam_member" "deliver_reads_outputs" {
+  bucket = google_storage_bucket.images.name
+  role   = "roles/storage.objectViewer"
+  member = local.sa_member["deliver"]
+}
+
+# The smoke test checks its synthetic output and removes it.
+resource "google_storage_bucket_iam_member" "deployer_smoke_outputs" {
+  bucket = google_storage_bucket.images.name
+  role   = "roles/storage.objectUser"
+  member = local.sa_member["deployer"]
+}
+
+resource "google_storage_bucket_iam_member" "deployer_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectUser"
+  member = local.sa_member["deployer"]
+}

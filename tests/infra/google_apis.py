@@ -1,0 +1,185 @@
+"""A local stand-in for the Google REST APIs the budget workflow calls, over real HTTP.
+
+- Cloud Run Admin API v2: GET and PATCH (updateMask=scaling) of one service, answering the PATCH
+  with a long-running operation and reporting `reconciling` for a few reads afterwards, as
+  Cloud Run does while it rolls the change out; GET of the operation.
+- Secret Manager: `versions/latest:access` of the bot token.
+- OAuth 2.0 token endpoint: the workflow authenticates with `auth: {type: OAuth2}`, which in
+  workflows-emulator means Application Default Credentials; tests point those at a credentials
+  file whose token_url is this endpoint. The token it hands out, "owner", is
+  the one the Firestore emulator treats as an administrator.
+
+Every request is recorded (method, path, query, Authorization header, JSON body) for assertions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ACCESS_TOKEN = "owner"
+_SERVICE = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+)/services/([^/]+)$")
+_OPERATION = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/operations/[^/]+)$")
+_SECRET = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/]+)/versions/latest:access$")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    authorization: str | None
+    body: Any
+
+
+@dataclass
+class GoogleApis:
+    """State and knobs of the stand-in; tests change them between runs."""
+
+    secrets: dict[str, str] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reads_while_reconciling: int = 2  # GETs that still report reconciling after a PATCH
+    patch_failures: list[int] = field(default_factory=list)  # statuses to answer the next PATCHes with
+    requests: list[Recorded] = field(default_factory=list)
+    _pending: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_service(self, parent: str, name: str, min_instances: int = 0, max_instances: int = 2) -> None:
+        full = f"{parent}/services/{name}"
+        self.services[full] = {
+            "name": full,
+            "generation": "1",
+            "observedGeneration": "1",
+            "reconciling": False,
+            "scaling": {"scalingMode": "AUTOMATIC"},
+            "template": {"scaling": {"minInstanceCount": min_instances, "maxInstanceCount": max_instances}},
+            "terminalCondition": {"type": "Ready", "state": "CONDITION_SUCCEEDED"},
+        }
+
+    def calls(self, method: str, path_part: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and path_part in r.path]
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        if method == "POST" and path == "/token":
+            return 200, {"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600}
+        if (m := _SECRET.match(path)) and method == "GET":
+            value = self.secrets.get(m.group(2))
+            if value is None:
+                return 404, _error(404, "NOT_FOUND", f"Secret {m.group(2)} not found")
+            payload = base64.b64encode(value.encode()).decode()
+            return 200, {
+                "name": f"projects/{m.group(1)}/secrets/{m.group(2)}/versions/1",
+                "payload": {"data": payload},
+            }
+        if m := _SERVICE.match(path):
+            name = f"{m.group(1)}/services/{m.group(2)}"
+            if name not in self.services:
+                return 404, _error(
+                    404, "NOT_FOUND", f"Resource '{m.group(2)}' of kind 'SERVICE' does not exist."
+                )
+            if method == "GET":
+                return 200, self._read(name)
+            if method == "PATCH":
+                return self._patch(name, m.group(1), query, body)
+        if (m := _OPERATION.match(path)) and method == "GET":
+            return 200, {"name": m.group(1), "done": True}
+        return 404, _error(404, "NOT_FOUND", f"no stand-in for {method} {path}")
+
+    def _read(self, name: str) -> dict[str, Any]:
+        service = self.services[name]
+        if self._pending.get(name, 0) > 0:
+            self._pending[name] -= 1
+        else:
+            service["reconciling"] = False
+            service["observedGeneration"] = service["generation"]
+        return json.loads(json.dumps(service))
+
+    def _patch(self, name: str, parent: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        if self.patch_failures:
+            status = self.patch_failures.pop(0)
+            return status, _error(status, "UNAVAILABLE", "stand-in failure")
+        mask = query.get("updateMask", [""])[0].split(",")
+        if mask != ["scaling"] or not isinstance(body, dict) or "scaling" not in body:
+            return 400, _error(
+                400, "INVALID_ARGUMENT", f"stand-in accepts updateMask=scaling only, got {mask}"
+            )
+        scaling = body["scaling"]
+        if scaling.get("scalingMode") not in ("AUTOMATIC", "MANUAL"):
+            return 400, _error(400, "INVALID_ARGUMENT", f"bad scalingMode {scaling.get('scalingMode')!r}")
+        service = self.services[name]
+        service["scaling"] = dict(scaling)
+        service["generation"] = str(int(service["generation"]) + 1)
+        service["reconciling"] = True
+        self._pending[name] = self.reads_while_reconciling
+        operation = f"{parent}/operations/{uuid.uuid4()}"
+        return 200, {
+            "name": operation,
+            "metadata": {"@type": "type.googleapis.com/google.cloud.run.v2.Service", "name": name},
+        }
+
+
+def _error(code: int, status: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "status": status, "message": message}}
+
+
+class GoogleApisServer:
+    """`with GoogleApisServer() as server:` serves `server.apis` on a loopback port."""
+
+    def __init__(self) -> None:
+        self.apis = GoogleApis()
+        apis = self.apis
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body: Any = (
+                        json.loads(raw)
+                        if raw and "json" in (self.headers.get("Content-Type") or "")
+                        else raw.decode()
+                    )
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                query = parse_qs(parts.query)
+                with apis._lock:
+                    apis.requests.append(
+                        Recorded(self.command, parts.path, query, self.headers.get("Authorization"), body)
+                    )
+                    status, answer = apis.handle(self.command, parts.path, query, body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = _serve
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> GoogleApisServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,147 @@
+"""The pure parts of deploy/ (smoke test, rollback, Telegram setup), checked against the code
+they talk to: the GPU service's push envelope and job contract, and the bot's own client."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from imagebot.telegram import BotApi
+
+from deploy import rollout, smoke, telegram_setup
+from gpu_service.contract import GenerationJob
+from gpu_service.pubsub import parse_push
+from tests.infra.tools import ROOT
+
+SERVICE_URL = "https://imagebot-gpu-abc123xyz-ez.a.run.app"
+
+
+def test_the_candidate_is_reached_through_its_tag_url():
+    assert smoke.tag_url(SERVICE_URL) == "https://candidate---imagebot-gpu-abc123xyz-ez.a.run.app"
+    with pytest.raises(ValueError):
+        smoke.tag_url("http://imagebot-gpu.a.run.app")
+    with pytest.raises(ValueError):
+        smoke.tag_url("https://example.com")
+
+
+def test_the_synthetic_job_is_one_the_gpu_service_accepts():
+    job_id = smoke.smoke_job_id("4f1c2b1e-66aa-4c8e-9d5e-0123456789ab")
+    envelope = smoke.push_envelope(smoke.generation_job(job_id), message_id="m-1")
+    pushed = parse_push(json.dumps(envelope).encode())
+    job = GenerationJob.from_json(pushed.data)  # raises on anything off the contract
+    assert job.job_id == job_id and job.chat_id == smoke.SMOKE_CHAT_ID
+    assert smoke.output_prefix(job_id) == f"outputs/{job_id}."
+    listing = {"items": [{"name": f"outputs/{job_id}.jpg", "size": "1234"}], "kind": "storage#objects"}
+    assert smoke.listed_names(listing) == [f"outputs/{job_id}.jpg"] and smoke.listed_names({}) == []
+    assert len(smoke.smoke_job_id("x" * 200)) <= 64
+    with pytest.raises(ValueError):
+        smoke.smoke_job_id("$$$")
+
+
+def test_wait_until_retries_until_true_and_gives_up_at_the_deadline():
+    now = [0.0]
+    answers = iter([OSError("refused"), False, True])
+
+    def check() -> bool:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert smoke.wait_until(
+        check, timeout=100, interval=10, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
+    assert now[0] == 20.0
+    now[0] = 0.0
+    assert not smoke.wait_until(
+        lambda: False,
+        timeout=30,
+        interval=10,
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    assert now[0] == 30.0
+
+
+def test_the_summary_fails_on_any_failed_or_no_check():
+    passed, text = smoke.summary([smoke.Verdict("a", True, "ok"), smoke.Verdict("b", False, "503")])
+    assert not passed and "FAIL b: 503" in text
+    assert smoke.summary([])[0] is False
+
+
+def test_serving_revisions_read_gclouds_service_json():
+    service = {
+        "status": {
+            "latestReadyRevisionName": "fn-00007-new",
+            "traffic": [
+                {"revisionName": "fn-00005-old", "percent": 90},
+                {"latestRevision": True, "percent": 10},
+                {"revisionName": "fn-00006-tagged", "tag": "candidate"},
+            ],
+        }
+    }
+    assert rollout.serving_revisions(service) == {"fn-00005-old": 90, "fn-00007-new": 10}
+    assert rollout.traffic_argument({"b": 10, "a": 90}) == "a=90,b=10"
+    with pytest.raises(ValueError):
+        rollout.traffic_argument({"a": 50})
+
+
+def test_rollback_puts_functions_back_and_untags_the_gpu_candidate():
+    snapshot = {
+        "functions": {"rate-limit": {"rate-limit-00003-abc": 100}, "budget-guard": {}},
+        "gpu_service": "imagebot-gpu",
+    }
+    commands = rollout.rollback_commands(snapshot, "europe-west4")
+    assert commands == [
+        [
+            "run",
+            "services",
+            "update-traffic",
+            "rate-limit",
+            "--region=europe-west4",
+            "--to-revisions=rate-limit-00003-abc=100",
+        ],
+        [
+            "run",
+            "services",
+            "update-traffic",
+            "imagebot-gpu",
+            "--region=europe-west4",
+            "--remove-tags=candidate",
+        ],
+    ]
+
+
+def test_set_webhook_asks_for_what_the_bots_own_client_asks_for():
+    sent = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.update(json.loads(request.content))
+        return httpx.Response(200, json={"ok": True, "result": True})
+
+    BotApi("123456:TEST-TOKEN", client=httpx.Client(transport=httpx.MockTransport(handler))).set_webhook(
+        "https://x.example/", "s3cret"
+    )
+    params = telegram_setup.set_webhook_params("https://x.example/", "s3cret")
+    assert params["allowed_updates"] == sent["allowed_updates"]
+    assert params["secret_token"] == "s3cret" and params["max_connections"] == sent["max_connections"]
+    with pytest.raises(ValueError):
+        telegram_setup.set_webhook_params("http://x.example/", "s3cret")
+
+
+def test_the_command_menu_is_the_bots_commands_in_each_language():
+    calls = telegram_setup.set_commands_calls()
+    assert [call.get("language_code", "") for call in calls] == list(telegram_setup.COMMANDS)
+    names = [[c["command"] for c in call["commands"]] for call in calls]
+    assert all(n == names[0] for n in names)  # the same commands in every language
+    # Each one is a command the bot knows: named in its help text or compared to in its code.
+    source = "\n".join(path.read_text() for path in (ROOT / "functions" / "imagebot").glob("*.py"))
+    missing = [name for name in names[0] if f"/{name}" not in source and f'"{name}"' not in source]
+    assert not missing, f"menu commands the bot does not know: {missing}"
+
+
+def test_nothing_secret_is_printed():
+    assert telegram_setup.redact(
+        "bad token 123456:TEST-TOKEN in /bot123456:TEST-TOKEN/x", "123456:TEST-TOKEN"
+    ) == ("bad token [redacted] in /bot[redacted]/x")

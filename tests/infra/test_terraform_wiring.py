@@ -1,0 +1,327 @@
+"""terraform/ parsed (python-hcl2, no providers needed) and checked against the code it deploys."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.infra.hcl import (
+    ROOT,
+    TERRAFORM,
+    entry_points,
+    env_names_read,
+    load,
+    load_tfvars,
+    one,
+    secret_env_names,
+)
+
+FUNCTION = "google_cloudfunctions2_function"
+# Read by config.py only where the cloud differs: the legacy project variable (GOOGLE_CLOUD_PROJECT
+# is set), and the local workflows-emulator endpoint (the cloud uses the Executions API itself).
+LOCAL_ONLY = {"GCP_PROJECT", "WORKFLOWS_API_ENDPOINT"}
+# Pub/Sub-fed functions and the topic each consumes; Storage-fed ones and their event.
+EXPECTED_TOPICS = {
+    "validate_prompt": ["prompts"],
+    "rate_limit": ["validated"],
+    "report_progress": ["job-progress"],
+    "report_failure": ["generation-jobs-dead", "job-progress-dead", "prompts-dead", "validated-dead"],
+    "sweep_stuck_jobs": ["sweep"],
+    "budget_guard": ["billing-alerts"],
+}
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return load()
+
+
+def functions_by_entry_point(tf) -> dict[str, tuple[str, dict]]:
+    return {
+        one(body["build_config"])["entry_point"]: (name, body) for name, body in tf.of_type(FUNCTION).items()
+    }
+
+
+def pushed_topics(tf, resource_name: str) -> list[str]:
+    """Topics whose push subscription delivers to this function's URL: a route of its own, or
+    the job topics' dead letters (the `dead_report` subscriptions)."""
+    url = f"${{google_cloudfunctions2_function.{resource_name}.service_config[0].uri}}"
+    topics = [topic for topic, route in tf.locals["routes"].items() if route["endpoint"] == url]
+    dead_report = tf.resource("google_pubsub_subscription", "dead_report")
+    if one(dead_report["push_config"])["push_endpoint"] == url:
+        reported = re.findall(r'"([a-z-]+)"', tf.locals["failure_reported"])
+        topics += [f"{topic}-dead" for topic in reported]
+    return sorted(topics)
+
+
+def test_every_entry_point_has_a_function(tf):
+    deployed = functions_by_entry_point(tf)
+    missing = set(entry_points()) - set(deployed)
+    assert not missing, f"entry points in functions/main.py without a {FUNCTION}: {sorted(missing)}"
+    assert set(deployed) <= set(entry_points()), "a function whose entry point main.py lacks"
+
+
+def test_every_entry_point_has_the_right_trigger(tf):
+    deployed = functions_by_entry_point(tf)
+    for entry_point, signature in entry_points().items():
+        name, body = deployed[entry_point]
+        topics = pushed_topics(tf, name)
+        events = [one(t)["event_type"] for t in body.get("event_trigger", [])]
+        if signature == "http":
+            assert not topics and not events, f"{entry_point} is an HTTP function"
+            continue
+        assert bool(topics) != bool(events), f"{entry_point} needs one kind of trigger, has {topics + events}"
+        if entry_point in EXPECTED_TOPICS:
+            assert topics == EXPECTED_TOPICS[entry_point], entry_point
+        if events:
+            trigger = one(body["event_trigger"])
+            assert trigger["event_type"] == STORAGE_FINALIZED
+            assert one(trigger["event_filters"]) == {
+                "attribute": "bucket",
+                "value": "${google_storage_bucket.images.name}",
+            }
+
+
+def test_retry_on_failure_for_the_idempotent_event_function(tf):
+    deliver = one(functions_by_entry_point(tf)["deliver_image"][1]["event_trigger"])
+    assert deliver["retry_policy"] == "RETRY_POLICY_RETRY"
+
+
+def test_the_webhook_runs_as_many_threads_as_its_concurrency(tf):
+    service = one(functions_by_entry_point(tf)["telegram_webhook"][1]["service_config"])
+    assert service["max_instance_request_concurrency"] == "${var.webhook_concurrency}"
+    assert "THREADS = tostring(var.webhook_concurrency)" in service["environment_variables"]
+
+
+def test_every_function_gets_every_setting_and_both_secrets(tf):
+    config = ROOT / "functions" / "imagebot" / "config.py"
+    secrets = {value["env"] for value in tf.locals["secrets"].values()}
+    wanted = env_names_read(config) - LOCAL_ONLY
+    provided = set(tf.locals["function_env"]) | secrets
+    assert not wanted - provided, (
+        f"settings config.py reads that terraform never sets: {sorted(wanted - provided)}"
+    )
+    assert secret_env_names(config) <= secrets, "a secret the code reads has no Secret Manager secret"
+    for name, body in tf.of_type(FUNCTION).items():
+        service = one(body["service_config"])
+        assert service["environment_variables"].startswith("${merge(local.function_env"), name
+        mounted = one(service["dynamic"])["secret_environment_variables"]
+        assert mounted["for_each"] == "${local.secrets}" and one(mounted["content"])["version"] == "latest", (
+            name
+        )
+        assert "THREADS" in service["environment_variables"], name
+
+
+def test_every_push_subscription_is_authenticated_retried_and_dead_lettered(tf):
+    pushing = {
+        name: sub for name, sub in tf.of_type("google_pubsub_subscription").items() if "push_config" in sub
+    }
+    assert {"push", "dead_report"} <= set(pushing)
+    for name, subscription in pushing.items():
+        push = one(subscription["push_config"])
+        assert one(push["oidc_token"])["service_account_email"] == '${local.sa_email["push"]}', name
+        assert one(push["oidc_token"])["audience"] == push["push_endpoint"], name
+        assert one(subscription["dead_letter_policy"])["dead_letter_topic"].startswith(
+            "${google_pubsub_topic."
+        ), name
+        assert one(subscription["retry_policy"])["maximum_backoff"] == "600s", name
+    assert tf.resource("google_pubsub_subscription", "push")["for_each"] == "${local.routes}"
+    assert one(tf.resource("google_pubsub_subscription", "push")["dead_letter_policy"])[
+        "dead_letter_topic"
+    ] == ("${google_pubsub_topic.dead[each.key].id}")
+    assert tf.resource("google_pubsub_topic", "dead")["name"] == "${each.key}-dead"
+
+
+def test_topics_and_ack_deadlines(tf):
+    routes = tf.locals["routes"]
+    assert {"prompts", "validated", "generation-jobs", "billing-alerts"} <= set(routes)
+    assert routes["generation-jobs"]["ack_deadline"] == 600
+    assert routes["generation-jobs"]["endpoint"] == "${google_cloud_run_v2_service.gpu.uri}"
+
+
+def test_the_pubsub_service_agent_may_dead_letter(tf):
+    publish = tf.resource("google_pubsub_topic_iam_member", "agent_publishes_dead_letters")
+    ack = tf.resource("google_pubsub_subscription_iam_member", "agent_acks_sources")
+    assert (
+        publish["topic"] == "${google_pubsub_topic.dead[each.key].name}"
+        and publish["role"] == "roles/pubsub.publisher"
+    )
+    assert (
+        ack["subscription"] == "${google_pubsub_subscription.push[each.key].name}"
+        and ack["role"] == "roles/pubsub.subscriber"
+    )
+    assert publish["member"] == ack["member"] == "${local.pubsub_agent}"
+    final = tf.resource("google_pubsub_topic_iam_member", "agent_publishes_unreportable")
+    acks_reports = tf.resource("google_pubsub_subscription_iam_member", "agent_acks_dead_reports")
+    assert final["member"] == acks_reports["member"] == "${local.pubsub_agent}"
+    assert "@gcp-sa-pubsub.iam.gserviceaccount.com" in tf.locals["pubsub_agent"]
+
+
+def test_only_the_webhook_publishes_prompts(tf):
+    assert tf.locals["routes"]["prompts"]["publishers"] == ['${local.sa_member["webhook"]}']
+    # Publishing is granted per topic; the one project-wide publisher is the Cloud Storage agent,
+    # which Eventarc's Storage triggers require.
+    project_wide = {
+        name for name, grant in tf.of_type("google_project_iam_member").items() if "pubsub" in str(grant)
+    }
+    assert project_wide == {"gcs_agent_publishes"}
+
+
+def test_no_bucket_is_public_and_each_has_uniform_access(tf):
+    buckets = tf.of_type("google_storage_bucket")
+    assert {"images", "models"} <= set(buckets)
+    for name, bucket in buckets.items():
+        assert bucket["uniform_bucket_level_access"] is True, name
+        assert bucket["public_access_prevention"] == "enforced", name
+    for kind in (
+        "google_storage_bucket_iam_member",
+        "google_storage_bucket_iam_binding",
+        "google_storage_bucket_acl",
+    ):
+        for name, grant in tf.of_type(kind).items():
+            assert not re.search(r"allUsers|allAuthenticatedUsers", str(grant)), f"{kind}.{name} is public"
+
+
+def test_outputs_are_deleted_after_the_retention(tf):
+    rule = one(tf.resource("google_storage_bucket", "images")["lifecycle_rule"])
+    assert one(rule["action"])["type"] == "Delete"
+    assert one(rule["condition"]) == {"age": "${var.outputs_retention_days}", "matches_prefix": ["outputs/"]}
+
+
+def test_the_gpu_service_is_private_and_shaped_for_the_gpu(tf):
+    gpu = tf.resource("google_cloud_run_v2_service", "gpu")
+    for kind in ("google_cloud_run_v2_service_iam_member", "google_cloud_run_v2_service_iam_binding"):
+        for name, grant in tf.of_type(kind).items():
+            if "gpu" in str(grant.get("name", "")):
+                assert "allUsers" not in str(grant) and "allAuthenticatedUsers" not in str(grant), name
+    template = one(gpu["template"])
+    container = one(template["containers"])
+    assert one(template["node_selector"])["accelerator"] == "nvidia-l4"
+    assert one(container["resources"])["cpu_idle"] is False
+    assert one(container["resources"])["limits"]["nvidia.com/gpu"] == "1"
+    assert template["max_instance_request_concurrency"] == "${var.gpu_concurrency}"
+    validation = one(tf.variables["gpu_concurrency"]["validation"])["condition"]
+    assert "var.gpu_concurrency <= 8" in validation
+    assert one(one(container["startup_probe"])["http_get"])["path"] == "/readyz"
+    assert one(one(container["liveness_probe"])["http_get"])["path"] == "/healthz"
+    scaling = one(template["scaling"])
+    assert scaling == {
+        "min_instance_count": "${var.gpu_min_instances}",
+        "max_instance_count": "${var.gpu_max_instances}",
+    }
+    mount = one(container["volume_mounts"])
+    volume = one(template["volumes"])
+    assert mount["name"] == volume["name"] and one(volume["gcs"])["read_only"] is True
+    assert one(volume["gcs"])["bucket"] == "${google_storage_bucket.models.name}"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MODEL_DIR"] == mount["mount_path"] == "${local.models_mount_dir}"
+    # Every setting gpu_service/config.py reads, but PORT (Cloud Run sets it) and HOST (its
+    # default, every interface, is what Cloud Run needs).
+    wanted = env_names_read(ROOT / "gpu_service" / "config.py") - {"PORT", "HOST"}
+    assert wanted <= set(env), f"GPU settings terraform never sets: {sorted(wanted - set(env))}"
+
+
+def test_the_gpu_service_ignores_what_cloud_build_and_the_budget_guard_change(tf):
+    ignored = one(tf.resource("google_cloud_run_v2_service", "gpu")["lifecycle"])["ignore_changes"]
+    for field in ("scaling", "traffic", "template[0].containers[0].image"):
+        assert f"${{{field}}}" in ignored or field in ignored, field
+
+
+def test_firestore_ttl_policies(tf):
+    ttl = tf.resource("google_firestore_field", "ttl")
+    assert ttl["for_each"] == '${toset(["updates", "jobs"])}' and ttl["field"] == "expire_at"
+    assert "ttl_config" in ttl
+
+
+def test_the_budget_publishes_every_threshold_to_billing_alerts(tf):
+    budget = tf.resource("google_billing_budget", "monthly")
+    rule = one(budget["all_updates_rule"])
+    assert rule["pubsub_topic"] == '${google_pubsub_topic.topic["billing-alerts"].id}'
+    assert rule["schema_version"] == "1.0"
+    assert one(budget["dynamic"])["threshold_rules"]["for_each"] == "${var.budget_thresholds}"
+
+
+def test_the_workflow_gets_every_setting_it_reads(tf):
+    workflow = tf.resource("google_workflows_workflow", "budget_guard")
+    source = (ROOT / "workflows" / "budget_guard.yaml").read_text()
+    read = set(re.findall(r'sys\.get_env\("([A-Z_]+)"\)', source))
+    # The built-in project id, and the API endpoints (defaults are Google's; tests override).
+    needed = {name for name in read if name != "GOOGLE_CLOUD_PROJECT_ID" and not name.endswith("_API")}
+    assert needed <= set(workflow["user_env_vars"]), sorted(needed - set(workflow["user_env_vars"]))
+    assert "budget_guard.yaml" in workflow["source_contents"]
+    assert workflow["call_log_level"] == "LOG_ERRORS_ONLY"  # the token is in the Bot API URL
+
+
+def test_the_edge_admits_only_telegram_and_bans_floods(tf):
+    policy = tf.resource("google_compute_security_policy", "webhook")
+    rules = sorted(policy["rule"], key=lambda rule: int(rule["priority"]))
+    first, default = rules[0], rules[-1]
+    assert first["action"] == "rate_based_ban"
+    assert one(one(first["match"])["config"])["src_ip_ranges"] == "${var.telegram_source_ranges}"
+    assert default["action"].startswith("deny") and one(one(default["match"])["config"])["src_ip_ranges"] == [
+        "*"
+    ]
+    assert tf.variables["telegram_source_ranges"]["default"] == ["149.154.160.0/20", "91.108.4.0/22"]
+    assert tf.resource("google_compute_backend_service", "webhook")["security_policy"].startswith(
+        "${google_compute_security_policy"
+    )
+    assert tf.locals["edge"] == "${var.edge_enabled ? 1 : 0}"
+
+
+def test_environments_differ_where_they_should():
+    dev = load_tfvars(TERRAFORM / "environments" / "dev.tfvars")
+    prod = load_tfvars(TERRAFORM / "environments" / "prod.tfvars")
+    assert (dev["environment"], prod["environment"]) == ("dev", "prod")
+    assert dev["edge_enabled"] is False and prod["edge_enabled"] is True and prod["webhook_domain"]
+    assert dev["gpu_min_instances"] == 0 and prod["gpu_min_instances"] >= 1
+
+
+def test_deploy_triggers(tf):
+    triggers = tf.of_type("google_cloudbuild_trigger")
+    dev, prod, models = triggers["dev_push"], triggers["prod_tag"], triggers["models"]
+    assert one(one(dev["github"])["push"])["branch"] == "^main$"
+    assert one(one(prod["github"])["push"])["tag"] == "^v.*$"
+    assert '_DEPLOY = "gpu"' in models["substitutions"]  # a new model redeploys the GPU service only
+    assert (
+        '_MODEL_NAME == \\"RELEASE\\"' in models["filter"] or '_MODEL_NAME == "RELEASE"' in models["filter"]
+    )
+    assert one(models["pubsub_config"])["topic"] == "${google_pubsub_topic.model_updates.id}"
+    notification = tf.resource("google_storage_notification", "models")
+    assert notification["bucket"] == "${google_storage_bucket.models.name}" and notification[
+        "event_types"
+    ] == ["OBJECT_FINALIZE"]
+
+
+def test_alerts_cover_dead_letters_errors_and_the_gpu_queue(tf):
+    filters = " ".join(
+        str(policy["conditions"]) for policy in tf.of_type("google_monitoring_alert_policy").values()
+    )
+    assert "topic/send_message_operation_count" in filters and "-dead" in filters
+    assert "subscription/oldest_unacked_message_age" in filters
+    assert "logging.googleapis.com/user/" in filters
+    assert tf.of_type("google_monitoring_dashboard")
+
+
+def test_analytics_sink_and_views(tf):
+    sink = tf.resource("google_logging_project_sink", "job_events")
+    assert "jsonPayload.stage:*" in sink["filter"]
+    views = tf.resource("google_bigquery_table", "views")
+    for query in ("daily_users", "images_per_style", "refusals_by_reason", "latency_per_stage"):
+        assert (TERRAFORM / "queries" / f"{query}.sql").read_text().count("${events}") >= 1, query
+    assert "templatefile" in one(views["view"])["query"]
+
+
+def test_every_variable_is_described_and_the_risky_ones_validated(tf):
+    for name, variable in tf.variables.items():
+        assert "type" in variable, name
+    validated = {name for name, variable in tf.variables.items() if "validation" in variable}
+    assert {
+        "project_id",
+        "environment",
+        "region",
+        "gpu_concurrency",
+        "gpu_max_instances",
+        "budget_thresholds",
+    } <= validated

@@ -1,0 +1,26 @@
+"""The pace kept in Firestore holds across concurrent senders (as across function instances)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+
+def test_concurrent_reservations_get_distinct_slots_one_interval_apart(runtime):
+    key, now = f"chat-test-{uuid.uuid4().hex[:8]}", time.time()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        slots = sorted(pool.map(lambda _: runtime.store.reserve_slot(key, 1.0), range(8)))
+    assert now <= slots[0]
+    # At least one interval apart (more when a contender reserved after the slot had passed).
+    assert all(later - earlier >= 1.0 - 1e-6 for earlier, later in zip(slots, slots[1:], strict=False))
+
+
+def test_the_bot_client_waits_for_its_chat_slot(runtime, telegram):
+    chat_id = 14_000_000 + int(time.time()) % 1000
+    for n in range(3):
+        runtime.bot.send_message(chat_id, f"message {n}")
+    sent = [call.time for call in telegram.calls("sendMessage") if str(call.params["chat_id"]) == str(chat_id)]
+    assert len(sent) == 3
+    gaps = [later - earlier for earlier, later in zip(sent, sent[1:], strict=False)]
+    assert all(gap >= 0.95 for gap in gaps), gaps

@@ -1,0 +1,57 @@
+import pytest
+
+from imagebot import keyboards
+
+
+def buttons(markup):
+    return [button for row in markup["inline_keyboard"] for button in row]
+
+
+def test_style_question_offers_the_three_styles_for_the_job():
+    assert [b["callback_data"] for b in buttons(keyboards.style_question("u1"))] == ["style:ghibli:u1", "style:realistic:u1", "style:pixel:u1"]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_photo_actions_offer_again_original_and_the_two_other_styles(language):
+    data = [b["callback_data"] for b in buttons(keyboards.photo_actions("u" + "9" * 20, "ghibli", language))]
+    assert data == [
+        "again:u99999999999999999999", "file:u99999999999999999999",
+        "other:realistic:u99999999999999999999", "other:pixel:u99999999999999999999",
+        "same:realistic:u99999999999999999999", "same:pixel:u99999999999999999999",
+    ]
+
+
+def test_every_callback_fits_telegrams_64_bytes_and_parses_back():
+    longest_job = "u" + "9" * 39
+    markups = [
+        keyboards.photo_actions(longest_job, "realistic", "ru"),
+        keyboards.settings_menu("pixel", "landscape", "ru"),
+        keyboards.language_menu("ru"),
+        keyboards.retry(longest_job, "en"),
+    ]
+    for button in (b for markup in markups for b in buttons(markup)):
+        assert len(button["callback_data"].encode()) <= 64
+        assert keyboards.parse(button["callback_data"]) is not None
+
+
+def test_menus_tick_the_current_choice():
+    texts = [b["text"] for b in buttons(keyboards.settings_menu("pixel", "portrait", "en"))]
+    assert texts == ["Ghibli Art", "Realistic", "✓ Pixel Art", "Square", "✓ Portrait", "Landscape"]
+    assert [b["text"] for b in buttons(keyboards.language_menu("ru"))] == ["English", "✓ Русский"]
+
+
+def test_invalid_callbacks_cannot_be_built():
+    with pytest.raises(ValueError):
+        keyboards.encode("style", "cubism", "u1")
+    with pytest.raises(ValueError):
+        keyboards.encode("again", "u" + "1" * 80)
+
+
+def test_the_command_menu_fits_telegrams_limits_in_every_language():
+    from imagebot.commands import MENU, menu
+    from imagebot.texts import CATALOGUE
+
+    for language in CATALOGUE:
+        entries = menu(language)
+        assert [entry["command"] for entry in entries] == list(MENU)
+        assert all(1 <= len(entry["description"]) <= 256 for entry in entries)

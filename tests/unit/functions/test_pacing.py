@@ -1,0 +1,56 @@
+from imagebot.pacing import Pacer, PacingPolicy, reserve
+
+
+def test_reserve_gives_now_when_free_and_queues_behind_the_last_otherwise():
+    assert reserve(None, 100.0, 1.0) == (100.0, 101.0)
+    assert reserve(90.0, 100.0, 1.0) == (100.0, 101.0)  # the slot was free long ago
+    assert reserve(103.0, 100.0, 1.0) == (103.0, 104.0)
+
+
+class Slots:
+    """An in-memory stand-in for the Firestore slot documents, to test the Pacer's arithmetic."""
+
+    def __init__(self, now: float):
+        self.now = now
+        self.next_free: dict[str, float] = {}
+
+    def __call__(self, key, interval):
+        slot, self.next_free[key] = reserve(self.next_free.get(key), self.now, interval)
+        return slot
+
+
+def pacer_at(clock_value, slots, policy=PacingPolicy(shards=1, per_second=10.0)):
+    waits = []
+    return Pacer(slots, policy, clock=lambda: clock_value, sleep=waits.append), waits
+
+
+def test_new_messages_to_one_private_chat_are_a_second_apart():
+    slots = Slots(0.0)
+    pacer, waits = pacer_at(0.0, slots)
+    assert [pacer("sendMessage", 7) for _ in range(3)] == [0.0, 1.0, 2.0]
+    assert waits == [1.0, 2.0]
+
+
+def test_groups_get_three_seconds_and_edits_only_the_bot_wide_pace():
+    slots = Slots(0.0)
+    pacer, _ = pacer_at(0.0, slots)
+    assert [pacer("sendPhoto", -100) for _ in range(2)] == [0.0, 3.0]
+    assert pacer("editMessageText", -100) == 0.2  # two bot-wide slots of 0.1 s already taken
+    assert pacer("answerCallbackQuery", -100) == 0.0 and pacer("sendChatAction", 7) == 0.0
+
+
+def test_the_bot_wide_pace_spreads_many_chats_over_time_and_waits_are_capped():
+    slots = Slots(0.0)
+    pacer, _ = pacer_at(0.0, slots, PacingPolicy(shards=1, per_second=25.0, max_wait=0.5))
+    waits = [pacer("sendMessage", chat) for chat in range(1, 31)]
+    assert waits[:3] == [0.0, 0.04, 0.08]
+    assert max(waits) == 0.5
+
+
+def test_a_failing_slot_store_never_holds_a_message_back():
+    def broken(key, interval):
+        raise TimeoutError("firestore unavailable")
+
+    waits = []
+    pacer = Pacer(broken, PacingPolicy(), clock=lambda: 5.0, sleep=waits.append)
+    assert pacer("sendPhoto", 7) == 0.0 and waits == []
