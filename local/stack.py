@@ -116,7 +116,16 @@ class LocalStack:
             [
                 Route("prompts", "prompts-validate", self.urls["validate_prompt"]),
                 Route("validated", "validated-rate-limit", self.urls["rate_limit"]),
-                Route("generation-jobs", "generation-jobs-gpu", self.urls["gpu_service"], ack_deadline_seconds=600),
+                # The cloud's backoff (terraform/pubsub.tf), not the quick local one: a lost GPU
+                # instance is replaced and must warm up before it can draw, and a push that
+                # reaches it meanwhile is answered 503 after a wait. With 1 s backoff the five
+                # attempts ran out within a minute, before a restarted instance on a busy
+                # two-core machine was warm (tests/e2e/test_faults.py), failing jobs that the
+                # cloud would still draw.
+                Route(
+                    "generation-jobs", "generation-jobs-gpu", self.urls["gpu_service"],
+                    ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
+                ),
                 Route("job-progress", "job-progress-report", self.urls["report_progress"]),
             ],
             dead_letter_endpoint=self.urls["report_failure"],

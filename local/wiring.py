@@ -20,6 +20,10 @@ class Route:
     subscription: str
     push_endpoint: str
     ack_deadline_seconds: int = 60
+    # Redelivery backoff after a nack, a failed push or an expired deadline. Short by default so
+    # that local retries are quick; a route may take the cloud's longer one (terraform/pubsub.tf).
+    minimum_backoff_seconds: int = 1
+    maximum_backoff_seconds: int = 30
 
     @property
     def dead_letter_topic(self) -> str:
@@ -42,7 +46,10 @@ def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str |
                 "topic": publisher.topic_path(project, route.topic),
                 "push_config": {"push_endpoint": route.push_endpoint},
                 "ack_deadline_seconds": route.ack_deadline_seconds,
-                "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 30}},
+                "retry_policy": {
+                    "minimum_backoff": {"seconds": route.minimum_backoff_seconds},
+                    "maximum_backoff": {"seconds": route.maximum_backoff_seconds},
+                },
                 "dead_letter_policy": {
                     "dead_letter_topic": publisher.topic_path(project, route.dead_letter_topic),
                     "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,

@@ -103,4 +103,4 @@ def resend_history(command: Command, rt: Runtime) -> None:
         return
     for entry in reversed(history):  # oldest first, so the newest ends up at the bottom
         caption = texts.render(language, "history_caption", style=label(entry["style"]), prompt=texts.shorten(entry["prompt"], 700))
-        rt.bot.send_photo_by_id(command.chat_id, entry["file_id"], caption=caption)
+        rt.bot.send_photo(command.chat_id, entry["file_id"], caption=caption)

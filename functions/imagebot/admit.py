@@ -9,7 +9,8 @@ from typing import Any
 from imagebot import texts
 from imagebot.contract import GenerationJob
 from imagebot.events import BadEvent, pubsub_data
-from imagebot.jobs import State
+from imagebot.deliver import DELIVERY_LEASE, remember, remove_status, send_photo
+from imagebot.jobs import State, cache_key
 from imagebot.logs import fields
 from imagebot.ops import Mode, generation_mode, quota_in_mode
 from imagebot.quota import Admission
@@ -37,6 +38,8 @@ def admit(job_id: str, rt: Runtime) -> None:
         log.error("validated message for a job that does not exist", extra=context)
         return
     mode = rt.store.get_ops().mode
+    if current["state"] == State.VALIDATED and serve_from_cache(current, generation_mode(mode), rt):
+        return
     policy = quota_in_mode(rt.quota_policy, mode)
     job, admission = rt.store.admit_job(job_id, current["user_id"], policy, rt.now(), paused=mode == Mode.PAUSED)
     assert job is not None
@@ -63,8 +66,28 @@ def admit(job_id: str, rt: Runtime) -> None:
         mode=generation_mode(mode),
     )
     message_id = rt.publisher.publish(rt.settings.generation_topic, generation.to_json(), job_id=job_id)
-    rt.store.set_job_fields(job_id, dispatched_message_id=message_id)
+    rt.store.set_job_fields(job_id, dispatched_message_id=message_id, cache_key=cache_key(job, generation.mode))
     log.info("job queued", extra=context)
+
+
+def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime) -> bool:
+    """A picture drawn before for the same words, style, seed and size goes out again by its
+    Telegram file id: no GPU, no quota. True when the job was answered so."""
+    file_id = rt.store.cached_photo(cache_key(job, mode))
+    if file_id is None:
+        return False
+    claimed = rt.store.claim_delivery(job["job_id"], claimant=f"cache-{job['job_id']}", now=rt.now(), lease=DELIVERY_LEASE)
+    if claimed is None:
+        return True  # delivered (or being delivered) by an earlier attempt
+    sent = send_photo(claimed, rt, photo=file_id)
+    delivered = rt.store.move_job(
+        job["job_id"], State.DELIVERED, rt.now(), photo_file_id=file_id, delivered_message_id=sent["message_id"], cached=True
+    )
+    log.info("served from the prompt cache", extra=fields(stage="admit", job_id=job["job_id"]))
+    remove_status(claimed, rt)
+    if delivered is not None:
+        remember(delivered, rt)
+    return True
 
 
 def queue_text(job: dict[str, Any], rt: Runtime) -> str:

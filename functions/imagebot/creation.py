@@ -9,7 +9,7 @@ from typing import Any
 from google.api_core.exceptions import NotFound
 
 from imagebot import keyboards, texts
-from imagebot.jobs import State, job_id_for_update, seed_for
+from imagebot.jobs import State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
 from imagebot.updates import Button, Prompt
@@ -45,7 +45,7 @@ def handle_prompt(event: Prompt, rt: Runtime) -> None:
         negative_prompt=request.negative_prompt,
         style=event.style or user.get("default_style"),
         aspect=user.get("aspect", "square"),
-        seed=seed_for(job_id),
+        seed=seed_for_prompt(request.prompt, request.negative_prompt),
     )
     start(job, rt)
 

@@ -9,7 +9,7 @@ from typing import Any
 from imagebot import keyboards, texts
 from imagebot.contract import ContractError, OutputMetadata, job_id_from_output_name
 from imagebot.events import BadEvent, StorageObject, storage_object
-from imagebot.jobs import State
+from imagebot.jobs import State, stage_durations
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
 from imagebot.styles import label
@@ -76,24 +76,33 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
 
 
 def remember(job: dict[str, Any], rt: Runtime) -> None:
-    """History for /history, and the running time per picture for queue estimates."""
+    """History for /history, the prompt cache, the time each stage took, and the running time
+    per picture for queue estimates."""
     if job.get("photo_file_id"):
         entry = {"job_id": job["job_id"], "file_id": job["photo_file_id"], "style": job["style"], "prompt": job["prompt"]}
         rt.store.add_to_history(job["user_id"], entry)
+        if job.get("cache_key"):
+            rt.store.remember_photo(job["cache_key"], job["photo_file_id"], job["job_id"], rt.now())
     times = job.get("times", {})
+    durations = {stage: round(seconds * 1000) for stage, seconds in stage_durations(times)}
+    rt.store.set_job_fields(job["job_id"], durations_ms=durations)
     if "generating" in times and "generated" in times:
         rt.store.record_generation((times["generated"] - times["generating"]).total_seconds())
 
 
 def send(job: dict[str, Any], obj: StorageObject, rt: Runtime) -> dict[str, Any]:
     photo = rt.download(obj.bucket, obj.name)
+    return send_photo(job, rt, photo=(obj.name.rsplit("/", 1)[-1], photo, obj.content_type))
+
+
+def send_photo(job: dict[str, Any], rt: Runtime, *, photo: tuple[str, bytes, str] | str) -> dict[str, Any]:
+    """The photo as the answer to the prompt, with its caption and buttons: an upload, or a
+    Telegram file id when the picture was drawn before."""
     language = job.get("language", texts.DEFAULT_LANGUAGE)
     caption = texts.caption(language, label(job["style"]), job["prompt"], job["seed"], job.get("negative_prompt", ""))
     return rt.bot.send_photo(
         job["chat_id"],
         photo,
-        filename=obj.name.rsplit("/", 1)[-1],
-        content_type=obj.content_type,
         caption=caption,
         reply_to_message_id=job.get("message_id"),
         reply_markup=keyboards.photo_actions(job["job_id"], job["style"], language),

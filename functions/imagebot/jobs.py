@@ -64,6 +64,18 @@ def seed_for(job_id: str) -> int:
     return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:4], "big")
 
 
+def seed_for_prompt(prompt: str, negative_prompt: str = "") -> int:
+    """A first request's seed comes from its words, so everyone asking for the same picture
+    gets the same one, and a popular prompt is drawn once (see cache_key); "Again" draws anew."""
+    return int.from_bytes(hashlib.sha256(f"{prompt}\n{negative_prompt}".encode()).digest()[:4], "big")
+
+
+def cache_key(job: dict[str, Any], mode: str) -> str:
+    """What makes two pictures the same: the words, the style, the seed, the size, the recipe."""
+    parts = (job["prompt"], job.get("negative_prompt", ""), job["style"], str(job["seed"]), job.get("aspect", "square"), mode)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
 def stage_durations(times: dict[str, datetime]) -> list[tuple[str, float]]:
     """Seconds spent reaching each stamped stage from the one before it, in pipeline order."""
     stamped = [(state.value, times[state.value]) for state in PIPELINE if state.value in times]

@@ -33,6 +33,8 @@ def show_stats(command: Command, rt: Runtime) -> None:
     now = rt.now()
     today = stats.summarise(rt.store.jobs_received_since(datetime(now.year, now.month, now.day, tzinfo=UTC)))
     seconds = lambda value: "–" if value is None else f"{value:.1f}"  # noqa: E731
+    hits, misses = rt.store.cache_counts()
+    lookups = hits + misses
     text = texts.render(
         _language(command, rt),
         "stats",
@@ -43,6 +45,9 @@ def show_stats(command: Command, rt: Runtime) -> None:
         queue=rt.store.queue_depth(),
         p50=seconds(today.p50_seconds),
         p95=seconds(today.p95_seconds),
+        hits=hits,
+        lookups=lookups,
+        rate=f"{hits / lookups:.0%}" if lookups else "–",
         mode=rt.store.get_ops().mode.value,
     )
     rt.bot.send_message(command.chat_id, text)

@@ -3,8 +3,10 @@ and 20 a minute per group. Every function instance shares these limits, so the p
 Firestore: each send reserves the next free slot of its chat and of one shard of the bot-wide
 budget, then waits for the later of the two. Waiting for a slot is cheaper than a 429.
 
-The reservation is "virtual scheduling": a slot document holds the time its next send may go,
-and each reservation moves it on by one interval. Shards keep any one document's write rate low.
+The reservation is the generic cell rate algorithm: a slot document holds the theoretical time
+of the next send, each reservation moves it on by one interval, and a send may go early by the
+burst tolerance (so a status message and its photo need not wait a second apart, while a stream
+to one chat settles at one a second). Shards keep any one document's write rate low.
 """
 
 from __future__ import annotations
@@ -27,24 +29,28 @@ class PacingPolicy:
     per_second: float = 25.0  # bot-wide, kept below Telegram's ~30 for headroom
     private_interval: float = 1.0  # seconds between new messages to one private chat
     group_interval: float = 3.0  # 20 a minute in a group
+    chat_burst: int = 3  # messages a chat may get back to back before the interval applies
     shards: int = 8
     max_wait: float = 30.0  # beyond this the backlog is too deep to hold a function for
 
     def chat_interval(self, chat_id: int) -> float:
         return self.private_interval if chat_id > 0 else self.group_interval
 
+    def chat_tolerance(self, chat_id: int) -> float:
+        return (self.chat_burst - 1) * self.chat_interval(chat_id)
+
     @property
     def shard_interval(self) -> float:
         return self.shards / self.per_second
 
 
-def reserve(next_free_at: float | None, now: float, interval: float) -> tuple[float, float]:
-    """(when this send may go, the slot's new next-free time). Pure."""
-    slot = max(now, next_free_at or now)
-    return slot, slot + interval
+def reserve(next_free_at: float | None, now: float, interval: float, tolerance: float = 0.0) -> tuple[float, float]:
+    """(when this send may go, the slot's new theoretical time). Pure."""
+    theoretical = max(now, next_free_at or now)
+    return max(now, theoretical - tolerance), theoretical + interval
 
 
-Reserve = Callable[[str, float], float]  # (key, interval) -> slot time, on the wall clock
+Reserve = Callable[[str, float, float], float]  # (key, interval, tolerance) -> slot time, wall clock
 
 
 class Pacer:
@@ -67,17 +73,18 @@ class Pacer:
         if method not in BOT_WIDE:
             return 0.0
         shard = random.randrange(self._policy.shards)
-        slot = self._slot(f"bot-{shard}", self._policy.shard_interval)
+        slot = self._slot(f"bot-{shard}", self._policy.shard_interval, 0.0)
         if method in NEW_MESSAGES and chat_id is not None:
-            slot = max(slot, self._slot(f"chat-{chat_id}", self._policy.chat_interval(chat_id)))
+            policy = self._policy
+            slot = max(slot, self._slot(f"chat-{chat_id}", policy.chat_interval(chat_id), policy.chat_tolerance(chat_id)))
         wait = min(max(0.0, slot - self._clock()), self._policy.max_wait)
         if wait > 0:
             self._sleep(wait)
         return wait
 
-    def _slot(self, key: str, interval: float) -> float:
+    def _slot(self, key: str, interval: float, tolerance: float) -> float:
         try:
-            return self._reserve(key, interval)
+            return self._reserve(key, interval, tolerance)
         except Exception:
             # Pacing must never cost a message: without a slot the call goes now, and a 429
             # (honoured by the Bot API client) is the worst that can follow.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from google.api_core.exceptions import Aborted, AlreadyExists
@@ -25,6 +25,9 @@ UPDATE_RETENTION = timedelta(days=7)  # a TTL policy on `expire_at` deletes old 
 HISTORY_SIZE = 10
 THROUGHPUT_WEIGHT = 0.2  # how much the newest generation time moves the running average
 CONTENDED_ATTEMPTS = 12
+JOB_RETENTION = timedelta(days=30)  # the audit trail /stats and the analytics sink read
+PACING_RETENTION = timedelta(days=1)  # a chat's pacing slot matters for seconds
+CACHE_RETENTION = timedelta(days=30)  # Telegram keeps file ids valid for long; a TTL bounds the cache
 
 
 class Store:
@@ -74,6 +77,7 @@ class Store:
 
     def create_job(self, job_id: str, doc: Doc) -> Doc:
         """Create the job, or return the one a previous delivery of the same update made."""
+        doc = {**doc, "expire_at": datetime.now(UTC) + JOB_RETENTION}
         try:
             self._job(job_id).create(doc)
             return doc
@@ -195,7 +199,7 @@ class Store:
 
     # --- outbound pacing ------------------------------------------------------------------------
 
-    def reserve_slot(self, key: str, interval: float) -> float:
+    def reserve_slot(self, key: str, interval: float, tolerance: float = 0.0) -> float:
         """The time a send may go under the pace kept in `pacing/<key>` (see pacing.py)."""
         ref = self._db.collection("pacing").document(key)
 
@@ -204,11 +208,30 @@ class Store:
             saved = (ref.get(transaction=transaction).to_dict() or {}).get("next_free_at")
             # The clock is read inside the attempt: a reservation that waited for the lock
             # must not claim a slot that has already passed.
-            slot, next_free_at = pacing.reserve(saved, time.time(), interval)
-            transaction.set(ref, {"next_free_at": next_free_at})
+            slot, next_free_at = pacing.reserve(saved, time.time(), interval, tolerance)
+            expire_at = datetime.now(UTC) + PACING_RETENTION
+            transaction.set(ref, {"next_free_at": next_free_at, "expire_at": expire_at})
             return slot
 
         return self._contended(attempt)
+
+    # --- the prompt cache ------------------------------------------------------------------------
+
+    def cached_photo(self, key: str) -> str | None:
+        """The Telegram file id of a picture already drawn for this key, counting the lookup."""
+        doc = self._db.collection("cache").document(key).get().to_dict()
+        counter = "hits" if doc else "misses"
+        self._db.collection("stats").document("cache").set({counter: firestore.Increment(1)}, merge=True)
+        return doc["file_id"] if doc else None
+
+    def remember_photo(self, key: str, file_id: str, job_id: str, now: datetime) -> None:
+        self._db.collection("cache").document(key).set(
+            {"file_id": file_id, "job_id": job_id, "created_at": now, "expire_at": now + CACHE_RETENTION}
+        )
+
+    def cache_counts(self) -> tuple[int, int]:
+        doc = self._db.collection("stats").document("cache").get().to_dict() or {}
+        return int(doc.get("hits", 0)), int(doc.get("misses", 0))
 
     # --- operating mode ----------------------------------------------------------------------
 

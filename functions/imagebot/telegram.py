@@ -127,29 +127,23 @@ class BotApi:
     def send_photo(
         self,
         chat_id: int,
-        photo: bytes,
+        photo: tuple[str, bytes, str] | str,
         *,
-        filename: str,
-        content_type: str,
         caption: str,
         reply_to_message_id: int | None = None,
         reply_markup: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return self.call(
-            "sendPhoto",
-            {
-                "chat_id": chat_id,
-                "caption": caption,
-                "parse_mode": "HTML",
-                "reply_parameters": _reply_to(reply_to_message_id),
-                "reply_markup": reply_markup,
-            },
-            files={"photo": (filename, photo, content_type)},
-        )
-
-    def send_photo_by_id(self, chat_id: int, file_id: str, *, caption: str) -> dict[str, Any]:
-        """A photo Telegram already holds: no upload, no regeneration."""
-        return self.call("sendPhoto", {"chat_id": chat_id, "photo": file_id, "caption": caption, "parse_mode": "HTML"})
+        """`photo` is an upload (filename, bytes, content type) or a file id Telegram holds."""
+        params = {
+            "chat_id": chat_id,
+            "caption": caption,
+            "parse_mode": "HTML",
+            "reply_parameters": _reply_to(reply_to_message_id),
+            "reply_markup": reply_markup,
+        }
+        if isinstance(photo, str):
+            return self.call("sendPhoto", {**params, "photo": photo})
+        return self.call("sendPhoto", params, files={"photo": photo})
 
     def send_document(
         self, chat_id: int, data: bytes, *, filename: str, reply_to_message_id: int | None = None

@@ -82,6 +82,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Jobs: {jobs} · delivered {delivered} · failed {failed} · refused {rejected}\n"
             "Queue: {queue}\n"
             "Latency to the photo: p50 {p50} s, p95 {p95} s\n"
+            "Prompt cache: {hits} of {lookups} served without drawing ({rate})\n"
             "Mode: <b>{mode}</b>"
         ),
         "paused": "⏸ Admissions paused. Queued pictures still arrive.",
@@ -166,6 +167,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Заданий: {jobs} · доставлено {delivered} · ошибок {failed} · отказов {rejected}\n"
             "Очередь: {queue}\n"
             "Задержка до картинки: p50 {p50} с, p95 {p95} с\n"
+            "Кэш описаний: {hits} из {lookups} без рисования ({rate})\n"
             "Режим: <b>{mode}</b>"
         ),
         "paused": "⏸ Приём заданий приостановлен. Картинки из очереди ещё придут.",

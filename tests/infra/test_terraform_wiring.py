@@ -231,7 +231,8 @@ def test_the_gpu_service_ignores_what_cloud_build_and_the_budget_guard_change(tf
 
 def test_firestore_ttl_policies(tf):
     ttl = tf.resource("google_firestore_field", "ttl")
-    assert ttl["for_each"] == '${toset(["updates", "jobs"])}' and ttl["field"] == "expire_at"
+    # Every collection whose documents store.py gives an `expire_at` has its TTL policy.
+    assert ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing"])}' and ttl["field"] == "expire_at"
     assert "ttl_config" in ttl
 
 

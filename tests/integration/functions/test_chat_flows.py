@@ -98,7 +98,7 @@ def test_history_resends_the_latest_photos_by_file_id_without_drawing(runtime, t
     Image.new("RGB", (32, 32), "navy").save(png, format="PNG")
     file_ids = []
     for n in range(2):
-        sent = runtime.bot.send_photo(user, png.getvalue(), filename="p.png", content_type="image/png", caption="x")
+        sent = runtime.bot.send_photo(user, ("p.png", png.getvalue(), "image/png"), caption="x")
         file_ids.append(sent["photo"][-1]["file_id"])
         runtime.store.add_to_history(user, {"job_id": f"h{n}", "file_id": file_ids[-1], "style": "ghibli", "prompt": f"picture {n}"})
     before = len(telegram.calls("sendPhoto"))

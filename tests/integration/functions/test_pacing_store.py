@@ -18,9 +18,9 @@ def test_concurrent_reservations_get_distinct_slots_one_interval_apart(runtime):
 
 def test_the_bot_client_waits_for_its_chat_slot(runtime, telegram):
     chat_id = 14_000_000 + int(time.time()) % 1000
-    for n in range(3):
+    for n in range(5):
         runtime.bot.send_message(chat_id, f"message {n}")
     sent = [call.time for call in telegram.calls("sendMessage") if str(call.params["chat_id"]) == str(chat_id)]
-    assert len(sent) == 3
-    gaps = [later - earlier for earlier, later in zip(sent, sent[1:], strict=False)]
-    assert all(gap >= 0.95 for gap in gaps), gaps
+    assert len(sent) == 5
+    # A burst of three goes at once; from then on a message a second (Telegram's per-chat pace).
+    assert sent[3] - sent[0] >= 0.95 and sent[4] - sent[0] >= 1.95, [t - sent[0] for t in sent]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from imagebot import admit
@@ -112,3 +115,33 @@ def test_in_economy_mode_jobs_are_drawn_cheaper_and_quotas_tighten(runtime, tele
     assert [runtime.store.get_job(j)["state"] for j in jobs] == [State.QUEUED, State.REJECTED]
     (message,) = generation.drain(expect=2, timeout=2)
     assert GpuSideJob.from_json(message.data).mode == "economy"
+
+
+def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtime, telegram, generation):
+    from imagebot.jobs import cache_key, seed_for_prompt
+
+    chat_id, first, repeat = next(ids), f"u{next(ids)}", f"u{next(ids)}"
+    prompt = f"a lantern festival {first}"
+    job = put_job(runtime, first, chat_id, State.VALIDATED, prompt=prompt, seed=seed_for_prompt(prompt))
+    hits_before, misses_before = runtime.store.cache_counts()
+    admit.handle_message(pubsub_event_data(first.encode()), runtime)
+    assert runtime.store.get_job(first)["cache_key"] == cache_key(job, "normal")
+    png = io.BytesIO()
+    Image.new("RGB", (16, 16), "orange").save(png, format="PNG")
+    photo = runtime.bot.send_photo(chat_id, ("p.png", png.getvalue(), "image/png"), caption="x")
+    runtime.store.remember_photo(cache_key(job, "normal"), photo["photo"][-1]["file_id"], first, runtime.now())
+    generation.drain(expect=1)
+
+    other_user = next(ids)
+    put_job(runtime, repeat, other_user, State.VALIDATED, prompt=prompt, seed=seed_for_prompt(prompt))
+    admit.handle_message(pubsub_event_data(repeat.encode()), runtime)
+    admit.handle_message(pubsub_event_data(repeat.encode()), runtime)  # redelivered: still one photo
+
+    served = runtime.store.get_job(repeat)
+    assert (served["state"], served["cached"]) == (State.DELIVERED, True)
+    sent = [call for call in telegram.calls("sendPhoto") if str(call.params["chat_id"]) == str(other_user)]
+    assert [call.params["photo"] for call in sent] == [photo["photo"][-1]["file_id"]]
+    assert generation.quiet(0.5) == []  # the GPU never saw it
+    assert "quota" not in runtime.store.get_user(other_user)  # and it cost no quota
+    hits, misses = runtime.store.cache_counts()
+    assert (hits - hits_before, misses - misses_before) == (1, 1)

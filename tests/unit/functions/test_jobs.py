@@ -51,3 +51,14 @@ def test_stage_durations_follow_the_pipeline_order():
         "generated": T0 + timedelta(seconds=8),
     }
     assert stage_durations(times) == [("validated", 0.5), ("queued", 0.5), ("generated", 7.0), ("delivered", 1.0)]
+
+
+def test_a_first_seed_comes_from_the_words_so_repeats_meet_in_the_cache():
+    from imagebot.jobs import cache_key, seed_for_prompt
+
+    assert seed_for_prompt("a red fox") == seed_for_prompt("a red fox") != seed_for_prompt("a red fox", "snow")
+    job = {"prompt": "a red fox", "style": "pixel", "seed": seed_for_prompt("a red fox"), "aspect": "square"}
+    assert cache_key(job, "normal") == cache_key(dict(job), "normal")
+    for change in ({"style": "ghibli"}, {"seed": 1}, {"aspect": "portrait"}, {"negative_prompt": "snow"}):
+        assert cache_key({**job, **change}, "normal") != cache_key(job, "normal")
+    assert cache_key(job, "economy") != cache_key(job, "normal")

@@ -7,6 +7,14 @@ def test_reserve_gives_now_when_free_and_queues_behind_the_last_otherwise():
     assert reserve(103.0, 100.0, 1.0) == (103.0, 104.0)
 
 
+def test_a_burst_tolerance_lets_a_few_go_at_once_then_the_interval_holds():
+    next_free, slots = None, []
+    for _ in range(5):
+        slot, next_free = reserve(next_free, 100.0, 1.0, tolerance=2.0)
+        slots.append(slot)
+    assert slots == [100.0, 100.0, 100.0, 101.0, 102.0]
+
+
 class Slots:
     """An in-memory stand-in for the Firestore slot documents, to test the Pacer's arithmetic."""
 
@@ -14,8 +22,8 @@ class Slots:
         self.now = now
         self.next_free: dict[str, float] = {}
 
-    def __call__(self, key, interval):
-        slot, self.next_free[key] = reserve(self.next_free.get(key), self.now, interval)
+    def __call__(self, key, interval, tolerance):
+        slot, self.next_free[key] = reserve(self.next_free.get(key), self.now, interval, tolerance)
         return slot
 
 
@@ -24,18 +32,19 @@ def pacer_at(clock_value, slots, policy=PacingPolicy(shards=1, per_second=10.0))
     return Pacer(slots, policy, clock=lambda: clock_value, sleep=waits.append), waits
 
 
-def test_new_messages_to_one_private_chat_are_a_second_apart():
+def test_after_a_burst_of_three_new_messages_to_one_private_chat_are_a_second_apart():
     slots = Slots(0.0)
     pacer, waits = pacer_at(0.0, slots)
-    assert [pacer("sendMessage", 7) for _ in range(3)] == [0.0, 1.0, 2.0]
-    assert waits == [1.0, 2.0]
+    # The first three are spaced only by the bot-wide pace (10 a second in this policy).
+    assert [pacer("sendMessage", 7) for _ in range(5)] == [0.0, 0.1, 0.2, 1.0, 2.0]
+    assert waits == [0.1, 0.2, 1.0, 2.0]
 
 
 def test_groups_get_three_seconds_and_edits_only_the_bot_wide_pace():
     slots = Slots(0.0)
     pacer, _ = pacer_at(0.0, slots)
-    assert [pacer("sendPhoto", -100) for _ in range(2)] == [0.0, 3.0]
-    assert pacer("editMessageText", -100) == 0.2  # two bot-wide slots of 0.1 s already taken
+    assert [pacer("sendPhoto", -100) for _ in range(4)] == [0.0, 0.1, 0.2, 3.0]
+    assert pacer("editMessageText", -100) == 0.4  # four bot-wide slots of 0.1 s already taken
     assert pacer("answerCallbackQuery", -100) == 0.0 and pacer("sendChatAction", 7) == 0.0
 
 
@@ -48,7 +57,7 @@ def test_the_bot_wide_pace_spreads_many_chats_over_time_and_waits_are_capped():
 
 
 def test_a_failing_slot_store_never_holds_a_message_back():
-    def broken(key, interval):
+    def broken(key, interval, tolerance):
         raise TimeoutError("firestore unavailable")
 
     waits = []

@@ -35,7 +35,7 @@ def test_send_photo_is_multipart_with_the_file():
         assert b"PNGDATA" in request.content and b'name="caption"' in request.content
         return ok({"message_id": 9, "photo": [{"file_id": "f"}]})
 
-    sent = api(handler).send_photo(7, b"PNGDATA", filename="a.png", content_type="image/png", caption="c")
+    sent = api(handler).send_photo(7, ("a.png", b"PNGDATA", "image/png"), caption="c")
     assert sent["message_id"] == 9
 
 
