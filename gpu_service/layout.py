@@ -14,7 +14,8 @@ Only safetensors weights are written or read: a pickle can run code when it is l
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import hashlib
+from pathlib import Path, PurePosixPath
 
 MANIFEST = "manifest.json"
 LORAS = "loras"
@@ -62,3 +63,12 @@ def lora_dir(name: str) -> PurePosixPath:
 
 def is_weights(path: str) -> bool:
     return path.endswith(WEIGHTS_SUFFIX)
+
+
+def file_sha256(path: Path) -> str:
+    """The checksum the manifest records for each file, read in chunks (weights are GBs)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()

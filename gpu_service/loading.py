@@ -254,13 +254,5 @@ def _fingerprint(root: Path, component_dir: Path, manifest_sums: Mapping[str, st
     for path in sorted(component_dir.iterdir()):
         if path.is_file():
             relative = path.relative_to(root).as_posix()
-            digest.update(f"{path.name}:{manifest_sums.get(relative) or _sha256(path)}\n".encode())
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 24):
-            digest.update(chunk)
+            digest.update(f"{path.name}:{manifest_sums.get(relative) or layout.file_sha256(path)}\n".encode())
     return digest.hexdigest()

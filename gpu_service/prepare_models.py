@@ -158,7 +158,7 @@ def prepare(
         "styles": sorted(style.id for style in styles),
         "sources": sources,
         "files": {
-            path.relative_to(staging).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
+            path.relative_to(staging).as_posix(): {"size": path.stat().st_size, "sha256": layout.file_sha256(path)}
             for path in sorted(staging.rglob("*"))
             if path.is_file() and path.name != layout.MANIFEST
         },
@@ -197,7 +197,7 @@ def publish(staging: Path, dest: str, *, storage_client: Any = None) -> list[str
             if (
                 target.is_file()
                 and target.stat().st_size == path.stat().st_size
-                and _sha256(target) == _sha256(path)
+                and layout.file_sha256(target) == layout.file_sha256(path)
             ):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -308,12 +308,6 @@ def _to_half(path: Path) -> None:
     save_file(half, path, metadata={"format": "pt"})
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _md5_base64(path: Path) -> str:
