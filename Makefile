@@ -10,7 +10,7 @@ export IMAGEBOT_TOOLS := $(TOOLS_CACHE)
 tool_venv = $(TOOLS_CACHE)/$(1)-$(shell sha256sum requirements/tools/$(1).txt | cut -c1-12)
 TOOL_STAMPS := $(call tool_venv,checkov)/.installed $(call tool_venv,workflows-emulator)/.installed
 
-.PHONY: install tools test test-unit up demo screenshot bench fmt clean
+.PHONY: install tools test test-unit up demo screenshot bench bench-webhook bench-pipeline fmt clean
 
 install: $(STAMP)
 
@@ -41,8 +41,14 @@ demo: install  ## bring the stack up, chat in each style, save photos under out/
 screenshot: install  ## docs/playground.png: a chat in the playground, in headless Chromium
 	$(PY) -m local.screenshot
 
-bench: install  ## benchmarks print figures and save them under bench/results/
+bench: install bench-webhook bench-pipeline  ## every benchmark: each prints figures and saves them under bench/results/
 	$(PY) bench/gpu_throughput.py
+
+bench-webhook: install  ## the webhook at 100 and 1,000 connections on the Pub/Sub emulator: req/s, latency, nothing lost
+	$(PY) bench/webhook_load.py
+
+bench-pipeline: install  ## 200 prompts through the whole local stack: the pipeline's own overhead, webhook to sendPhoto
+	$(PY) bench/pipeline_overhead.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -54,6 +54,15 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / _TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds spent by every process on the machine (all cores, idle and iowait left out):
+    less what a benchmark's own processes spent, what other jobs took meanwhile."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 def self_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
@@ -72,5 +81,5 @@ def save(name: str, results: dict[str, Any]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"{name}-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     return path

@@ -1,4 +1,4 @@
-"""The HTTP edge: health checks, and Pub/Sub push deliveries of generation jobs.
+"""The HTTP edge: health checks, Pub/Sub push deliveries and Vertex AI predictions of jobs.
 
     GET  /healthz  200 while the process runs (liveness); cheap, never touches the engine
     GET  /readyz   503 until the engine is loaded and warm, then 200 (startup probe)
@@ -13,19 +13,33 @@ Pub/Sub acknowledges on 2xx and redelivers on anything else, with backoff, until
 subscription's dead-letter policy moves the message to the dead-letter topic, where the
 failure reporter tells the user. So a bad message is answered 400 (after a few redeliveries it
 reaches the user as a failure) and a transient failure 500 or 503 (a redelivery may succeed).
+
+On a Vertex AI endpoint (settings.vertex_routes, from AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE)
+the app serves two more routes, beside the ones above (Vertex forwards only its own two, so
+the push route is unreachable there, and one image runs on both platforms unchanged):
+    GET  AIP_HEALTH_ROUTE   as /readyz: Vertex sends no prediction until it answers 200
+    POST AIP_PREDICT_ROUTE  {"instances": [job, ...]} -> 200 {"predictions": [...]} (prediction.py)
+                            400 not a prediction request; 503 the engine is not warm yet
+Both routes run a job through the same blocklist check, process_job and micro-batcher, and
+leave the same output object: delivery cannot tell them apart.
+
 The service is private: Cloud Run checks the push subscription's OIDC token before a request
 gets here, so the app does no authentication of its own.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from flask import Flask, Response, request
 from google.cloud import firestore, storage
 
-from gpu_service import blocklist, logs
+from gpu_service import blocklist, logs, prediction
 from gpu_service.batching import BatchEngine, BatchingEngine, BatchPolicy
 from gpu_service.clients import CloudClients
 from gpu_service.config import Settings
@@ -36,7 +50,7 @@ from gpu_service.pubsub import BadEnvelope, parse_push
 from gpu_service.readiness import EngineWarmup
 from gpu_service.refusals import BlockedPrompt, JobRefused
 from gpu_service.progress import ProgressReporter, PubSubProgress, SilentProgress
-from gpu_service.service import process_job
+from gpu_service.service import Outcome, process_job
 from gpu_service.storage import OutputBucket
 
 log = logging.getLogger(__name__)
@@ -44,7 +58,9 @@ log = logging.getLogger(__name__)
 # How long a push waits for a warming engine before it is sent back for redelivery. Short:
 # each waiting request holds one of the server's few threads.
 READY_TIMEOUT_SECONDS = 10.0
-MAX_BODY_BYTES = 256 * 1024  # a job message is well under 1 KiB
+# A job message is well under 1 KiB; a prediction of prediction.MAX_INSTANCES jobs too (Vertex
+# itself caps a request at 1.5 MB).
+MAX_BODY_BYTES = 256 * 1024
 
 
 def create_app(
@@ -116,19 +132,24 @@ def create_app(
                         return _refused(BlockedPrompt(term))
                     return _generate(job)
 
+    def _process(job: GenerationJob, engine: ImageGenerator) -> tuple[Outcome, OutputBucket]:
+        outputs = OutputBucket(clients.storage().bucket(settings.images_bucket))
+        outcome = process_job(
+            job,
+            engine=engine,
+            outputs=outputs,
+            jobs=JobDocuments(clients.firestore(), settings.jobs_collection),
+            progress=progress,
+        )
+        return outcome, outputs
+
     def _generate(job: GenerationJob) -> Response:
         ready = warmup.wait(ready_timeout)
         if ready is None:
             log.warning("engine not ready; the job goes back to Pub/Sub", extra={"reason": warmup.failure})
             return _text("engine not ready", 503)
         try:
-            outcome = process_job(
-                job,
-                engine=ready,
-                outputs=OutputBucket(clients.storage().bucket(settings.images_bucket)),
-                jobs=JobDocuments(clients.firestore(), settings.jobs_collection),
-                progress=progress,
-            )
+            outcome, _ = _process(job, ready)
         except JobRefused as refusal:
             return _refused(refusal)
         except Exception:
@@ -137,6 +158,59 @@ def create_app(
             log.exception("generation failed; Pub/Sub will redeliver the job")
             return _text("generation failed", 500)
         return _text(outcome.value, 200)
+
+    def predict() -> Response:
+        trace = logs.trace_field(
+            request.headers.get("X-Cloud-Trace-Context", ""),
+            request.headers.get("traceparent", ""),
+            settings.project,
+        )
+        with logs.context(**{logs.TRACE_FIELD: trace}):
+            try:
+                instances = prediction.parse_request(request.get_data(cache=False))
+            except prediction.BadPredictRequest as error:
+                log.warning("prediction rejected: %s", error, extra={"reason": str(error)})
+                return _json({"error": f"bad request: {error}"}, 400)
+            ready = warmup.wait(ready_timeout)
+            if ready is None:
+                # The whole request: the caller retries it (a retry of a done job is a skip).
+                log.warning("engine not ready; prediction refused", extra={"reason": warmup.failure})
+                return _json({"error": "engine not ready"}, 503)
+            # One thread per instance, so that the instances reach the micro-batcher together
+            # and share pipeline calls, as concurrent pushes do. Each thread runs in a copy of
+            # this request's log context (a new thread would start with an empty one).
+            with ThreadPoolExecutor(max_workers=len(instances), thread_name_prefix="predict") as pool:
+                futures = [
+                    pool.submit(contextvars.copy_context().run, _predict_one, instance, ready)
+                    for instance in instances
+                ]
+                predictions = [future.result() for future in futures]
+            return _json(prediction.response_body(predictions), 200)
+
+    def _predict_one(instance: prediction.Instance, engine: ImageGenerator) -> dict[str, Any]:
+        if instance.job is None:
+            reason = f"bad request: {instance.problem}"
+            log.warning("instance rejected: %s", instance.problem, extra={"reason": instance.problem})
+            return prediction.failed(instance.job_id, reason, retryable=False)
+        job = instance.job
+        with logs.context(job_id=job.job_id):
+            try:
+                term = blocklist.blocked_term(job.prompt)
+                if term is not None:
+                    raise BlockedPrompt(term)
+                outcome, outputs = _process(job, engine)
+            except JobRefused as refusal:
+                _log_refusal(refusal)
+                return prediction.failed(job.job_id, f"refused: {refusal.reason}", retryable=False)
+            except Exception:
+                log.exception("generation failed; the caller may retry the job")
+                return prediction.failed(job.job_id, "generation failed", retryable=True)
+            # The name (and so the extension) the caller can fetch; one listing, after the work.
+            return prediction.done(job.job_id, outcome.value, outputs.existing_output(job.job_id))
+
+    if settings.vertex_routes is not None:
+        app.add_url_rule(settings.vertex_routes.health, "vertex_health", readyz, methods=["GET"])
+        app.add_url_rule(settings.vertex_routes.predict, "vertex_predict", predict, methods=["POST"])
 
     return app
 
@@ -149,9 +223,17 @@ def _rejected(reason: str, message_id: str | None) -> Response:
 def _refused(refusal: JobRefused) -> Response:
     # 400: never worth a retry. Pub/Sub redelivers until the dead-letter policy gives up, and
     # the failure reporter then tells the user.
+    _log_refusal(refusal)
+    return _text(f"refused: {refusal.reason}", 400)
+
+
+def _log_refusal(refusal: JobRefused) -> None:
     term = refusal.term if isinstance(refusal, BlockedPrompt) else None
     log.warning("job refused: %s", refusal.reason, extra={"reason": refusal.reason, "term": term})
-    return _text(f"refused: {refusal.reason}", 400)
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(body) + "\n", status=status, mimetype="application/json")
 
 
 def _text(body: str, status: int) -> Response:

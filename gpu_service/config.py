@@ -44,6 +44,9 @@ class Settings:
     jobs_collection: str = JOBS_COLLECTION
     # Pub/Sub topic for "started drawing" events (contract.progress_event); None: none sent.
     progress_topic: str | None = None
+    # Vertex AI's custom-container contract (AIP_HEALTH_ROUTE, AIP_PREDICT_ROUTE; Vertex sets
+    # both on a deployed model): when set, the app also serves these routes. None: Cloud Run.
+    vertex_routes: VertexRoutes | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -57,7 +60,9 @@ class Settings:
         def text(name: str, default: str = "") -> str:
             return environ.get(name, "").strip() or default
 
-        port = _integer("PORT", text("PORT", "8080"), low=1, high=65535)
+        # On Vertex AI the port is AIP_HTTP_PORT (8080 unless the model says otherwise).
+        port_name = "AIP_HTTP_PORT" if text("AIP_HTTP_PORT") else "PORT"
+        port = _integer(port_name, text(port_name, "8080"), low=1, high=65535)
         return cls(
             project=environ["GOOGLE_CLOUD_PROJECT"].strip(),
             images_bucket=environ["IMAGES_BUCKET"].strip(),
@@ -71,7 +76,31 @@ class Settings:
             host=text("HOST", "0.0.0.0"),
             torch_device=text("TORCH_DEVICE") or None,
             progress_topic=text("PROGRESS_TOPIC") or None,
+            vertex_routes=parse_vertex_routes(text("AIP_HEALTH_ROUTE"), text("AIP_PREDICT_ROUTE")),
         )
+
+
+@dataclass(frozen=True)
+class VertexRoutes:
+    health: str  # GET: 200 once the engine is warm, so Vertex routes no prediction to a cold replica
+    predict: str  # POST {"instances": [job, ...]} -> {"predictions": [result, ...]}
+
+
+# Paths the app serves for Cloud Run; a Vertex route on one of them would shadow it.
+RESERVED_ROUTES = ("/", "/healthz", "/readyz")
+
+
+def parse_vertex_routes(health: str, predict: str) -> VertexRoutes | None:
+    if not health and not predict:
+        return None
+    if not health or not predict:
+        raise ConfigError("AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE go together: set both or neither")
+    for name, route in (("AIP_HEALTH_ROUTE", health), ("AIP_PREDICT_ROUTE", predict)):
+        if not route.startswith("/") or route in RESERVED_ROUTES:
+            raise ConfigError(f"{name} must be a path starting with / other than {RESERVED_ROUTES}, not {route!r}")
+    if health == predict:
+        raise ConfigError("AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE must differ")
+    return VertexRoutes(health=health, predict=predict)
 
 
 def parse_style_paths(value: str) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The whole pipeline on one machine: `python -m local.stack` (what `make up` runs).
 
 Real emulators, every function under functions-framework, the real GPU service, the event
-bridge standing in for Eventarc, and a fake Bot API unless TELEGRAM_API_BASE points elsewhere.
+bridge standing in for Eventarc, a Vertex AI stand-in for prompt translation
+(local/fake_vertex.py), and a fake Bot API unless TELEGRAM_API_BASE points elsewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from google.cloud import storage
 
 from local.emulators import EmulatorHosts, start_all
 from local.processes import Supervisor, free_port
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_SOURCE = ROOT / "functions" / "main.py"
 FAKE_TOKEN = "123456:LOCAL-FAKE-TOKEN"  # only ever valid at the local fake Bot API
 FAKE_BOT_USERNAME = "imagebot_local_bot"  # the fake Bot API's default bot
+TRANSLATE_MODEL = "gemini-2.5-flash"  # a name only: the stand-in answers for any model
 FUNCTIONS = ("telegram_webhook", "validate_prompt", "rate_limit", "report_progress", "deliver_image", "report_failure")
 
 log = logging.getLogger("local.stack")
@@ -84,6 +87,8 @@ class LocalStack:
             "TELEGRAM_API_BASE": self.telegram_api_base,
             "BOT_USERNAME": os.environ.get("BOT_USERNAME") or FAKE_BOT_USERNAME,
             "PROGRESS_TOPIC": "job-progress",
+            "TRANSLATE_MODEL": TRANSLATE_MODEL,
+            "VERTEX_API_ENDPOINT": self.urls["vertex"],
             "PYTHONUNBUFFERED": "1",
             **self.config.extra_env,
         }
@@ -100,7 +105,9 @@ class LocalStack:
         started = time.monotonic()
         self.hosts = self.config.emulators or start_all(self.supervisor, self.config.project, self.config.bucket)
         os.environ.update(self.hosts.environment())  # for the wiring below, in this process
+        ensure_bucket(self.config.project, self.config.bucket)  # emulators handed in may lack it
         self.urls["telegram"] = self.config.telegram_api_base or self._start_fake_telegram()
+        self.urls["vertex"] = self._start_fake_vertex()
 
         env = self.environment()
         for target in FUNCTIONS:
@@ -169,6 +176,14 @@ class LocalStack:
         )
         return base
 
+    def _start_fake_vertex(self) -> str:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        self.supervisor.start(
+            "fake_vertex", [sys.executable, "-m", "local.fake_vertex", f"--port={port}"], ready_url=f"{base}/_fake/health", cwd=ROOT
+        )
+        return base
+
     def _spawn_function(self, target: str, env: dict[str, str]) -> str:
         port = free_port()
         signature = "http" if target == "telegram_webhook" else "cloudevent"
@@ -198,6 +213,12 @@ class LocalStack:
 
     def stop(self) -> None:
         self.supervisor.stop()
+
+
+def ensure_bucket(project: str, bucket: str) -> None:
+    client = storage.Client(project=project)
+    if client.lookup_bucket(bucket) is None:
+        client.create_bucket(bucket)
 
 
 def wait_for_ok(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -2,6 +2,7 @@
 # configuration must not switch off APIs that other things in the project may use.
 locals {
   services = [
+    "aiplatform.googleapis.com",
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "billingbudgets.googleapis.com",

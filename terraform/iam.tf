@@ -50,6 +50,8 @@ locals {
     "budget-datastore"   = ["budget", "roles/datastore.user"]
     "gpu-datastore"      = ["gpu", "roles/datastore.user"]
     "workflow-datastore" = ["workflow", "roles/datastore.user"]
+    # Vertex AI: validation calls Gemini to translate prompts (no narrower resource exists).
+    "validate-aiplatform" = ["validate", "roles/aiplatform.user"]
     # Workflows has no per-workflow IAM: invoker is granted on the project.
     "budget-workflows" = ["budget", "roles/workflows.invoker"]
     # Eventarc: the trigger's identity must be allowed to receive events.

@@ -156,6 +156,30 @@ variable "telegram_timeout_seconds" {
   default = 15
 }
 
+# --- prompt translation (functions/imagebot/translation.py) -----------------------------------
+
+variable "translate_model" {
+  description = "Gemini model on Vertex AI that translates non-English prompts (and enhances them on /enhance). Empty: prompts are drawn as written."
+  type        = string
+  default     = "gemini-2.5-flash"
+}
+
+variable "vertex_region" {
+  description = "Vertex AI region of the translation model. Empty: var.region."
+  type        = string
+  default     = ""
+}
+
+variable "translate_timeout_seconds" {
+  description = "How long validation waits for a translation before drawing the original prompt."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.translate_timeout_seconds > 0 && var.translate_timeout_seconds <= 30
+    error_message = "translate_timeout_seconds must be more than 0 and at most 30: the user is waiting."
+  }
+}
+
 # --- sizes -----------------------------------------------------------------------------------
 
 variable "webhook_concurrency" {

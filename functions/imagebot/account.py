@@ -73,6 +73,18 @@ def _edit_quietly(rt: Runtime, chat_id: int, message_id: int, text: str, menu: d
         # "message is not modified" after a second press on the same choice: nothing to show.
 
 
+def toggle_enhance(command: Command, rt: Runtime) -> None:
+    """/enhance: short prompts expanded into detailed ones by the translation model. Off
+    where translation is off (no model configured): nothing to switch on."""
+    language = _language(rt, command.user_id, command.language_code)
+    if rt.translator is None:
+        rt.bot.send_message(command.chat_id, texts.render(language, "enhance_unavailable"))
+        return
+    enhance = not rt.store.get_user(command.user_id).get("enhance", False)
+    rt.store.update_user(command.user_id, enhance=enhance)
+    rt.bot.send_message(command.chat_id, texts.render(language, "enhance_on" if enhance else "enhance_off"))
+
+
 def show_limits(command: Command, rt: Runtime) -> None:
     language = _language(rt, command.user_id, command.language_code)
     policy = quota_in_mode(rt.quota_policy, rt.store.get_ops().mode)

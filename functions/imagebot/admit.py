@@ -8,7 +8,7 @@ from typing import Any
 
 from imagebot import texts
 from imagebot.contract import GenerationJob
-from imagebot.events import BadEvent, pubsub_data
+from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
 from imagebot.deliver import DELIVERY_LEASE, remember, remove_status, send_photo
 from imagebot.jobs import State, cache_key
 from imagebot.logs import fields
@@ -28,20 +28,22 @@ def handle_message(data: Any, rt: Runtime) -> None:
     except (BadEvent, UnicodeDecodeError) as error:
         log.error("dropping an undecodable validated message", extra=fields(stage="admit", error=str(error)))
         return
-    admit(job_id, rt)
+    admit(job_id, rt, pubsub_message_id(data))
 
 
-def admit(job_id: str, rt: Runtime) -> None:
+def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
     context = fields(stage="admit", job_id=job_id)
     current = rt.store.get_job(job_id)
     if current is None:
         log.error("validated message for a job that does not exist", extra=context)
         return
     mode = rt.store.get_ops().mode
-    if current["state"] == State.VALIDATED and serve_from_cache(current, generation_mode(mode), rt):
+    if current["state"] == State.VALIDATED and serve_from_cache(current, generation_mode(mode), rt, message_id):
         return
     policy = quota_in_mode(rt.quota_policy, mode)
-    job, admission = rt.store.admit_job(job_id, current["user_id"], policy, rt.now(), paused=mode == Mode.PAUSED)
+    job, admission = rt.store.admit_job(
+        job_id, current["user_id"], policy, rt.now(), paused=mode == Mode.PAUSED, message_id=message_id
+    )
     assert job is not None
     if admission is not None and not admission.admitted:
         log.info("job refused", extra={**context, "reason": admission.reason})
@@ -52,13 +54,21 @@ def admit(job_id: str, rt: Runtime) -> None:
         # queued but never sent on (the first attempt crashed in between) continues below.
         log.info("job already admitted", extra={**context, "reason": job["state"]})
         return
+    if admission is None and job.get("admitted_by") not in (None, message_id):
+        # Another message for this job (it was validated twice) admitted it and is sending it
+        # on right now; were both to go on, the user would get two status messages and the
+        # GPU two jobs. Should that delivery fail, Pub/Sub redelivers its message.
+        log.info("job admitted by another message", extra={**context, "reason": job["admitted_by"]})
+        return
     # The status goes out before the job does, so a fast delivery is never followed by a
     # stale "queued" message.
     show_status(job, queue_text(job, rt), rt)
     generation = GenerationJob(
         job_id=job_id,
         chat_id=job["chat_id"],
-        prompt=job["prompt"],
+        # The English the model reads best (translation.py); the user's own words stay in
+        # `prompt`, for captions. Jobs from before translation have no model_prompt.
+        prompt=job.get("model_prompt") or job["prompt"],
         style=job["style"],
         seed=job["seed"],
         negative_prompt=job.get("negative_prompt", ""),
@@ -70,13 +80,16 @@ def admit(job_id: str, rt: Runtime) -> None:
     log.info("job queued", extra=context)
 
 
-def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime) -> bool:
+def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: str | None = None) -> bool:
     """A picture drawn before for the same words, style, seed and size goes out again by its
     Telegram file id: no GPU, no quota. True when the job was answered so."""
     file_id = rt.store.cached_photo(cache_key(job, mode))
     if file_id is None:
         return False
-    claimed = rt.store.claim_delivery(job["job_id"], claimant=f"cache-{job['job_id']}", now=rt.now(), lease=DELIVERY_LEASE)
+    # Claimed for this message: a redelivery of it may finish a send that crashed, a second
+    # message for the same job (validated twice) may not send the photo again.
+    claimant = f"cache-{message_id or job['job_id']}"
+    claimed = rt.store.claim_delivery(job["job_id"], claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
     if claimed is None:
         return True  # delivered (or being delivered) by an earlier attempt
     sent = send_photo(claimed, rt, photo=file_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from imagebot import texts
 from imagebot.telegram import BotApi
 
-MENU = ("start", "help", "ghibli", "realistic", "pixel", "style", "limits", "history", "lang")
+MENU = ("start", "help", "ghibli", "realistic", "pixel", "style", "limits", "history", "enhance", "lang")
 
 
 def menu(language: str) -> list[dict[str, str]]:

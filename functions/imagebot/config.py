@@ -41,6 +41,12 @@ class Settings:
     budget_economy_at: float = 0.9
     budget_stop_at: float = 1.0
     workflows_api_endpoint: str = ""  # empty: the Workflows API; set: a local workflows-emulator
+    # Prompt translation (translation.py) with Gemini on Vertex AI. Empty model: off, and
+    # prompts go to the GPU as the user wrote them.
+    translate_model: str = ""
+    vertex_region: str = "us-central1"
+    vertex_api_endpoint: str = ""  # empty: Vertex AI; set: a local stand-in (tests, the local stack)
+    translate_timeout_seconds: float = 3.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -74,4 +80,8 @@ class Settings:
             budget_economy_at=float(env.get("BUDGET_ECONOMY_AT", cls.budget_economy_at)),
             budget_stop_at=float(env.get("BUDGET_STOP_AT", cls.budget_stop_at)),
             workflows_api_endpoint=env.get("WORKFLOWS_API_ENDPOINT", cls.workflows_api_endpoint),
+            translate_model=env.get("TRANSLATE_MODEL", cls.translate_model).strip(),
+            vertex_region=env.get("VERTEX_REGION", "").strip() or cls.vertex_region,
+            vertex_api_endpoint=env.get("VERTEX_API_ENDPOINT", cls.vertex_api_endpoint).strip(),
+            translate_timeout_seconds=float(env.get("TRANSLATE_TIMEOUT_SECONDS", cls.translate_timeout_seconds)),
         )

@@ -11,6 +11,7 @@ from google.api_core.exceptions import NotFound
 from imagebot import keyboards, texts
 from imagebot.jobs import State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.logs import fields
+from imagebot.ops import Mode
 from imagebot.runtime import Runtime
 from imagebot.updates import Button, Prompt
 from imagebot.validation import PromptRejected, validate_request
@@ -47,7 +48,19 @@ def handle_prompt(event: Prompt, rt: Runtime) -> None:
         aspect=user.get("aspect", "square"),
         seed=seed_for_prompt(request.prompt, request.negative_prompt),
     )
+    job["model_prompt"] = model_prompt(request.prompt, job_id, rt, enhance=bool(user.get("enhance")), style=job["style"])
     start(job, rt)
+
+
+def model_prompt(prompt: str, job_id: str, rt: Runtime, *, enhance: bool, style: str | None) -> str:
+    """What the GPU draws: the prompt in English (translation.py), enhanced when the user
+    turned /enhance on, or as written when translation is off or the ops mode is not normal
+    (no model calls while money is short). A job still waiting for its style is enhanced
+    without one."""
+    translator = rt.translator
+    if translator is None or rt.store.get_ops().mode != Mode.NORMAL:
+        return prompt
+    return translator.model_prompt(prompt, job_id, enhance=enhance, style=style)
 
 
 def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Runtime) -> None:
@@ -114,6 +127,7 @@ def draw_again(button: Button, rt: Runtime) -> None:
         "message_id": source["message_id"],  # the photo answers the original prompt
         "language": user_language(rt, button.user_id, button.language_code),
         "prompt": source["prompt"],
+        "model_prompt": source.get("model_prompt", source["prompt"]),  # translated once, drawn again
         "negative_prompt": source.get("negative_prompt", ""),
         "aspect": source.get("aspect", "square"),
         "style": style,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -43,7 +44,12 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
         # The photo can still go out: the job document knows the chat. Say so loudly.
         log.error("output object breaks the contract", extra={**context, "error": str(error)})
 
-    job = rt.store.claim_delivery(job_id, claimant=event_id, now=rt.now(), lease=DELIVERY_LEASE)
+    # A claim per attempt, not per event: Eventarc redelivers an event whose first attempt it
+    # believes lost (a timeout) while that attempt may still be sending, and two attempts of one
+    # event id must not both send. A failed attempt releases its claim below; only a crashed one
+    # holds the photo back, for the lease.
+    claimant = f"{event_id}/{uuid.uuid4().hex}"
+    job = rt.store.claim_delivery(job_id, claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
     if job is None:
         log.info("already delivered, failed, in flight or unknown", extra=context)
         return

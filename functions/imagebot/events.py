@@ -20,6 +20,16 @@ def pubsub_data(data: Any) -> bytes:
         raise BadEvent(f"not a Pub/Sub message: {error!r}") from error
 
 
+def pubsub_message_id(data: Any) -> str | None:
+    """The Pub/Sub message id: the same on every redelivery of one message, new with each
+    publish. Two messages for one update or one job are duplicates that must not both act."""
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        return None
+    value = message.get("messageId") or message.get("message_id")
+    return str(value) if value else None
+
+
 @dataclass(frozen=True)
 class StorageObject:
     bucket: str

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from imagebot import account, creation, operators
-from imagebot.events import BadEvent, pubsub_data
+from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
 from imagebot.updates import Button, Command, MalformedUpdate, Prompt, decode_event
@@ -26,7 +26,7 @@ def handle_message(data: Any, rt: Runtime) -> None:
     except (BadEvent, MalformedUpdate) as error:
         log.error("dropping an undecodable inbound message", extra=fields(stage="validate", error=str(error)))
         return
-    if not rt.store.begin_update(event.update_id, rt.now()):
+    if not rt.store.begin_update(event.update_id, rt.now(), pubsub_message_id(data)):
         log.info("duplicate update", extra=fields(stage="validate", update_id=event.update_id))
         return
     match event:
@@ -45,6 +45,7 @@ def handle_command(command: Command, rt: Runtime) -> None:
         "lang": account.show_language_menu,
         "limits": account.show_limits,
         "history": account.resend_history,
+        "enhance": account.toggle_enhance,
         "stats": operators.show_stats,
         "pause": operators.pause,
         "resume": operators.resume,

@@ -17,6 +17,7 @@ from imagebot.pacing import Pacer
 from imagebot.quota import QuotaPolicy
 from imagebot.store import Store
 from imagebot.telegram import BotApi
+from imagebot.translation import Translator, vertex_generate
 
 
 def utc_now() -> datetime:
@@ -46,6 +47,20 @@ class Runtime:
             self.settings.telegram_api_base,
             timeout=self.settings.telegram_timeout_seconds,
             pace=Pacer(self.store.reserve_slot),
+        )
+
+    @cached_property
+    def translator(self) -> Translator | None:
+        """None when TRANSLATE_MODEL is unset: prompts are drawn as written."""
+        s = self.settings
+        if not s.translate_model:
+            return None
+        return Translator(
+            vertex_generate(s.project, s.vertex_region, s.translate_model, s.translate_timeout_seconds, s.vertex_api_endpoint),
+            model=s.translate_model,
+            cached=lambda key: self.store.cached_translation(key, self.now()),
+            remember=lambda key, english: self.store.remember_translation(key, english, self.now()),
+            count=self.store.count_translation,
         )
 
     @cached_property

@@ -28,6 +28,7 @@ CONTENDED_ATTEMPTS = 12
 JOB_RETENTION = timedelta(days=30)  # the audit trail /stats and the analytics sink read
 PACING_RETENTION = timedelta(days=1)  # a chat's pacing slot matters for seconds
 CACHE_RETENTION = timedelta(days=30)  # Telegram keeps file ids valid for long; a TTL bounds the cache
+TRANSLATION_RETENTION = timedelta(days=30)  # a TTL policy on `expire_at` bounds the translations
 
 
 class Store:
@@ -57,18 +58,25 @@ class Store:
 
     # --- updates: each Telegram update is handled to the end once ---------------------------
 
-    def begin_update(self, update_id: int, now: datetime) -> bool:
-        """False when this update was already handled to the end; True to (re)handle it.
+    def begin_update(self, update_id: int, now: datetime, message_id: str | None = None) -> bool:
+        """False when this update was already handled to the end, or is being handled for
+        another message; True to (re)handle it.
 
-        A redelivery of an update whose first handling crashed half-way is handled again,
-        which is safe because every step after this one is idempotent.
+        A redelivery of the message whose handling crashed half-way is handled again, which is
+        safe because every step after this one is idempotent. A second message for the same
+        update (Telegram retried the webhook, which published it again) is not handled beside
+        the first: both would ask the style question or show the status. Should the first
+        message's handling fail, Pub/Sub redelivers that message.
         """
         ref = self._db.collection("updates").document(str(update_id))
         try:
-            ref.create({"received_at": now, "done": False, "expire_at": now + UPDATE_RETENTION})
+            ref.create({"received_at": now, "done": False, "by": message_id, "expire_at": now + UPDATE_RETENTION})
             return True
         except AlreadyExists:
-            return not (ref.get().to_dict() or {}).get("done", False)
+            record = ref.get().to_dict() or {}
+            if record.get("done", False):
+                return False
+            return record.get("by") in (None, message_id)
 
     def finish_update(self, update_id: int) -> None:
         self._db.collection("updates").document(str(update_id)).update({"done": True})
@@ -126,7 +134,14 @@ class Store:
         attempt(self._db.transaction())
 
     def admit_job(
-        self, job_id: str, user_id: int, policy: quota.QuotaPolicy, now: datetime, *, paused: bool = False
+        self,
+        job_id: str,
+        user_id: int,
+        policy: quota.QuotaPolicy,
+        now: datetime,
+        *,
+        paused: bool = False,
+        message_id: str | None = None,
     ) -> tuple[Doc | None, quota.Admission | None]:
         """Charge the user's quota and queue the job, or reject it, in one transaction.
 
@@ -150,7 +165,8 @@ class Store:
             admission = quota.admit(quota.QuotaState(**saved) if saved else None, policy, now.timestamp())
             transaction.set(user_ref, {"quota": vars(admission.state)}, merge=True)
             if admission.admitted:
-                changes = move(State.VALIDATED, State.QUEUED, now)
+                # The message that admitted the job sends it on (admit.py), not a duplicate.
+                changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
             else:
                 changes = move(
                     State.VALIDATED,
@@ -232,6 +248,28 @@ class Store:
     def cache_counts(self) -> tuple[int, int]:
         doc = self._db.collection("stats").document("cache").get().to_dict() or {}
         return int(doc.get("hits", 0)), int(doc.get("misses", 0))
+
+    # --- translations (translation.py) ------------------------------------------------------
+
+    def cached_translation(self, key: str, now: datetime) -> str | None:
+        doc = self._db.collection("translations").document(key).get().to_dict()
+        # The TTL policy deletes expired documents within a day or so; until then they are misses.
+        if not doc or doc["expire_at"] <= now:
+            return None
+        return str(doc["model_prompt"])
+
+    def remember_translation(self, key: str, model_prompt: str, now: datetime) -> None:
+        self._db.collection("translations").document(key).set(
+            {"model_prompt": model_prompt, "created_at": now, "expire_at": now + TRANSLATION_RETENTION}
+        )
+
+    def count_translation(self, counts: dict[str, int]) -> None:
+        """Calls, characters and tokens sent to the model: what Vertex AI bills."""
+        increments = {name: firestore.Increment(value) for name, value in counts.items() if value}
+        self._db.collection("stats").document("translation").set(increments, merge=True)
+
+    def translation_counts(self) -> dict[str, int]:
+        return {k: int(v) for k, v in (self._db.collection("stats").document("translation").get().to_dict() or {}).items()}
 
     # --- operating mode ----------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/style – default style and aspect\n"
             "/limits – what's left today\n"
             "/history – your last pictures\n"
+            "/enhance – turn detailed prompts on or off\n"
             "/lang – language"
         ),
         "unknown_command": "I don't know that command. Send me a prompt, or /help.",
@@ -93,6 +94,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_limits": "What's left today",
         "cmd_history": "Your last pictures",
         "cmd_lang": "Language",
+        "cmd_enhance": "Detailed prompts on or off",
+        "enhance_on": "✨ Detailed prompts on: I'll expand short prompts before drawing. /enhance again to turn it off.",
+        "enhance_off": "Detailed prompts off: I'll draw your words as they are.",
+        "enhance_unavailable": "Detailed prompts are not available right now.",
         "cmd_ghibli": "Draw in Ghibli style: /ghibli <prompt>",
         "cmd_realistic": "Draw a realistic picture: /realistic <prompt>",
         "cmd_pixel": "Draw pixel art: /pixel <prompt>",
@@ -115,6 +120,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/style — стиль и формат по умолчанию\n"
             "/limits — сколько осталось сегодня\n"
             "/history — последние картинки\n"
+            "/enhance — подробные описания: вкл/выкл\n"
             "/lang — язык"
         ),
         "unknown_command": "Такой команды нет. Пришлите описание или /help.",
@@ -178,6 +184,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_limits": "Сколько осталось сегодня",
         "cmd_history": "Последние картинки",
         "cmd_lang": "Язык",
+        "cmd_enhance": "Подробные описания: вкл/выкл",
+        "enhance_on": "✨ Подробные описания включены: перед рисованием я дополню короткое описание. /enhance ещё раз — выключить.",
+        "enhance_off": "Подробные описания выключены: рисую по вашим словам как есть.",
+        "enhance_unavailable": "Подробные описания сейчас недоступны.",
         "cmd_ghibli": "В стиле Ghibli: /ghibli <описание>",
         "cmd_realistic": "Реалистично: /realistic <описание>",
         "cmd_pixel": "Пиксель-арт: /pixel <описание>",

@@ -22,7 +22,7 @@ from imagebot.styles import label
 from imagebot.updates import Button, Command, Ignored, MalformedUpdate, NotText, Prompt, encode_event, parse_update
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-USER_COMMANDS = frozenset({"style", "limits", "lang", "history"})
+USER_COMMANDS = frozenset({"style", "limits", "lang", "history", "enhance"})
 OPERATOR_COMMANDS = frozenset({"stats", "pause", "resume"})
 INLINE_SHORTCUTS = frozenset({"ghibli", "realistic", "pixel"})  # without a prompt: a usage hint
 log = logging.getLogger(__name__)

@@ -9,14 +9,18 @@ import pytest
 from local.emulators import EmulatorHosts
 from local.fake_telegram_client import FakeTelegram
 from local.stack import LocalStack, StackConfig
-from tests.conftest import BUCKET, PROJECT
+from tests.conftest import PROJECT
+
+# A bucket of its own: the stack's event bridge announces every new output in its bucket, and
+# the integration tests' outputs in the shared emulator must not reach the stack's delivery.
+E2E_BUCKET = "imagebot-e2e-images"
 
 
 @pytest.fixture(scope="session")
 def stack(emulators: EmulatorHosts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     config = StackConfig(
         project=PROJECT,
-        bucket=BUCKET,
+        bucket=E2E_BUCKET,
         emulators=emulators,
         log_dir=tmp_path_factory.mktemp("stack-logs"),
     )

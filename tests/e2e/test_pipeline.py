@@ -12,7 +12,8 @@ from PIL import Image
 
 from local.event_bridge import finalized_event, object_resource
 from local.scenarios import draw
-from tests.conftest import BUCKET, PROJECT
+from tests.conftest import PROJECT
+from tests.e2e.conftest import E2E_BUCKET
 from tests.support.events import unique_ids
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,7 @@ def test_each_style_comes_back_as_a_valid_photo(telegram, style, label):
     done = settled_job(drawing.job_id)
     assert done["state"] == "delivered" and done["style"] == style
     assert list(done["times"]) and set(done["times"]) >= {"received", "validated", "queued", "generated", "delivered"}
-    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.{extension}")
+    blob = storage.Client(project=PROJECT).bucket(E2E_BUCKET).get_blob(f"outputs/{drawing.job_id}.{extension}")
     assert blob is not None and blob.content_type == Image.MIME[expected_format]
     assert blob.metadata["style"] == style and blob.metadata["chat_id"] == str(chat_id)
     if style == "pixel":
@@ -61,6 +62,20 @@ def test_each_style_comes_back_as_a_valid_photo(telegram, style, label):
     # The status message made way for the photo.
     status_id = done["status_message_id"]
     assert any(call.params["message_id"] == status_id for call in calls_in_chat(telegram, "deleteMessage", chat_id))
+
+
+def test_a_russian_prompt_is_drawn_from_english_and_captioned_in_the_users_words(telegram):
+    # The stack runs the Vertex AI stand-in (local/fake_vertex.py): its word table makes the
+    # English, so this checks the wiring, not the quality of a translation.
+    chat_id = next(chats)
+    prompt = "рыжая лиса в снегу"
+
+    drawing = draw(telegram, chat_id, prompt, "ghibli")
+
+    done = settled_job(drawing.job_id)
+    assert (done["prompt"], done["model_prompt"]) == (prompt, "red fox in the snow")
+    assert prompt in drawing.photo.params["caption"]
+    assert "red fox" not in drawing.photo.params["caption"]
 
 
 def test_the_same_update_delivered_twice_yields_one_photo(telegram):
@@ -85,7 +100,7 @@ def test_the_same_update_delivered_twice_yields_one_photo(telegram):
 def test_a_second_finalize_event_for_the_same_object_sends_nothing(stack, telegram):
     chat_id = next(chats)
     drawing = draw(telegram, chat_id, "a hot air balloon over hills", "ghibli")
-    blob = storage.Client(project=PROJECT).bucket(BUCKET).get_blob(f"outputs/{drawing.job_id}.jpg")
+    blob = storage.Client(project=PROJECT).bucket(E2E_BUCKET).get_blob(f"outputs/{drawing.job_id}.jpg")
     headers, body = finalized_event(object_resource(blob))
     headers["ce-id"] = "a-different-event-for-the-same-object"
     response = httpx.post(stack.urls["deliver_image"], headers=headers, content=body, timeout=30)

@@ -20,7 +20,7 @@ from tests.infra.hcl import (
 FUNCTION = "google_cloudfunctions2_function"
 # Read by config.py only where the cloud differs: the legacy project variable (GOOGLE_CLOUD_PROJECT
 # is set), and the local workflows-emulator endpoint (the cloud uses the Executions API itself).
-LOCAL_ONLY = {"GCP_PROJECT", "WORKFLOWS_API_ENDPOINT"}
+LOCAL_ONLY = {"GCP_PROJECT", "WORKFLOWS_API_ENDPOINT", "VERTEX_API_ENDPOINT"}
 # Pub/Sub-fed functions and the topic each consumes; Storage-fed ones and their event.
 EXPECTED_TOPICS = {
     "validate_prompt": ["prompts"],
@@ -217,9 +217,12 @@ def test_the_gpu_service_is_private_and_shaped_for_the_gpu(tf):
     assert one(volume["gcs"])["bucket"] == "${google_storage_bucket.models.name}"
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["MODEL_DIR"] == mount["mount_path"] == "${local.models_mount_dir}"
-    # Every setting gpu_service/config.py reads, but PORT (Cloud Run sets it) and HOST (its
-    # default, every interface, is what Cloud Run needs).
-    wanted = env_names_read(ROOT / "gpu_service" / "config.py") - {"PORT", "HOST"}
+    # Every setting gpu_service/config.py reads, but PORT (Cloud Run sets it), HOST (its
+    # default, every interface, is what Cloud Run needs) and Vertex AI's AIP_* (set by Vertex
+    # on a deployed model; on Cloud Run they stay unset).
+    vertex_only = {"AIP_HTTP_PORT", "AIP_HEALTH_ROUTE", "AIP_PREDICT_ROUTE"}
+    wanted = env_names_read(ROOT / "gpu_service" / "config.py") - {"PORT", "HOST"} - vertex_only
+    assert not vertex_only & set(env), "Cloud Run must not set Vertex AI's variables"
     assert wanted <= set(env), f"GPU settings terraform never sets: {sorted(wanted - set(env))}"
 
 
@@ -232,7 +235,7 @@ def test_the_gpu_service_ignores_what_cloud_build_and_the_budget_guard_change(tf
 def test_firestore_ttl_policies(tf):
     ttl = tf.resource("google_firestore_field", "ttl")
     # Every collection whose documents store.py gives an `expire_at` has its TTL policy.
-    assert ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing"])}' and ttl["field"] == "expire_at"
+    assert ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing", "translations"])}' and ttl["field"] == "expire_at"
     assert "ttl_config" in ttl
 
 

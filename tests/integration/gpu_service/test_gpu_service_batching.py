@@ -1,5 +1,6 @@
 """Concurrent pushes over real HTTP: micro-batching, a failure that stays with its job, and
-the refusals (blocked prompt, unsafe picture) that Pub/Sub must dead-letter."""
+the refusals (blocked prompt, unsafe picture) that Pub/Sub must dead-letter (the blocked
+prompt through the Vertex AI predict route too)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from gpu_service.engine import Engine
 from gpu_service.tiny_pipeline import build_tiny_safety_checker
 from tests.support.spy import spy_engine
 
-from .conftest import wait_until_ready
+from .conftest import Answer, wait_until_ready
 
 Push = Callable[..., httpx.Response]
+Send = Callable[..., Answer]
 Serve = Callable[..., AbstractContextManager[str]]
 
 
@@ -97,7 +99,7 @@ def test_a_failing_job_fails_alone_with_a_500_and_its_batch_mates_succeed(
 
 
 def test_a_blocked_prompt_is_refused_with_a_400_and_nothing_is_drawn(
-    push: Push,
+    send: Send,
     bucket: storage.Bucket,
     job_document: firestore.DocumentReference,
     job_in_state: Callable[[str], object],
@@ -106,12 +108,9 @@ def test_a_blocked_prompt_is_refused_with_a_400_and_nothing_is_drawn(
     job_in_state("queued")
     before = job_document.get().to_dict()
 
-    response = push(
-        GenerationJob(job_id=job_id, chat_id=7, prompt="a L.O.L.I in a park", style="pixel", seed=1)
-    )
+    answer = send(GenerationJob(job_id=job_id, chat_id=7, prompt="a L.O.L.I in a park", style="pixel", seed=1))
 
-    assert response.status_code == 400
-    assert response.text.strip() == "refused: blocked prompt"
+    assert answer == Answer(400, "refused: blocked prompt")
     assert not any(bucket.blob(name).exists() for name in output_object_names(job_id))
     assert job_document.get().to_dict() == before
 

@@ -1,4 +1,8 @@
-"""Pub/Sub push deliveries through real HTTP into the real storage and Firestore emulators."""
+"""Jobs through real HTTP into the real storage and Firestore emulators.
+
+The tests taking `send` run twice: through the Pub/Sub push route and through the Vertex AI
+predict route (conftest.send), and must see the same answers and the same objects.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,10 @@ from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob, output_metadata, output_object_name, output_object_names
 from gpu_service.engine import TINY_SIZE, Engine
 
+from tests.integration.gpu_service.conftest import Answer
+
 Push = Callable[..., httpx.Response]
+Send = Callable[..., Answer]
 Serve = Callable[..., AbstractContextManager[str]]
 
 
@@ -36,7 +43,7 @@ def make_job(job_id: str, **overrides: object) -> GenerationJob:
 
 
 def test_a_pixel_job_becomes_a_png_with_contract_metadata_and_a_generated_document(
-    push: Push,
+    send: Send,
     bucket: storage.Bucket,
     job_document: firestore.DocumentReference,
     job_in_state: Callable[[str], datetime],
@@ -45,12 +52,12 @@ def test_a_pixel_job_becomes_a_png_with_contract_metadata_and_a_generated_docume
     queued_at = job_in_state("queued")
     job = make_job(job_id, aspect="portrait")
 
-    response = push(job)
+    answer = send(job)
 
-    assert response.status_code == 200, response.text
-    assert response.text.strip() == "generated"
+    assert (answer.status, answer.text) == (200, "generated")
     blob = bucket.get_blob(output_object_name(job_id, "png"))
     assert blob is not None
+    assert answer.object_name in (None, blob.name)  # the predict route names it
     assert blob.content_type == "image/png"
     assert [name for name in output_object_names(job_id) if bucket.blob(name).exists()] == [blob.name]
     assert blob.metadata == output_metadata(job, TINY_SIZE, TINY_SIZE * 3 // 2)
@@ -65,7 +72,7 @@ def test_a_pixel_job_becomes_a_png_with_contract_metadata_and_a_generated_docume
 
 def test_a_redelivered_job_is_acknowledged_without_drawing_again(
     caplog: pytest.LogCaptureFixture,
-    push: Push,
+    send: Send,
     bucket: storage.Bucket,
     job_document: firestore.DocumentReference,
     job_in_state: Callable[[str], datetime],
@@ -73,16 +80,15 @@ def test_a_redelivered_job_is_acknowledged_without_drawing_again(
 ) -> None:
     job_in_state("queued")
     job = make_job(job_id)
-    assert push(job).status_code == 200
+    assert send(job).status == 200
     first = bucket.get_blob(output_object_name(job_id, "png"))
     document = job_document.get().to_dict()
     caplog.clear()
 
     with caplog.at_level(logging.INFO, logger="gpu_service"):
-        redelivered = push(job)
+        redelivered = send(job)
 
-    assert redelivered.status_code == 200, redelivered.text
-    assert redelivered.text.strip() == "skipped"
+    assert (redelivered.status, redelivered.text) == (200, "skipped")
     again = bucket.get_blob(output_object_name(job_id, "png"))
     assert (again.generation, again.md5_hash) == (first.generation, first.md5_hash)
     assert job_document.get().to_dict() == document
@@ -91,7 +97,7 @@ def test_a_redelivered_job_is_acknowledged_without_drawing_again(
 
 
 def test_a_delivered_job_is_not_moved_back(
-    push: Push,
+    send: Send,
     bucket: storage.Bucket,
     job_document: firestore.DocumentReference,
     job_in_state: Callable[[str], datetime],
@@ -100,22 +106,23 @@ def test_a_delivered_job_is_not_moved_back(
     job_in_state("delivered")
     before = job_document.get().to_dict()
 
-    response = push(make_job(job_id))  # a late redelivery, say, after the output was cleaned up
+    answer = send(make_job(job_id))  # a late redelivery, say, after the output was cleaned up
 
-    assert response.status_code == 200, response.text
+    assert answer.status == 200, answer
     assert bucket.blob(output_object_name(job_id, "png")).exists()
     assert job_document.get().to_dict() == before
 
 
 def test_a_missing_job_document_is_not_created(
-    push: Push,
+    send: Send,
     bucket: storage.Bucket,
     job_document: firestore.DocumentReference,
     job_id: str,
 ) -> None:
-    response = push(make_job(job_id, style="ghibli"))
+    answer = send(make_job(job_id, style="ghibli"))
 
-    assert response.status_code == 200, response.text
+    assert answer == Answer(200, "generated", answer.object_name), answer
+    assert answer.object_name in (None, output_object_name(job_id, "jpg"))
     assert bucket.blob(output_object_name(job_id, "jpg")).exists()
     assert not job_document.get().exists
 
@@ -145,14 +152,14 @@ def test_a_bad_envelope_is_a_400_with_the_reason(service_url: str, body: bytes, 
     ],
 )
 def test_a_job_off_contract_is_a_400_and_draws_nothing(
-    push: Push, bucket: storage.Bucket, job_id: str, change: dict[str, object], reason: str
+    send: Send, bucket: storage.Bucket, job_id: str, change: dict[str, object], reason: str
 ) -> None:
     fields = {**asdict(make_job(job_id)), **change}
 
-    response = push(json.dumps(fields).encode())
+    answer = send(json.dumps(fields).encode())
 
-    assert response.status_code == 400
-    assert reason in response.text
+    assert answer.status == 400
+    assert reason in answer.text
     assert not any(bucket.blob(name).exists() for name in output_object_names(job_id))
 
 
@@ -165,7 +172,7 @@ def test_message_data_that_is_not_a_job_is_a_400(push: Push) -> None:
 
 def test_a_storage_failure_is_a_500_and_the_job_is_left_for_the_redelivery(
     caplog: pytest.LogCaptureFixture,
-    push: Push,
+    send: Send,
     serve: Serve,
     settings: Settings,
     tiny_engine: Engine,
@@ -175,15 +182,15 @@ def test_a_storage_failure_is_a_500_and_the_job_is_left_for_the_redelivery(
     job_in_state: Callable[[str], datetime],
     job_id: str,
 ) -> None:
-    broken = Settings(project=settings.project, images_bucket="no-such-bucket")
+    broken = Settings(project=settings.project, images_bucket="no-such-bucket", vertex_routes=settings.vertex_routes)
     app = create_app(broken, tiny_engine, storage_client=storage_client, firestore_client=firestore_client)
     job_in_state("queued")
 
     with serve(app) as url:
-        response = push(make_job(job_id), url=url)
+        answer = send(make_job(job_id), url=url)
         health = httpx.get(f"{url}/healthz")
 
-    assert response.status_code == 500  # Pub/Sub redelivers it
+    assert answer == Answer(500, "generation failed")  # Pub/Sub redelivers it; a caller may retry
     assert health.status_code == 200  # and the process lives on
     # The output check is the first thing that touches the bucket: the job was not moved.
     assert job_document.get().to_dict()["state"] == "queued"

@@ -1,4 +1,5 @@
-"""/healthz answers at once; /readyz and job pushes wait for the engine to be loaded and warm."""
+"""/healthz answers at once; /readyz (and Vertex AI's health route), job pushes and predictions
+wait for the engine to be loaded and warm."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob
 from gpu_service.engine import Engine
 
+from .conftest import HEALTH_ROUTE
+
 Push = Callable[..., httpx.Response]
 Serve = Callable[..., AbstractContextManager[str]]
 
@@ -23,6 +26,7 @@ Serve = Callable[..., AbstractContextManager[str]]
 def test_readyz_is_503_until_the_engine_is_warm_then_200(
     serve: Serve,
     push: Push,
+    predict: Callable[..., httpx.Response],
     settings: Settings,
     tiny_engine: Engine,
     storage_client: storage.Client,
@@ -48,16 +52,23 @@ def test_readyz_is_503_until_the_engine_is_warm_then_200(
     with serve(app) as url:
         health = httpx.get(f"{url}/healthz")
         cold = httpx.get(f"{url}/readyz")
+        cold_vertex = httpx.get(f"{url}{HEALTH_ROUTE}")
         early_push = push(job, url=url)
+        early_predict = predict(job, url=url)
         loading.set()
         deadline = time.monotonic() + 30
         while (warm := httpx.get(f"{url}/readyz")).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
+        warm_vertex = httpx.get(f"{url}{HEALTH_ROUTE}")
 
     assert health.status_code == 200
     assert (cold.status_code, cold.text.strip()) == (503, "warming up")
+    # Vertex AI routes no prediction to the replica until its health route answers 200.
+    assert (cold_vertex.status_code, cold_vertex.text.strip()) == (503, "warming up")
     assert early_push.status_code == 503  # Pub/Sub redelivers it later
+    assert (early_predict.status_code, early_predict.json()) == (503, {"error": "engine not ready"})
     assert (warm.status_code, warm.text.strip()) == (200, "ready")
+    assert (warm_vertex.status_code, warm_vertex.text.strip()) == (200, "ready")
 
 
 def test_an_engine_that_fails_to_load_keeps_readyz_503_with_the_reason(

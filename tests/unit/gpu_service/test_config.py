@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_service.config import JOBS_COLLECTION, ConfigError, Settings
+from gpu_service.config import JOBS_COLLECTION, ConfigError, Settings, VertexRoutes
 
 REQUIRED = {"GOOGLE_CLOUD_PROJECT": "imagebot-dev", "IMAGES_BUCKET": "imagebot-images-dev"}
 
@@ -85,3 +85,43 @@ def test_settings_are_frozen() -> None:
 def test_a_bad_setting_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({**REQUIRED, name: value})
+
+
+def test_vertex_ai_variables_give_its_port_and_routes() -> None:
+    # As Vertex AI sets them on a deployed model; AIP_HTTP_PORT wins over PORT.
+    environ = {
+        **REQUIRED,
+        "PORT": "9000",
+        "AIP_HTTP_PORT": "8081",
+        "AIP_HEALTH_ROUTE": "/v1/endpoints/1/deployedModels/2",
+        "AIP_PREDICT_ROUTE": "/v1/endpoints/1/deployedModels/2:predict",
+    }
+
+    settings = Settings.from_env(environ)
+
+    assert settings.port == 8081
+    assert settings.vertex_routes == VertexRoutes(
+        health="/v1/endpoints/1/deployedModels/2", predict="/v1/endpoints/1/deployedModels/2:predict"
+    )
+    assert Settings.from_env(REQUIRED).vertex_routes is None  # Cloud Run: push route only
+
+
+@pytest.mark.parametrize(
+    ("health", "predict"),
+    [
+        ("/health", ""),  # one without the other
+        ("", "/predict"),
+        ("/", "/predict"),  # would shadow the push route
+        ("/health", "/readyz"),
+        ("health", "/predict"),  # not a path
+        ("/same", "/same"),
+    ],
+)
+def test_vertex_routes_that_cannot_be_served_are_refused(health: str, predict: str) -> None:
+    with pytest.raises(ConfigError, match="AIP_"):
+        Settings.from_env({**REQUIRED, "AIP_HEALTH_ROUTE": health, "AIP_PREDICT_ROUTE": predict})
+
+
+def test_a_bad_vertex_port_is_named() -> None:
+    with pytest.raises(ConfigError, match="AIP_HTTP_PORT"):
+        Settings.from_env({**REQUIRED, "AIP_HTTP_PORT": "http"})

@@ -1,0 +1,159 @@
+"""Prompt translation (and /enhance) through the real Vertex AI SDK (REST transport) against a local stand-in
+speaking Vertex AI's generateContent protocol, with the Firestore and Pub/Sub emulators."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from gpu_service.contract import GenerationJob as GpuSideJob
+from imagebot import admit, inbound
+from imagebot.jobs import State
+from imagebot.ops import Mode, Ops
+from imagebot.runtime import Runtime
+from imagebot.translation import cache_key
+from imagebot.updates import Command, Prompt, encode_event
+from local.fake_vertex import ENHANCEMENT, FakeVertex
+from tests.conftest import PROJECT
+from tests.integration.functions.conftest import TOPICS
+from tests.support.events import pubsub_event_data, unique_ids
+from tests.support.pubsub import TopicTap
+
+ids = unique_ids(15_000_000)
+MODEL = "gemini-2.5-flash"
+
+
+@pytest.fixture(scope="module")
+def vertex() -> Iterator[FakeVertex]:
+    fake = FakeVertex().start()
+    yield fake
+    fake.stop()
+
+
+def translating_runtime(runtime: Runtime, vertex: FakeVertex, timeout: float) -> Runtime:
+    """The functions' Runtime with translation on, pointed at the stand-in."""
+    vertex.reset()
+    settings = replace(
+        runtime.settings, translate_model=MODEL, vertex_api_endpoint=vertex.endpoint, translate_timeout_seconds=timeout
+    )
+    return Runtime(settings)
+
+
+@pytest.fixture
+def translating(runtime: Runtime, vertex: FakeVertex) -> Runtime:
+    # Generous: a first call builds the SDK's client, which on a busy 2-core machine is slow.
+    return translating_runtime(runtime, vertex, timeout=15.0)
+
+
+@pytest.fixture
+def generation(emulators) -> TopicTap:
+    return TopicTap(PROJECT, TOPICS["GENERATION_TOPIC"])
+
+
+def send_prompt(rt: Runtime, text: str) -> dict:
+    chat_id = next(ids)
+    rt.store.update_user(chat_id, default_style="ghibli")
+    event = Prompt(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=text, language_code="ru")
+    inbound.handle_message(pubsub_event_data(encode_event(event)), rt)
+    return rt.store.get_job(f"u{event.update_id}")
+
+
+def test_a_russian_prompt_is_drawn_in_english_and_the_user_keeps_their_words(translating, vertex, generation):
+    prompt = f"рыжая лиса в снегу {next(ids)}"  # unique: no cached translation from an earlier run
+    before = translating.store.translation_counts()
+
+    job = send_prompt(translating, prompt)
+
+    assert job["state"] == State.VALIDATED
+    assert (job["prompt"], job["model_prompt"]) == (prompt, f"red fox in the snow {prompt.rsplit(' ', 1)[1]}")
+    assert [call["model"] for call in vertex.calls] == [MODEL]
+    counts = translating.store.translation_counts()
+    assert counts["calls"] == before.get("calls", 0) + 1
+    assert counts["input_chars"] > before.get("input_chars", 0) + len(prompt)
+    assert counts["output_tokens"] > before.get("output_tokens", 0)
+
+    admit.handle_message(pubsub_event_data(job["job_id"].encode()), translating)
+
+    sent = [GpuSideJob.from_json(m.data) for m in generation.drain(expect=1, timeout=5)]
+    assert [(j.job_id, j.prompt) for j in sent] == [(job["job_id"], job["model_prompt"])]
+
+
+def test_a_repeated_prompt_is_answered_from_the_cache(translating, vertex):
+    prompt = f"кот на море {next(ids)}"
+
+    first, second = send_prompt(translating, prompt), send_prompt(translating, prompt)
+
+    assert first["model_prompt"] == second["model_prompt"] == f"cat on sea {prompt.rsplit(' ', 1)[1]}"
+    assert vertex.calls_for(prompt) == 1
+
+
+def test_a_slow_model_is_abandoned_and_the_original_prompt_drawn(runtime, vertex, caplog):
+    impatient = translating_runtime(runtime, vertex, timeout=1.0)
+    prompt = f"ночной город {next(ids)}"
+    vertex.delay_seconds = 4.0
+
+    with caplog.at_level(logging.WARNING, logger="imagebot.translation"):
+        job = send_prompt(impatient, prompt)
+
+    assert job["state"] == State.VALIDATED
+    assert job["model_prompt"] == prompt
+    assert "translation timed out; drawing the original prompt" in caplog.messages
+    assert vertex.calls_for(prompt) == 1  # it was asked, and not waited for
+    # A fallback is not a translation: the next attempt asks again.
+    assert impatient.store.cached_translation(cache_key(prompt, MODEL), impatient.now()) is None
+
+
+def test_english_prompts_and_economy_mode_make_no_model_call(translating, vertex):
+    english = send_prompt(translating, "a fox in the snow")
+    translating.store.set_ops(Ops(Mode.ECONOMY, "test", "budget"))
+    try:
+        russian = send_prompt(translating, f"замок в горы {next(ids)}")
+    finally:
+        translating.store.set_ops(Ops())
+
+    assert english["model_prompt"] == "a fox in the snow"
+    assert russian["model_prompt"] == russian["prompt"]
+    assert vertex.calls == []
+
+
+def test_without_a_translate_model_prompts_go_as_written(runtime, vertex):
+    assert runtime.translator is None
+    job = send_prompt(runtime, f"рыжая лиса {next(ids)}")
+
+    assert job["model_prompt"] == job["prompt"]
+
+
+def command(rt: Runtime, chat_id: int, name: str) -> None:
+    event = Command(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, name=name, language_code="en")
+    inbound.handle_message(pubsub_event_data(encode_event(event)), rt)
+
+
+def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, telegram):
+    chat_id = next(ids)
+    translating.store.update_user(chat_id, default_style="pixel")
+
+    command(translating, chat_id, "enhance")
+    event = Prompt(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text="a fox", language_code="en")
+    inbound.handle_message(pubsub_event_data(encode_event(event)), translating)
+    command(translating, chat_id, "enhance")
+
+    job = translating.store.get_job(f"u{event.update_id}")
+    assert (job["prompt"], job["model_prompt"]) == ("a fox", "a fox" + ENHANCEMENT)
+    (call,) = vertex.calls
+    assert call["prompt"] == "a fox"
+    replies = [c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)]
+    assert [text.split(":")[0] for text in replies] == ["✨ Detailed prompts on", "Detailed prompts off"]
+    assert translating.store.get_user(chat_id)["enhance"] is False
+
+
+def test_enhance_without_a_translation_model_says_it_is_unavailable(runtime, telegram):
+    chat_id = next(ids)
+
+    command(runtime, chat_id, "enhance")
+
+    (reply,) = [c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)]
+    assert reply == "Detailed prompts are not available right now."
+    assert "enhance" not in runtime.store.get_user(chat_id)
