@@ -9,7 +9,7 @@ from typing import Any
 from imagebot import texts
 from imagebot.contract import GenerationJob
 from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
-from imagebot.deliver import DELIVERY_LEASE, remember, remove_status, send_photo
+from imagebot.deliver import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
 from imagebot.jobs import State, cache_key
 from imagebot.logs import fields
 from imagebot.ops import Mode, generation_mode, quota_in_mode
@@ -99,7 +99,7 @@ def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: st
     log.info("served from the prompt cache", extra=fields(stage="admit", job_id=job["job_id"]))
     remove_status(claimed, rt)
     if delivered is not None:
-        remember(delivered, rt)
+        remember_quietly(delivered, rt)
     return True
 
 

@@ -78,7 +78,16 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
     log.info("photo delivered", extra=context)
     remove_status(job, rt)
     if delivered is not None:
-        remember(delivered, rt)
+        remember_quietly(delivered, rt)
+
+
+def remember_quietly(job: dict[str, Any], rt: Runtime) -> None:
+    """The photo is out and the job closed: bookkeeping that fails (a contended statistics
+    document, say) is logged, never turned into a retry of a delivery already done."""
+    try:
+        remember(job, rt)
+    except Exception:
+        log.warning("delivery bookkeeping failed", exc_info=True, extra=fields(job_id=job["job_id"]))
 
 
 def remember(job: dict[str, Any], rt: Runtime) -> None:
