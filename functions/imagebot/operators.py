@@ -60,7 +60,8 @@ def pause(command: Command, rt: Runtime) -> None:
 def resume(command: Command, rt: Runtime) -> None:
     if not _allowed(command, rt):
         return
-    if rt.store.get_ops().set_by == budget.SET_BY_BUDGET and rt.store.get_ops().mode == Mode.PAUSED:
+    current = rt.store.get_ops()
+    if current.set_by == budget.SET_BY_BUDGET and current.mode == Mode.PAUSED:
         # The budget guard also scaled the GPU service to zero: bring it back, or admitted
         # jobs would wait for a GPU that never comes.
         budget_guard.default_starter(rt.settings).start(budget.Workflow.RESUME, f"/resume by {command.user_id}")
