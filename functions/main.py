@@ -8,7 +8,7 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from imagebot import admit, deliver, failures, inbound, logs, progress, webhook
+from imagebot import admit, deliver, dispatch, failures, inbound, logs, progress, webhook
 from imagebot import budget_guard as budget_flow  # the entry point below has the module's name
 from imagebot.config import Settings
 from imagebot.runtime import Runtime
@@ -42,6 +42,13 @@ def validate_prompt(event: CloudEvent) -> None:
 def rate_limit(event: CloudEvent) -> None:
     """Pub/Sub `validated` → quota charged, user told → Pub/Sub `generation-jobs`."""
     admit.handle_message(event.data, runtime())
+
+
+@functions_framework.cloud_event
+def dispatch_vertex(event: CloudEvent) -> None:
+    """Pub/Sub `vertex-jobs` (jobs routed to the Vertex AI endpoint) → one predict call each;
+    the picture lands in the images bucket, or the job goes back to the Cloud Run queue."""
+    dispatch.handle_message(event.data, runtime())
 
 
 @functions_framework.cloud_event

@@ -55,9 +55,19 @@ def parse_request(body: bytes) -> list[Instance]:
     return [_instance(item) for item in instances]
 
 
+# Whole-number fields of a job. An instance sent through the Vertex AI SDK is a protobuf Value,
+# whose numbers are doubles: a seed of 7 may arrive as 7.0.
+_WHOLE_NUMBERS = ("chat_id", "seed", "version")
+
+
 def _instance(item: Any) -> Instance:
     job_id = item.get("job_id") if isinstance(item, dict) else None
     job_id = job_id if isinstance(job_id, str) else None
+    if isinstance(item, dict):
+        item = {
+            key: int(value) if key in _WHOLE_NUMBERS and isinstance(value, float) and value.is_integer() else value
+            for key, value in item.items()
+        }
     try:
         # The same parser as the Pub/Sub route: one definition of a valid job.
         job = GenerationJob.from_json(json.dumps(item).encode())

@@ -30,7 +30,12 @@ FUNCTIONS_SOURCE = ROOT / "functions" / "main.py"
 FAKE_TOKEN = "123456:LOCAL-FAKE-TOKEN"  # only ever valid at the local fake Bot API
 FAKE_BOT_USERNAME = "imagebot_local_bot"  # the fake Bot API's default bot
 TRANSLATE_MODEL = "gemini-2.5-flash"  # a name only: the stand-in answers for any model
-FUNCTIONS = ("telegram_webhook", "validate_prompt", "rate_limit", "report_progress", "deliver_image", "report_failure")
+FUNCTIONS = (
+    "telegram_webhook", "validate_prompt", "rate_limit", "dispatch_vertex", "report_progress", "deliver_image", "report_failure",
+)
+# The GPU service serves Vertex AI's custom-container routes too, and the Vertex AI stand-in
+# forwards an endpoint's predictions to them: the second GPU home, on the same process.
+AIP_ROUTES = {"AIP_HEALTH_ROUTE": "/vertex/health", "AIP_PREDICT_ROUTE": "/vertex/predict"}
 
 log = logging.getLogger("local.stack")
 
@@ -46,6 +51,9 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. quota settings for tests
     webhook_threads: int = 32  # Telegram opens up to 100 connections; the default of 4 per core queues them
     emulators: EmulatorHosts | None = None  # already running (a test session's); else started here
+    # routing.py: auto overflows to the endpoint stand-in once the oldest job has waited
+    # OVERFLOW_QUEUE_AGE_SECONDS (60 unless extra_env says otherwise).
+    gpu_route: str = "auto"
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -89,6 +97,8 @@ class LocalStack:
             "PROGRESS_TOPIC": "job-progress",
             "TRANSLATE_MODEL": TRANSLATE_MODEL,
             "VERTEX_API_ENDPOINT": self.urls["vertex"],
+            "GPU_ROUTE": self.config.gpu_route,
+            "VERTEX_ENDPOINT": f"projects/{self.config.project}/locations/us-central1/endpoints/local-gpu",
             "PYTHONUNBUFFERED": "1",
             **self.config.extra_env,
         }
@@ -107,12 +117,12 @@ class LocalStack:
         os.environ.update(self.hosts.environment())  # for the wiring below, in this process
         ensure_bucket(self.config.project, self.config.bucket)  # emulators handed in may lack it
         self.urls["telegram"] = self.config.telegram_api_base or self._start_fake_telegram()
-        self.urls["vertex"] = self._start_fake_vertex()
+        self.urls["gpu_service"] = f"http://127.0.0.1:{free_port()}"
+        self.urls["vertex"] = self._start_fake_vertex(predict_target=self.urls["gpu_service"] + AIP_ROUTES["AIP_PREDICT_ROUTE"])
 
         env = self.environment()
         for target in FUNCTIONS:
             self.urls[target] = self._spawn_function(target, env)
-        self.urls["gpu_service"] = f"http://127.0.0.1:{free_port()}"
         self._spawn_gpu_service(env)
         for target in FUNCTIONS:
             self.supervisor.wait(target, self.urls[target])
@@ -131,6 +141,11 @@ class LocalStack:
                 # cloud would still draw.
                 Route(
                     "generation-jobs", "generation-jobs-gpu", self.urls["gpu_service"],
+                    ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
+                ),
+                # One predict call holds a push until the picture is drawn (terraform/pubsub.tf).
+                Route(
+                    "vertex-jobs", "vertex-jobs-dispatch", self.urls["dispatch_vertex"],
                     ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
                 ),
                 Route("job-progress", "job-progress-report", self.urls["report_progress"]),
@@ -160,7 +175,9 @@ class LocalStack:
 
     def _spawn_gpu_service(self, env: dict[str, str]) -> None:
         port = self.urls["gpu_service"].rsplit(":", 1)[1]
-        self.supervisor.spawn("gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, "PORT": port, "HOST": "127.0.0.1"}, cwd=ROOT)
+        self.supervisor.spawn(
+            "gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, **AIP_ROUTES, "PORT": port, "HOST": "127.0.0.1"}, cwd=ROOT
+        )
 
     def _wait_gpu_service_ready(self) -> None:
         wait_for_ok(self.urls["gpu_service"] + "/readyz", timeout=180, process=self.supervisor.processes["gpu_service"])
@@ -176,11 +193,14 @@ class LocalStack:
         )
         return base
 
-    def _start_fake_vertex(self) -> str:
+    def _start_fake_vertex(self, predict_target: str) -> str:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         self.supervisor.start(
-            "fake_vertex", [sys.executable, "-m", "local.fake_vertex", f"--port={port}"], ready_url=f"{base}/_fake/health", cwd=ROOT
+            "fake_vertex",
+            [sys.executable, "-m", "local.fake_vertex", f"--port={port}", f"--predict-target={predict_target}"],
+            ready_url=f"{base}/_fake/health",
+            cwd=ROOT,
         )
         return base
 

@@ -55,6 +55,9 @@ resource "google_workflows_workflow" "budget_guard" {
     BOT_TOKEN_SECRET = google_secret_manager_secret.telegram["bot_token"].secret_id
     POLL_SECONDS     = "10"
     MAX_CHECKS       = "60"
+    # The stop undeploys the Vertex AI GPU endpoint's models too (empty: no endpoint).
+    VERTEX_ENDPOINT = local.vertex_endpoint
+    VERTEX_API      = "https://${local.vertex_gpu_region}-aiplatform.googleapis.com"
   }
 
   depends_on = [google_project_service.enabled]

@@ -13,7 +13,14 @@ locals {
     _GPU_SERVICE   = google_cloud_run_v2_service.gpu.name
     _IMAGES_BUCKET = google_storage_bucket.images.name
     _WEBHOOK_URL   = local.webhook_url
-    _FUNCTIONS     = "telegram-webhook,validate-prompt,rate-limit,report-progress,report-failure,sweep-stuck-jobs,deliver-image,budget-guard"
+    _FUNCTIONS     = "telegram-webhook,validate-prompt,rate-limit,dispatch-vertex,report-progress,report-failure,sweep-stuck-jobs,deliver-image,budget-guard"
+    # The Vertex AI endpoint (vertex.tf): empty when gpu_route is cloudrun, and the deploy skips it.
+    _VERTEX_ENDPOINT     = local.vertex_endpoint
+    _VERTEX_MACHINE      = var.vertex_machine_type
+    _VERTEX_ACCELERATOR  = var.vertex_accelerator
+    _VERTEX_REPLICAS     = "${var.vertex_replicas.min}-${var.vertex_replicas.max}"
+    _VERTEX_ENV          = jsonencode(local.vertex_container_env)
+    _GPU_SERVICE_ACCOUNT = local.sa_email["gpu"]
   }
 }
 

@@ -19,31 +19,36 @@ resource "google_storage_bucket_object" "functions_source" {
 locals {
   # Every setting functions/imagebot/config.py reads (tests/infra checks the list is complete).
   function_env = {
-    GOOGLE_CLOUD_PROJECT      = var.project_id
-    IMAGES_BUCKET             = google_storage_bucket.images.name
-    TELEGRAM_API_BASE         = local.telegram_api
-    PROMPTS_TOPIC             = "prompts"
-    VALIDATED_TOPIC           = "validated"
-    GENERATION_TOPIC          = "generation-jobs"
-    PROGRESS_TOPIC            = "job-progress"
-    PROMPT_MIN_CHARS          = tostring(var.prompt_min_chars)
-    PROMPT_MAX_CHARS          = tostring(var.prompt_max_chars)
-    RATE_BURST                = tostring(var.rate_burst)
-    RATE_REFILL_SECONDS       = tostring(var.rate_refill_seconds)
-    DAILY_QUOTA               = tostring(var.daily_quota)
-    TELEGRAM_TIMEOUT_SECONDS  = tostring(var.telegram_timeout_seconds)
-    JOB_DEADLINE_SECONDS      = tostring(var.job_deadline_seconds)
-    BOT_USERNAME              = var.bot_username
-    OPERATOR_IDS              = join(",", [for id in var.operator_ids : tostring(id)])
-    OPS_CHAT_ID               = var.ops_chat_id
-    REGION                    = var.region
-    BUDGET_WORKFLOW           = google_workflows_workflow.budget_guard.name
-    BUDGET_ECONOMY_AT         = tostring(var.budget_economy_at)
-    BUDGET_STOP_AT            = tostring(var.budget_stop_at)
-    TRANSLATE_MODEL           = var.translate_model
-    VERTEX_REGION             = coalesce(var.vertex_region, var.region)
-    TRANSLATE_TIMEOUT_SECONDS = tostring(var.translate_timeout_seconds)
-    LOG_EXECUTION_ID          = "true"
+    GOOGLE_CLOUD_PROJECT           = var.project_id
+    IMAGES_BUCKET                  = google_storage_bucket.images.name
+    TELEGRAM_API_BASE              = local.telegram_api
+    PROMPTS_TOPIC                  = "prompts"
+    VALIDATED_TOPIC                = "validated"
+    GENERATION_TOPIC               = "generation-jobs"
+    PROGRESS_TOPIC                 = "job-progress"
+    PROMPT_MIN_CHARS               = tostring(var.prompt_min_chars)
+    PROMPT_MAX_CHARS               = tostring(var.prompt_max_chars)
+    RATE_BURST                     = tostring(var.rate_burst)
+    RATE_REFILL_SECONDS            = tostring(var.rate_refill_seconds)
+    DAILY_QUOTA                    = tostring(var.daily_quota)
+    TELEGRAM_TIMEOUT_SECONDS       = tostring(var.telegram_timeout_seconds)
+    JOB_DEADLINE_SECONDS           = tostring(var.job_deadline_seconds)
+    BOT_USERNAME                   = var.bot_username
+    OPERATOR_IDS                   = join(",", [for id in var.operator_ids : tostring(id)])
+    OPS_CHAT_ID                    = var.ops_chat_id
+    REGION                         = var.region
+    BUDGET_WORKFLOW                = google_workflows_workflow.budget_guard.name
+    BUDGET_ECONOMY_AT              = tostring(var.budget_economy_at)
+    BUDGET_STOP_AT                 = tostring(var.budget_stop_at)
+    TRANSLATE_MODEL                = var.translate_model
+    VERTEX_REGION                  = coalesce(var.vertex_region, var.region)
+    TRANSLATE_TIMEOUT_SECONDS      = tostring(var.translate_timeout_seconds)
+    GPU_ROUTE                      = var.gpu_route
+    VERTEX_ENDPOINT                = local.vertex_endpoint
+    VERTEX_JOBS_TOPIC              = "vertex-jobs"
+    OVERFLOW_QUEUE_AGE_SECONDS     = tostring(var.overflow_queue_age_seconds)
+    VERTEX_PREDICT_TIMEOUT_SECONDS = tostring(var.vertex_predict_timeout_seconds)
+    LOG_EXECUTION_ID               = "true"
   }
   function_source = {
     bucket = google_storage_bucket.sources.name
@@ -104,63 +109,32 @@ resource "google_cloudfunctions2_function" "telegram_webhook" {
   depends_on = [google_secret_manager_secret_iam_member.readers]
 }
 
-resource "google_cloudfunctions2_function" "validate_prompt" {
-  # Consumes `prompts` through its push subscription (pubsub.tf).
-  name     = "validate-prompt"
-  location = var.region
-  labels   = local.labels
-
-  build_config {
-    runtime         = "python311"
-    entry_point     = "validate_prompt"
-    service_account = local.deployer_id
-    # The built image goes to our repository, where the deployer may write (not gcf-artifacts).
-    docker_repository = google_artifact_registry_repository.images.id
-    source {
-      storage_source {
-        bucket = local.function_source.bucket
-        object = local.function_source.object
-      }
-    }
+# The functions fed by a push subscription of our own (pubsub.tf), one resource for all: they
+# differ only in identity and size. Keyed by entry point; the function is named with dashes.
+locals {
+  pushed_functions = {
+    validate_prompt = { account = "validate", memory = "512Mi", concurrency = 8, max_instances = 10, timeout = 60 }
+    rate_limit      = { account = "admit", memory = "512Mi", concurrency = 8, max_instances = 10, timeout = 60 }
+    # One predict call per job holds its request until the picture is drawn (a cold endpoint
+    # replica loads three styles first): the timeout covers VERTEX_PREDICT_TIMEOUT_SECONDS.
+    dispatch_vertex  = { account = "dispatch", memory = "512Mi", concurrency = 16, max_instances = 20, timeout = 540 }
+    report_progress  = { account = "progress", memory = "512Mi", concurrency = 8, max_instances = 10, timeout = 60 }
+    report_failure   = { account = "failures", memory = "512Mi", concurrency = 8, max_instances = 10, timeout = 60 }
+    sweep_stuck_jobs = { account = "failures", memory = "512Mi", concurrency = 8, max_instances = 10, timeout = 60 }
+    # One notification at a time keeps the read-decide-write of the ops document simple.
+    budget_guard = { account = "budget", memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 120 }
   }
-
-  service_config {
-    service_account_email            = local.sa_email["validate"]
-    available_memory                 = "512Mi"
-    available_cpu                    = "1"
-    max_instance_request_concurrency = 8
-    max_instance_count               = 10
-    timeout_seconds                  = 60
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.function_env, { THREADS = "8" })
-
-    dynamic "secret_environment_variables" {
-      for_each = local.secrets
-      content {
-        key        = secret_environment_variables.value.env
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.telegram[secret_environment_variables.key].secret_id
-        version    = "latest"
-      }
-    }
-  }
-
-  lifecycle {
-    ignore_changes = [build_config[0].source]
-  }
-  depends_on = [google_secret_manager_secret_iam_member.readers]
 }
 
-resource "google_cloudfunctions2_function" "rate_limit" {
-  # Consumes `validated` through its push subscription (pubsub.tf).
-  name     = "rate-limit"
+resource "google_cloudfunctions2_function" "pushed" {
+  for_each = local.pushed_functions
+  name     = replace(each.key, "_", "-")
   location = var.region
   labels   = local.labels
 
   build_config {
     runtime         = "python311"
-    entry_point     = "rate_limit"
+    entry_point     = each.key
     service_account = local.deployer_id
     # The built image goes to our repository, where the deployer may write (not gcf-artifacts).
     docker_repository = google_artifact_registry_repository.images.id
@@ -173,160 +147,15 @@ resource "google_cloudfunctions2_function" "rate_limit" {
   }
 
   service_config {
-    service_account_email            = local.sa_email["admit"]
-    available_memory                 = "512Mi"
+    service_account_email            = local.sa_email[each.value.account]
+    available_memory                 = each.value.memory
     available_cpu                    = "1"
-    max_instance_request_concurrency = 8
-    max_instance_count               = 10
-    timeout_seconds                  = 60
+    max_instance_request_concurrency = each.value.concurrency
+    max_instance_count               = each.value.max_instances
+    timeout_seconds                  = each.value.timeout
     ingress_settings                 = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.function_env, { THREADS = "8" })
-
-    dynamic "secret_environment_variables" {
-      for_each = local.secrets
-      content {
-        key        = secret_environment_variables.value.env
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.telegram[secret_environment_variables.key].secret_id
-        version    = "latest"
-      }
-    }
-  }
-
-  lifecycle {
-    ignore_changes = [build_config[0].source]
-  }
-  depends_on = [google_secret_manager_secret_iam_member.readers]
-}
-
-resource "google_cloudfunctions2_function" "report_progress" {
-  # Consumes `job-progress` (published by the GPU service) through its push subscription.
-  name     = "report-progress"
-  location = var.region
-  labels   = local.labels
-
-  build_config {
-    runtime         = "python311"
-    entry_point     = "report_progress"
-    service_account = local.deployer_id
-    # The built image goes to our repository, where the deployer may write (not gcf-artifacts).
-    docker_repository = google_artifact_registry_repository.images.id
-    source {
-      storage_source {
-        bucket = local.function_source.bucket
-        object = local.function_source.object
-      }
-    }
-  }
-
-  service_config {
-    service_account_email            = local.sa_email["progress"]
-    available_memory                 = "512Mi"
-    available_cpu                    = "1"
-    max_instance_request_concurrency = 8
-    max_instance_count               = 10
-    timeout_seconds                  = 60
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.function_env, { THREADS = "8" })
-
-    dynamic "secret_environment_variables" {
-      for_each = local.secrets
-      content {
-        key        = secret_environment_variables.value.env
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.telegram[secret_environment_variables.key].secret_id
-        version    = "latest"
-      }
-    }
-  }
-
-  lifecycle {
-    ignore_changes = [build_config[0].source]
-  }
-  depends_on = [google_secret_manager_secret_iam_member.readers]
-}
-
-resource "google_cloudfunctions2_function" "report_failure" {
-  # Consumes the job topics' dead letters (`<topic>-dead-report` subscriptions, pubsub.tf):
-  # the job fails, the user is told and offered a retry.
-  name     = "report-failure"
-  location = var.region
-  labels   = local.labels
-
-  build_config {
-    runtime         = "python311"
-    entry_point     = "report_failure"
-    service_account = local.deployer_id
-    # The built image goes to our repository, where the deployer may write (not gcf-artifacts).
-    docker_repository = google_artifact_registry_repository.images.id
-    source {
-      storage_source {
-        bucket = local.function_source.bucket
-        object = local.function_source.object
-      }
-    }
-  }
-
-  service_config {
-    service_account_email            = local.sa_email["failures"]
-    available_memory                 = "512Mi"
-    available_cpu                    = "1"
-    max_instance_request_concurrency = 8
-    max_instance_count               = 10
-    timeout_seconds                  = 60
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.function_env, { THREADS = "8" })
-
-    dynamic "secret_environment_variables" {
-      for_each = local.secrets
-      content {
-        key        = secret_environment_variables.value.env
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.telegram[secret_environment_variables.key].secret_id
-        version    = "latest"
-      }
-    }
-  }
-
-  lifecycle {
-    ignore_changes = [build_config[0].source]
-  }
-  depends_on = [google_secret_manager_secret_iam_member.readers]
-}
-
-resource "google_cloudfunctions2_function" "sweep_stuck_jobs" {
-  # Consumes `sweep`, which Cloud Scheduler publishes to every few minutes (pubsub.tf).
-  name     = "sweep-stuck-jobs"
-  location = var.region
-  labels   = local.labels
-
-  build_config {
-    runtime         = "python311"
-    entry_point     = "sweep_stuck_jobs"
-    service_account = local.deployer_id
-    # The built image goes to our repository, where the deployer may write (not gcf-artifacts).
-    docker_repository = google_artifact_registry_repository.images.id
-    source {
-      storage_source {
-        bucket = local.function_source.bucket
-        object = local.function_source.object
-      }
-    }
-  }
-
-  service_config {
-    service_account_email            = local.sa_email["failures"]
-    available_memory                 = "512Mi"
-    available_cpu                    = "1"
-    max_instance_request_concurrency = 8
-    max_instance_count               = 10
-    timeout_seconds                  = 60
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.function_env, { THREADS = "8" })
+    environment_variables            = merge(local.function_env, { THREADS = tostring(each.value.concurrency) })
 
     dynamic "secret_environment_variables" {
       for_each = local.secrets
@@ -405,70 +234,18 @@ resource "google_cloudfunctions2_function" "deliver_image" {
   depends_on = [google_secret_manager_secret_iam_member.readers, google_project_iam_member.gcs_agent_publishes]
 }
 
-resource "google_cloudfunctions2_function" "budget_guard" {
-  # Consumes `billing-alerts` through its push subscription (pubsub.tf).
-  name     = "budget-guard"
-  location = var.region
-  labels   = local.labels
-
-  build_config {
-    runtime         = "python311"
-    entry_point     = "budget_guard"
-    service_account = local.deployer_id
-    # The built image goes to our repository, where the deployer may write (not gcf-artifacts).
-    docker_repository = google_artifact_registry_repository.images.id
-    source {
-      storage_source {
-        bucket = local.function_source.bucket
-        object = local.function_source.object
-      }
-    }
-  }
-
-  service_config {
-    service_account_email = local.sa_email["budget"]
-    available_memory      = "512Mi"
-    available_cpu         = "1"
-    # One notification at a time keeps the read-decide-write of the ops document simple.
-    max_instance_request_concurrency = 1
-    max_instance_count               = 1
-    timeout_seconds                  = 120
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.function_env, { THREADS = "1" })
-
-    dynamic "secret_environment_variables" {
-      for_each = local.secrets
-      content {
-        key        = secret_environment_variables.value.env
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.telegram[secret_environment_variables.key].secret_id
-        version    = "latest"
-      }
-    }
-  }
-
-  lifecycle {
-    ignore_changes = [build_config[0].source]
-  }
-  depends_on = [google_secret_manager_secret_iam_member.readers]
-}
-
 # --- who may invoke which function (gen2: run.invoker on the underlying Cloud Run service) ----
 
 locals {
-  function_invokers = {
-    # Telegram cannot authenticate: the webhook is public, and checks the secret-token header
-    # (and, in prod, sits behind Cloud Armor, which admits only Telegram's ranges).
-    "webhook-public"  = [google_cloudfunctions2_function.telegram_webhook.name, "allUsers"]
-    "validate-push"   = [google_cloudfunctions2_function.validate_prompt.name, local.sa_member["push"]]
-    "rate-limit-push" = [google_cloudfunctions2_function.rate_limit.name, local.sa_member["push"]]
-    "progress-push"   = [google_cloudfunctions2_function.report_progress.name, local.sa_member["push"]]
-    "failure-push"    = [google_cloudfunctions2_function.report_failure.name, local.sa_member["push"]]
-    "sweep-push"      = [google_cloudfunctions2_function.sweep_stuck_jobs.name, local.sa_member["push"]]
-    "budget-push"     = [google_cloudfunctions2_function.budget_guard.name, local.sa_member["push"]]
-    "deliver-events"  = [google_cloudfunctions2_function.deliver_image.name, local.sa_member["eventarc"]]
-  }
+  function_invokers = merge(
+    {
+      # Telegram cannot authenticate: the webhook is public, and checks the secret-token header
+      # (and, in prod, sits behind Cloud Armor, which admits only Telegram's ranges).
+      "webhook-public" = [google_cloudfunctions2_function.telegram_webhook.name, "allUsers"]
+      "deliver-events" = [google_cloudfunctions2_function.deliver_image.name, local.sa_member["eventarc"]]
+    },
+    { for key, function in google_cloudfunctions2_function.pushed : "${key}-push" => [function.name, local.sa_member["push"]] },
+  )
 }
 
 resource "google_cloud_run_v2_service_iam_member" "function_invokers" {
@@ -477,4 +254,36 @@ resource "google_cloud_run_v2_service_iam_member" "function_invokers" {
   name     = each.value[0]
   role     = "roles/run.invoker"
   member   = each.value[1]
+}
+
+# These functions had a resource each before `pushed`: moved, not destroyed and recreated. (Their
+# invoker grants are re-keyed and recreated instead: a push refused meanwhile is redelivered.)
+moved {
+  from = google_cloudfunctions2_function.validate_prompt
+  to   = google_cloudfunctions2_function.pushed["validate_prompt"]
+}
+
+moved {
+  from = google_cloudfunctions2_function.rate_limit
+  to   = google_cloudfunctions2_function.pushed["rate_limit"]
+}
+
+moved {
+  from = google_cloudfunctions2_function.report_progress
+  to   = google_cloudfunctions2_function.pushed["report_progress"]
+}
+
+moved {
+  from = google_cloudfunctions2_function.report_failure
+  to   = google_cloudfunctions2_function.pushed["report_failure"]
+}
+
+moved {
+  from = google_cloudfunctions2_function.sweep_stuck_jobs
+  to   = google_cloudfunctions2_function.pushed["sweep_stuck_jobs"]
+}
+
+moved {
+  from = google_cloudfunctions2_function.budget_guard
+  to   = google_cloudfunctions2_function.pushed["budget_guard"]
 }

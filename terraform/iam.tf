@@ -16,6 +16,7 @@ locals {
     progress = "report_progress: reads jobs, edits the user's status message"
     failures = "report_failure and sweep_stuck_jobs: fail jobs, tell users"
     deliver  = "deliver_image: reads outputs, sends photos, closes jobs"
+    dispatch = "dispatch_vertex: sends jobs to the Vertex AI endpoint, hands them back to Cloud Run"
     budget   = "budget_guard: ops mode in Firestore, starts the budget workflow"
     gpu      = "GPU service: reads models, writes outputs, moves jobs"
     workflow = "budget workflow: pauses admissions, scales the GPU service"
@@ -47,11 +48,17 @@ locals {
     "progress-datastore" = ["progress", "roles/datastore.user"]
     "failures-datastore" = ["failures", "roles/datastore.user"]
     "deliver-datastore"  = ["deliver", "roles/datastore.user"]
+    "dispatch-datastore" = ["dispatch", "roles/datastore.user"]
     "budget-datastore"   = ["budget", "roles/datastore.user"]
     "gpu-datastore"      = ["gpu", "roles/datastore.user"]
     "workflow-datastore" = ["workflow", "roles/datastore.user"]
     # Vertex AI: validation calls Gemini to translate prompts (no narrower resource exists).
     "validate-aiplatform" = ["validate", "roles/aiplatform.user"]
+    # Vertex AI: predictions on the GPU endpoint; Cloud Build uploads and deploys its model.
+    "dispatch-aiplatform" = ["dispatch", "roles/aiplatform.user"]
+    "deployer-aiplatform" = ["deployer", "roles/aiplatform.user"]
+    # The budget stop undeploys the endpoint's models (Vertex AI has no per-endpoint IAM).
+    "workflow-aiplatform" = ["workflow", "roles/aiplatform.user"]
     # Workflows has no per-workflow IAM: invoker is granted on the project.
     "budget-workflows" = ["budget", "roles/workflows.invoker"]
     # Eventarc: the trigger's identity must be allowed to receive events.
@@ -86,7 +93,7 @@ resource "google_project_iam_member" "deployer_reads_function_sources" {
 
 # Every runtime writes its logs and metrics (granted explicitly: no default compute account).
 resource "google_project_iam_member" "log_writer" {
-  for_each = toset(["webhook", "validate", "admit", "progress", "failures", "deliver", "budget", "gpu", "workflow"])
+  for_each = toset(["webhook", "validate", "admit", "dispatch", "progress", "failures", "deliver", "budget", "gpu", "workflow"])
   project  = var.project_id
   role     = "roles/logging.logWriter"
   member   = local.sa_member[each.value]
@@ -94,7 +101,7 @@ resource "google_project_iam_member" "log_writer" {
 
 # The deployer deploys each runtime as its service account, and nothing else.
 resource "google_service_account_iam_member" "deployer_acts_as" {
-  for_each           = toset(["webhook", "validate", "admit", "progress", "failures", "deliver", "budget", "gpu", "deployer"])
+  for_each           = toset(["webhook", "validate", "admit", "dispatch", "progress", "failures", "deliver", "budget", "gpu", "deployer"])
   service_account_id = google_service_account.sa[each.value].name
   role               = "roles/iam.serviceAccountUser"
   member             = local.sa_member["deployer"]

@@ -9,18 +9,18 @@
 locals {
   routes = {
     prompts = {
-      endpoint     = google_cloudfunctions2_function.validate_prompt.service_config[0].uri
+      endpoint     = google_cloudfunctions2_function.pushed["validate_prompt"].service_config[0].uri
       ack_deadline = 60
       publishers   = [local.sa_member["webhook"]]
     }
     validated = {
-      endpoint     = google_cloudfunctions2_function.rate_limit.service_config[0].uri
+      endpoint     = google_cloudfunctions2_function.pushed["rate_limit"].service_config[0].uri
       ack_deadline = 60
       publishers   = [local.sa_member["validate"]]
     }
     job-progress = {
       # The GPU service says it started drawing a job; the user sees "drawing" at once.
-      endpoint     = google_cloudfunctions2_function.report_progress.service_config[0].uri
+      endpoint     = google_cloudfunctions2_function.pushed["report_progress"].service_config[0].uri
       ack_deadline = 60
       publishers   = [local.sa_member["gpu"]]
     }
@@ -28,23 +28,31 @@ locals {
       # Longer than the slowest generation (the GPU service's request timeout).
       endpoint     = google_cloud_run_v2_service.gpu.uri
       ack_deadline = 600
+      # dispatch_vertex hands a job back when the Vertex AI endpoint gives no answer.
+      publishers = [local.sa_member["admit"], local.sa_member["dispatch"]]
+    }
+    vertex-jobs = {
+      # Jobs routed to the Vertex AI endpoint (GPU_ROUTE): one predict call each, held open
+      # until the picture is drawn, like a push to the GPU service.
+      endpoint     = google_cloudfunctions2_function.pushed["dispatch_vertex"].service_config[0].uri
+      ack_deadline = 600
       publishers   = [local.sa_member["admit"]]
     }
     sweep = {
-      endpoint     = google_cloudfunctions2_function.sweep_stuck_jobs.service_config[0].uri
+      endpoint     = google_cloudfunctions2_function.pushed["sweep_stuck_jobs"].service_config[0].uri
       ack_deadline = 120
       # Cloud Scheduler publishes as its service agent.
       publishers = ["serviceAccount:service-${local.project_number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"]
     }
     billing-alerts = {
-      endpoint     = google_cloudfunctions2_function.budget_guard.service_config[0].uri
+      endpoint     = google_cloudfunctions2_function.pushed["budget_guard"].service_config[0].uri
       ack_deadline = 60
       # Cloud Billing publishes budget notifications as this Google-managed account.
       publishers = ["serviceAccount:billing-budget-alert@system.gserviceaccount.com"]
     }
   }
   # Topics whose dead letters are jobs: report_failure fails the job and tells the user.
-  failure_reported = toset(["prompts", "validated", "generation-jobs", "job-progress"])
+  failure_reported = toset(["prompts", "validated", "generation-jobs", "vertex-jobs", "job-progress"])
   publisher_grants = merge([
     for topic, route in local.routes : { for member in route.publishers : "${topic} ${member}" => { topic = topic, member = member } }
   ]...)
@@ -157,10 +165,10 @@ resource "google_pubsub_subscription" "dead_report" {
   labels               = local.labels
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.report_failure.service_config[0].uri
+    push_endpoint = google_cloudfunctions2_function.pushed["report_failure"].service_config[0].uri
     oidc_token {
       service_account_email = local.sa_email["push"]
-      audience              = google_cloudfunctions2_function.report_failure.service_config[0].uri
+      audience              = google_cloudfunctions2_function.pushed["report_failure"].service_config[0].uri
     }
   }
   retry_policy {

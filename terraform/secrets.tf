@@ -22,7 +22,7 @@ resource "google_secret_manager_secret" "telegram" {
 # report; the deployer reads both to register the webhook.
 resource "google_secret_manager_secret_iam_member" "readers" {
   for_each = {
-    for pair in setproduct(keys(local.secrets), ["webhook", "validate", "admit", "progress", "failures", "deliver", "budget", "deployer"]) :
+    for pair in setproduct(keys(local.secrets), ["webhook", "validate", "admit", "dispatch", "progress", "failures", "deliver", "budget", "deployer"]) :
     "${pair[0]}-${pair[1]}" => { secret = pair[0], account = pair[1] }
   }
   secret_id = google_secret_manager_secret.telegram[each.value.secret].id

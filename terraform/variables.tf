@@ -180,6 +180,74 @@ variable "translate_timeout_seconds" {
   }
 }
 
+variable "gpu_route" {
+  description = "Which GPU home draws jobs: cloudrun (the Cloud Run L4 service), vertex (the Vertex AI endpoint), or auto (Cloud Run, overflowing to the endpoint)."
+  type        = string
+  default     = "cloudrun"
+  validation {
+    condition     = contains(["cloudrun", "vertex", "auto"], var.gpu_route)
+    error_message = "gpu_route must be cloudrun, vertex or auto."
+  }
+}
+
+variable "vertex_gpu_region" {
+  description = "Region of the Vertex AI GPU endpoint (one with NVIDIA T4s). Empty: var.region."
+  type        = string
+  default     = ""
+}
+
+variable "vertex_endpoint_id" {
+  description = "The Vertex AI endpoint's numeric id (chosen here, so that the functions know it before the first deploy)."
+  type        = string
+  default     = "1001"
+  validation {
+    condition     = can(regex("^[1-9][0-9]{0,9}$", var.vertex_endpoint_id))
+    error_message = "vertex_endpoint_id must be a number of at most 10 digits without a leading zero."
+  }
+}
+
+variable "overflow_queue_age_seconds" {
+  description = "gpu_route = auto: overflow to the endpoint once the oldest job has waited this long for the Cloud Run service."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.overflow_queue_age_seconds >= 5 && var.overflow_queue_age_seconds <= 3600
+    error_message = "overflow_queue_age_seconds must be between 5 and 3600."
+  }
+}
+
+variable "vertex_predict_timeout_seconds" {
+  description = "How long dispatch_vertex waits for one prediction before handing the job back to Cloud Run."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.vertex_predict_timeout_seconds >= 30 && var.vertex_predict_timeout_seconds <= 500
+    error_message = "vertex_predict_timeout_seconds must be between 30 and 500 (dispatch_vertex's timeout is 540)."
+  }
+}
+
+variable "vertex_machine_type" {
+  description = "Machine of each endpoint replica (Cloud Build's deploy step)."
+  type        = string
+  default     = "n1-standard-8"
+}
+
+variable "vertex_accelerator" {
+  description = "GPU of each endpoint replica (Cloud Build's deploy step)."
+  type        = string
+  default     = "NVIDIA_TESLA_T4"
+}
+
+variable "vertex_replicas" {
+  description = "Minimum and maximum replicas of the deployed model (Vertex AI bills the minimum around the clock)."
+  type        = object({ min = number, max = number })
+  default     = { min = 1, max = 2 }
+  validation {
+    condition     = var.vertex_replicas.min >= 1 && var.vertex_replicas.max >= var.vertex_replicas.min
+    error_message = "vertex_replicas needs 1 <= min <= max."
+  }
+}
+
 # --- sizes -----------------------------------------------------------------------------------
 
 variable "webhook_concurrency" {

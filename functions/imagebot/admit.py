@@ -14,6 +14,7 @@ from imagebot.jobs import State, cache_key
 from imagebot.logs import fields
 from imagebot.ops import Mode, generation_mode, quota_in_mode
 from imagebot.quota import Admission
+from imagebot.routing import GpuRoute, choose_route
 from imagebot.runtime import Runtime
 from imagebot.styles import label
 from imagebot.status import show_status
@@ -75,9 +76,24 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
         aspect=job.get("aspect", "square"),
         mode=generation_mode(mode),
     )
-    message_id = rt.publisher.publish(rt.settings.generation_topic, generation.to_json(), job_id=job_id)
-    rt.store.set_job_fields(job_id, dispatched_message_id=message_id, cache_key=cache_key(job, generation.mode))
-    log.info("job queued", extra=context)
+    route = choose_gpu_route(mode, rt)
+    topic = rt.settings.generation_topic if route == GpuRoute.CLOUD_RUN else rt.settings.vertex_jobs_topic
+    message_id = rt.publisher.publish(topic, generation.to_json(), job_id=job_id)
+    rt.store.set_job_fields(
+        job_id, dispatched_message_id=message_id, cache_key=cache_key(job, generation.mode), gpu_route=route.value
+    )
+    log.info("job queued", extra={**context, "reason": f"route {route.value}"})
+
+
+def choose_gpu_route(mode: Mode, rt: Runtime) -> GpuRoute:
+    s = rt.settings
+    return choose_route(
+        s.gpu_route,
+        mode,
+        lambda: rt.store.oldest_queued_since(GpuRoute.CLOUD_RUN.value),
+        rt.now(),
+        s.overflow_queue_age_seconds,
+    )
 
 
 def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: str | None = None) -> bool:

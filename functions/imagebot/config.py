@@ -7,8 +7,11 @@ environment variables, and from the environment locally; they are never logged.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from imagebot.routing import ROUTE_SETTINGS
 
 
 class ConfigError(RuntimeError):
@@ -47,6 +50,12 @@ class Settings:
     vertex_region: str = "us-central1"
     vertex_api_endpoint: str = ""  # empty: Vertex AI; set: a local stand-in (tests, the local stack)
     translate_timeout_seconds: float = 3.0
+    # The second GPU home (routing.py): the same container on a Vertex AI endpoint.
+    gpu_route: str = "cloudrun"  # cloudrun | vertex | auto
+    vertex_endpoint: str = ""  # projects/<p>/locations/<region>/endpoints/<id>; needed for vertex and auto
+    vertex_jobs_topic: str = "vertex-jobs"  # jobs routed to the endpoint; dispatch_vertex sends them on
+    overflow_queue_age_seconds: float = 60.0  # auto: overflow once the oldest Cloud Run job waited this long
+    vertex_predict_timeout_seconds: float = 300.0  # one predict call: a cold replica loads three styles
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -84,4 +93,31 @@ class Settings:
             vertex_region=env.get("VERTEX_REGION", "").strip() or cls.vertex_region,
             vertex_api_endpoint=env.get("VERTEX_API_ENDPOINT", cls.vertex_api_endpoint).strip(),
             translate_timeout_seconds=float(env.get("TRANSLATE_TIMEOUT_SECONDS", cls.translate_timeout_seconds)),
+            gpu_route=gpu_route(env.get("GPU_ROUTE", "").strip() or cls.gpu_route, env.get("VERTEX_ENDPOINT", "").strip()),
+            vertex_endpoint=env.get("VERTEX_ENDPOINT", "").strip(),
+            vertex_jobs_topic=env.get("VERTEX_JOBS_TOPIC", cls.vertex_jobs_topic),
+            overflow_queue_age_seconds=float(env.get("OVERFLOW_QUEUE_AGE_SECONDS", cls.overflow_queue_age_seconds)),
+            vertex_predict_timeout_seconds=float(
+                env.get("VERTEX_PREDICT_TIMEOUT_SECONDS", cls.vertex_predict_timeout_seconds)
+            ),
         )
+
+    @property
+    def vertex_endpoint_region(self) -> str:
+        """The endpoint's own region (its API host), which may differ from Gemini's."""
+        return _ENDPOINT.match(self.vertex_endpoint).group("region") if self.vertex_endpoint else ""  # type: ignore[union-attr]
+
+
+_ENDPOINT = re.compile(r"^projects/[^/]+/locations/(?P<region>[a-z0-9-]+)/endpoints/[^/]+$")
+
+
+def gpu_route(route: str, endpoint: str) -> str:
+    """GPU_ROUTE, checked against VERTEX_ENDPOINT: a route to nowhere fails at start-up, not
+    at the first overflow."""
+    if route not in ROUTE_SETTINGS:
+        raise ConfigError(f"GPU_ROUTE must be one of {', '.join(ROUTE_SETTINGS)}, not {route!r}")
+    if endpoint and not _ENDPOINT.match(endpoint):
+        raise ConfigError("VERTEX_ENDPOINT must be projects/<project>/locations/<region>/endpoints/<id>")
+    if route != "cloudrun" and not endpoint:
+        raise ConfigError(f"GPU_ROUTE={route} needs VERTEX_ENDPOINT")
+    return route

@@ -13,6 +13,7 @@ from google.cloud import firestore, pubsub_v1, storage
 
 from imagebot.bus import Publisher
 from imagebot.config import Settings
+from imagebot.gpu_endpoint import Predict, vertex_predict
 from imagebot.pacing import Pacer
 from imagebot.quota import QuotaPolicy
 from imagebot.store import Store
@@ -61,6 +62,14 @@ class Runtime:
             cached=lambda key: self.store.cached_translation(key, self.now()),
             remember=lambda key, english: self.store.remember_translation(key, english, self.now()),
             count=self.store.count_translation,
+        )
+
+    @cached_property
+    def gpu_endpoint(self) -> Predict:
+        """The Vertex AI endpoint's predict, for jobs routed there (dispatch.py)."""
+        s = self.settings
+        return vertex_predict(
+            s.vertex_endpoint, s.vertex_endpoint_region, s.vertex_predict_timeout_seconds, s.vertex_api_endpoint
         )
 
     @cached_property

@@ -189,6 +189,20 @@ class Store:
         )
         return int(query.count().get()[0][0].value)
 
+    def oldest_queued_since(self, route: str) -> datetime | None:
+        """When the longest-waiting job sent to `route` was queued: the overflow signal
+        (routing.py). Indexed: terraform/firestore.tf."""
+        query = (
+            self._db.collection("jobs")
+            .where(filter=firestore.FieldFilter("state", "==", State.QUEUED.value))
+            .where(filter=firestore.FieldFilter("gpu_route", "==", route))
+            .order_by("times.queued")
+            .limit(1)
+        )
+        for snapshot in query.stream():
+            return snapshot.get("times.queued")
+        return None
+
     def seconds_per_image(self, default: float) -> float:
         doc = self._db.collection("stats").document("generation").get().to_dict() or {}
         return float(doc.get("seconds_per_image", default))

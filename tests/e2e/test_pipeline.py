@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -76,6 +77,29 @@ def test_a_russian_prompt_is_drawn_from_english_and_captioned_in_the_users_words
     assert (done["prompt"], done["model_prompt"]) == (prompt, "red fox in the snow")
     assert prompt in drawing.photo.params["caption"]
     assert "red fox" not in drawing.photo.params["caption"]
+
+
+def test_an_overflowed_job_is_drawn_on_the_vertex_endpoint_and_delivered_once(stack, telegram):
+    # The stack runs GPU_ROUTE=auto. A job that has waited an hour for the Cloud Run service
+    # makes the next one overflow: rate_limit → vertex-jobs → dispatch_vertex → the Vertex AI
+    # stand-in's predict → the GPU service's AIP predict route → the bucket → deliver_image.
+    jobs = firestore.Client(project=PROJECT).collection("jobs")
+    waiting = f"e2e-waiting-{next(chats)}"
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    jobs.document(waiting).set({"job_id": waiting, "state": "queued", "gpu_route": "cloudrun", "times": {"queued": an_hour_ago}})
+    try:
+        chat_id = next(chats)
+        drawing = draw(telegram, chat_id, f"a lighthouse in a storm {chat_id}", "realistic")
+    finally:
+        jobs.document(waiting).delete()  # it would count in every later test's queue
+
+    done = settled_job(drawing.job_id)
+    assert done["state"] == "delivered" and done["gpu_route"] == "vertex" and "handed_back" not in done
+    predicted = httpx.get(f"{stack.urls['vertex']}/_fake/predictions").json()["job_ids"]
+    assert predicted.count(drawing.job_id) == 1
+    time.sleep(SETTLE_SECONDS)
+    assert len(calls_in_chat(telegram, "sendPhoto", chat_id)) == 1
+    assert drawing.photo.params["caption"].startswith("<b>Realistic</b>")
 
 
 def test_the_same_update_delivered_twice_yields_one_photo(telegram):

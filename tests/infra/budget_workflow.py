@@ -31,6 +31,8 @@ OPS_CHAT_ID = -1001234567890
 BOT_TOKEN = "123456:TEST-TOKEN"
 TOKEN_SECRET = "telegram-bot-token"
 MAX_CHECKS = 5
+VERTEX_ENDPOINT = f"projects/{BUDGET_PROJECT}/locations/us-central1/endpoints/1001"
+SERVING_MODEL = {"id": "88", "model": f"projects/{BUDGET_PROJECT}/locations/us-central1/models/2"}
 WORKFLOW_FILE = ROOT / "workflows" / "budget_guard.yaml"
 
 
@@ -61,6 +63,8 @@ class BudgetWorkflow:
         self.apis.services.clear()
         self.apis.add_service(f"projects/{BUDGET_PROJECT}/locations/{REGION}", GPU_SERVICE)
         self.apis.patch_failures.clear()
+        self.apis.endpoints.clear()
+        self.apis.add_endpoint(VERTEX_ENDPOINT, [SERVING_MODEL])
         self.apis.reads_while_reconciling = 2
         self.apis.requests.clear()
         self.bridge.executions.clear()
@@ -85,6 +89,9 @@ class BudgetWorkflow:
             self.ops_doc_url(), json=body, headers={"Authorization": "Bearer owner"}, timeout=10
         )
         response.raise_for_status()
+
+    def deployed_models(self) -> list[str]:
+        return [model["id"] for model in self.apis.endpoints[VERTEX_ENDPOINT]["deployedModels"]]
 
     def scaling(self) -> dict[str, Any]:
         return self.apis.services[self.service_name]["scaling"]
@@ -124,6 +131,8 @@ def budget_workflow(
             "POLL_SECONDS": "0",
             "MAX_CHECKS": str(MAX_CHECKS),
             "RUN_API": google.base_url,
+            "VERTEX_API": google.base_url,
+            "VERTEX_ENDPOINT": VERTEX_ENDPOINT,
             "SECRETS_API": google.base_url,
             "FIRESTORE_API": f"http://{emulators.firestore}",
             "TELEGRAM_API": telegram_api_base,

@@ -4,6 +4,9 @@
   with a long-running operation and reporting `reconciling` for a few reads afterwards, as
   Cloud Run does while it rolls the change out; GET of the operation.
 - Secret Manager: `versions/latest:access` of the bot token.
+- Vertex AI ModelService and EndpointService (v1): models:upload, GET endpoint, :deployModel and
+  :undeployModel, each answered with a finished long-running operation, as a real one reads
+  once done; `deploy_failures` fails the next deploys as a model that never turns healthy does.
 - OAuth 2.0 token endpoint: the workflow authenticates with `auth: {type: OAuth2}`, which in
   workflows-emulator means Application Default Credentials; tests point those at a credentials
   file whose token_url is this endpoint. The token it hands out, "owner", is
@@ -27,6 +30,9 @@ from urllib.parse import parse_qs, urlsplit
 ACCESS_TOKEN = "owner"
 _SERVICE = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+)/services/([^/]+)$")
 _OPERATION = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/operations/[^/]+)$")
+_UPLOAD = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/models:upload$")
+_ENDPOINT = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/endpoints/[^/:]+)(?::(deployModel|undeployModel))?$")
+_AIPLATFORM = "type.googleapis.com/google.cloud.aiplatform.v1"
 _SECRET = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/]+)/versions/latest:access$")
 
 
@@ -48,6 +54,9 @@ class GoogleApis:
     reads_while_reconciling: int = 2  # GETs that still report reconciling after a PATCH
     patch_failures: list[int] = field(default_factory=list)  # statuses to answer the next PATCHes with
     requests: list[Recorded] = field(default_factory=list)
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # Vertex AI endpoints by name
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # uploaded Vertex AI models by name
+    deploy_failures: int = 0  # the next N deployModel operations end in an error
     _pending: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +101,10 @@ class GoogleApis:
                 return self._patch(name, m.group(1), query, body)
         if (m := _OPERATION.match(path)) and method == "GET":
             return 200, {"name": m.group(1), "done": True}
+        if (m := _UPLOAD.match(path)) and method == "POST":
+            return self._upload(m.group(1), body)
+        if m := _ENDPOINT.match(path):
+            return self._endpoint(method, m.group(1), m.group(2), body)
         return 404, _error(404, "NOT_FOUND", f"no stand-in for {method} {path}")
 
     def _read(self, name: str) -> dict[str, Any]:
@@ -125,6 +138,60 @@ class GoogleApis:
             "name": operation,
             "metadata": {"@type": "type.googleapis.com/google.cloud.run.v2.Service", "name": name},
         }
+
+
+    # --- Vertex AI --------------------------------------------------------------------------------
+
+    def add_endpoint(self, name: str, deployed: list[dict[str, Any]] | None = None) -> None:
+        self.endpoints[name] = {"name": name, "displayName": "imagebot-gpu", "deployedModels": deployed or [], "trafficSplit": {}}
+        for model in deployed or []:
+            self.endpoints[name]["trafficSplit"][model["id"]] = 100 // len(deployed or [1])
+
+    def _upload(self, parent: str, body: Any) -> tuple[int, Any]:
+        spec = (body or {}).get("model", {}).get("containerSpec", {})
+        if not spec.get("imageUri") or not spec.get("predictRoute") or not spec.get("healthRoute"):
+            return 400, _error(400, "INVALID_ARGUMENT", "containerSpec needs imageUri, predictRoute and healthRoute")
+        name = f"{parent}/models/{len(self.models) + 1}"
+        self.models[name] = body["model"]
+        return 200, _done(parent, f"{_AIPLATFORM}.UploadModelResponse", {"model": name})
+
+    def _endpoint(self, method: str, name: str, verb: str | None, body: Any) -> tuple[int, Any]:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            return 404, _error(404, "NOT_FOUND", f"Endpoint {name} not found")
+        if method == "GET" and verb is None:
+            # As proto3 JSON does: empty fields are left out.
+            return 200, {key: value for key, value in json.loads(json.dumps(endpoint)).items() if value}
+        if method == "POST" and verb == "deployModel":
+            deployed = dict(body["deployedModel"])
+            if deployed.get("model") not in self.models:
+                return 400, _error(400, "INVALID_ARGUMENT", f"no model {deployed.get('model')!r}")
+            parent = name.rsplit("/endpoints/", 1)[0]
+            if self.deploy_failures:
+                self.deploy_failures -= 1
+                return 200, {"name": f"{parent}/operations/{uuid.uuid4()}", "done": True,
+                             "error": {"code": 13, "message": "model server never became ready"}}
+            deployed["id"] = str(1000 + len(self.requests))
+            endpoint["deployedModels"].append(deployed)
+            split = body.get("trafficSplit") or {}
+            endpoint["trafficSplit"] = {deployed["id"] if key == "0" else key: value for key, value in split.items()}
+            return 200, _done(parent, f"{_AIPLATFORM}.DeployModelResponse", {"deployedModel": deployed})
+        if method == "POST" and verb == "undeployModel":
+            model_id = body["deployedModelId"]
+            if model_id not in {m["id"] for m in endpoint["deployedModels"]}:
+                return 404, _error(404, "NOT_FOUND", f"no deployed model {model_id}")
+            last = len(endpoint["deployedModels"]) == 1
+            if endpoint["trafficSplit"].get(model_id, 0) > 0 and not last:
+                return 400, _error(400, "FAILED_PRECONDITION", f"deployed model {model_id} still has traffic")
+            endpoint["deployedModels"] = [m for m in endpoint["deployedModels"] if m["id"] != model_id]
+            endpoint["trafficSplit"].pop(model_id, None)
+            parent = name.rsplit("/endpoints/", 1)[0]
+            return 200, _done(parent, f"{_AIPLATFORM}.UndeployModelResponse", {})
+        return 404, _error(404, "NOT_FOUND", f"no stand-in for {method} {name}:{verb}")
+
+
+def _done(parent: str, response_type: str, response: dict[str, Any]) -> dict[str, Any]:
+    return {"name": f"{parent}/operations/{uuid.uuid4()}", "done": True, "response": {"@type": response_type, **response}}
 
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:

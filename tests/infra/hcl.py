@@ -68,6 +68,30 @@ def load(directory: Path = TERRAFORM) -> Terraform:
     return tf
 
 
+@dataclass(frozen=True)
+class Function:
+    """One deployed function: a resource of its own, or one key of the `pushed` for_each."""
+
+    entry_point: str
+    name: str  # the deployed name, with dashes
+    address: str  # how other resources refer to it: `google_cloudfunctions2_function.<address>`
+    body: dict[str, Any]  # the resource block as written (for `pushed`, shared by every key)
+
+
+def functions(tf: Terraform) -> dict[str, Function]:
+    """Every google_cloudfunctions2_function by entry point, the for_each one expanded."""
+    found: dict[str, Function] = {}
+    for resource, body in tf.of_type("google_cloudfunctions2_function").items():
+        entry_point = one(body["build_config"])["entry_point"]
+        if body.get("for_each") == "${local.pushed_functions}":
+            assert entry_point == "${each.key}" and body["name"] == '${replace(each.key, "_", "-")}'
+            for key in tf.locals["pushed_functions"]:
+                found[key] = Function(key, key.replace("_", "-"), f'{resource}["{key}"]', body)
+        else:
+            found[entry_point] = Function(entry_point, body["name"], resource, body)
+    return found
+
+
 def load_tfvars(path: Path) -> dict[str, Any]:
     return hcl2.loads(path.read_text(), serialization_options=OPTIONS)
 

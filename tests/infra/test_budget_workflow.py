@@ -3,7 +3,7 @@ Secret Manager stand-ins, the real Firestore emulator (REST) and the fake Bot AP
 
 from __future__ import annotations
 
-from tests.infra.budget_workflow import BOT_TOKEN, MAX_CHECKS, OPS_CHAT_ID, BudgetWorkflow
+from tests.infra.budget_workflow import BOT_TOKEN, MAX_CHECKS, OPS_CHAT_ID, SERVING_MODEL, VERTEX_ENDPOINT, BudgetWorkflow
 from tests.infra.google_apis import ACCESS_TOKEN
 
 
@@ -33,6 +33,23 @@ def test_stop_pauses_admissions_scales_the_gpu_to_zero_verifies_and_reports(
     assert report.params["text"].startswith(
         "✅ Budget guard stop done: GPU service imagebot-gpu now scales MANUAL to 0"
     )
+    # The Vertex AI endpoint's model is billed while deployed: undeployed too.
+    assert result["undeployed"] == 1 and workflow.deployed_models() == []
+    assert "Vertex AI models undeployed: 1" in report.params["text"]
+
+
+def test_stop_undeploys_an_idle_model_before_the_one_with_the_traffic(workflow, ops_telegram):
+    # Mid-release: the new model has all the traffic, the old one none. Vertex AI refuses to
+    # undeploy a model with traffic unless it is the last one left.
+    workflow.apis.add_endpoint(VERTEX_ENDPOINT, [{"id": "77", "model": "models/1"}, SERVING_MODEL])
+    workflow.apis.endpoints[VERTEX_ENDPOINT]["trafficSplit"] = {"77": 0, SERVING_MODEL["id"]: 100}
+
+    response = workflow.run("stop")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["undeployed"] == 2 and workflow.deployed_models() == []
+    undeploys = workflow.apis.calls("POST", ":undeployModel")
+    assert [call.body["deployedModelId"] for call in undeploys] == ["77", SERVING_MODEL["id"]]
 
 
 def test_every_google_call_carries_the_oauth_token_and_the_bot_token_stays_out_of_the_result(
@@ -51,6 +68,7 @@ def test_stop_twice_ends_in_the_same_state_and_writes_the_pause_once(workflow, o
 
     assert first.status_code == second.status_code == 200
     assert second.json()["paused_by_us"] == "no"  # already paused: nothing rewritten
+    assert (first.json()["undeployed"], second.json()["undeployed"]) == (1, 0)
     assert workflow.scaling() == {"scalingMode": "MANUAL", "manualInstanceCount": 0}
     assert workflow.ops_doc()["mode"] == "paused"
     assert len(ops_telegram.calls("sendMessage")) == 2
@@ -84,6 +102,8 @@ def test_resume_scales_the_gpu_back_to_automatic_and_leaves_the_mode_to_the_func
     assert workflow.scaling() == {"scalingMode": "AUTOMATIC"}
     assert workflow.ops_doc()["mode"] == "paused"
     assert ops_telegram.calls("sendMessage")[-1].params["text"].startswith("✅ Budget guard resume done")
+    # The endpoint's model comes back with a `gpu` build, not here: one undeploy, at the stop.
+    assert len(workflow.apis.calls("POST", ":undeployModel")) == 1 and response.json()["undeployed"] == 0
 
 
 def test_a_transient_cloud_run_error_is_retried(workflow, ops_telegram):

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from tests.infra.hcl import ROOT, entry_points, load
+from tests.infra.hcl import ROOT, entry_points, functions, load
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_each_deployed_function_is_an_entry_point_and_every_entry_point_is_deplo
 
 def test_the_functions_it_deploys_are_the_ones_terraform_creates(build):
     tf = load()
-    names = {body["name"] for body in tf.of_type("google_cloudfunctions2_function").values()}
+    names = {function.name for function in functions(tf).values()}
     assert set(deployed_functions(build)) == names
     assert tf.locals["build_substitutions"]["_FUNCTIONS"] == build["substitutions"]["_FUNCTIONS"]
     # Every substitution the triggers pass is one the build declares.

@@ -11,6 +11,7 @@ from tests.infra.hcl import (
     TERRAFORM,
     entry_points,
     env_names_read,
+    functions,
     load,
     load_tfvars,
     one,
@@ -26,7 +27,8 @@ EXPECTED_TOPICS = {
     "validate_prompt": ["prompts"],
     "rate_limit": ["validated"],
     "report_progress": ["job-progress"],
-    "report_failure": ["generation-jobs-dead", "job-progress-dead", "prompts-dead", "validated-dead"],
+    "dispatch_vertex": ["vertex-jobs"],
+    "report_failure": ["generation-jobs-dead", "job-progress-dead", "prompts-dead", "validated-dead", "vertex-jobs-dead"],
     "sweep_stuck_jobs": ["sweep"],
     "budget_guard": ["billing-alerts"],
 }
@@ -39,15 +41,13 @@ def tf():
 
 
 def functions_by_entry_point(tf) -> dict[str, tuple[str, dict]]:
-    return {
-        one(body["build_config"])["entry_point"]: (name, body) for name, body in tf.of_type(FUNCTION).items()
-    }
+    return {entry_point: (f.address, f.body) for entry_point, f in functions(tf).items()}
 
 
-def pushed_topics(tf, resource_name: str) -> list[str]:
+def pushed_topics(tf, address: str) -> list[str]:
     """Topics whose push subscription delivers to this function's URL: a route of its own, or
     the job topics' dead letters (the `dead_report` subscriptions)."""
-    url = f"${{google_cloudfunctions2_function.{resource_name}.service_config[0].uri}}"
+    url = f"${{google_cloudfunctions2_function.{address}.service_config[0].uri}}"
     topics = [topic for topic, route in tf.locals["routes"].items() if route["endpoint"] == url]
     dead_report = tf.resource("google_pubsub_subscription", "dead_report")
     if one(dead_report["push_config"])["push_endpoint"] == url:
@@ -329,3 +329,22 @@ def test_every_variable_is_described_and_the_risky_ones_validated(tf):
         "gpu_max_instances",
         "budget_thresholds",
     } <= validated
+
+
+def test_the_overflow_query_is_indexed_and_dispatch_outlives_a_prediction(tf):
+    # Store.oldest_queued_since filters state and gpu_route and orders by times.queued: Firestore
+    # refuses that query in the cloud without this composite index (the emulator needs none).
+    index = tf.resource("google_firestore_index", "jobs_waiting_by_route")
+    assert index["collection"] == "jobs"
+    assert [f["field_path"] for f in index["fields"]] == ["state", "gpu_route", "times.queued"]
+    store = (ROOT / "functions" / "imagebot" / "store.py").read_text()
+    query = store[store.index("def oldest_queued_since"):store.index("def seconds_per_image")]
+    assert re.findall(r'FieldFilter\("([\w.]+)"', query) + re.findall(r'order_by\("([\w.]+)"\)', query) == [
+        "state", "gpu_route", "times.queued",
+    ]
+    # One predict call is held for up to vertex_predict_timeout_seconds (at most 500): the
+    # function's timeout and the subscription's ack deadline must both be longer.
+    timeout = tf.locals["pushed_functions"]["dispatch_vertex"]["timeout"]
+    condition = one(tf.variables["vertex_predict_timeout_seconds"]["validation"])["condition"]
+    assert "var.vertex_predict_timeout_seconds <= 500" in condition and timeout > 500
+    assert tf.locals["routes"]["vertex-jobs"]["ack_deadline"] >= timeout

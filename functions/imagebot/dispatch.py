@@ -1,0 +1,103 @@
+"""dispatch_vertex: a job routed to the Vertex AI endpoint (routing.py) is sent there, one predict
+call each. The container writes the picture to the images bucket as the Cloud Run service does,
+so the finalize event delivers it and nothing downstream knows which home drew it.
+
+What becomes of the job, by the endpoint's answer (gpu_service/prediction.py):
+- drawn, or drawn before ("skipped"): nothing more to do here;
+- refused for good (a blocked prompt, the safety checker, off contract): failed now, with its
+  reason, and the user told, as report_failure would after the dead letter;
+- a failed generation the container calls retryable: raised, so Pub/Sub redelivers the message
+  and, when its attempts run out, dead-letters it to report_failure;
+- no answer at all (down, undeployed, timed out, a reply of the wrong shape): handed back to the
+  Cloud Run queue. Drawing twice is harmless (the container skips a job whose picture exists and
+  delivery is claimed once per job); losing the job because the overflow is down is not.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from imagebot.contract import ContractError, GenerationJob
+from imagebot.events import BadEvent, pubsub_data
+from imagebot.failures import fail
+from imagebot.gpu_endpoint import EndpointUnavailable
+from imagebot.jobs import State
+from imagebot.logs import fields
+from imagebot.routing import GpuRoute
+from imagebot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+STILL_TO_DRAW = (State.QUEUED.value, State.GENERATING.value)
+
+
+class GenerationFailed(RuntimeError):
+    """The endpoint tried and failed in a way a later attempt may not: Pub/Sub redelivers."""
+
+
+class Outcome(StrEnum):
+    DRAWN = "drawn"
+    REFUSED = "refused"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str = ""
+
+
+def read_prediction(prediction: dict[str, Any], job_id: str) -> Verdict:
+    """What the container's prediction says about the job (pure). A prediction for another job,
+    or of no known shape, means the endpoint is not the one we think it is."""
+    if prediction.get("job_id") != job_id:
+        raise EndpointUnavailable(f"prediction for {prediction.get('job_id')!r}, not {job_id!r}")
+    if prediction.get("outcome") in ("generated", "skipped"):
+        return Verdict(Outcome.DRAWN, prediction["outcome"])
+    if "error" in prediction:
+        reason = f"vertex endpoint: {prediction['error']}"
+        return Verdict(Outcome.RETRY if prediction.get("retryable") else Outcome.REFUSED, reason)
+    raise EndpointUnavailable(f"a prediction of no known shape: {sorted(prediction)}")
+
+
+def handle_message(data: Any, rt: Runtime) -> None:
+    attributes = ((data or {}).get("message") or {}).get("attributes") or {}
+    try:
+        job = GenerationJob.from_json(pubsub_data(data))
+    except (BadEvent, ContractError) as error:
+        log.error("undecodable job for the endpoint", extra=fields(stage="dispatch", error=str(error)))
+        if attributes.get("job_id"):
+            fail(attributes["job_id"], f"not a generation job: {error}", rt)
+        return
+    dispatch(job, rt)
+
+
+def dispatch(job: GenerationJob, rt: Runtime) -> None:
+    context = fields(stage="dispatch", job_id=job.job_id)
+    current = rt.store.get_job(job.job_id)
+    if current is None or current["state"] not in STILL_TO_DRAW or current.get("gpu_route") == GpuRoute.CLOUD_RUN:
+        # Drawn, finished, or handed back by an earlier attempt of this message.
+        log.info("job not for the endpoint any more", extra={**context, "reason": (current or {}).get("state")})
+        return
+    try:
+        if not rt.settings.vertex_endpoint:
+            raise EndpointUnavailable("VERTEX_ENDPOINT is not set")
+        verdict = read_prediction(rt.gpu_endpoint(asdict(job)), job.job_id)
+    except EndpointUnavailable as error:
+        hand_back(job, str(error), rt)
+        return
+    if verdict.outcome == Outcome.DRAWN:
+        log.info("drawn on the vertex endpoint", extra={**context, "reason": verdict.reason})
+    elif verdict.outcome == Outcome.REFUSED:
+        fail(job.job_id, verdict.reason, rt)
+    else:
+        raise GenerationFailed(verdict.reason)
+
+
+def hand_back(job: GenerationJob, reason: str, rt: Runtime) -> None:
+    context = fields(stage="dispatch", job_id=job.job_id, reason=reason)
+    log.warning("vertex endpoint gave no answer; job handed back to cloud run", extra=context)
+    rt.publisher.publish(rt.settings.generation_topic, job.to_json(), job_id=job.job_id)
+    rt.store.set_job_fields(job.job_id, gpu_route=GpuRoute.CLOUD_RUN.value, handed_back=reason[:500])

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from imagebot.config import ConfigError, Settings
+from imagebot.dispatch import Outcome, read_prediction
+from imagebot.gpu_endpoint import EndpointUnavailable
+from imagebot.ops import Mode
+from imagebot.routing import GpuRoute, choose_route
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+ENDPOINT = "projects/p/locations/europe-west4/endpoints/123"
+BASE_ENV = {"GOOGLE_CLOUD_PROJECT": "p", "TELEGRAM_BOT_TOKEN": "t", "TELEGRAM_WEBHOOK_SECRET": "s", "IMAGES_BUCKET": "b"}
+
+
+def route(setting: str, waited: float | None, mode: Mode = Mode.NORMAL) -> GpuRoute:
+    asked: list[bool] = []
+
+    def oldest() -> datetime | None:
+        asked.append(True)
+        return None if waited is None else NOW - timedelta(seconds=waited)
+
+    chosen = choose_route(setting, mode, oldest, NOW, overflow_after_seconds=60)
+    assert asked == ([True] if setting == "auto" and mode == Mode.NORMAL else [])  # fixed routes query nothing
+    return chosen
+
+
+@pytest.mark.parametrize(
+    ("setting", "waited", "mode", "expected"),
+    [
+        ("cloudrun", 3600, Mode.NORMAL, GpuRoute.CLOUD_RUN),
+        ("vertex", None, Mode.NORMAL, GpuRoute.VERTEX),
+        ("vertex", None, Mode.ECONOMY, GpuRoute.VERTEX),
+        ("auto", None, Mode.NORMAL, GpuRoute.CLOUD_RUN),  # nothing waiting
+        ("auto", 59.9, Mode.NORMAL, GpuRoute.CLOUD_RUN),
+        ("auto", 60.1, Mode.NORMAL, GpuRoute.VERTEX),
+        ("auto", 3600, Mode.ECONOMY, GpuRoute.CLOUD_RUN),  # the budget guard asked for less spend
+    ],
+)
+def test_route_choice(setting, waited, mode, expected):
+    assert route(setting, waited, mode) == expected
+
+
+def test_the_route_settings_are_checked_at_start_up():
+    assert Settings.from_env(BASE_ENV).gpu_route == "cloudrun"
+    settings = Settings.from_env({**BASE_ENV, "GPU_ROUTE": "auto", "VERTEX_ENDPOINT": ENDPOINT})
+    assert (settings.gpu_route, settings.vertex_endpoint_region) == ("auto", "europe-west4")
+    with pytest.raises(ConfigError, match="needs VERTEX_ENDPOINT"):
+        Settings.from_env({**BASE_ENV, "GPU_ROUTE": "vertex"})
+    with pytest.raises(ConfigError, match="one of cloudrun, vertex, auto"):
+        Settings.from_env({**BASE_ENV, "GPU_ROUTE": "lambda"})
+    with pytest.raises(ConfigError, match="VERTEX_ENDPOINT must be"):
+        Settings.from_env({**BASE_ENV, "GPU_ROUTE": "auto", "VERTEX_ENDPOINT": "123"})
+
+
+@pytest.mark.parametrize(
+    ("prediction", "outcome", "reason"),
+    [
+        ({"job_id": "j1", "outcome": "generated", "object": "outputs/j1.png"}, Outcome.DRAWN, "generated"),
+        ({"job_id": "j1", "outcome": "skipped", "object": "outputs/j1.png"}, Outcome.DRAWN, "skipped"),
+        ({"job_id": "j1", "error": "refused: nsfw", "retryable": False}, Outcome.REFUSED, "vertex endpoint: refused: nsfw"),
+        ({"job_id": "j1", "error": "generation failed", "retryable": True}, Outcome.RETRY, "vertex endpoint: generation failed"),
+    ],
+)
+def test_what_a_prediction_says(prediction, outcome, reason):
+    verdict = read_prediction(prediction, "j1")
+    assert (verdict.outcome, verdict.reason) == (outcome, reason)
+
+
+@pytest.mark.parametrize("prediction", [{"job_id": "j2", "outcome": "generated"}, {"job_id": "j1"}, {}])
+def test_a_prediction_for_another_job_or_of_no_shape_is_no_answer(prediction):
+    with pytest.raises(EndpointUnavailable):
+        read_prediction(prediction, "j1")
