@@ -178,8 +178,9 @@ class Engine:
         style = self.styles[plan.style]
         pipeline = self._pipelines[plan.style]
         # One generator per job, on the CPU: each job's starting noise depends on its own seed
-        # only (not on its place in the batch), and is the same on every device, so a seed
-        # means the same composition on a laptop and on the GPU.
+        # only (not on its place in the batch), and is the same on every device. (The picture
+        # also depends on the precision: the tiny test model draws differently in fp16 on a
+        # GPU than in fp32 on a laptop from the same noise, measured on an H100.)
         generators = [torch.Generator("cpu").manual_seed(job.seed) for job in jobs]
         with self._lock:
             self._switch_adapters(plan.style, pipeline, plan.adapters)

@@ -58,7 +58,7 @@ class FakeVertex:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, predict_target: str | None = None) -> None:
         self.answers: dict[str, str] = {}  # the user's prompt -> the model's answer
         self.delay_seconds = 0.0
-        self.calls: list[dict[str, Any]] = []  # {"model", "prompt"} per generateContent
+        self.calls: list[dict[str, Any]] = []  # {"model", "prompt", "text"} per generateContent
         self.predict_target = predict_target  # the container's predict route
         # Scripted predictions (an instance -> its prediction), instead of the container's.
         self.predict_answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -100,7 +100,7 @@ class FakeVertex:
         match = _PROMPT_LINE.search(text)
         prompt = match.group("prompt").strip() if match else text
         with self._lock:
-            self.calls.append({"model": model, "prompt": prompt})
+            self.calls.append({"model": model, "prompt": prompt, "text": text})
             answer = self.answers.get(prompt) or translate_words(prompt)
             if text.startswith("Expand"):  # translation.instruction with enhance
                 answer += ENHANCEMENT

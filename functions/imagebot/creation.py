@@ -8,7 +8,7 @@ from typing import Any
 
 from google.api_core.exceptions import NotFound
 
-from imagebot import keyboards, texts
+from imagebot import deliver, keyboards, texts
 from imagebot.jobs import State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.logs import fields
 from imagebot.ops import Mode
@@ -48,19 +48,29 @@ def handle_prompt(event: Prompt, rt: Runtime) -> None:
         aspect=user.get("aspect", "square"),
         seed=seed_for_prompt(request.prompt, request.negative_prompt),
     )
-    job["model_prompt"] = model_prompt(request.prompt, job_id, rt, enhance=bool(user.get("enhance")), style=job["style"])
+    if user.get("enhance"):
+        job["enhance"] = True  # enhanced for its style: now, or once the style is chosen
+    # A job still waiting for its style is translated now and enhanced when the style is known.
+    job["model_prompt"] = model_prompt(request.prompt, job_id, rt, enhance=bool(job.get("enhance") and job["style"]), style=job["style"])
     start(job, rt)
 
 
-def model_prompt(prompt: str, job_id: str, rt: Runtime, *, enhance: bool, style: str | None) -> str:
+def model_prompt(
+    prompt: str, job_id: str, rt: Runtime, *, enhance: bool, style: str | None, fallback: str | None = None
+) -> str:
     """What the GPU draws: the prompt in English (translation.py), enhanced when the user
-    turned /enhance on, or as written when translation is off or the ops mode is not normal
-    (no model calls while money is short). A job still waiting for its style is enhanced
-    without one."""
+    turned /enhance on, or `fallback` (a translation made earlier), else the prompt as written,
+    when translation is off or the ops mode is not normal (no model calls while money is short)."""
     translator = rt.translator
     if translator is None or rt.store.get_ops().mode != Mode.NORMAL:
-        return prompt
-    return translator.model_prompt(prompt, job_id, enhance=enhance, style=style)
+        return prompt if fallback is None else fallback
+    return translator.model_prompt(prompt, job_id, enhance=enhance, style=style, fallback=fallback)
+
+
+def enhanced_for(job: dict[str, Any], style: str, job_id: str, rt: Runtime) -> str:
+    """The model prompt of an /enhance job drawn in `style`: enhanced for that style, from the
+    user's words (an enhancement for another style would carry that style's look along)."""
+    return model_prompt(job["prompt"], job_id, rt, enhance=True, style=style, fallback=job.get("model_prompt"))
 
 
 def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Runtime) -> None:
@@ -105,6 +115,8 @@ def choose_style(button: Button, rt: Runtime) -> None:
         if job is None or job.get("style_update_id") != button.update_id:
             log.info("style press on a job that already has one", extra=context)
             return
+    if job.get("enhance"):
+        rt.store.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
     publish_validated(job_id, rt)
 
 
@@ -128,12 +140,15 @@ def draw_again(button: Button, rt: Runtime) -> None:
         "language": user_language(rt, button.user_id, button.language_code),
         "prompt": source["prompt"],
         "model_prompt": source.get("model_prompt", source["prompt"]),  # translated once, drawn again
+        "enhance": bool(source.get("enhance")),
         "negative_prompt": source.get("negative_prompt", ""),
         "aspect": source.get("aspect", "square"),
         "style": style,
         "seed": source["seed"] if keep_seed else seed_for(job_id),
         "times": {State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
     }
+    if job["enhance"] and style != source["style"]:
+        job["model_prompt"] = enhanced_for(source, style, job_id, rt)
     start(job, rt)
 
 
@@ -152,6 +167,15 @@ def send_original(button: Button, rt: Runtime) -> None:
     rt.bot.send_document(
         job["chat_id"], data, filename=job["output_name"].rsplit("/", 1)[-1], reply_to_message_id=job.get("delivered_message_id")
     )
+
+
+def show_drawn_as(button: Button, rt: Runtime) -> None:
+    """What the model drew from, in the photo's caption (the user asked)."""
+    job = rt.store.get_job(button.args[0])
+    if job is None or job.get("user_id") != button.user_id or not job.get("delivered_message_id") or not deliver.drawn_differently(job):
+        stale(button, rt)
+        return
+    deliver.show_drawn_as(job, rt)
 
 
 def stale(button: Button, rt: Runtime) -> None:

@@ -120,6 +120,23 @@ def send_photo(job: dict[str, Any], rt: Runtime, *, photo: tuple[str, bytes, str
         photo,
         caption=caption,
         reply_to_message_id=job.get("message_id"),
+        reply_markup=keyboards.photo_actions(job["job_id"], job["style"], language, drawn_as=drawn_differently(job)),
+    )
+
+
+def drawn_differently(job: dict[str, Any]) -> bool:
+    """The model drew from other words than the user's (translated or enhanced)."""
+    return bool(job.get("model_prompt")) and job["model_prompt"] != job["prompt"]
+
+
+def show_drawn_as(job: dict[str, Any], rt: Runtime) -> None:
+    """The photo's caption with the model's English added, and its button gone."""
+    language = job.get("language", texts.DEFAULT_LANGUAGE)
+    caption = texts.caption(
+        language, label(job["style"]), job["prompt"], job["seed"], job.get("negative_prompt", ""), drawn_as=job["model_prompt"]
+    )
+    rt.bot.edit_message_caption(
+        job["chat_id"], job["delivered_message_id"], caption,
         reply_markup=keyboards.photo_actions(job["job_id"], job["style"], language),
     )
 

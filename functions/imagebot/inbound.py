@@ -65,6 +65,7 @@ def handle_button(button: Button, rt: Runtime) -> None:
         "other": creation.draw_again,
         "same": creation.draw_again,
         "file": creation.send_original,
+        "drawn": creation.show_drawn_as,
         "default": account.set_default_style,
         "aspect": account.set_aspect,
         "lang": account.set_language,

@@ -29,6 +29,7 @@ _ACTIONS: dict[str, tuple[tuple[str, ...] | None, ...]] = {
     "other": (STYLES, None),  # same prompt, another style, new seed
     "same": (STYLES, None),  # same prompt and seed, another style
     "file": (None,),  # the original file as a document
+    "drawn": (None,),  # the English the model drew from, shown in the caption
     "retry": (None,),  # a failed job, once more
     "default": (STYLES,),  # the user's default style
     "aspect": (ASPECTS,),  # the user's aspect
@@ -67,12 +68,17 @@ def style_question(job_id: str) -> dict[str, Any]:
     return {"inline_keyboard": [[_button(label(style), "style", style, job_id) for style in STYLES]]}
 
 
-def photo_actions(job_id: str, style: str, language: str) -> dict[str, Any]:
+def photo_actions(job_id: str, style: str, language: str, *, drawn_as: bool = False) -> dict[str, Any]:
+    """Buttons under a photo; `drawn_as` offers the model's English prompt (a translated or
+    enhanced job's, until it is shown)."""
     others = [other for other in STYLES if other != style]
     t = lambda key, **values: texts.render(language, key, **values)  # noqa: E731
+    first = [_button(t("button_again"), "again", job_id), _button(t("button_original"), "file", job_id)]
+    if drawn_as:
+        first.append(_button(t("button_drawn_as"), "drawn", job_id))
     return {
         "inline_keyboard": [
-            [_button(t("button_again"), "again", job_id), _button(t("button_original"), "file", job_id)],
+            first,
             [_button(t("button_other_style", style=label(other)), "other", other, job_id) for other in others],
             [_button(t("button_same_seed", style=label(other)), "same", other, job_id) for other in others],
         ]

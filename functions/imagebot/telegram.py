@@ -121,6 +121,14 @@ class BotApi:
             {"chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": "HTML", "reply_markup": reply_markup},
         )
 
+    def edit_message_caption(
+        self, chat_id: int, message_id: int, caption: str, *, reply_markup: dict[str, Any] | None = None
+    ) -> Any:
+        return self.call(
+            "editMessageCaption",
+            {"chat_id": chat_id, "message_id": message_id, "caption": caption, "parse_mode": "HTML", "reply_markup": reply_markup},
+        )
+
     def delete_message(self, chat_id: int, message_id: int) -> Any:
         return self.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
 

@@ -53,6 +53,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "caption_negative": "<b>{style}</b> · seed {seed}\n{prompt}\n<i>without:</i> {negative}",
         "button_again": "🔁 Again",
         "button_original": "📄 Original file",
+        "button_drawn_as": "🔤 Drawn as",
+        "caption_drawn_as": "\n<i>drawn as:</i> {drawn_as}",
         "button_other_style": "🎨 {style}",
         "button_same_seed": "🌱 {style}, same seed",
         "button_retry": "🔁 Try again",
@@ -143,6 +145,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "caption_negative": "<b>{style}</b> · seed {seed}\n{prompt}\n<i>без:</i> {negative}",
         "button_again": "🔁 Ещё раз",
         "button_original": "📄 Исходный файл",
+        "button_drawn_as": "🔤 Как нарисовано",
+        "caption_drawn_as": "\n<i>нарисовано по:</i> {drawn_as}",
         "button_other_style": "🎨 {style}",
         "button_same_seed": "🌱 {style}, тот же seed",
         "button_retry": "🔁 Попробовать снова",
@@ -217,10 +221,13 @@ def wait_text(language: str, seconds: float) -> str:
     return render(language, "wait_minutes", minutes=round(seconds / 60))
 
 
-def caption(language: str, style_label: str, prompt: str, seed: int, negative: str = "") -> str:
-    """The photo's caption. Telegram counts the 1,024 characters after parsing the markup, so
-    escaping does not count, and these cuts keep the whole well inside the limit."""
+def caption(language: str, style_label: str, prompt: str, seed: int, negative: str = "", drawn_as: str = "") -> str:
+    """The photo's caption; `drawn_as` (the English the model read) when the user asks for it.
+    Telegram counts the 1,024 characters after parsing the markup, so escaping does not count,
+    and these cuts keep the whole well inside the limit."""
     key = "caption_negative" if negative else "caption"
-    return render(
-        language, key, style=style_label, seed=seed, prompt=shorten(prompt, 700), negative=shorten(negative, 250)
-    )
+    room = 400 if drawn_as else 700
+    text = render(language, key, style=style_label, seed=seed, prompt=shorten(prompt, room), negative=shorten(negative, 200))
+    if drawn_as:
+        text += render(language, "caption_drawn_as", drawn_as=shorten(drawn_as, 350))
+    return text

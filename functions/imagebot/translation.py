@@ -169,8 +169,13 @@ class Translator:
         self._model = model
         self._cached, self._remember, self._count = cached, remember, count
 
-    def model_prompt(self, prompt: str, job_id: str = "", *, enhance: bool = False, style: str | None = None) -> str:
-        """English for the model; with `enhance`, expanded into a detailed prompt for `style`."""
+    def model_prompt(
+        self, prompt: str, job_id: str = "", *, enhance: bool = False, style: str | None = None, fallback: str | None = None
+    ) -> str:
+        """English for the model; with `enhance`, expanded into a detailed prompt for `style`.
+        When the model gives no usable answer: `fallback` (a translation made earlier), else
+        the prompt as written."""
+        fallback = prompt if fallback is None else fallback
         if not needs_model(prompt, enhance):
             return prompt
         context = fields(stage="validate", job_id=job_id)
@@ -184,14 +189,14 @@ class Translator:
         except TranslationTimeout:
             log.warning("translation timed out; drawing the original prompt", extra={**context, "reason": "timeout"})
             self._count({"calls": 1, "timeouts": 1, "input_chars": len(question)})
-            return prompt
+            return fallback
         except Exception as error:
             log.warning(
                 "translation failed; drawing the original prompt",
                 extra={**context, "reason": type(error).__name__, "error": str(error)},
             )
             self._count({"calls": 1, "failures": 1, "input_chars": len(question)})
-            return prompt
+            return fallback
         self._count(
             {
                 "calls": 1,
@@ -204,7 +209,7 @@ class Translator:
         english = parse_answer(answer.text, prompt, enhance)
         if english is None:
             log.warning("translation unusable; drawing the original prompt", extra={**context, "reason": "answer"})
-            return prompt
+            return fallback
         self._remember(key, english)
         log.info("prompt enhanced" if enhance else "prompt translated", extra=context)
         return english

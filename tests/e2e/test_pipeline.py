@@ -77,6 +77,9 @@ def test_a_russian_prompt_is_drawn_from_english_and_captioned_in_the_users_words
     assert (done["prompt"], done["model_prompt"]) == (prompt, "red fox in the snow")
     assert prompt in drawing.photo.params["caption"]
     assert "red fox" not in drawing.photo.params["caption"]
+    # The English is there on request: a button under the photo puts it in the caption.
+    buttons = [b["callback_data"] for row in drawing.photo.param_json("reply_markup")["inline_keyboard"] for b in row]
+    assert f"drawn:{drawing.job_id}" in buttons
 
 
 def test_an_overflowed_job_is_drawn_on_the_vertex_endpoint_and_delivered_once(stack, telegram):

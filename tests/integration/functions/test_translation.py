@@ -3,6 +3,8 @@ speaking Vertex AI's generateContent protocol, with the Firestore and Pub/Sub em
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
@@ -10,19 +12,30 @@ from dataclasses import replace
 import pytest
 
 from gpu_service.contract import GenerationJob as GpuSideJob
-from imagebot import admit, inbound
+from imagebot import admit, inbound, keyboards
 from imagebot.jobs import State
 from imagebot.ops import Mode, Ops
 from imagebot.runtime import Runtime
-from imagebot.translation import cache_key
-from imagebot.updates import Command, Prompt, encode_event
-from local.fake_vertex import ENHANCEMENT, FakeVertex
+from imagebot.translation import STYLE_HINTS, cache_key
+from imagebot.updates import Button, Command, Prompt, encode_event
+from local.fake_vertex import ENHANCEMENT, FakeVertex, translate_words
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
 from tests.support.pubsub import TopicTap
 
 ids = unique_ids(15_000_000)
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "orange").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = _png()
 MODEL = "gemini-2.5-flash"
 
 
@@ -157,3 +170,58 @@ def test_enhance_without_a_translation_model_says_it_is_unavailable(runtime, tel
     (reply,) = [c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)]
     assert reply == "Detailed prompts are not available right now."
     assert "enhance" not in runtime.store.get_user(chat_id)
+
+
+def press(rt: Runtime, chat_id: int, action: str, *args: str) -> str:
+    """A button press; returns the job id it makes (for draw-again buttons)."""
+    update_id = next(ids)
+    button = Button(update_id, chat_id, chat_id, 1, "cbq", action, args, "en")
+    inbound.handle_message(pubsub_event_data(encode_event(button)), rt)
+    return f"u{update_id}"
+
+
+def test_an_enhanced_prompt_waits_for_its_style_and_follows_it_to_another(translating, vertex, telegram):
+    chat_id = next(ids)  # no default style: the bot asks for one
+    translating.store.update_user(chat_id, enhance=True)
+    prompt = f"рыжая лиса {next(ids)}"
+    event = Prompt(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=prompt, language_code="ru")
+    inbound.handle_message(pubsub_event_data(encode_event(event)), translating)
+    job_id = f"u{event.update_id}"
+
+    waiting = translating.store.get_job(job_id)
+    assert waiting["state"] == State.AWAITING_STYLE and waiting["enhance"] is True
+    assert waiting["model_prompt"] == translate_words(prompt)  # translated, not yet enhanced
+    press(translating, chat_id, "style", "pixel", job_id)
+
+    drawn = translating.store.get_job(job_id)
+    assert drawn["state"] == State.VALIDATED and drawn["model_prompt"] == translate_words(prompt) + ENHANCEMENT
+    assert [STYLE_HINTS["pixel"] in call["text"] for call in vertex.calls] == [False, True]
+
+    # "Same seed, other style" from the pixel picture: enhanced again, for Ghibli, from the user's words.
+    other = translating.store.get_job(press(translating, chat_id, "same", "ghibli", job_id))
+    assert other["style"] == "ghibli" and other["enhance"] is True and other["seed"] == drawn["seed"]
+    assert STYLE_HINTS["ghibli"] in vertex.calls[-1]["text"] and vertex.calls[-1]["prompt"] == prompt
+    # "Again" in the same style draws the same enhanced prompt: no new model call.
+    calls = len(vertex.calls)
+    again = translating.store.get_job(press(translating, chat_id, "again", job_id))
+    assert again["model_prompt"] == drawn["model_prompt"] and len(vertex.calls) == calls
+
+
+def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(translating, vertex, telegram):
+    chat_id = next(ids)
+    prompt = f"кот в космос {next(ids)}"
+    job = send_prompt(translating, prompt)
+    photo = translating.bot.send_photo(
+        chat_id, ("cat.png", PNG, "image/png"), caption="ghibli", reply_markup=keyboards.photo_actions(job["job_id"], "ghibli", "ru", drawn_as=True)
+    )
+    translating.store.set_job_fields(job["job_id"], chat_id=chat_id, user_id=chat_id, delivered_message_id=photo["message_id"])
+
+    press(translating, chat_id, "drawn", job["job_id"])
+
+    (edit,) = telegram.calls("editMessageCaption")
+    assert edit.params["message_id"] == photo["message_id"]
+    assert f"{prompt}\n<i>нарисовано по:</i> {translate_words(prompt)}" in edit.params["caption"]
+    assert "drawn:" not in json.dumps(edit.param_json("reply_markup"))  # shown once: the button goes
+    # Someone else's press (or a job never delivered) changes nothing.
+    press(translating, next(ids), "drawn", job["job_id"])
+    assert len(telegram.calls("editMessageCaption")) == 1

@@ -21,10 +21,19 @@ def test_photo_actions_offer_again_original_and_the_two_other_styles(language):
     ]
 
 
+def test_a_translated_photo_offers_what_it_was_drawn_from():
+    plain = buttons(keyboards.photo_actions("u1", "pixel", "en"))
+    translated = buttons(keyboards.photo_actions("u1", "pixel", "ru", drawn_as=True))
+    assert [b["callback_data"] for b in translated] == [b["callback_data"] for b in plain][:2] + ["drawn:u1"] + [
+        b["callback_data"] for b in plain
+    ][2:]
+    assert translated[2]["text"] == "🔤 Как нарисовано"
+
+
 def test_every_callback_fits_telegrams_64_bytes_and_parses_back():
     longest_job = "u" + "9" * 39
     markups = [
-        keyboards.photo_actions(longest_job, "realistic", "ru"),
+        keyboards.photo_actions(longest_job, "realistic", "ru", drawn_as=True),
         keyboards.settings_menu("pixel", "landscape", "ru"),
         keyboards.language_menu("ru"),
         keyboards.retry(longest_job, "en"),

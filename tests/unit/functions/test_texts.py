@@ -35,6 +35,9 @@ def test_captions_stay_within_telegrams_limit_after_parsing():
     plain = unescape(_re.sub(r"<[^>]+>", "", text))
     assert len(plain) <= 1024
     assert "seed 123" in plain and "without:" in plain
+    shown = caption("ru", "Pixel Art", "ы" * 1000, 123, negative="x" * 300, drawn_as="<&>" * 400)
+    plain = unescape(_re.sub(r"<[^>]+>", "", shown))
+    assert len(plain) <= 1024 and "нарисовано по: <&><&>" in plain
 
 
 def test_waits_read_naturally():
