@@ -48,7 +48,10 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
     assert job is not None
     if admission is not None and not admission.admitted:
         log.info("job refused", extra={**context, "reason": admission.reason})
-        show_status(job, refusal_text(job["language"], admission), rt)
+        # Told once per notice window (quota.refusal_notice); a style question still on screen
+        # is answered all the same, so no button is left that leads nowhere.
+        if admission.tell or job.get("status_message_id"):
+            show_status(job, refusal_text(job["language"], admission), rt)
         return
     if job["state"] != State.QUEUED or job.get("dispatched_message_id"):
         # A redelivery of a job already sent on (or refused earlier): nothing to do. A job

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 
@@ -32,6 +32,21 @@ class Admission:
     state: QuotaState
     reason: str | None = None  # "rate" | "daily" when refused
     retry_after_seconds: int = 0
+    tell: bool = True  # a refusal the user is told of (refusal_notice)
+
+
+# A user refused again while their last refusal notice still holds is not told again: a burst
+# of fifty prompts gets one "too fast", not fifty messages paced at one a second.
+NOTICE_WINDOW_SECONDS = 60
+
+
+def refusal_notice(admission: Admission, quiet_until: float, now: float) -> tuple[Admission, float]:
+    """Whether this refusal is told, and until when the next ones are not: as long as the
+    notice says to wait, at most NOTICE_WINDOW_SECONDS (a daily limit's hours of silence would
+    look like a broken bot)."""
+    if admission.admitted or now < quiet_until:
+        return replace(admission, tell=admission.admitted), quiet_until
+    return admission, now + min(admission.retry_after_seconds, NOTICE_WINDOW_SECONDS)
 
 
 def _day(now: float) -> str:
@@ -44,7 +59,11 @@ def admit(state: QuotaState | None, policy: QuotaPolicy, now: float) -> Admissio
     elapsed = max(0.0, now - state.updated_at)
     tokens = min(float(policy.burst), state.tokens + elapsed / policy.refill_seconds)
     used_today = state.used_today if state.day == _day(now) else 0
-    refreshed = QuotaState(tokens=tokens, updated_at=now, day=_day(now), used_today=used_today)
+    # The bucket's clock never goes back. A transaction retried under contention decides with
+    # the `now` it started with, which may be older than the last admission's; moving
+    # updated_at back to it would count the same seconds of refill twice.
+    clock = max(now, state.updated_at)
+    refreshed = QuotaState(tokens=tokens, updated_at=clock, day=_day(now), used_today=used_today)
 
     if used_today >= policy.daily_limit:
         midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -52,5 +71,5 @@ def admit(state: QuotaState | None, policy: QuotaPolicy, now: float) -> Admissio
         return Admission(False, refreshed, "daily", math.ceil(wait))
     if tokens < 1.0:
         return Admission(False, refreshed, "rate", math.ceil((1.0 - tokens) * policy.refill_seconds))
-    spent = QuotaState(tokens=tokens - 1.0, updated_at=now, day=refreshed.day, used_today=used_today + 1)
+    spent = QuotaState(tokens=tokens - 1.0, updated_at=clock, day=refreshed.day, used_today=used_today + 1)
     return Admission(True, spent)

@@ -163,7 +163,8 @@ class Store:
             user = user_ref.get(transaction=transaction).to_dict() or {}
             saved = user.get("quota")
             admission = quota.admit(quota.QuotaState(**saved) if saved else None, policy, now.timestamp())
-            transaction.set(user_ref, {"quota": vars(admission.state)}, merge=True)
+            admission, quiet_until = quota.refusal_notice(admission, user.get("refusals_quiet_until", 0.0), now.timestamp())
+            transaction.set(user_ref, {"quota": vars(admission.state), "refusals_quiet_until": quiet_until}, merge=True)
             if admission.admitted:
                 # The message that admitted the job sends it on (admit.py), not a duplicate.
                 changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
@@ -174,6 +175,7 @@ class Store:
                     now,
                     reason=admission.reason,
                     retry_after_seconds=admission.retry_after_seconds,
+                    told=admission.tell,
                 )
             transaction.update(job_ref, changes)
             return _applied(job, changes), admission

@@ -401,8 +401,8 @@ def test_a_user_who_blocked_the_bot_is_tried_once_and_the_job_closes(faults, db)
 def test_fifty_prompts_at_once_from_one_user_admit_exactly_the_quota(stack, telegram, db):
     """Fifty admissions contend for one user's quota document. The token bucket (RATE_BURST=3,
     one more every RATE_REFILL_SECONDS=20) admits the burst, plus one per 20 s should the
-    admissions spread over longer (the refusals are paced at one a second to the one chat);
-    never more. Every other prompt is told why, none is lost."""
+    admissions spread over longer; never more. Every other prompt is refused and recorded, none
+    is lost, and the user is told why once per wait rather than once per prompt."""
     chat_id, count = next(chats), 50
     since = quiet(telegram)
 
@@ -421,16 +421,24 @@ def test_fifty_prompts_at_once_from_one_user_admit_exactly_the_quota(stack, tele
     assert {doc.get("reason") for doc in docs if doc["state"] == "rejected"} == {"rate"}
     assert quota_used(db, chat_id) == admitted
 
+    # Told once per wait, not once per prompt (quota.refusal_notice): each notice holds for the
+    # wait it gives, and no other refusal inside that wait is told.
+    told = sorted((doc for doc in docs if doc.get("told")), key=lambda doc: doc["times"]["rejected"])
+    assert told and all("told" in doc for doc in docs if doc["state"] == "rejected")
+    for earlier, later in zip(told, told[1:]):
+        gap = (later["times"]["rejected"] - earlier["times"]["rejected"]).total_seconds()
+        assert gap >= min(earlier["retry_after_seconds"], 60) - 1.0, (gap, earlier["retry_after_seconds"])
+
     def refusals() -> list[str]:
         return [text for text in texts_in(telegram, chat_id, since) if text.startswith(REFUSAL)]
 
     wait_until(
-        lambda: len(refusals()) >= count - admitted and len(photos(telegram, chat_id, since)) >= admitted,
-        120, "every refusal told and every photo sent", interval=1.0,
+        lambda: len(refusals()) >= len(told) and len(photos(telegram, chat_id, since)) >= admitted,
+        120, "every notice told and every photo sent", interval=1.0,
     )
     time.sleep(SETTLE_SECONDS)
     assert len(photos(telegram, chat_id, since)) == admitted
-    assert len(refusals()) == count - admitted
+    assert len(refusals()) == len(told) < count - admitted
     assert not any(text.startswith(APOLOGY) for text in texts_in(telegram, chat_id, since))
 
 

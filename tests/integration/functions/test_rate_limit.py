@@ -73,6 +73,15 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
     assert texts[-1] == f"You're going a bit fast. Try again in {refused['retry_after_seconds']} s."
     assert sorted(GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=3, timeout=2)) == sorted(jobs[:2])
 
+    # More prompts within the wait just told: refused, recorded, and not told again.
+    more = [f"u{next(ids)}" for _ in range(3)]
+    for job_id in more:
+        put_job(runtime, job_id, chat_id, State.VALIDATED)
+        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    again = [runtime.store.get_job(job_id) for job_id in more]
+    assert [(job["state"], job["reason"], job["told"]) for job in again] == [(State.REJECTED, "rate", False)] * 3
+    assert refused["told"] is True and len(telegram.calls("sendMessage")) == len(texts)
+
 
 def test_a_job_not_in_validated_is_left_alone(runtime, telegram, generation):
     chat_id, job_id = next(ids), f"u{next(ids)}"
