@@ -67,6 +67,9 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
         raise
 
     photo_file_id = sent["photo"][-1]["file_id"] if sent.get("photo") else None
+    # The GPU stamps `generated` just after the upload; an event that outruns that stamp would
+    # close the job without its drawing time. The object's creation time is when it was drawn.
+    drawn = {} if "generated" in job.get("times", {}) or obj.created is None else {"times.generated": obj.created}
     delivered = rt.store.move_job(
         job_id,
         State.DELIVERED,
@@ -74,6 +77,7 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
         photo_file_id=photo_file_id,
         delivered_message_id=sent["message_id"],
         output_name=obj.name,
+        **drawn,
     )
     log.info("photo delivered", extra=context)
     remove_status(job, rt)

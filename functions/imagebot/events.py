@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -37,6 +38,7 @@ class StorageObject:
     generation: str
     content_type: str
     metadata: dict[str, str]
+    created: datetime | None = None  # when the object was written: the picture was drawn by then
 
 
 def storage_object(data: Any) -> StorageObject:
@@ -48,6 +50,17 @@ def storage_object(data: Any) -> StorageObject:
             generation=str(data.get("generation", "")),
             content_type=data.get("contentType") or "application/octet-stream",
             metadata=dict(data.get("metadata") or {}),
+            created=_timestamp(data.get("timeCreated")),
         )
     except (KeyError, TypeError) as error:
         raise BadEvent(f"not a Cloud Storage object: {error!r}") from error
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An RFC 3339 time ("2026-11-22T12:00:00.123Z"), or None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

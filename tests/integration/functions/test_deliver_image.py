@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 import pytest
 from google.cloud import storage
@@ -97,3 +98,17 @@ def test_objects_outside_the_outputs_are_ignored(runtime, telegram):
     deliver.handle_event(object_resource(blob), "event-x", runtime)
     deliver.handle_event({"bucket": BUCKET}, "event-y", runtime)  # no name: logged, dropped
     assert telegram.calls("sendPhoto") == []
+
+
+def test_an_event_that_outruns_the_generated_stamp_keeps_the_drawing_time(runtime, telegram):
+    # The GPU uploads, then stamps `generated`; the finalize event can arrive in between.
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    job = put_job(runtime, job_id, chat_id, State.GENERATING)
+    event = upload_output(job)
+
+    deliver.handle_event(event, "event-early", runtime)
+
+    done = runtime.store.get_job(job_id)
+    assert done["state"] == State.DELIVERED
+    assert done["times"]["generated"] == datetime.fromisoformat(event["timeCreated"].replace("Z", "+00:00"))
+    assert set(done["durations_ms"]) >= {"generated", "delivered"}

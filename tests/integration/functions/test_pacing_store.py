@@ -6,6 +6,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from google.cloud import firestore
+
+from imagebot.store import Store
+
 
 def test_concurrent_reservations_get_distinct_slots_one_interval_apart(runtime):
     key, now = f"chat-test-{uuid.uuid4().hex[:8]}", time.time()
@@ -24,3 +28,17 @@ def test_the_bot_client_waits_for_its_chat_slot(runtime, telegram):
     assert len(sent) == 5
     # A burst of three goes at once; from then on a message a second (Telegram's per-chat pace).
     assert sent[3] - sent[0] >= 0.95 and sent[4] - sent[0] >= 1.95, [t - sent[0] for t in sent]
+
+
+def test_the_time_per_picture_takes_concurrent_deliveries_without_a_lock(emulators):
+    # A project of its own: the statistics documents are shared by everything in one project.
+    store = Store(firestore.Client(project=f"imagebot-stats-{uuid.uuid4().hex[:6]}"))
+    assert store.seconds_per_image(default=6.5) == 6.5
+
+    with ThreadPoolExecutor(max_workers=16) as pool:  # as many deliveries at once
+        list(pool.map(lambda _: store.record_generation(4.0), range(48)))
+    assert store.seconds_per_image(default=6.5) == 4.0
+
+    for _ in range(40):  # the GPU slows down: the estimate follows
+        store.record_generation(10.0)
+    assert 8.0 < store.seconds_per_image(default=6.5) < 10.0
