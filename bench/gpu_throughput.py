@@ -18,6 +18,12 @@ The LCM-LoRA is fused into the UNet's weights in the service, so it adds no work
 benchmark's UNet without it has the same cost. It also loads all three styles at once (three
 UNets; one text encoder, VAE and safety checker shared) and reports peak GPU memory.
 
+`--compile MODE` wraps each distinct UNet in `torch.compile(unet, mode=MODE)` first, as the
+service's `compile_unet` does (gpu_service/loading.py uses "max-autotune-no-cudagraphs" on CUDA);
+"reduce-overhead" adds CUDA graphs, which take away the per-kernel launch cost. Each figure's
+first (untimed) call is timed apart as `first_call_seconds`: with a compiled UNet it holds the
+compilation for each new shape (and the CUDA graph recording).
+
 Benchmarks print and save figures (bench/results/*.json); they never fail on a time.
 """
 
@@ -44,6 +50,7 @@ from transformers import CLIPConfig, CLIPImageProcessor, CLIPTextConfig, CLIPTex
 from gpu_service import logs  # noqa: E402
 from gpu_service.contract import GenerationJob  # noqa: E402
 from gpu_service.engine import TINY_SIZE, Adapters, Engine  # noqa: E402
+from gpu_service.refusals import UnsafeOutput  # noqa: E402
 from gpu_service.styles import STYLES_BY_ID, Recipe, Style  # noqa: E402
 from gpu_service.tiny_pipeline import _tiny_tokenizer, build_tiny_pipeline  # noqa: E402
 
@@ -51,6 +58,7 @@ CONFIGS = Path(__file__).with_name("sd15")
 RESULTS = Path(__file__).with_name("results")
 GIB = 1024**3
 MEMORY_BUDGET_GIB = 12  # what three warm styles may take on one L4 (24 GB), leaving room to batch
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 
 
 def config(name: str) -> dict[str, Any]:
@@ -77,7 +85,9 @@ def sd15_pipelines(device: str, dtype: torch.dtype, *, tiny: bool) -> dict[str, 
             "tokenizer": tokenizer,
             "text_encoder": text_encoder.eval(),
             "vae": AutoencoderKL(**config("vae")).eval(),
-            "scheduler": PNDMScheduler(**config("scheduler")),
+            # from_config, as diffusers loads a scheduler_config.json: SD 1.5's config has a key
+            # (clip_sample) that PNDMScheduler's constructor does not take.
+            "scheduler": PNDMScheduler.from_config(config("scheduler")),
             "safety_checker": StableDiffusionSafetyChecker(CLIPConfig(**safety)).eval(),
             "feature_extractor": CLIPImageProcessor(crop_size=224, size=224),
         }
@@ -89,6 +99,21 @@ def sd15_pipelines(device: str, dtype: torch.dtype, *, tiny: bool) -> dict[str, 
         # Casting to float32 is a no-op that diffusers warns about: cast only to half.
         pipelines[style_id] = pipeline.to(device) if dtype == torch.float32 else pipeline.to(device, dtype)
     return pipelines
+
+
+def compile_unets(pipelines: dict[str, StableDiffusionPipeline], mode: str) -> int:
+    """Wrap each distinct UNet in torch.compile, one compiled module per UNet (as loading._place).
+
+    Compilation is lazy: it happens at a UNet's first call for each new input shape. Returns the
+    number of distinct UNets wrapped.
+    """
+    compiled: dict[int, Any] = {}
+    for pipeline in pipelines.values():
+        unet = pipeline.unet
+        if id(unet) not in compiled:
+            compiled[id(unet)] = torch.compile(unet, mode=None if mode == "default" else mode)
+        pipeline.unet = compiled[id(unet)]
+    return len(compiled)
 
 
 def engine_for(
@@ -127,8 +152,11 @@ def peak_gib(device: str) -> float | None:
 
 
 def measure(run: Any, images: int, repeats: int, device: str) -> dict[str, Any]:
-    run()  # warm: kernels, allocator, cuDNN autotuning
     synchronize(device)
+    started = time.perf_counter()
+    run()  # warm: kernels, allocator, cuDNN autotuning; with --compile, compilation and graph capture
+    synchronize(device)
+    first_call = time.perf_counter() - started
     reset_peak(device)
     started = time.perf_counter()
     for _ in range(repeats):
@@ -142,7 +170,18 @@ def measure(run: Any, images: int, repeats: int, device: str) -> dict[str, Any]:
         "images_per_second": round(count / seconds, 3),
         "seconds_per_image": round(seconds / count, 3),
         "peak_gib": peak_gib(device),
+        "first_call_seconds": round(first_call, 3),
     }
+
+
+def checked(results: list[Any]) -> None:
+    """Engine.generate_batch returns a job's error instead of raising it: a benchmark must not time failures.
+
+    A picture the safety checker flags (UnsafeOutput) is an outcome, not a failure: it passes.
+    """
+    errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, UnsafeOutput)]
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(results)} jobs failed") from errors[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, default=None, help="timed calls per figure (default 5 on GPU, 1 tiny)"
     )
     parser.add_argument("--plain-requests", type=int, default=8, help="requests for the plain-pipeline ratio")
+    parser.add_argument(
+        "--compile",
+        choices=COMPILE_MODES,
+        default="none",
+        help="torch.compile each distinct UNet with this mode (default: none, eager)",
+    )
     args = parser.parse_args(argv)
     logs.configure("WARNING")
     logs.route_library_logs()
@@ -165,12 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     batches = [int(b) for b in args.batches.split(",")]
     device_name = torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine()
     what = "TINY smoke test" if tiny else "SD 1.5 architecture"
-    print(f"device: {device_name} ({device}, {dtype}); {what}, {size}x{size}")
+    print(f"device: {device_name} ({device}, {dtype}); {what}, {size}x{size}; compile: {args.compile}")
     if tiny:
         print("  (tiny pipeline: these figures check that the benchmark runs; they say nothing about a GPU)")
 
     reset_peak(device)
     pipelines = sd15_pipelines(device, dtype, tiny=tiny)
+    if args.compile != "none":
+        unets = compile_unets(pipelines, args.compile)
+        print(f"torch.compile(mode={args.compile!r}) on {unets} UNet(s); each figure's first call compiles")
     synchronize(device)
     loaded_gib = round(torch.cuda.memory_allocated() / GIB, 2) if cuda else None
     results: dict[str, Any] = {
@@ -179,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "tiny": tiny,
         "size": size,
         "torch": torch.__version__,
+        "compile": args.compile,
         "three_styles_loaded_gib": loaded_gib,
         "runs": [],
     }
@@ -200,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for n in range(batch)
             ]
-            figure = measure(lambda e=engine, j=jobs: e.generate_batch(j), batch, repeats, device)
+            figure = measure(lambda e=engine, j=jobs: checked(e.generate_batch(j)), batch, repeats, device)
             results["runs"].append({"scenario": scenario, "batch": batch, **figure})
             print(
                 f"  {scenario:<12} batch {batch:>2}: {figure['images_per_second']:>7.3f} images/s, "
-                f"{figure['seconds_per_image']:>7.3f} s/image, peak {figure['peak_gib']} GiB"
+                f"{figure['seconds_per_image']:>7.3f} s/image, peak {figure['peak_gib']} GiB; "
+                f"first call {figure['first_call_seconds']:.1f} s"
             )
 
     # What a user would write: the pipeline's defaults, one call per request.
@@ -221,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     results["runs"].append({"scenario": "plain", "batch": 1, **figure})
     print(
         f"  {'plain':<12} per request: {figure['images_per_second']:>7.3f} images/s, "
-        f"{figure['seconds_per_image']:>7.3f} s/image (StableDiffusionPipeline(...)(prompt), 50 steps)"
+        f"{figure['seconds_per_image']:>7.3f} s/image (StableDiffusionPipeline(...)(prompt), 50 steps); "
+        f"first call {figure['first_call_seconds']:.1f} s"
     )
     best = max(run["images_per_second"] for run in results["runs"] if run["scenario"] == "lcm-4")
     results["speedup_over_plain"] = round(best / figure["images_per_second"], 1)
@@ -234,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
 
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"gpu_throughput-{'tiny-' if tiny else ''}{device}-{stamp}.json"
+    compiled = "" if args.compile == "none" else f"compile-{args.compile}-"
+    path = RESULTS / f"gpu_throughput-{'tiny-' if tiny else ''}{device}-{compiled}{stamp}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"saved {path.relative_to(ROOT)}")
     return 0
