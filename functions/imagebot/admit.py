@@ -13,11 +13,11 @@ from imagebot.deliver import DELIVERY_LEASE, remember_quietly, remove_status, se
 from imagebot.jobs import State, cache_key
 from imagebot.logs import fields
 from imagebot.ops import Mode, generation_mode, quota_in_mode
-from imagebot.quota import Admission
 from imagebot.routing import GpuRoute, choose_route
 from imagebot.runtime import Runtime
 from imagebot.styles import label
 from imagebot.status import show_status
+from imagebot.telegram import TelegramError
 
 log = logging.getLogger(__name__)
 DEFAULT_SECONDS_PER_IMAGE = 6.0  # until the running average has its first figure
@@ -48,10 +48,8 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
     assert job is not None
     if admission is not None and not admission.admitted:
         log.info("job refused", extra={**context, "reason": admission.reason})
-        # Told once per notice window (quota.refusal_notice); a style question still on screen
-        # is answered all the same, so no button is left that leads nowhere.
-        if admission.tell or job.get("status_message_id"):
-            show_status(job, refusal_text(job["language"], admission), rt)
+    if job["state"] == State.REJECTED:
+        tell_refusal(job, rt)
         return
     if job["state"] != State.QUEUED or job.get("dispatched_message_id"):
         # A redelivery of a job already sent on (or refused earlier): nothing to do. A job
@@ -66,7 +64,7 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
         return
     # The status goes out before the job does, so a fast delivery is never followed by a
     # stale "queued" message.
-    show_status(job, queue_text(job, rt), rt)
+    show_queue_position(job, rt)
     generation = GenerationJob(
         job_id=job_id,
         chat_id=job["chat_id"],
@@ -97,6 +95,19 @@ def choose_gpu_route(mode: Mode, rt: Runtime) -> GpuRoute:
         rt.now(),
         s.overflow_queue_age_seconds,
     )
+
+
+def show_queue_position(job: dict[str, Any], rt: Runtime) -> None:
+    """A courtesy that never holds the picture back: with Telegram rate-limiting the chat for
+    longer than the client waits (or failing), the job goes on without it, and the photo's
+    delivery retries on its own. Pub/Sub's five attempts would otherwise run out on the status
+    message and fail a job the GPU could draw."""
+    try:
+        show_status(job, queue_text(job, rt), rt)
+    except TelegramError as error:
+        if not error.transient:
+            raise
+        log.warning("queue status not shown; the job goes on", extra=fields(stage="admit", job_id=job["job_id"], error=str(error)))
 
 
 def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: str | None = None) -> bool:
@@ -130,10 +141,19 @@ def queue_text(job: dict[str, Any], rt: Runtime) -> str:
     return texts.render(job["language"], key, style=label(job["style"]), position=position, wait=wait)
 
 
-def refusal_text(language: str, admission: Admission) -> str:
-    seconds = admission.retry_after_seconds
-    if admission.reason == "daily":
+def tell_refusal(job: dict[str, Any], rt: Runtime) -> None:
+    """The refusal, told once per notice window (quota.refusal_notice). A style question still on
+    screen is answered all the same, so no button is left that leads nowhere. Marked once out:
+    a redelivery after a failed send (a Telegram hiccup) tells it then, and never twice."""
+    if job.get("refusal_shown") or not (job.get("told", True) or job.get("status_message_id")):
+        return
+    show_status(job, refusal_text(job["language"], job.get("reason"), int(job.get("retry_after_seconds", 0))), rt)
+    rt.store.set_job_fields(job["job_id"], refusal_shown=True)
+
+
+def refusal_text(language: str, reason: str | None, seconds: int) -> str:
+    if reason == "daily":
         return texts.render(language, "rejected_daily", hours=seconds // 3600, minutes=seconds % 3600 // 60)
-    if admission.reason == "paused":
+    if reason == "paused":
         return texts.render(language, "rejected_paused")
     return texts.render(language, "rejected_rate", seconds=seconds)

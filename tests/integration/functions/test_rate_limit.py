@@ -10,6 +10,7 @@ from PIL import Image
 from gpu_service.contract import GenerationJob as GpuSideJob
 from imagebot import admit
 from imagebot.jobs import State
+from imagebot.telegram import TelegramError
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
@@ -154,3 +155,37 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     assert "quota" not in runtime.store.get_user(other_user)  # and it cost no quota
     hits, misses = runtime.store.cache_counts()
     assert (hits - hits_before, misses - misses_before) == (1, 1)
+
+
+def test_a_chat_rate_limited_for_minutes_still_gets_its_job_drawn(runtime, telegram, generation):
+    # Telegram asks for two minutes' quiet (more than the client waits): the status message is
+    # skipped, the job is not held back for it.
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    put_job(runtime, job_id, chat_id, State.VALIDATED)
+    telegram.inject_fault("sendMessage", error_code=429, retry_after=120)
+
+    admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+
+    job = runtime.store.get_job(job_id)
+    assert job["state"] == State.QUEUED and "status_message_id" not in job
+    assert [GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=1)] == [job_id]
+    assert not [call for call in telegram.calls("sendMessage") if call.ok]
+
+
+def test_a_refusal_that_failed_to_send_is_told_on_the_redelivery_and_only_once(runtime, telegram, generation):
+    chat_id = next(ids)  # the runtime allows a burst of 2
+    jobs = [f"u{next(ids)}" for _ in range(3)]
+    for job_id in jobs:
+        put_job(runtime, job_id, chat_id, State.VALIDATED)
+    for job_id in jobs[:2]:
+        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    telegram.inject_fault("sendMessage", error_code=502)
+    refused = pubsub_event_data(jobs[2].encode())
+
+    with pytest.raises(TelegramError):
+        admit.handle_message(refused, runtime)  # Pub/Sub will redeliver it
+    admit.handle_message(refused, runtime)
+    admit.handle_message(refused, runtime)
+
+    told = [c for c in telegram.calls("sendMessage") if c.ok and c.params["text"].startswith("You're going a bit fast")]
+    assert len(told) == 1 and runtime.store.get_job(jobs[2])["refusal_shown"] is True
