@@ -128,30 +128,7 @@ class LocalStack:
             self.supervisor.wait(target, self.urls[target])
         self._wait_gpu_service_ready()
 
-        create_routes(
-            self.config.project,
-            [
-                Route("prompts", "prompts-validate", self.urls["validate_prompt"]),
-                Route("validated", "validated-rate-limit", self.urls["rate_limit"]),
-                # The cloud's backoff (terraform/pubsub.tf), not the quick local one: a lost GPU
-                # instance is replaced and must warm up before it can draw, and a push that
-                # reaches it meanwhile is answered 503 after a wait. With 1 s backoff the five
-                # attempts ran out within a minute, before a restarted instance on a busy
-                # two-core machine was warm (tests/e2e/test_faults.py), failing jobs that the
-                # cloud would still draw.
-                Route(
-                    "generation-jobs", "generation-jobs-gpu", self.urls["gpu_service"],
-                    ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
-                ),
-                # One predict call holds a push until the picture is drawn (terraform/pubsub.tf).
-                Route(
-                    "vertex-jobs", "vertex-jobs-dispatch", self.urls["dispatch_vertex"],
-                    ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
-                ),
-                Route("job-progress", "job-progress-report", self.urls["report_progress"]),
-            ],
-            dead_letter_endpoint=self.urls["report_failure"],
-        )
+        create_routes(self.config.project, stack_routes(self.urls), dead_letter_endpoint=self.urls["report_failure"])
         bridge_health = free_port()
         self.supervisor.start(
             "event_bridge",
@@ -239,6 +216,31 @@ def ensure_bucket(project: str, bucket: str) -> None:
     client = storage.Client(project=project)
     if client.lookup_bucket(bucket) is None:
         client.create_bucket(bucket)
+
+
+def stack_routes(urls: dict[str, str]) -> list[Route]:
+    """The Pub/Sub hops of the local stack, as terraform/pubsub.tf wires them in the cloud
+    (tests/infra checks the two agree)."""
+    return [
+        Route("prompts", "prompts-validate", urls["validate_prompt"]),
+        Route("validated", "validated-rate-limit", urls["rate_limit"]),
+        # The cloud's backoff (terraform/pubsub.tf), not the quick local one: a lost GPU
+        # instance is replaced and must warm up before it can draw, and a push that
+        # reaches it meanwhile is answered 503 after a wait. With 1 s backoff the five
+        # attempts ran out within a minute, before a restarted instance on a busy
+        # two-core machine was warm (tests/e2e/test_faults.py), failing jobs that the
+        # cloud would still draw.
+        Route(
+            "generation-jobs", "generation-jobs-gpu", urls["gpu_service"],
+            ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
+        ),
+        # One predict call holds a push until the picture is drawn (terraform/pubsub.tf).
+        Route(
+            "vertex-jobs", "vertex-jobs-dispatch", urls["dispatch_vertex"],
+            ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
+        ),
+        Route("job-progress", "job-progress-report", urls["report_progress"], dead_letters_fail_the_job=False),
+    ]
 
 
 def wait_for_ok(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -24,6 +24,9 @@ class Route:
     # that local retries are quick; a route may take the cloud's longer one (terraform/pubsub.tf).
     minimum_backoff_seconds: int = 1
     maximum_backoff_seconds: int = 30
+    # Dead letters pushed to report_failure, which fails their job: not for a message whose loss
+    # leaves the job whole (terraform/pubsub.tf, failure_reported).
+    dead_letters_fail_the_job: bool = True
 
     @property
     def dead_letter_topic(self) -> str:
@@ -57,7 +60,7 @@ def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str |
             },
             f"{route.dead_letter_topic}-keep": {"topic": publisher.topic_path(project, route.dead_letter_topic)},
         }
-        if dead_letter_endpoint:
+        if dead_letter_endpoint and route.dead_letters_fail_the_job:
             subscriptions[f"{route.dead_letter_topic}-report"] = {
                 "topic": publisher.topic_path(project, route.dead_letter_topic),
                 "push_config": {"push_endpoint": dead_letter_endpoint},

@@ -51,8 +51,10 @@ locals {
       publishers = ["serviceAccount:billing-budget-alert@system.gserviceaccount.com"]
     }
   }
-  # Topics whose dead letters are jobs: report_failure fails the job and tells the user.
-  failure_reported = toset(["prompts", "validated", "generation-jobs", "vertex-jobs", "job-progress"])
+  # Topics whose dead letters are jobs: report_failure fails the job and tells the user. Not
+  # job-progress: a "drawing…" status that could not be shown says nothing about the picture,
+  # which is still drawn and delivered (its dead letters are kept, and alerted on, as all are).
+  failure_reported = toset(["prompts", "validated", "generation-jobs", "vertex-jobs"])
   publisher_grants = merge([
     for topic, route in local.routes : { for member in route.publishers : "${topic} ${member}" => { topic = topic, member = member } }
   ]...)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
 import pytest
 
+from local.stack import stack_routes
 from tests.infra.hcl import (
     ROOT,
     TERRAFORM,
@@ -28,7 +30,7 @@ EXPECTED_TOPICS = {
     "rate_limit": ["validated"],
     "report_progress": ["job-progress"],
     "dispatch_vertex": ["vertex-jobs"],
-    "report_failure": ["generation-jobs-dead", "job-progress-dead", "prompts-dead", "validated-dead", "vertex-jobs-dead"],
+    "report_failure": ["generation-jobs-dead", "prompts-dead", "validated-dead", "vertex-jobs-dead"],
     "sweep_stuck_jobs": ["sweep"],
     "budget_guard": ["billing-alerts"],
 }
@@ -348,3 +350,17 @@ def test_the_overflow_query_is_indexed_and_dispatch_outlives_a_prediction(tf):
     condition = one(tf.variables["vertex_predict_timeout_seconds"]["validation"])["condition"]
     assert "var.vertex_predict_timeout_seconds <= 500" in condition and timeout > 500
     assert tf.locals["routes"]["vertex-jobs"]["ack_deadline"] >= timeout
+
+
+def test_the_local_stack_wires_pub_sub_as_the_cloud_does(tf):
+    # Every job topic of the cloud runs locally (sweep and billing-alerts come from Cloud
+    # Scheduler and Cloud Billing, which the local stack has not), with the same ack deadline,
+    # and the same topics' dead letters fail their job.
+    local = {route.topic: route for route in stack_routes(defaultdict(lambda: "http://127.0.0.1:9"))}
+    routes = tf.locals["routes"]
+    assert set(local) == set(routes) - {"sweep", "billing-alerts"}
+    assert {topic: route.ack_deadline_seconds for topic, route in local.items()} == {
+        topic: routes[topic]["ack_deadline"] for topic in local
+    }
+    reported = set(re.findall(r'"([a-z-]+)"', tf.locals["failure_reported"]))
+    assert {topic for topic, route in local.items() if route.dead_letters_fail_the_job} == reported
