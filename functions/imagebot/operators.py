@@ -43,6 +43,8 @@ def show_stats(command: Command, rt: Runtime) -> None:
         failed=today.failed,
         rejected=today.rejected,
         queue=rt.store.queue_depth(),
+        on_vertex=today.on_vertex,
+        handed_back=today.handed_back,
         p50=seconds(today.p50_seconds),
         p95=seconds(today.p95_seconds),
         hits=hits,

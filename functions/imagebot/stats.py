@@ -17,6 +17,8 @@ class DailyStats:
     rejected: int
     p50_seconds: float | None
     p95_seconds: float | None
+    on_vertex: int = 0  # jobs sent to the Vertex AI endpoint (routing.py), and still there
+    handed_back: int = 0  # jobs the endpoint could not answer, drawn on Cloud Run instead
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -41,4 +43,6 @@ def summarise(jobs: list[dict[str, Any]]) -> DailyStats:
         rejected=states.count(State.REJECTED),
         p50_seconds=percentile(latencies, 0.50),
         p95_seconds=percentile(latencies, 0.95),
+        on_vertex=sum(1 for job in jobs if job.get("gpu_route") == "vertex"),
+        handed_back=sum(1 for job in jobs if job.get("handed_back")),
     )

@@ -86,6 +86,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Queue: {queue}\n"
             "Latency to the photo: p50 {p50} s, p95 {p95} s\n"
             "Prompt cache: {hits} of {lookups} served without drawing ({rate})\n"
+            "Vertex AI endpoint: {on_vertex} drawn there, {handed_back} handed back to Cloud Run\n"
             "Mode: <b>{mode}</b>"
         ),
         "paused": "⏸ Admissions paused. Queued pictures still arrive.",
@@ -178,6 +179,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Очередь: {queue}\n"
             "Задержка до картинки: p50 {p50} с, p95 {p95} с\n"
             "Кэш описаний: {hits} из {lookups} без рисования ({rate})\n"
+            "Vertex AI: нарисовано там {on_vertex}, возвращено в Cloud Run {handed_back}\n"
             "Режим: <b>{mode}</b>"
         ),
         "paused": "⏸ Приём заданий приостановлен. Картинки из очереди ещё придут.",

@@ -21,3 +21,14 @@ def test_a_day_of_jobs_is_counted_by_outcome_with_latency_of_delivered_ones():
     day = summarise(jobs)
     assert (day.jobs, day.delivered, day.failed, day.rejected) == (6, 3, 1, 1)
     assert (day.p50_seconds, day.p95_seconds) == (4.0, 10.0)
+
+
+def test_jobs_drawn_on_the_vertex_endpoint_and_handed_back_are_counted():
+    jobs = [
+        {**delivered(3), "gpu_route": "vertex"},
+        {**delivered(3), "gpu_route": "cloudrun", "handed_back": "ServiceUnavailable: 503"},
+        {**delivered(3), "gpu_route": "cloudrun"},
+        delivered(3),  # before routing existed
+    ]
+    day = summarise(jobs)
+    assert (day.on_vertex, day.handed_back) == (1, 1)
