@@ -92,6 +92,7 @@ def choose_gpu_route(mode: Mode, rt: Runtime) -> GpuRoute:
         s.gpu_route,
         mode,
         lambda: rt.store.oldest_queued_since(GpuRoute.CLOUD_RUN.value),
+        rt.store.endpoint_failed_at,
         rt.now(),
         s.overflow_queue_age_seconds,
     )

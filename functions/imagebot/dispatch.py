@@ -101,3 +101,4 @@ def hand_back(job: GenerationJob, reason: str, rt: Runtime) -> None:
     log.warning("vertex endpoint gave no answer; job handed back to cloud run", extra=context)
     rt.publisher.publish(rt.settings.generation_topic, job.to_json(), job_id=job.job_id)
     rt.store.set_job_fields(job.job_id, gpu_route=GpuRoute.CLOUD_RUN.value, handed_back=reason[:500])
+    rt.store.note_endpoint_failure(rt.now(), reason)  # auto routing rests the endpoint a while

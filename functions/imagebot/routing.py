@@ -11,12 +11,16 @@ GPU_ROUTE says how to choose:
 In economy mode `auto` never overflows: the budget guard asked for less spend, and an endpoint
 scaling out to absorb the queue is more spend. The endpoint's minimum replicas keep serving
 jobs routed to it explicitly (`vertex`).
+
+An endpoint that just failed to answer (dispatch.py handed a job back) is left alone by `auto`
+for ENDPOINT_REST: otherwise, with Cloud Run saturated and the endpoint down, every new job
+would make the detour, and with a hanging endpoint wait out the predict timeout first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from imagebot.ops import Mode
@@ -28,17 +32,19 @@ class GpuRoute(StrEnum):
 
 
 ROUTE_SETTINGS = ("cloudrun", "vertex", "auto")
+ENDPOINT_REST = timedelta(minutes=5)
 
 
 def choose_route(
     setting: str,
     mode: Mode,
     oldest_waiting_since: Callable[[], datetime | None],
+    endpoint_failed_at: Callable[[], datetime | None],
     now: datetime,
     overflow_after_seconds: float,
 ) -> GpuRoute:
-    """The route for a new job. `oldest_waiting_since` (a Firestore query) is asked only in
-    auto mode, so the fixed routes cost nothing."""
+    """The route for a new job. The two lookups (Firestore reads) are made only in auto mode,
+    the second only when the queue is old enough to overflow, so the fixed routes cost nothing."""
     if setting == "cloudrun":
         return GpuRoute.CLOUD_RUN
     if setting == "vertex":
@@ -46,6 +52,9 @@ def choose_route(
     if mode != Mode.NORMAL:
         return GpuRoute.CLOUD_RUN
     since = oldest_waiting_since()
-    if since is not None and (now - since).total_seconds() > overflow_after_seconds:
-        return GpuRoute.VERTEX
-    return GpuRoute.CLOUD_RUN
+    if since is None or (now - since).total_seconds() <= overflow_after_seconds:
+        return GpuRoute.CLOUD_RUN
+    failed_at = endpoint_failed_at()
+    if failed_at is not None and now - failed_at < ENDPOINT_REST:
+        return GpuRoute.CLOUD_RUN
+    return GpuRoute.VERTEX

@@ -296,6 +296,15 @@ class Store:
 
     # --- operating mode ----------------------------------------------------------------------
 
+    # --- the Vertex AI endpoint's health, for routing -----------------------------------------
+
+    def endpoint_failed_at(self) -> datetime | None:
+        """When dispatch_vertex last got no answer from the endpoint (routing.ENDPOINT_REST)."""
+        return (self._db.collection("config").document("gpu_endpoint").get().to_dict() or {}).get("failed_at")
+
+    def note_endpoint_failure(self, now: datetime, reason: str) -> None:
+        self._db.collection("config").document("gpu_endpoint").set({"failed_at": now, "reason": reason[:500]})
+
     def get_ops(self) -> Ops:
         return Ops.from_doc(self._db.collection("config").document("ops").get().to_dict())
 

@@ -86,7 +86,9 @@ def test_an_overflowed_job_is_drawn_on_the_vertex_endpoint_and_delivered_once(st
     # The stack runs GPU_ROUTE=auto. A job that has waited an hour for the Cloud Run service
     # makes the next one overflow: rate_limit → vertex-jobs → dispatch_vertex → the Vertex AI
     # stand-in's predict → the GPU service's AIP predict route → the bucket → deliver_image.
-    jobs = firestore.Client(project=PROJECT).collection("jobs")
+    db = firestore.Client(project=PROJECT)
+    db.collection("config").document("gpu_endpoint").delete()  # no endpoint failure on record
+    jobs = db.collection("jobs")
     waiting = f"e2e-waiting-{next(chats)}"
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     jobs.document(waiting).set({"job_id": waiting, "state": "queued", "gpu_route": "cloudrun", "times": {"queued": an_hour_ago}})

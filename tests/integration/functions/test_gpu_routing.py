@@ -61,7 +61,9 @@ def normal_mode(runtime: Runtime) -> Iterator[None]:
 
 @pytest.fixture
 def old_cloud_run_job(runtime: Runtime) -> Iterator[str]:
-    """A job that has waited ten minutes for the Cloud Run service: it is saturated, or down."""
+    """A job that has waited ten minutes for the Cloud Run service: it is saturated, or down.
+    (And an endpoint with no failure on record.)"""
+    runtime.store._db.collection("config").document("gpu_endpoint").delete()
     job_id = f"u{next(ids)}"
     put_job(runtime, job_id, next(ids), State.QUEUED, gpu_route="cloudrun")
     runtime.store.set_job_fields(job_id, **{"times.queued": datetime.now(UTC) - timedelta(minutes=10)})
@@ -102,6 +104,22 @@ def test_auto_overflows_to_the_endpoint_only_while_the_cloud_run_queue_is_old(ru
     assert back_home["gpu_route"] == "cloudrun"
     assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [back_home["job_id"]]
     assert endpoint.quiet(0.5) == []
+
+
+def test_after_a_hand_back_auto_rests_the_endpoint(runtime, vertex, telegram, taps, old_cloud_run_job):
+    cloud_run, endpoint = taps
+    rt = routed(runtime, vertex, "auto", overflow_queue_age_seconds=60.0)
+    vertex.predict_failures = 1
+    first = admit_new_job(rt)
+    (message,) = endpoint.drain(expect=1)
+    dispatch.handle_message(pubsub_event_data(message.data, **dict(message.attributes)), rt)  # 503: handed back
+    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [first["job_id"]]
+
+    second = admit_new_job(rt)  # the queue is still old, but the endpoint just failed
+
+    assert second["gpu_route"] == "cloudrun" and endpoint.quiet(0.5) == []
+    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [second["job_id"]]
+    assert runtime.store.endpoint_failed_at() is not None
 
 
 def test_auto_does_not_overflow_in_economy_mode(runtime, vertex, telegram, taps, old_cloud_run_job, normal_mode):

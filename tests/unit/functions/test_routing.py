@@ -8,22 +8,28 @@ from imagebot.config import ConfigError, Settings
 from imagebot.dispatch import Outcome, read_prediction
 from imagebot.gpu_endpoint import EndpointUnavailable
 from imagebot.ops import Mode
-from imagebot.routing import GpuRoute, choose_route
+from imagebot.routing import ENDPOINT_REST, GpuRoute, choose_route
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ENDPOINT = "projects/p/locations/europe-west4/endpoints/123"
 BASE_ENV = {"GOOGLE_CLOUD_PROJECT": "p", "TELEGRAM_BOT_TOKEN": "t", "TELEGRAM_WEBHOOK_SECRET": "s", "IMAGES_BUCKET": "b"}
 
 
-def route(setting: str, waited: float | None, mode: Mode = Mode.NORMAL) -> GpuRoute:
-    asked: list[bool] = []
+def route(setting: str, waited: float | None, mode: Mode = Mode.NORMAL, failed: float | None = None) -> GpuRoute:
+    asked: list[str] = []
 
     def oldest() -> datetime | None:
-        asked.append(True)
+        asked.append("queue")
         return None if waited is None else NOW - timedelta(seconds=waited)
 
-    chosen = choose_route(setting, mode, oldest, NOW, overflow_after_seconds=60)
-    assert asked == ([True] if setting == "auto" and mode == Mode.NORMAL else [])  # fixed routes query nothing
+    def failed_at() -> datetime | None:
+        asked.append("endpoint")
+        return None if failed is None else NOW - timedelta(seconds=failed)
+
+    chosen = choose_route(setting, mode, oldest, failed_at, NOW, overflow_after_seconds=60)
+    # Fixed routes read nothing; the endpoint's health is read only when the queue is old.
+    overflowing = setting == "auto" and mode == Mode.NORMAL and waited is not None and waited > 60
+    assert asked == (["queue", "endpoint"] if overflowing else ["queue"] if setting == "auto" and mode == Mode.NORMAL else [])
     return chosen
 
 
@@ -41,6 +47,12 @@ def route(setting: str, waited: float | None, mode: Mode = Mode.NORMAL) -> GpuRo
 )
 def test_route_choice(setting, waited, mode, expected):
     assert route(setting, waited, mode) == expected
+
+
+@pytest.mark.parametrize(("failed", "expected"), [(60, GpuRoute.CLOUD_RUN), (299, GpuRoute.CLOUD_RUN), (301, GpuRoute.VERTEX)])
+def test_auto_rests_an_endpoint_that_just_failed_to_answer(failed, expected):
+    assert ENDPOINT_REST == timedelta(minutes=5)
+    assert route("auto", 3600, failed=failed) == expected
 
 
 def test_the_route_settings_are_checked_at_start_up():
