@@ -29,6 +29,7 @@ gets here, so the app does no authentication of its own.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -109,14 +110,18 @@ def create_app(
             return _text(f"engine failed to load: {warmup.failure}", 503)
         return _text("warming up", 503)
 
-    @app.post("/")
-    def receive_push() -> Response:
+    def traced() -> contextlib.AbstractContextManager[None]:
+        """The request's trace id on every log line it writes (Cloud Logging links them)."""
         trace = logs.trace_field(
             request.headers.get("X-Cloud-Trace-Context", ""),
             request.headers.get("traceparent", ""),
             settings.project,
         )
-        with logs.context(**{logs.TRACE_FIELD: trace}):
+        return logs.context(**{logs.TRACE_FIELD: trace})
+
+    @app.post("/")
+    def receive_push() -> Response:
+        with traced():
             try:
                 message = parse_push(request.get_data(cache=False))
             except BadEnvelope as error:
@@ -160,12 +165,7 @@ def create_app(
         return _text(outcome.value, 200)
 
     def predict() -> Response:
-        trace = logs.trace_field(
-            request.headers.get("X-Cloud-Trace-Context", ""),
-            request.headers.get("traceparent", ""),
-            settings.project,
-        )
-        with logs.context(**{logs.TRACE_FIELD: trace}):
+        with traced():
             try:
                 instances = prediction.parse_request(request.get_data(cache=False))
             except prediction.BadPredictRequest as error:

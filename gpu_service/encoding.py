@@ -34,12 +34,11 @@ class PhotoLimitError(ValueError):
     """A picture Telegram cannot take as a photo, however it is encoded."""
 
 
-@dataclass(frozen=True)
-class EncodedImage:
-    data: bytes
-    encoding: str  # png | jpeg | webp
-    width: int
-    height: int
+class Encoded:
+    """What follows from a picture's `encoding`: its content type and its object's extension
+    (EncodedImage here, images.GeneratedImage for the storage edge)."""
+
+    encoding: str
 
     @property
     def content_type(self) -> str:
@@ -48,6 +47,14 @@ class EncodedImage:
     @property
     def extension(self) -> str:
         return EXTENSIONS[self.encoding]
+
+
+@dataclass(frozen=True)
+class EncodedImage(Encoded):
+    data: bytes
+    encoding: str  # png | jpeg | webp
+    width: int
+    height: int
 
 
 def encode(image: Image.Image, encoding: str, *, max_bytes: int = MAX_PHOTO_BYTES) -> EncodedImage:

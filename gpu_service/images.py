@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gpu_service.contract import GenerationJob
-from gpu_service.encoding import CONTENT_TYPES, EXTENSIONS
+from gpu_service.encoding import Encoded
 
 
 @dataclass(frozen=True)
-class GeneratedImage:
+class GeneratedImage(Encoded):
     data: bytes  # the encoded file
     encoding: str  # png | jpeg | webp (gpu_service.encoding)
     width: int
@@ -20,14 +20,6 @@ class GeneratedImage:
     steps: int
     seconds: float  # this job's share of the pipeline call, for the logs
     batch_size: int = 1  # how many jobs shared the pipeline call
-
-    @property
-    def content_type(self) -> str:
-        return CONTENT_TYPES[self.encoding]
-
-    @property
-    def extension(self) -> str:
-        return EXTENSIONS[self.encoding]
 
 
 class ImageGenerator(Protocol):
