@@ -160,22 +160,19 @@ class LocalStack:
         wait_for_ok(self.urls["gpu_service"] + "/readyz", timeout=180, process=self.supervisor.processes["gpu_service"])
 
     def _start_fake_telegram(self) -> str:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        self.supervisor.start(
-            "fake_telegram",
-            [sys.executable, "-m", "local.fake_telegram", f"--port={port}", f"--token={self.config.bot_token}"],
-            ready_url=f"{base}/_fake/health",
-            cwd=ROOT,
-        )
-        return base
+        return self._start_fake("fake_telegram", f"--token={self.config.bot_token}")
 
     def _start_fake_vertex(self, predict_target: str) -> str:
+        return self._start_fake("fake_vertex", f"--predict-target={predict_target}")
+
+    def _start_fake(self, module: str, *args: str) -> str:
+        """A stand-in (`python -m local.<module> --port=N …`) on a free port; its base URL once
+        its /_fake/health answers."""
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         self.supervisor.start(
-            "fake_vertex",
-            [sys.executable, "-m", "local.fake_vertex", f"--port={port}", f"--predict-target={predict_target}"],
+            module,
+            [sys.executable, "-m", f"local.{module}", f"--port={port}", *args],
             ready_url=f"{base}/_fake/health",
             cwd=ROOT,
         )

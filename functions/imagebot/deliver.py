@@ -118,13 +118,19 @@ def send_photo(job: dict[str, Any], rt: Runtime, *, photo: tuple[str, bytes, str
     """The photo as the answer to the prompt, with its caption and buttons: an upload, or a
     Telegram file id when the picture was drawn before."""
     language = job.get("language", texts.DEFAULT_LANGUAGE)
-    caption = texts.caption(language, label(job["style"]), job["prompt"], job["seed"], job.get("negative_prompt", ""))
     return rt.bot.send_photo(
         job["chat_id"],
         photo,
-        caption=caption,
+        caption=photo_caption(job),
         reply_to_message_id=job.get("message_id"),
         reply_markup=keyboards.photo_actions(job["job_id"], job["style"], language, drawn_as=drawn_differently(job)),
+    )
+
+
+def photo_caption(job: dict[str, Any], *, drawn_as: str = "") -> str:
+    language = job.get("language", texts.DEFAULT_LANGUAGE)
+    return texts.caption(
+        language, label(job["style"]), job["prompt"], job["seed"], job.get("negative_prompt", ""), drawn_as=drawn_as
     )
 
 
@@ -135,13 +141,9 @@ def drawn_differently(job: dict[str, Any]) -> bool:
 
 def show_drawn_as(job: dict[str, Any], rt: Runtime) -> None:
     """The photo's caption with the model's English added, and its button gone."""
-    language = job.get("language", texts.DEFAULT_LANGUAGE)
-    caption = texts.caption(
-        language, label(job["style"]), job["prompt"], job["seed"], job.get("negative_prompt", ""), drawn_as=job["model_prompt"]
-    )
     rt.bot.edit_message_caption(
-        job["chat_id"], job["delivered_message_id"], caption,
-        reply_markup=keyboards.photo_actions(job["job_id"], job["style"], language),
+        job["chat_id"], job["delivered_message_id"], photo_caption(job, drawn_as=job["model_prompt"]),
+        reply_markup=keyboards.photo_actions(job["job_id"], job["style"], job.get("language", texts.DEFAULT_LANGUAGE)),
     )
 
 
