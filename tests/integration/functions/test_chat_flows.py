@@ -3,11 +3,8 @@ fake Bot API, in both languages."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from google.cloud import storage
-from PIL import Image
 
 from imagebot import inbound
 from imagebot.jobs import State, seed_for
@@ -16,6 +13,7 @@ from imagebot.updates import Button, Command, Prompt, encode_event
 from tests.conftest import BUCKET, PROJECT
 from tests.integration.functions.conftest import OPERATOR_ID, TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
+from tests.support.images import png
 from tests.support.jobs import put_job
 from tests.support.pubsub import TopicTap
 
@@ -94,11 +92,10 @@ def test_history_resends_the_latest_photos_by_file_id_without_drawing(runtime, t
     send(command("history", user), runtime)
     assert last_text(telegram) == "No pictures yet. Send me a prompt!"
 
-    png = io.BytesIO()
-    Image.new("RGB", (32, 32), "navy").save(png, format="PNG")
+    photo = png(32, 32, "navy")
     file_ids = []
     for n in range(2):
-        sent = runtime.bot.send_photo(user, ("p.png", png.getvalue(), "image/png"), caption="x")
+        sent = runtime.bot.send_photo(user, ("p.png", photo, "image/png"), caption="x")
         file_ids.append(sent["photo"][-1]["file_id"])
         runtime.store.add_to_history(user, {"job_id": f"h{n}", "file_id": file_ids[-1], "style": "ghibli", "prompt": f"picture {n}"})
     before = len(telegram.calls("sendPhoto"))

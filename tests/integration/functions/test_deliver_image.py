@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
 import pytest
 from google.cloud import storage
-from PIL import Image
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from gpu_service.contract import output_metadata, output_object_name
@@ -16,15 +14,10 @@ from imagebot.jobs import State
 from local.event_bridge import object_resource
 from tests.conftest import BUCKET, PROJECT
 from tests.support.events import unique_ids
+from tests.support.images import png
 from tests.support.jobs import put_job
 
 ids = unique_ids(10_000_000)
-
-
-def png(colour: str = "teal") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 64), colour).save(out, format="PNG")
-    return out.getvalue()
 
 
 def upload_output(job: dict) -> dict:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from imagebot import admit
@@ -14,6 +11,7 @@ from imagebot.telegram import TelegramError
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
+from tests.support.images import png
 from tests.support.jobs import put_job
 from tests.support.pubsub import TopicTap
 
@@ -136,9 +134,7 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     hits_before, misses_before = runtime.store.cache_counts()
     admit.handle_message(pubsub_event_data(first.encode()), runtime)
     assert runtime.store.get_job(first)["cache_key"] == cache_key(job, "normal")
-    png = io.BytesIO()
-    Image.new("RGB", (16, 16), "orange").save(png, format="PNG")
-    photo = runtime.bot.send_photo(chat_id, ("p.png", png.getvalue(), "image/png"), caption="x")
+    photo = runtime.bot.send_photo(chat_id, ("p.png", png(16, 16, "orange"), "image/png"), caption="x")
     runtime.store.remember_photo(cache_key(job, "normal"), photo["photo"][-1]["file_id"], first, runtime.now())
     generation.drain(expect=1)
 

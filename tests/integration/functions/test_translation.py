@@ -3,7 +3,6 @@ speaking Vertex AI's generateContent protocol, with the Firestore and Pub/Sub em
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -22,20 +21,11 @@ from local.fake_vertex import ENHANCEMENT, FakeVertex, translate_words
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
+from tests.support.images import png
 from tests.support.pubsub import TopicTap
 
 ids = unique_ids(15_000_000)
 
-
-def _png() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "orange").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-PNG = _png()
 MODEL = "gemini-2.5-flash"
 
 
@@ -212,7 +202,7 @@ def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(t
     prompt = f"кот в космос {next(ids)}"
     job = send_prompt(translating, prompt)
     photo = translating.bot.send_photo(
-        chat_id, ("cat.png", PNG, "image/png"), caption="ghibli", reply_markup=keyboards.photo_actions(job["job_id"], "ghibli", "ru", drawn_as=True)
+        chat_id, ("cat.png", png(8, 8, "orange"), "image/png"), caption="ghibli", reply_markup=keyboards.photo_actions(job["job_id"], "ghibli", "ru", drawn_as=True)
     )
     translating.store.set_job_fields(job["job_id"], chat_id=chat_id, user_id=chat_id, delivered_message_id=photo["message_id"])
 

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import threading
 import time
 
 import httpx
-from PIL import Image
 
 from local.fake_telegram import FakeTelegramServer
 from local.fake_telegram_client import FakeTelegram
+from tests.support.images import png
 
 from .conftest import TOKEN
-
-
-def png(width: int, height: int, color: str = "teal") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_get_me_describes_the_bot_of_the_token(
