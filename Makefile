@@ -10,7 +10,7 @@ export IMAGEBOT_TOOLS := $(TOOLS_CACHE)
 tool_venv = $(TOOLS_CACHE)/$(1)-$(shell sha256sum requirements/tools/$(1).txt | cut -c1-12)
 TOOL_STAMPS := $(call tool_venv,checkov)/.installed $(call tool_venv,workflows-emulator)/.installed
 
-.PHONY: install tools test test-unit up demo screenshot bench bench-webhook bench-pipeline fmt clean
+.PHONY: install tools lint format test test-unit up demo screenshot bench bench-webhook bench-pipeline clean
 
 install: $(STAMP)
 
@@ -25,6 +25,14 @@ $(TOOLS_CACHE)/%/.installed:
 	$(PYTHON) -m venv $(TOOLS_CACHE)/$*
 	$(TOOLS_CACHE)/$*/bin/pip install --quiet --disable-pip-version-check -r requirements/tools/$(shell echo $* | sed 's/-[0-9a-f]*$$//').txt
 	touch $@
+
+lint: install  ## ruff (lint and format check); CI runs it before the tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install  ## rewrite the code in ruff's format and apply ruff's safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 test: install tools  ## every test: unit, integration (emulators), contract, end-to-end (whole stack)
 	$(PY) -m pytest

@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     extra_env = {"OMP_NUM_THREADS": str(args.gpu_threads)} if args.gpu_threads else {}
     # Cloud Run only: the endpoint stand-in forwards to the same CPU "GPU", so an overflow would
     # add a hop without adding capacity.
-    config = StackConfig(project="imagebot-bench", bucket="imagebot-bench-images", extra_env=extra_env, gpu_route="cloudrun")
+    config = StackConfig(
+        project="imagebot-bench", bucket="imagebot-bench-images", extra_env=extra_env, gpu_route="cloudrun"
+    )
     stack = LocalStack(config)
     try:
         started = time.monotonic()

@@ -107,17 +107,27 @@ def release(spec: Release, api_endpoint: str = "", timeout: float = OPERATION_TI
 
     options = ClientOptions(api_endpoint=api_endpoint or f"{spec.region}-aiplatform.googleapis.com")
     credentials = AnonymousCredentials() if api_endpoint else None  # a stand-in: nothing for Google
-    models = aiplatform_v1.ModelServiceClient(transport="rest", client_options=options, credentials=credentials)
-    endpoints = aiplatform_v1.EndpointServiceClient(transport="rest", client_options=options, credentials=credentials)
+    models = aiplatform_v1.ModelServiceClient(
+        transport="rest", client_options=options, credentials=credentials
+    )
+    endpoints = aiplatform_v1.EndpointServiceClient(
+        transport="rest", client_options=options, credentials=credentials
+    )
 
-    model = models.upload_model(parent=spec.parent, model=aiplatform_v1.Model(spec.model())).result(timeout).model
+    model = (
+        models.upload_model(parent=spec.parent, model=aiplatform_v1.Model(spec.model())).result(timeout).model
+    )
     log.info("uploaded %s as %s", spec.image, model)
     replaced = [deployed.id for deployed in endpoints.get_endpoint(name=spec.endpoint).deployed_models]
-    deployed = endpoints.deploy_model(
-        endpoint=spec.endpoint,
-        deployed_model=aiplatform_v1.DeployedModel(spec.deployed_model(model)),
-        traffic_split={"0": 100},  # "0": the model this request deploys
-    ).result(timeout).deployed_model
+    deployed = (
+        endpoints.deploy_model(
+            endpoint=spec.endpoint,
+            deployed_model=aiplatform_v1.DeployedModel(spec.deployed_model(model)),
+            traffic_split={"0": 100},  # "0": the model this request deploys
+        )
+        .result(timeout)
+        .deployed_model
+    )
     log.info("deployed %s to %s as %s", model, spec.endpoint, deployed.id)
     for old in replaced:
         endpoints.undeploy_model(endpoint=spec.endpoint, deployed_model_id=old).result(timeout)
@@ -129,7 +139,9 @@ def parse_args(argv: list[str]) -> tuple[Release, str]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--image", required=True)
-    parser.add_argument("--env-json", required=True, help="the container's environment, a JSON object of strings")
+    parser.add_argument(
+        "--env-json", required=True, help="the container's environment, a JSON object of strings"
+    )
     parser.add_argument("--service-account", required=True)
     parser.add_argument("--machine-type", default="n1-standard-8")
     parser.add_argument("--accelerator", default="NVIDIA_TESLA_T4")

@@ -7,7 +7,6 @@ import functools
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
-
 from imagebot import admit, deliver, dispatch, failures, inbound, logs, progress, webhook
 from imagebot import budget_guard as budget_flow  # the entry point below has the module's name
 from imagebot.config import Settings
@@ -26,7 +25,11 @@ def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
     """HTTPS endpoint Telegram posts updates to."""
     rt = runtime()
     reply = webhook.handle_webhook(
-        request.get_data(), request.headers.get(webhook.SECRET_HEADER), rt.settings, rt.publisher, rt.user_language
+        request.get_data(),
+        request.headers.get(webhook.SECRET_HEADER),
+        rt.settings,
+        rt.publisher,
+        rt.user_language,
     )
     return flask.jsonify(reply.body), reply.status
 

@@ -47,10 +47,10 @@ from gpu_service.config import Settings
 from gpu_service.contract import ContractError, GenerationJob
 from gpu_service.images import ImageGenerator
 from gpu_service.jobs import JobDocuments
+from gpu_service.progress import ProgressReporter, PubSubProgress, SilentProgress
 from gpu_service.pubsub import BadEnvelope, parse_push
 from gpu_service.readiness import EngineWarmup
 from gpu_service.refusals import BlockedPrompt, JobRefused
-from gpu_service.progress import ProgressReporter, PubSubProgress, SilentProgress
 from gpu_service.service import Outcome, process_job
 from gpu_service.storage import OutputBucket
 

@@ -97,7 +97,9 @@ def parse_vertex_routes(health: str, predict: str) -> VertexRoutes | None:
         raise ConfigError("AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE go together: set both or neither")
     for name, route in (("AIP_HEALTH_ROUTE", health), ("AIP_PREDICT_ROUTE", predict)):
         if not route.startswith("/") or route in RESERVED_ROUTES:
-            raise ConfigError(f"{name} must be a path starting with / other than {RESERVED_ROUTES}, not {route!r}")
+            raise ConfigError(
+                f"{name} must be a path starting with / other than {RESERVED_ROUTES}, not {route!r}"
+            )
     if health == predict:
         raise ConfigError("AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE must differ")
     return VertexRoutes(health=health, predict=predict)

@@ -65,7 +65,9 @@ def _instance(item: Any) -> Instance:
     job_id = job_id if isinstance(job_id, str) else None
     if isinstance(item, dict):
         item = {
-            key: int(value) if key in _WHOLE_NUMBERS and isinstance(value, float) and value.is_integer() else value
+            key: int(value)
+            if key in _WHOLE_NUMBERS and isinstance(value, float) and value.is_integer()
+            else value
             for key, value in item.items()
         }
     try:

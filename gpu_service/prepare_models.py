@@ -158,7 +158,10 @@ def prepare(
         "styles": sorted(style.id for style in styles),
         "sources": sources,
         "files": {
-            path.relative_to(staging).as_posix(): {"size": path.stat().st_size, "sha256": layout.file_sha256(path)}
+            path.relative_to(staging).as_posix(): {
+                "size": path.stat().st_size,
+                "sha256": layout.file_sha256(path),
+            }
             for path in sorted(staging.rglob("*"))
             if path.is_file() and path.name != layout.MANIFEST
         },
@@ -306,8 +309,6 @@ def _to_half(path: Path) -> None:
         return
     half = {name: t.half() if t.dtype == torch.float32 else t for name, t in tensors.items()}
     save_file(half, path, metadata={"format": "pt"})
-
-
 
 
 def _md5_base64(path: Path) -> str:

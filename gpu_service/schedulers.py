@@ -24,9 +24,13 @@ _FACTORIES: dict[str, Callable[[Mapping[str, Any]], SchedulerMixin]] = {
     "lcm": lambda config: LCMScheduler.from_config(own_settings(LCMScheduler, config)),
     # DPM++ 2M with Karras sigmas: the usual choice for 20-30 step SD 1.5 pictures.
     "dpmpp_2m_karras": lambda config: DPMSolverMultistepScheduler.from_config(
-        own_settings(DPMSolverMultistepScheduler, config), algorithm_type="dpmsolver++", use_karras_sigmas=True
+        own_settings(DPMSolverMultistepScheduler, config),
+        algorithm_type="dpmsolver++",
+        use_karras_sigmas=True,
     ),
-    "euler_a": lambda config: EulerAncestralDiscreteScheduler.from_config(own_settings(EulerAncestralDiscreteScheduler, config)),
+    "euler_a": lambda config: EulerAncestralDiscreteScheduler.from_config(
+        own_settings(EulerAncestralDiscreteScheduler, config)
+    ),
     "ddim": lambda config: DDIMScheduler.from_config(own_settings(DDIMScheduler, config)),
 }
 if tuple(_FACTORIES) != SCHEDULERS:

@@ -17,6 +17,9 @@ from gpu_service.jobs import JobDocuments
 from gpu_service.progress import ProgressReporter, SilentProgress
 from gpu_service.storage import OutputBucket
 
+# The default reporter: one instance, since an argument default is evaluated once anyway.
+SILENT = SilentProgress()
+
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +38,7 @@ def process_job(
     engine: ImageGenerator,
     outputs: OutputBucket,
     jobs: JobDocuments,
-    progress: ProgressReporter = SilentProgress(),
+    progress: ProgressReporter = SILENT,
     now: Callable[[], datetime] = utc_now,
 ) -> Outcome:
     """Raises on any failure to generate or store, so that the message is redelivered

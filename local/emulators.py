@@ -48,10 +48,19 @@ def start_all(supervisor: Supervisor, project: str, bucket: str) -> EmulatorHost
         "pubsub-emulator",
         [gcloud, "beta", "emulators", "pubsub", "start", f"--host-port={pubsub}", f"--project={project}"],
     )
-    supervisor.spawn("firestore-emulator", [gcloud, "emulators", "firestore", "start", f"--host-port={firestore}"])
+    supervisor.spawn(
+        "firestore-emulator", [gcloud, "emulators", "firestore", "start", f"--host-port={firestore}"]
+    )
     supervisor.spawn(
         "storage-emulator",
-        [str(storage_script), "start", "--host=127.0.0.1", f"--port={storage_port}", "--in-memory", f"--default-bucket={bucket}"],
+        [
+            str(storage_script),
+            "start",
+            "--host=127.0.0.1",
+            f"--port={storage_port}",
+            "--in-memory",
+            f"--default-bucket={bucket}",
+        ],
     )
     supervisor.wait("pubsub-emulator", f"http://{pubsub}", timeout=90)
     supervisor.wait("firestore-emulator", f"http://{firestore}", timeout=90)

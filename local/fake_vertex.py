@@ -31,15 +31,34 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_GENERATE = re.compile(r"^/v1[^/]*/projects/[^/]+/locations/[^/]+/publishers/google/models/(?P<model>[^/:]+):generateContent")
+_GENERATE = re.compile(
+    r"^/v1[^/]*/projects/[^/]+/locations/[^/]+/publishers/google/models/(?P<model>[^/:]+):generateContent"
+)
 _PREDICT = re.compile(r"^/v1[^/]*/projects/[^/]+/locations/[^/]+/endpoints/(?P<endpoint>[^/:]+):predict")
 _PROMPT_LINE = re.compile(r"^Prompt: (?P<prompt>.*)$", re.MULTILINE | re.DOTALL)
 
 WORDS = {
-    "кот": "cat", "кошка": "cat", "рыжий": "ginger", "рыжая": "red", "лиса": "fox", "лису": "fox",
-    "в": "in", "на": "on", "и": "and", "снегу": "the snow", "снег": "snow", "замок": "castle",
-    "горы": "mountains", "море": "sea", "закат": "sunset", "собака": "dog", "город": "city",
-    "ночной": "night", "лес": "forest", "космос": "space", "красивый": "beautiful",
+    "кот": "cat",
+    "кошка": "cat",
+    "рыжий": "ginger",
+    "рыжая": "red",
+    "лиса": "fox",
+    "лису": "fox",
+    "в": "in",
+    "на": "on",
+    "и": "and",
+    "снегу": "the snow",
+    "снег": "snow",
+    "замок": "castle",
+    "горы": "mountains",
+    "море": "sea",
+    "закат": "sunset",
+    "собака": "dog",
+    "город": "city",
+    "ночной": "night",
+    "лес": "forest",
+    "космос": "space",
+    "красивый": "beautiful",
 }
 
 
@@ -96,7 +115,9 @@ class FakeVertex:
             return sum(1 for call in self.calls if call["prompt"] == prompt)
 
     def _answer(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
-        text = "".join(part.get("text", "") for content in body.get("contents", []) for part in content.get("parts", []))
+        text = "".join(
+            part.get("text", "") for content in body.get("contents", []) for part in content.get("parts", [])
+        )
         match = _PROMPT_LINE.search(text)
         prompt = match.group("prompt").strip() if match else text
         with self._lock:
@@ -107,7 +128,9 @@ class FakeVertex:
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
         return {
-            "candidates": [{"content": {"role": "model", "parts": [{"text": answer}]}, "finishReason": "STOP"}],
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": answer}]}, "finishReason": "STOP"}
+            ],
             "usageMetadata": {
                 "promptTokenCount": len(text) // 4,
                 "candidatesTokenCount": len(answer) // 4,
@@ -135,7 +158,9 @@ class FakeVertex:
             status, reply = _post_json(self.predict_target, body)
             if status != 200:
                 # Vertex passes the container's error on; a 5xx becomes the caller's UNAVAILABLE.
-                return status, _error(status, json.dumps(reply)[:500], "UNAVAILABLE" if status >= 500 else "FAILED_PRECONDITION")
+                return status, _error(
+                    status, json.dumps(reply)[:500], "UNAVAILABLE" if status >= 500 else "FAILED_PRECONDITION"
+                )
             predictions = reply.get("predictions", [])
         return 200, {"predictions": predictions, "deployedModelId": DEPLOYED_MODEL_ID}
 
@@ -203,9 +228,13 @@ def _post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A local stand-in for Vertex AI's generateContent and endpoint predict")
+    parser = argparse.ArgumentParser(
+        description="A local stand-in for Vertex AI's generateContent and endpoint predict"
+    )
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--predict-target", help="the GPU container's predict route (AIP_PREDICT_ROUTE), as a URL")
+    parser.add_argument(
+        "--predict-target", help="the GPU container's predict route (AIP_PREDICT_ROUTE), as a URL"
+    )
     args = parser.parse_args()
     fake = FakeVertex(port=args.port, predict_target=args.predict_target)
     fake._server.serve_forever()  # in the foreground: the stack's supervisor stops the process

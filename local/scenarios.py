@@ -30,7 +30,9 @@ def draw(tg: FakeTelegram, chat_id: int, prompt: str, style: str, timeout: float
     assert sent.status == 200, f"webhook answered {sent.status}: {sent.body}"
     question = tg.wait_for_call(
         "sendMessage",
-        lambda call: str(call.params.get("chat_id")) == str(chat_id) and call.param_json("reply_markup") is not None,
+        lambda call: (
+            str(call.params.get("chat_id")) == str(chat_id) and call.param_json("reply_markup") is not None
+        ),
         since=since,
         timeout=timeout,
     )
@@ -39,7 +41,10 @@ def draw(tg: FakeTelegram, chat_id: int, prompt: str, style: str, timeout: float
     pressed, press_ms = _timed(lambda: tg.press_button(chat_id, chat_id, question.result["message_id"], data))
     assert pressed.status == 200, f"webhook answered {pressed.status}: {pressed.body}"
     photo = tg.wait_for_call(
-        "sendPhoto", lambda call: str(call.params.get("chat_id")) == str(chat_id) and call.ok, since=since, timeout=timeout
+        "sendPhoto",
+        lambda call: str(call.params.get("chat_id")) == str(chat_id) and call.ok,
+        since=since,
+        timeout=timeout,
     )
     png = tg.file_bytes(photo.result["photo"][-1]["file_id"])
     job_id = data.split(":")[2]

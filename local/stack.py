@@ -31,7 +31,13 @@ FAKE_TOKEN = "123456:LOCAL-FAKE-TOKEN"  # only ever valid at the local fake Bot 
 FAKE_BOT_USERNAME = "imagebot_local_bot"  # the fake Bot API's default bot
 TRANSLATE_MODEL = "gemini-2.5-flash"  # a name only: the stand-in answers for any model
 FUNCTIONS = (
-    "telegram_webhook", "validate_prompt", "rate_limit", "dispatch_vertex", "report_progress", "deliver_image", "report_failure",
+    "telegram_webhook",
+    "validate_prompt",
+    "rate_limit",
+    "dispatch_vertex",
+    "report_progress",
+    "deliver_image",
+    "report_failure",
 )
 # The GPU service serves Vertex AI's custom-container routes too, and the Vertex AI stand-in
 # forwards an endpoint's predictions to them: the second GPU home, on the same process.
@@ -58,7 +64,9 @@ class StackConfig:
     @classmethod
     def from_env(cls) -> StackConfig:
         config = cls(telegram_api_base=os.environ.get("TELEGRAM_API_BASE") or None)
-        config.bot_token = os.environ.get("TELEGRAM_BOT_TOKEN") or (FAKE_TOKEN if config.telegram_api_base is None else "")
+        config.bot_token = os.environ.get("TELEGRAM_BOT_TOKEN") or (
+            FAKE_TOKEN if config.telegram_api_base is None else ""
+        )
         if not config.bot_token:
             raise SystemExit("TELEGRAM_BOT_TOKEN is required when TELEGRAM_API_BASE is set")
         config.webhook_secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or config.webhook_secret
@@ -113,12 +121,16 @@ class LocalStack:
 
     def _start(self) -> None:
         started = time.monotonic()
-        self.hosts = self.config.emulators or start_all(self.supervisor, self.config.project, self.config.bucket)
+        self.hosts = self.config.emulators or start_all(
+            self.supervisor, self.config.project, self.config.bucket
+        )
         os.environ.update(self.hosts.environment())  # for the wiring below, in this process
         ensure_bucket(self.config.project, self.config.bucket)  # emulators handed in may lack it
         self.urls["telegram"] = self.config.telegram_api_base or self._start_fake_telegram()
         self.urls["gpu_service"] = f"http://127.0.0.1:{free_port()}"
-        self.urls["vertex"] = self._start_fake_vertex(predict_target=self.urls["gpu_service"] + AIP_ROUTES["AIP_PREDICT_ROUTE"])
+        self.urls["vertex"] = self._start_fake_vertex(
+            predict_target=self.urls["gpu_service"] + AIP_ROUTES["AIP_PREDICT_ROUTE"]
+        )
 
         env = self.environment()
         for target in FUNCTIONS:
@@ -128,14 +140,20 @@ class LocalStack:
             self.supervisor.wait(target, self.urls[target])
         self._wait_gpu_service_ready()
 
-        create_routes(self.config.project, stack_routes(self.urls), dead_letter_endpoint=self.urls["report_failure"])
+        create_routes(
+            self.config.project, stack_routes(self.urls), dead_letter_endpoint=self.urls["report_failure"]
+        )
         bridge_health = free_port()
         self.supervisor.start(
             "event_bridge",
             [
-                sys.executable, "-m", "local.event_bridge",
-                f"--bucket={self.config.bucket}", f"--target={self.urls['deliver_image']}",
-                "--prefix=outputs/", f"--health-port={bridge_health}",
+                sys.executable,
+                "-m",
+                "local.event_bridge",
+                f"--bucket={self.config.bucket}",
+                f"--target={self.urls['deliver_image']}",
+                "--prefix=outputs/",
+                f"--health-port={bridge_health}",
             ],
             ready_url=f"http://127.0.0.1:{bridge_health}/healthz",
             env=env,
@@ -153,11 +171,18 @@ class LocalStack:
     def _spawn_gpu_service(self, env: dict[str, str]) -> None:
         port = self.urls["gpu_service"].rsplit(":", 1)[1]
         self.supervisor.spawn(
-            "gpu_service", [sys.executable, "-m", "gpu_service"], env={**env, **AIP_ROUTES, "PORT": port, "HOST": "127.0.0.1"}, cwd=ROOT
+            "gpu_service",
+            [sys.executable, "-m", "gpu_service"],
+            env={**env, **AIP_ROUTES, "PORT": port, "HOST": "127.0.0.1"},
+            cwd=ROOT,
         )
 
     def _wait_gpu_service_ready(self) -> None:
-        wait_for_ok(self.urls["gpu_service"] + "/readyz", timeout=180, process=self.supervisor.processes["gpu_service"])
+        wait_for_ok(
+            self.urls["gpu_service"] + "/readyz",
+            timeout=180,
+            process=self.supervisor.processes["gpu_service"],
+        )
 
     def _start_fake_telegram(self) -> str:
         return self._start_fake("fake_telegram", f"--token={self.config.bot_token}")
@@ -186,8 +211,11 @@ class LocalStack:
             target,
             [
                 str(Path(sys.executable).with_name("functions-framework")),
-                f"--source={FUNCTIONS_SOURCE}", f"--target={target}",
-                f"--signature-type={signature}", "--host=127.0.0.1", f"--port={port}",
+                f"--source={FUNCTIONS_SOURCE}",
+                f"--target={target}",
+                f"--signature-type={signature}",
+                "--host=127.0.0.1",
+                f"--port={port}",
             ],
             env={**env, "THREADS": str(threads)},
             cwd=FUNCTIONS_SOURCE.parent,
@@ -228,15 +256,25 @@ def stack_routes(urls: dict[str, str]) -> list[Route]:
         # two-core machine was warm (tests/e2e/test_faults.py), failing jobs that the
         # cloud would still draw.
         Route(
-            "generation-jobs", "generation-jobs-gpu", urls["gpu_service"],
-            ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
+            "generation-jobs",
+            "generation-jobs-gpu",
+            urls["gpu_service"],
+            ack_deadline_seconds=600,
+            minimum_backoff_seconds=10,
+            maximum_backoff_seconds=600,
         ),
         # One predict call holds a push until the picture is drawn (terraform/pubsub.tf).
         Route(
-            "vertex-jobs", "vertex-jobs-dispatch", urls["dispatch_vertex"],
-            ack_deadline_seconds=600, minimum_backoff_seconds=10, maximum_backoff_seconds=600,
+            "vertex-jobs",
+            "vertex-jobs-dispatch",
+            urls["dispatch_vertex"],
+            ack_deadline_seconds=600,
+            minimum_backoff_seconds=10,
+            maximum_backoff_seconds=600,
         ),
-        Route("job-progress", "job-progress-report", urls["report_progress"], dead_letters_fail_the_job=False),
+        Route(
+            "job-progress", "job-progress-report", urls["report_progress"], dead_letters_fail_the_job=False
+        ),
     ]
 
 

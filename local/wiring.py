@@ -6,6 +6,7 @@ subscription, so dead letters are kept for inspection).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from google.api_core.exceptions import AlreadyExists
@@ -40,10 +41,8 @@ def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str |
     subscriber = pubsub_v1.SubscriberClient()
     for route in routes:
         for topic in (route.topic, route.dead_letter_topic):
-            try:
+            with contextlib.suppress(AlreadyExists):
                 publisher.create_topic(name=publisher.topic_path(project, topic))
-            except AlreadyExists:
-                pass
         subscriptions = {
             route.subscription: {
                 "topic": publisher.topic_path(project, route.topic),
@@ -58,7 +57,9 @@ def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str |
                     "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
                 },
             },
-            f"{route.dead_letter_topic}-keep": {"topic": publisher.topic_path(project, route.dead_letter_topic)},
+            f"{route.dead_letter_topic}-keep": {
+                "topic": publisher.topic_path(project, route.dead_letter_topic)
+            },
         }
         if dead_letter_endpoint and route.dead_letters_fail_the_job:
             subscriptions[f"{route.dead_letter_topic}-report"] = {
@@ -67,7 +68,7 @@ def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str |
                 "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 30}},
             }
         for name, spec in subscriptions.items():
-            try:
-                subscriber.create_subscription(request={"name": subscriber.subscription_path(project, name), **spec})
-            except AlreadyExists:
-                pass
+            with contextlib.suppress(AlreadyExists):
+                subscriber.create_subscription(
+                    request={"name": subscriber.subscription_path(project, name), **spec}
+                )

@@ -55,13 +55,21 @@ def _refresh_menu(button: Button, rt: Runtime) -> None:
 
 def show_language_menu(command: Command, rt: Runtime) -> None:
     language = _language(rt, command.user_id, command.language_code)
-    rt.bot.send_message(command.chat_id, texts.render(language, "lang_menu"), reply_markup=keyboards.language_menu(language))
+    rt.bot.send_message(
+        command.chat_id, texts.render(language, "lang_menu"), reply_markup=keyboards.language_menu(language)
+    )
 
 
 def set_language(button: Button, rt: Runtime) -> None:
     language = button.args[0]
     rt.store.update_user(button.user_id, language=language)
-    _edit_quietly(rt, button.chat_id, button.message_id, texts.render(language, "lang_menu"), keyboards.language_menu(language))
+    _edit_quietly(
+        rt,
+        button.chat_id,
+        button.message_id,
+        texts.render(language, "lang_menu"),
+        keyboards.language_menu(language),
+    )
 
 
 def _edit_quietly(rt: Runtime, chat_id: int, message_id: int, text: str, menu: dict) -> None:
@@ -114,5 +122,10 @@ def resend_history(command: Command, rt: Runtime) -> None:
         rt.bot.send_message(command.chat_id, texts.render(language, "history_empty"))
         return
     for entry in reversed(history):  # oldest first, so the newest ends up at the bottom
-        caption = texts.render(language, "history_caption", style=label(entry["style"]), prompt=texts.shorten(entry["prompt"], 700))
+        caption = texts.render(
+            language,
+            "history_caption",
+            style=label(entry["style"]),
+            prompt=texts.shorten(entry["prompt"], 700),
+        )
         rt.bot.send_photo(command.chat_id, entry["file_id"], caption=caption)

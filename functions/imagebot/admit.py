@@ -8,15 +8,15 @@ from typing import Any
 
 from imagebot import texts
 from imagebot.contract import GenerationJob
-from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
 from imagebot.deliver import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
+from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
 from imagebot.jobs import State, cache_key
 from imagebot.logs import fields
 from imagebot.ops import Mode, generation_mode, quota_in_mode
 from imagebot.routing import GpuRoute, choose_route
 from imagebot.runtime import Runtime
-from imagebot.styles import label
 from imagebot.status import show_status
+from imagebot.styles import label
 from imagebot.telegram import TelegramError
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
         log.error("validated message for a job that does not exist", extra=context)
         return
     mode = rt.store.get_ops().mode
-    if current["state"] == State.VALIDATED and serve_from_cache(current, generation_mode(mode), rt, message_id):
+    if current["state"] == State.VALIDATED and serve_from_cache(
+        current, generation_mode(mode), rt, message_id
+    ):
         return
     policy = quota_in_mode(rt.quota_policy, mode)
     job, admission = rt.store.admit_job(
@@ -81,7 +83,10 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
     topic = rt.settings.generation_topic if route == GpuRoute.CLOUD_RUN else rt.settings.vertex_jobs_topic
     message_id = rt.publisher.publish(topic, generation.to_json(), job_id=job_id)
     rt.store.set_job_fields(
-        job_id, dispatched_message_id=message_id, cache_key=cache_key(job, generation.mode), gpu_route=route.value
+        job_id,
+        dispatched_message_id=message_id,
+        cache_key=cache_key(job, generation.mode),
+        gpu_route=route.value,
     )
     log.info("job queued", extra={**context, "reason": f"route {route.value}"})
 
@@ -108,7 +113,10 @@ def show_queue_position(job: dict[str, Any], rt: Runtime) -> None:
     except TelegramError as error:
         if not error.transient:
             raise
-        log.warning("queue status not shown; the job goes on", extra=fields(stage="admit", job_id=job["job_id"], error=str(error)))
+        log.warning(
+            "queue status not shown; the job goes on",
+            extra=fields(stage="admit", job_id=job["job_id"], error=str(error)),
+        )
 
 
 def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: str | None = None) -> bool:
@@ -125,7 +133,12 @@ def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: st
         return True  # delivered (or being delivered) by an earlier attempt
     sent = send_photo(claimed, rt, photo=file_id)
     delivered = rt.store.move_job(
-        job["job_id"], State.DELIVERED, rt.now(), photo_file_id=file_id, delivered_message_id=sent["message_id"], cached=True
+        job["job_id"],
+        State.DELIVERED,
+        rt.now(),
+        photo_file_id=file_id,
+        delivered_message_id=sent["message_id"],
+        cached=True,
     )
     log.info("served from the prompt cache", extra=fields(stage="admit", job_id=job["job_id"]))
     remove_status(claimed, rt)
@@ -148,7 +161,9 @@ def tell_refusal(job: dict[str, Any], rt: Runtime) -> None:
     a redelivery after a failed send (a Telegram hiccup) tells it then, and never twice."""
     if job.get("refusal_shown") or not (job.get("told", True) or job.get("status_message_id")):
         return
-    show_status(job, refusal_text(job["language"], job.get("reason"), int(job.get("retry_after_seconds", 0))), rt)
+    show_status(
+        job, refusal_text(job["language"], job.get("reason"), int(job.get("retry_after_seconds", 0))), rt
+    )
     rt.store.set_job_fields(job["job_id"], refusal_shown=True)
 
 

@@ -92,11 +92,17 @@ class Settings:
             translate_model=env.get("TRANSLATE_MODEL", cls.translate_model).strip(),
             vertex_region=env.get("VERTEX_REGION", "").strip() or cls.vertex_region,
             vertex_api_endpoint=env.get("VERTEX_API_ENDPOINT", cls.vertex_api_endpoint).strip(),
-            translate_timeout_seconds=float(env.get("TRANSLATE_TIMEOUT_SECONDS", cls.translate_timeout_seconds)),
-            gpu_route=gpu_route(env.get("GPU_ROUTE", "").strip() or cls.gpu_route, env.get("VERTEX_ENDPOINT", "").strip()),
+            translate_timeout_seconds=float(
+                env.get("TRANSLATE_TIMEOUT_SECONDS", cls.translate_timeout_seconds)
+            ),
+            gpu_route=gpu_route(
+                env.get("GPU_ROUTE", "").strip() or cls.gpu_route, env.get("VERTEX_ENDPOINT", "").strip()
+            ),
             vertex_endpoint=env.get("VERTEX_ENDPOINT", "").strip(),
             vertex_jobs_topic=env.get("VERTEX_JOBS_TOPIC", cls.vertex_jobs_topic),
-            overflow_queue_age_seconds=float(env.get("OVERFLOW_QUEUE_AGE_SECONDS", cls.overflow_queue_age_seconds)),
+            overflow_queue_age_seconds=float(
+                env.get("OVERFLOW_QUEUE_AGE_SECONDS", cls.overflow_queue_age_seconds)
+            ),
             vertex_predict_timeout_seconds=float(
                 env.get("VERTEX_PREDICT_TIMEOUT_SECONDS", cls.vertex_predict_timeout_seconds)
             ),

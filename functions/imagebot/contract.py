@@ -117,10 +117,16 @@ class ProgressEvent:
     def from_json(cls, body: bytes) -> ProgressEvent:
         try:
             raw = json.loads(body)
-            event = cls(job_id=raw["job_id"], state=raw["state"], version=raw.get("version", CONTRACT_VERSION))
+            event = cls(
+                job_id=raw["job_id"], state=raw["state"], version=raw.get("version", CONTRACT_VERSION)
+            )
         except (ValueError, TypeError, KeyError) as error:
             raise ContractError(f"not a progress event: {error!r}") from error
-        if event.version != CONTRACT_VERSION or not _JOB_ID.match(str(event.job_id)) or event.state != "generating":
+        if (
+            event.version != CONTRACT_VERSION
+            or not _JOB_ID.match(str(event.job_id))
+            or event.state != "generating"
+        ):
             raise ContractError(f"bad progress event {raw!r}")
         return event
 

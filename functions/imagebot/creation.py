@@ -51,7 +51,9 @@ def handle_prompt(event: Prompt, rt: Runtime) -> None:
     if user.get("enhance"):
         job["enhance"] = True  # enhanced for its style: now, or once the style is chosen
     # A job still waiting for its style is translated now and enhanced when the style is known.
-    job["model_prompt"] = model_prompt(request.prompt, job_id, rt, enhance=bool(job.get("enhance") and job["style"]), style=job["style"])
+    job["model_prompt"] = model_prompt(
+        request.prompt, job_id, rt, enhance=bool(job.get("enhance") and job["style"]), style=job["style"]
+    )
     start(job, rt)
 
 
@@ -70,7 +72,9 @@ def model_prompt(
 def enhanced_for(job: dict[str, Any], style: str, job_id: str, rt: Runtime) -> str:
     """The model prompt of an /enhance job drawn in `style`: enhanced for that style, from the
     user's words (an enhancement for another style would carry that style's look along)."""
-    return model_prompt(job["prompt"], job_id, rt, enhance=True, style=style, fallback=job.get("model_prompt"))
+    return model_prompt(
+        job["prompt"], job_id, rt, enhance=True, style=style, fallback=job.get("model_prompt")
+    )
 
 
 def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Runtime) -> None:
@@ -91,9 +95,14 @@ def start(job: dict[str, Any], rt: Runtime) -> None:
     if job["state"] == State.VALIDATED:
         publish_validated(job["job_id"], rt)
     elif job["state"] == State.AWAITING_STYLE and not job.get("status_message_id"):
-        question = texts.render(job["language"], "choose_style", prompt=texts.shorten(job["prompt"], QUESTION_PROMPT_CHARS))
+        question = texts.render(
+            job["language"], "choose_style", prompt=texts.shorten(job["prompt"], QUESTION_PROMPT_CHARS)
+        )
         sent = rt.bot.send_message(
-            job["chat_id"], question, reply_markup=keyboards.style_question(job["job_id"]), reply_to_message_id=job["message_id"]
+            job["chat_id"],
+            question,
+            reply_markup=keyboards.style_question(job["job_id"]),
+            reply_to_message_id=job["message_id"],
         )
         rt.store.set_job_fields(job["job_id"], status_message_id=sent["message_id"])
         log.info("asked for a style", extra=fields(stage="validate", job_id=job["job_id"]))
@@ -162,23 +171,37 @@ def send_original(button: Button, rt: Runtime) -> None:
     try:
         data = rt.download(rt.settings.images_bucket, job["output_name"])
     except NotFound:  # the bucket's lifecycle rule removed it
-        rt.bot.send_message(job["chat_id"], texts.render(language, "file_gone"), reply_to_message_id=job.get("delivered_message_id"))
+        rt.bot.send_message(
+            job["chat_id"],
+            texts.render(language, "file_gone"),
+            reply_to_message_id=job.get("delivered_message_id"),
+        )
         return
     rt.bot.send_document(
-        job["chat_id"], data, filename=job["output_name"].rsplit("/", 1)[-1], reply_to_message_id=job.get("delivered_message_id")
+        job["chat_id"],
+        data,
+        filename=job["output_name"].rsplit("/", 1)[-1],
+        reply_to_message_id=job.get("delivered_message_id"),
     )
 
 
 def show_drawn_as(button: Button, rt: Runtime) -> None:
     """What the model drew from, in the photo's caption (the user asked)."""
     job = rt.store.get_job(button.args[0])
-    if job is None or job.get("user_id") != button.user_id or not job.get("delivered_message_id") or not deliver.drawn_differently(job):
+    if (
+        job is None
+        or job.get("user_id") != button.user_id
+        or not job.get("delivered_message_id")
+        or not deliver.drawn_differently(job)
+    ):
         stale(button, rt)
         return
     deliver.show_drawn_as(job, rt)
 
 
 def stale(button: Button, rt: Runtime) -> None:
-    log.info("button on a job that cannot serve it", extra=fields(update_id=button.update_id, reason=button.action))
+    log.info(
+        "button on a job that cannot serve it", extra=fields(update_id=button.update_id, reason=button.action)
+    )
     language = user_language(rt, button.user_id, button.language_code)
     rt.bot.send_message(button.chat_id, texts.render(language, "answer_stale"))

@@ -58,7 +58,9 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
     except TelegramError as error:
         if error.user_unreachable:
             rt.store.move_job(job_id, State.FAILED, rt.now(), reason="undeliverable", error=str(error))
-            log.warning("user unreachable; job closed without a photo", extra={**context, "error": str(error)})
+            log.warning(
+                "user unreachable; job closed without a photo", extra={**context, "error": str(error)}
+            )
             return
         rt.store.release_delivery(job_id)
         raise
@@ -69,7 +71,9 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
     photo_file_id = sent["photo"][-1]["file_id"] if sent.get("photo") else None
     # The GPU stamps `generated` just after the upload; an event that outruns that stamp would
     # close the job without its drawing time. The object's creation time is when it was drawn.
-    drawn = {} if "generated" in job.get("times", {}) or obj.created is None else {"times.generated": obj.created}
+    drawn = (
+        {} if "generated" in job.get("times", {}) or obj.created is None else {"times.generated": obj.created}
+    )
     delivered = rt.store.move_job(
         job_id,
         State.DELIVERED,
@@ -98,7 +102,12 @@ def remember(job: dict[str, Any], rt: Runtime) -> None:
     """History for /history, the prompt cache, the time each stage took, and the running time
     per picture for queue estimates."""
     if job.get("photo_file_id"):
-        entry = {"job_id": job["job_id"], "file_id": job["photo_file_id"], "style": job["style"], "prompt": job["prompt"]}
+        entry = {
+            "job_id": job["job_id"],
+            "file_id": job["photo_file_id"],
+            "style": job["style"],
+            "prompt": job["prompt"],
+        }
         rt.store.add_to_history(job["user_id"], entry)
         if job.get("cache_key"):
             rt.store.remember_photo(job["cache_key"], job["photo_file_id"], job["job_id"], rt.now())
@@ -123,14 +132,21 @@ def send_photo(job: dict[str, Any], rt: Runtime, *, photo: tuple[str, bytes, str
         photo,
         caption=photo_caption(job),
         reply_to_message_id=job.get("message_id"),
-        reply_markup=keyboards.photo_actions(job["job_id"], job["style"], language, drawn_as=drawn_differently(job)),
+        reply_markup=keyboards.photo_actions(
+            job["job_id"], job["style"], language, drawn_as=drawn_differently(job)
+        ),
     )
 
 
 def photo_caption(job: dict[str, Any], *, drawn_as: str = "") -> str:
     language = job.get("language", texts.DEFAULT_LANGUAGE)
     return texts.caption(
-        language, label(job["style"]), job["prompt"], job["seed"], job.get("negative_prompt", ""), drawn_as=drawn_as
+        language,
+        label(job["style"]),
+        job["prompt"],
+        job["seed"],
+        job.get("negative_prompt", ""),
+        drawn_as=drawn_as,
     )
 
 
@@ -142,8 +158,12 @@ def drawn_differently(job: dict[str, Any]) -> bool:
 def show_drawn_as(job: dict[str, Any], rt: Runtime) -> None:
     """The photo's caption with the model's English added, and its button gone."""
     rt.bot.edit_message_caption(
-        job["chat_id"], job["delivered_message_id"], photo_caption(job, drawn_as=job["model_prompt"]),
-        reply_markup=keyboards.photo_actions(job["job_id"], job["style"], job.get("language", texts.DEFAULT_LANGUAGE)),
+        job["chat_id"],
+        job["delivered_message_id"],
+        photo_caption(job, drawn_as=job["model_prompt"]),
+        reply_markup=keyboards.photo_actions(
+            job["job_id"], job["style"], job.get("language", texts.DEFAULT_LANGUAGE)
+        ),
     )
 
 

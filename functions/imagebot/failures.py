@@ -32,7 +32,8 @@ def handle_dead_letter(data: Any, rt: Runtime) -> None:
         return
     attributes = (data.get("message") or {}).get("attributes") or {}
     source = attributes.get("CloudPubSubDeadLetterSourceSubscription", "unknown subscription")
-    reason = f"dead-lettered from {source} after {attributes.get('CloudPubSubDeadLetterSourceDeliveryCount', '?')} attempts"
+    attempts = attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", "?")
+    reason = f"dead-lettered from {source} after {attempts} attempts"
     job_id = attributes.get("job_id")
     if job_id is None:
         job_id = _job_of_inbound(body, reason, rt)
@@ -45,28 +46,41 @@ def _job_of_inbound(body: bytes, reason: str, rt: Runtime) -> str | None:
     try:
         event = decode_event(body)
     except MalformedUpdate as error:
-        log.error("dead letter of no known shape", extra=fields(stage="failure", error=str(error), reason=reason))
+        log.error(
+            "dead letter of no known shape", extra=fields(stage="failure", error=str(error), reason=reason)
+        )
         return None
     if isinstance(event, Prompt):
         job_id = job_id_for_update(event.update_id)
         rt.store.create_job(
             job_id,
             {
-                "job_id": job_id, "update_id": event.update_id, "chat_id": event.chat_id, "user_id": event.user_id,
-                "message_id": event.message_id, "language": texts.language_for(event.language_code),
-                "state": State.RECEIVED.value, "times": {State.RECEIVED.value: rt.now()},
+                "job_id": job_id,
+                "update_id": event.update_id,
+                "chat_id": event.chat_id,
+                "user_id": event.user_id,
+                "message_id": event.message_id,
+                "language": texts.language_for(event.language_code),
+                "state": State.RECEIVED.value,
+                "times": {State.RECEIVED.value: rt.now()},
             },
         )
         return job_id
-    log.error("an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason))
-    rt.bot.send_message(event.chat_id, texts.render(texts.language_for(event.language_code), "failed_generic"))
+    log.error(
+        "an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason)
+    )
+    rt.bot.send_message(
+        event.chat_id, texts.render(texts.language_for(event.language_code), "failed_generic")
+    )
     return None
 
 
 def fail(job_id: str, reason: str, rt: Runtime) -> None:
     job = rt.store.move_job(job_id, State.FAILED, rt.now(), reason=reason)
     if job is None:
-        log.info("failure for a job already finished", extra=fields(stage="failure", job_id=job_id, reason=reason))
+        log.info(
+            "failure for a job already finished", extra=fields(stage="failure", job_id=job_id, reason=reason)
+        )
         return
     log.error("job failed", extra=fields(stage="failure", job_id=job_id, reason=reason))
     language = job.get("language", texts.DEFAULT_LANGUAGE)

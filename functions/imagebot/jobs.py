@@ -73,7 +73,14 @@ def seed_for_prompt(prompt: str, negative_prompt: str = "") -> int:
 def cache_key(job: dict[str, Any], mode: str) -> str:
     """What makes two pictures the same: the words drawn (the translation, when there is one),
     the style, the seed, the size, the recipe."""
-    parts = (job.get("model_prompt") or job["prompt"], job.get("negative_prompt", ""), job["style"], str(job["seed"]), job.get("aspect", "square"), mode)
+    parts = (
+        job.get("model_prompt") or job["prompt"],
+        job.get("negative_prompt", ""),
+        job["style"],
+        str(job["seed"]),
+        job.get("aspect", "square"),
+        mode,
+    )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 

@@ -79,7 +79,10 @@ def photo_actions(job_id: str, style: str, language: str, *, drawn_as: bool = Fa
     return {
         "inline_keyboard": [
             first,
-            [_button(t("button_other_style", style=label(other)), "other", other, job_id) for other in others],
+            [
+                _button(t("button_other_style", style=label(other)), "other", other, job_id)
+                for other in others
+            ],
             [_button(t("button_same_seed", style=label(other)), "same", other, job_id) for other in others],
         ]
     }
@@ -103,7 +106,10 @@ def settings_menu(style: str | None, aspect: str, language: str) -> dict[str, An
 def language_menu(current: str) -> dict[str, Any]:
     return {
         "inline_keyboard": [
-            [_button(("✓ " if code == current else "") + texts.render(code, "language_name"), "lang", code) for code in LANGUAGES]
+            [
+                _button(("✓ " if code == current else "") + texts.render(code, "language_name"), "lang", code)
+                for code in LANGUAGES
+            ]
         ]
     }
 

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 def _allowed(command: Command, rt: Runtime) -> bool:
     if command.user_id in rt.settings.operator_ids:
         return True
-    log.warning("operator command from a non-operator", extra=fields(reason=command.name, chat_id=command.chat_id))
+    log.warning(
+        "operator command from a non-operator", extra=fields(reason=command.name, chat_id=command.chat_id)
+    )
     return False
 
 
@@ -66,7 +68,9 @@ def resume(command: Command, rt: Runtime) -> None:
     if current.set_by == budget.SET_BY_BUDGET and current.mode == Mode.PAUSED:
         # The budget guard also scaled the GPU service to zero: bring it back, or admitted
         # jobs would wait for a GPU that never comes.
-        budget_guard.default_starter(rt.settings).start(budget.Workflow.RESUME, f"/resume by {command.user_id}")
+        budget_guard.default_starter(rt.settings).start(
+            budget.Workflow.RESUME, f"/resume by {command.user_id}"
+        )
     _set_mode(command, rt, Mode.NORMAL, "resumed")
 
 

@@ -45,7 +45,9 @@ class PacingPolicy:
         return self.shards / self.per_second
 
 
-def reserve(next_free_at: float | None, now: float, interval: float, tolerance: float = 0.0) -> tuple[float, float]:
+def reserve(
+    next_free_at: float | None, now: float, interval: float, tolerance: float = 0.0
+) -> tuple[float, float]:
     """(when this send may go, the slot's new theoretical time). Pure."""
     theoretical = max(now, next_free_at or now)
     return max(now, theoretical - tolerance), theoretical + interval
@@ -77,7 +79,10 @@ class Pacer:
         slot = self._slot(f"bot-{shard}", self._policy.shard_interval, 0.0)
         if method in NEW_MESSAGES and chat_id is not None:
             policy = self._policy
-            slot = max(slot, self._slot(f"chat-{chat_id}", policy.chat_interval(chat_id), policy.chat_tolerance(chat_id)))
+            slot = max(
+                slot,
+                self._slot(f"chat-{chat_id}", policy.chat_interval(chat_id), policy.chat_tolerance(chat_id)),
+            )
         wait = min(max(0.0, slot - self._clock()), self._policy.max_wait)
         if wait > 0:
             self._sleep(wait)

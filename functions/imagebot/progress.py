@@ -22,7 +22,9 @@ def handle_message(data: Any, rt: Runtime) -> None:
     try:
         event = ProgressEvent.from_json(pubsub_data(data))
     except (BadEvent, ContractError) as error:
-        log.error("dropping an undecodable progress message", extra=fields(stage="progress", error=str(error)))
+        log.error(
+            "dropping an undecodable progress message", extra=fields(stage="progress", error=str(error))
+        )
         return
     job = rt.store.get_job(event.job_id)
     if job is None or job["state"] != State.GENERATING:

@@ -57,7 +57,13 @@ class Runtime:
         if not s.translate_model:
             return None
         return Translator(
-            vertex_generate(s.project, s.vertex_region, s.translate_model, s.translate_timeout_seconds, s.vertex_api_endpoint),
+            vertex_generate(
+                s.project,
+                s.vertex_region,
+                s.translate_model,
+                s.translate_timeout_seconds,
+                s.vertex_api_endpoint,
+            ),
             model=s.translate_model,
             cached=lambda key: self.store.cached_translation(key, self.now()),
             remember=lambda key, english: self.store.remember_translation(key, english, self.now()),
@@ -69,7 +75,10 @@ class Runtime:
         """The Vertex AI endpoint's predict, for jobs routed there (dispatch.py)."""
         s = self.settings
         return vertex_predict(
-            s.vertex_endpoint, s.vertex_endpoint_region, s.vertex_predict_timeout_seconds, s.vertex_api_endpoint
+            s.vertex_endpoint,
+            s.vertex_endpoint_region,
+            s.vertex_predict_timeout_seconds,
+            s.vertex_api_endpoint,
         )
 
     @cached_property
@@ -79,7 +88,9 @@ class Runtime:
     @property
     def quota_policy(self) -> QuotaPolicy:
         s = self.settings
-        return QuotaPolicy(burst=s.rate_burst, refill_seconds=s.rate_refill_seconds, daily_limit=s.daily_quota)
+        return QuotaPolicy(
+            burst=s.rate_burst, refill_seconds=s.rate_refill_seconds, daily_limit=s.daily_quota
+        )
 
     def user_language(self, user_id: int) -> str | None:
         """The language the user chose with /lang, if any."""

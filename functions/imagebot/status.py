@@ -12,7 +12,9 @@ from imagebot.telegram import TelegramError
 log = logging.getLogger(__name__)
 
 
-def show_status(job: dict[str, Any], text: str, rt: Runtime, reply_markup: dict[str, Any] | None = None) -> None:
+def show_status(
+    job: dict[str, Any], text: str, rt: Runtime, reply_markup: dict[str, Any] | None = None
+) -> None:
     """Edit the job's status message in place, or send it once and remember its id."""
     message_id = job.get("status_message_id")
     if message_id:
@@ -24,5 +26,7 @@ def show_status(job: dict[str, Any], text: str, rt: Runtime, reply_markup: dict[
             # "message is not modified" on a redelivery, or the user deleted it: harmless.
             log.info("status edit skipped", extra=fields(job_id=job["job_id"], error=str(error)))
         return
-    sent = rt.bot.send_message(job["chat_id"], text, reply_markup=reply_markup, reply_to_message_id=job.get("message_id"))
+    sent = rt.bot.send_message(
+        job["chat_id"], text, reply_markup=reply_markup, reply_to_message_id=job.get("message_id")
+    )
     rt.store.set_job_fields(job["job_id"], status_message_id=sent["message_id"])

@@ -73,7 +73,9 @@ class Store:
         """
         ref = self._db.collection("updates").document(str(update_id))
         try:
-            ref.create({"received_at": now, "done": False, "by": message_id, "expire_at": now + UPDATE_RETENTION})
+            ref.create(
+                {"received_at": now, "done": False, "by": message_id, "expire_at": now + UPDATE_RETENTION}
+            )
             return True
         except AlreadyExists:
             record = ref.get().to_dict() or {}
@@ -162,12 +164,18 @@ class Store:
             if paused:
                 changes = move(State.VALIDATED, State.REJECTED, now, reason="paused")
                 transaction.update(job_ref, changes)
-                return _applied(job, changes), quota.Admission(False, quota.QuotaState.fresh(policy, now.timestamp()), "paused")
+                return _applied(job, changes), quota.Admission(
+                    False, quota.QuotaState.fresh(policy, now.timestamp()), "paused"
+                )
             user = user_ref.get(transaction=transaction).to_dict() or {}
             saved = user.get("quota")
             admission = quota.admit(quota.QuotaState(**saved) if saved else None, policy, now.timestamp())
-            admission, quiet_until = quota.refusal_notice(admission, user.get("refusals_quiet_until", 0.0), now.timestamp())
-            transaction.set(user_ref, {"quota": vars(admission.state), "refusals_quiet_until": quiet_until}, merge=True)
+            admission, quiet_until = quota.refusal_notice(
+                admission, user.get("refusals_quiet_until", 0.0), now.timestamp()
+            )
+            transaction.set(
+                user_ref, {"quota": vars(admission.state), "refusals_quiet_until": quiet_until}, merge=True
+            )
             if admission.admitted:
                 # The message that admitted the job sends it on (admit.py), not a duplicate.
                 changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
@@ -211,7 +219,11 @@ class Store:
     def seconds_per_image(self, default: float) -> float:
         """The recent time per picture: the mean of the shards' running averages."""
         snapshots = self._db.get_all([self._generation_shard(shard) for shard in range(GENERATION_SHARDS)])
-        values = [float(s.get("seconds_per_image")) for s in snapshots if s.exists and s.get("seconds_per_image") is not None]
+        values = [
+            float(s.get("seconds_per_image"))
+            for s in snapshots
+            if s.exists and s.get("seconds_per_image") is not None
+        ]
         return sum(values) / len(values) if values else default
 
     def record_generation(self, seconds: float) -> None:
@@ -229,7 +241,9 @@ class Store:
         return self._db.collection("stats").document(f"generation-{shard}")
 
     def jobs_in_states(self, states: tuple[State, ...]) -> list[Doc]:
-        query = self._db.collection("jobs").where(filter=firestore.FieldFilter("state", "in", [s.value for s in states]))
+        query = self._db.collection("jobs").where(
+            filter=firestore.FieldFilter("state", "in", [s.value for s in states])
+        )
         return [snapshot.to_dict() for snapshot in query.stream()]
 
     def jobs_received_since(self, start: datetime) -> list[Doc]:
@@ -292,7 +306,10 @@ class Store:
         self._db.collection("stats").document("translation").set(increments, merge=True)
 
     def translation_counts(self) -> dict[str, int]:
-        return {k: int(v) for k, v in (self._db.collection("stats").document("translation").get().to_dict() or {}).items()}
+        return {
+            k: int(v)
+            for k, v in (self._db.collection("stats").document("translation").get().to_dict() or {}).items()
+        }
 
     # --- operating mode ----------------------------------------------------------------------
 

@@ -77,7 +77,9 @@ class BotApi:
         try:
             if files:
                 # Multipart fields are strings: nested objects travel as JSON, as the Bot API expects.
-                form = {k: json.dumps(v) if isinstance(v, dict | list) else str(v) for k, v in payload.items()}
+                form = {
+                    k: json.dumps(v) if isinstance(v, dict | list) else str(v) for k, v in payload.items()
+                }
                 response = self._client.post(self._url + method, data=form, files=files)
             else:
                 response = self._client.post(self._url + method, json=payload)
@@ -90,7 +92,10 @@ class BotApi:
         if not body.get("ok"):
             retry_after = (body.get("parameters") or {}).get("retry_after")
             raise TelegramError(
-                method, int(body.get("error_code", response.status_code)), str(body.get("description", "")), retry_after
+                method,
+                int(body.get("error_code", response.status_code)),
+                str(body.get("description", "")),
+                retry_after,
             )
         return body["result"]
 
@@ -118,7 +123,13 @@ class BotApi:
     ) -> Any:
         return self.call(
             "editMessageText",
-            {"chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": "HTML", "reply_markup": reply_markup},
+            {
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "text": text,
+                "parse_mode": "HTML",
+                "reply_markup": reply_markup,
+            },
         )
 
     def edit_message_caption(
@@ -126,7 +137,13 @@ class BotApi:
     ) -> Any:
         return self.call(
             "editMessageCaption",
-            {"chat_id": chat_id, "message_id": message_id, "caption": caption, "parse_mode": "HTML", "reply_markup": reply_markup},
+            {
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "caption": caption,
+                "parse_mode": "HTML",
+                "reply_markup": reply_markup,
+            },
         )
 
     def delete_message(self, chat_id: int, message_id: int) -> Any:

@@ -98,7 +98,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_history": "Your last pictures",
         "cmd_lang": "Language",
         "cmd_enhance": "Detailed prompts on or off",
-        "enhance_on": "✨ Detailed prompts on: I'll expand short prompts before drawing. /enhance again to turn it off.",
+        "enhance_on": (
+            "✨ Detailed prompts on: I'll expand short prompts before drawing. /enhance again to turn it off."
+        ),
         "enhance_off": "Detailed prompts off: I'll draw your words as they are.",
         "enhance_unavailable": "Detailed prompts are not available right now.",
         "cmd_ghibli": "Draw in Ghibli style: /ghibli <prompt>",
@@ -115,7 +117,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "help": (
             "<b>Как это работает</b>\n"
-            "Пришлите описание ({min}–{max} символов), выберите стиль — картинка придёт через несколько секунд.\n\n"
+            "Пришлите описание ({min}–{max} символов), выберите стиль — "
+            "картинка придёт через несколько секунд.\n\n"
             "<b>Быстрые команды</b>\n"
             "/ghibli, /realistic, /pixel и описание — без вопроса о стиле\n"
             "Последняя строка <code>--no размытость, текст</code> — чего не должно быть\n\n"
@@ -191,7 +194,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_history": "Последние картинки",
         "cmd_lang": "Язык",
         "cmd_enhance": "Подробные описания: вкл/выкл",
-        "enhance_on": "✨ Подробные описания включены: перед рисованием я дополню короткое описание. /enhance ещё раз — выключить.",
+        "enhance_on": (
+            "✨ Подробные описания включены: перед рисованием я дополню короткое описание. "
+            "/enhance ещё раз — выключить."
+        ),
         "enhance_off": "Подробные описания выключены: рисую по вашим словам как есть.",
         "enhance_unavailable": "Подробные описания сейчас недоступны.",
         "cmd_ghibli": "В стиле Ghibli: /ghibli <описание>",
@@ -199,6 +205,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_pixel": "Пиксель-арт: /pixel <описание>",
     },
 }
+
 
 def language_for(language_code: str | None) -> str:
     """The catalogue language for a Telegram `language_code` such as "ru" or "en-GB"."""
@@ -223,13 +230,22 @@ def wait_text(language: str, seconds: float) -> str:
     return render(language, "wait_minutes", minutes=round(seconds / 60))
 
 
-def caption(language: str, style_label: str, prompt: str, seed: int, negative: str = "", drawn_as: str = "") -> str:
+def caption(
+    language: str, style_label: str, prompt: str, seed: int, negative: str = "", drawn_as: str = ""
+) -> str:
     """The photo's caption; `drawn_as` (the English the model read) when the user asks for it.
     Telegram counts the 1,024 characters after parsing the markup, so escaping does not count,
     and these cuts keep the whole well inside the limit."""
     key = "caption_negative" if negative else "caption"
     room = 400 if drawn_as else 700
-    text = render(language, key, style=style_label, seed=seed, prompt=shorten(prompt, room), negative=shorten(negative, 200))
+    text = render(
+        language,
+        key,
+        style=style_label,
+        seed=seed,
+        prompt=shorten(prompt, room),
+        negative=shorten(negative, 200),
+    )
     if drawn_as:
         text += render(language, "caption_drawn_as", drawn_as=shorten(drawn_as, 350))
     return text

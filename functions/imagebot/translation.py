@@ -34,7 +34,7 @@ MAX_ANSWER_CHARS = 1000
 
 
 def detect_language(text: str) -> str | None:
-    """"ru" for any Cyrillic, "en" for Latin letters only, None when unsure (ask the model).
+    """ "ru" for any Cyrillic, "en" for Latin letters only, None when unsure (ask the model).
 
     A heuristic that is right for the audience (Russian or English) and costs nothing: only
     prompts it cannot place reach the model, which answers them in English either way."""
@@ -73,7 +73,8 @@ def instruction(prompt: str, enhance: bool = False, style: str | None = None) ->
             "Translate this text-to-image prompt into English. Keep every detail, name and number; "
             "add nothing. If it is already English, return it unchanged."
         )
-    return f"{task} Answer with the English prompt only, on one line, without quotes or comments.\n\nPrompt: {prompt}"
+    answer = "Answer with the English prompt only, on one line, without quotes or comments."
+    return f"{task} {answer}\n\nPrompt: {prompt}"
 
 
 def parse_answer(answer: str, original: str, enhance: bool = False) -> str | None:
@@ -113,7 +114,9 @@ class TranslationTimeout(Exception):
     """The model did not answer within the deadline."""
 
 
-def vertex_generate(project: str, region: str, model: str, timeout: float, api_endpoint: str = "") -> Generate:
+def vertex_generate(
+    project: str, region: str, model: str, timeout: float, api_endpoint: str = ""
+) -> Generate:
     """Gemini on Vertex AI through Google's Gen AI SDK (`google-genai`, `vertexai=True`).
 
     Not google-cloud-aiplatform's `vertexai.generative_models`: Google deprecated that module
@@ -170,7 +173,13 @@ class Translator:
         self._cached, self._remember, self._count = cached, remember, count
 
     def model_prompt(
-        self, prompt: str, job_id: str = "", *, enhance: bool = False, style: str | None = None, fallback: str | None = None
+        self,
+        prompt: str,
+        job_id: str = "",
+        *,
+        enhance: bool = False,
+        style: str | None = None,
+        fallback: str | None = None,
     ) -> str:
         """English for the model; with `enhance`, expanded into a detailed prompt for `style`.
         When the model gives no usable answer: `fallback` (a translation made earlier), else
@@ -187,7 +196,9 @@ class Translator:
         try:
             answer = self._generate(question)  # bounded: `generate` carries the deadline
         except TranslationTimeout:
-            log.warning("translation timed out; drawing the original prompt", extra={**context, "reason": "timeout"})
+            log.warning(
+                "translation timed out; drawing the original prompt", extra={**context, "reason": "timeout"}
+            )
             self._count({"calls": 1, "timeouts": 1, "input_chars": len(question)})
             return fallback
         except Exception as error:
@@ -208,7 +219,9 @@ class Translator:
         )
         english = parse_answer(answer.text, prompt, enhance)
         if english is None:
-            log.warning("translation unusable; drawing the original prompt", extra={**context, "reason": "answer"})
+            log.warning(
+                "translation unusable; drawing the original prompt", extra={**context, "reason": "answer"}
+            )
             return fallback
         self._remember(key, english)
         log.info("prompt enhanced" if enhance else "prompt translated", extra=context)

@@ -109,7 +109,11 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
     private = chat["type"] == "private"
     text: str | None = message.get("text")
     if text is None:
-        return NotText(update_id, chat["id"], sender.get("language_code")) if private else Ignored(update_id, "not text")
+        return (
+            NotText(update_id, chat["id"], sender.get("language_code"))
+            if private
+            else Ignored(update_id, "not text")
+        )
     if "id" not in sender:
         return Ignored(update_id, "message without a sender")
     base = {
@@ -160,7 +164,11 @@ def encode_event(event: Published) -> bytes:
     return json.dumps({"v": INBOUND_VERSION, **asdict(event)}, ensure_ascii=False).encode()
 
 
-_KINDS: dict[str, type[Prompt] | type[Command] | type[Button]] = {"prompt": Prompt, "command": Command, "button": Button}
+_KINDS: dict[str, type[Prompt] | type[Command] | type[Button]] = {
+    "prompt": Prompt,
+    "command": Command,
+    "button": Button,
+}
 
 
 def decode_event(body: bytes) -> Published:

@@ -19,7 +19,16 @@ from imagebot.bus import Publisher
 from imagebot.config import Settings
 from imagebot.logs import fields
 from imagebot.styles import label
-from imagebot.updates import Button, Command, Ignored, MalformedUpdate, NotText, Prompt, encode_event, parse_update
+from imagebot.updates import (
+    Button,
+    Command,
+    Ignored,
+    MalformedUpdate,
+    NotText,
+    Prompt,
+    encode_event,
+    parse_update,
+)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USER_COMMANDS = frozenset({"style", "limits", "lang", "history", "enhance"})
@@ -55,7 +64,10 @@ def handle_webhook(
 
     match event:
         case Ignored():
-            log.info("update ignored", extra=fields(stage="webhook", update_id=event.update_id, reason=event.reason))
+            log.info(
+                "update ignored",
+                extra=fields(stage="webhook", update_id=event.update_id, reason=event.reason),
+            )
             return WebhookReply(200)
         case NotText():
             text = texts.render(texts.language_for(event.language_code), "text_only")
@@ -63,12 +75,22 @@ def handle_webhook(
         case Command() if not needs_worker(event, settings):
             return WebhookReply(200, command_reply(event, settings, language_of))
         case Prompt() | Command() | Button():
-            publisher.publish(settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind)
-            log.info("update published", extra=fields(stage="webhook", update_id=event.update_id, reason=event.kind))
+            publisher.publish(
+                settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
+            )
+            log.info(
+                "update published",
+                extra=fields(stage="webhook", update_id=event.update_id, reason=event.kind),
+            )
             if isinstance(event, Button):
                 answer = button_answer(event, texts.language_for(event.language_code))
                 return WebhookReply(
-                    200, {"method": "answerCallbackQuery", "callback_query_id": event.callback_query_id, "text": answer}
+                    200,
+                    {
+                        "method": "answerCallbackQuery",
+                        "callback_query_id": event.callback_query_id,
+                        "text": answer,
+                    },
                 )
             return WebhookReply(200)
 

@@ -25,15 +25,23 @@ def test_both_sides_agree_on_version_and_vocabularies():
 @pytest.mark.parametrize("style", functions.STYLES)
 def test_a_job_built_by_the_functions_is_read_by_the_gpu_service(style):
     sent = functions.GenerationJob(
-        job_id="u123", chat_id=-1001, prompt="кот в шляпе, 🎩", style=style, seed=2**32 - 1,
-        negative_prompt="blurry", aspect="portrait", mode="economy",
+        job_id="u123",
+        chat_id=-1001,
+        prompt="кот в шляпе, 🎩",
+        style=style,
+        seed=2**32 - 1,
+        negative_prompt="blurry",
+        aspect="portrait",
+        mode="economy",
     )
     received = gpu.GenerationJob.from_json(sent.to_json())
     assert vars(received) == vars(sent)
 
 
 def test_the_gpu_service_ignores_fields_from_a_newer_sender_but_refuses_a_newer_version():
-    body = json.loads(functions.GenerationJob(job_id="u1", chat_id=1, prompt="p", style="pixel", seed=1).to_json())
+    body = json.loads(
+        functions.GenerationJob(job_id="u1", chat_id=1, prompt="p", style="pixel", seed=1).to_json()
+    )
     assert gpu.GenerationJob.from_json(json.dumps({**body, "lora_scale": 0.5}).encode()).job_id == "u1"
     with pytest.raises(gpu.ContractError):
         gpu.GenerationJob.from_json(json.dumps({**body, "version": 2}).encode())
@@ -41,7 +49,14 @@ def test_the_gpu_service_ignores_fields_from_a_newer_sender_but_refuses_a_newer_
 
 @pytest.mark.parametrize(
     "change",
-    [{"style": "cubism"}, {"job_id": "../etc"}, {"prompt": "  "}, {"seed": -1}, {"chat_id": "7"}, {"aspect": "round"}],
+    [
+        {"style": "cubism"},
+        {"job_id": "../etc"},
+        {"prompt": "  "},
+        {"seed": -1},
+        {"chat_id": "7"},
+        {"aspect": "round"},
+    ],
 )
 def test_a_job_breaking_the_contract_is_refused_by_the_gpu_service(change):
     body = {"job_id": "u1", "chat_id": 1, "prompt": "p", "style": "pixel", "seed": 1, "version": 1, **change}
@@ -56,7 +71,14 @@ def test_output_metadata_written_by_the_gpu_service_is_read_by_delivery():
     metadata = gpu.output_metadata(job, width=512, height=768)
     assert all(isinstance(value, str) for value in metadata.values()), "object metadata values are strings"
     read = functions.OutputMetadata.from_metadata(metadata)
-    assert (read.job_id, read.chat_id, read.style, read.seed, read.width, read.height) == ("u77", 555, "realistic", 9, 512, 768)
+    assert (read.job_id, read.chat_id, read.style, read.seed, read.width, read.height) == (
+        "u77",
+        555,
+        "realistic",
+        9,
+        512,
+        768,
+    )
 
 
 def test_both_sides_agree_on_the_output_extensions():
@@ -89,8 +111,19 @@ def test_both_sides_block_the_same_terms():
 @pytest.mark.parametrize(
     "prompt",
     [
-        "a loli in a park", "L0L1", "l.o.l.i", "ｌｏｌｉ", "child porn", "childporn", "a gory scene",
-        "a lolipop", "lol i love cats", "Al Gore", "a gore-tex jacket", "children at play", "кот в шляпе",
+        "a loli in a park",
+        "L0L1",
+        "l.o.l.i",
+        "ｌｏｌｉ",
+        "child porn",
+        "childporn",
+        "a gory scene",
+        "a lolipop",
+        "lol i love cats",
+        "Al Gore",
+        "a gore-tex jacket",
+        "children at play",
+        "кот в шляпе",
     ],
 )
 def test_both_sides_agree_on_each_prompt(prompt):

@@ -34,10 +34,12 @@ def test_a_shortcut_draws_at_once_and_the_status_moves_in_order(telegram):
     methods = [method for method, _ in story]
     assert not any("Which style" in text for _, text in story)  # the shortcut skipped the question
     queued = methods.index("sendMessage")
-    drawing = next(i for i, (m, text) in enumerate(story) if m == "editMessageText" and text.startswith("🎨 Drawing"))
+    drawing = next(
+        i for i, (m, text) in enumerate(story) if m == "editMessageText" and text.startswith("🎨 Drawing")
+    )
     assert queued < drawing < methods.index("sendPhoto") < methods.index("deleteMessage")
     assert story[queued][1].startswith("⏳ Pixel Art: you're")
-    assert "sendChatAction" in methods[queued:methods.index("sendPhoto")]
+    assert "sendChatAction" in methods[queued : methods.index("sendPhoto")]
 
 
 def test_again_under_the_photo_draws_a_new_seed_and_same_seed_keeps_it(telegram):
@@ -56,7 +58,9 @@ def test_again_under_the_photo_draws_a_new_seed_and_same_seed_keeps_it(telegram)
     assert re.search(r"seed (\d+)", second.params["caption"]).group(1) != seed
 
     since = telegram.last_seq()
-    same_seed_pixel = next(b["callback_data"] for b in keyboard[2] if b["callback_data"].startswith("same:pixel:"))
+    same_seed_pixel = next(
+        b["callback_data"] for b in keyboard[2] if b["callback_data"].startswith("same:pixel:")
+    )
     telegram.press_button(chat_id, chat_id, first.result["message_id"], same_seed_pixel)
     third = telegram.wait_for_call("sendPhoto", in_chat(chat_id), since=since, timeout=60)
     assert third.params["caption"].startswith(f"<b>Pixel Art</b> · seed {seed}\n")
@@ -64,24 +68,39 @@ def test_again_under_the_photo_draws_a_new_seed_and_same_seed_keeps_it(telegram)
 
 def test_in_a_group_the_bot_answers_mentions_and_ignores_chatter(telegram):
     group, member = -next(chats), next(chats)
-    chatter = telegram.send_text(chat_id=group, user_id=member, text="lovely weather today", chat_type="supergroup")
-    mention = telegram.send_text(chat_id=group, user_id=member, text=f"@{FAKE_BOT_USERNAME} a lighthouse", chat_type="supergroup")
+    chatter = telegram.send_text(
+        chat_id=group, user_id=member, text="lovely weather today", chat_type="supergroup"
+    )
+    mention = telegram.send_text(
+        chat_id=group, user_id=member, text=f"@{FAKE_BOT_USERNAME} a lighthouse", chat_type="supergroup"
+    )
     assert chatter.status == mention.status == 200
     question = telegram.wait_for_call("sendMessage", in_chat(group), timeout=30)
     assert question.params["text"] == "Which style for “a lighthouse”?"
-    telegram.send_text(chat_id=group, user_id=member, text=f"/realistic@{FAKE_BOT_USERNAME} a red tram", chat_type="supergroup")
+    telegram.send_text(
+        chat_id=group,
+        user_id=member,
+        text=f"/realistic@{FAKE_BOT_USERNAME} a red tram",
+        chat_type="supergroup",
+    )
     photo = telegram.wait_for_call("sendPhoto", in_chat(group), timeout=60)
     assert photo.params["caption"].startswith("<b>Realistic</b>")
-    other_bot = telegram.send_text(chat_id=group, user_id=member, text="/pixel@another_bot a cat", chat_type="supergroup")
+    other_bot = telegram.send_text(
+        chat_id=group, user_id=member, text="/pixel@another_bot a cat", chat_type="supergroup"
+    )
     assert other_bot.status == 200
     time.sleep(1.5)
-    texts = [call.params.get("text") or call.params.get("caption", "") for call in chat_calls(telegram, group)]
+    texts = [
+        call.params.get("text") or call.params.get("caption", "") for call in chat_calls(telegram, group)
+    ]
     assert not any("lovely weather" in text or "a cat" in text for text in texts)
 
 
 def test_hostile_text_arrives_as_text(telegram):
     chat_id = next(chats)
-    telegram.send_text(chat_id=chat_id, user_id=chat_id, text='/realistic <b>bold</b> & <img src=x onerror=alert(1)>')
+    telegram.send_text(
+        chat_id=chat_id, user_id=chat_id, text="/realistic <b>bold</b> & <img src=x onerror=alert(1)>"
+    )
     photo = telegram.wait_for_call("sendPhoto", in_chat(chat_id), timeout=60)
     assert photo.ok  # the fake refuses unescaped markup exactly as Telegram does
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;img src=x onerror=alert(1)&gt;" in photo.params["caption"]

@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 import pytest
 from google.cloud import firestore, pubsub_v1, storage
-
 from imagebot.contract import GenerationJob
 from imagebot.store import Store
+
 from local.event_bridge import finalized_event, object_resource
 from local.fake_telegram_client import FakeTelegram, RecordedCall
 from local.stack import FAKE_BOT_USERNAME, LocalStack
@@ -93,7 +93,9 @@ def in_chat(chat_id: int, ok: bool = False) -> Callable[[RecordedCall], bool]:
     return lambda call: str(call.params.get("chat_id")) == str(chat_id) and (call.ok or not ok)
 
 
-def chat_calls(telegram: FakeTelegram, chat_id: int, since: int, method: str | None = None) -> list[RecordedCall]:
+def chat_calls(
+    telegram: FakeTelegram, chat_id: int, since: int, method: str | None = None
+) -> list[RecordedCall]:
     return [call for call in telegram.calls(method, since) if in_chat(chat_id)(call)]
 
 
@@ -111,7 +113,9 @@ def statuses(telegram: FakeTelegram, chat_id: int, since: int) -> list[str]:
     return [text for text in texts_in(telegram, chat_id, since, "sendMessage") if text.startswith("⏳")]
 
 
-def wait_for_photo(telegram: FakeTelegram, chat_id: int, since: int, timeout: float = PHOTO_TIMEOUT) -> RecordedCall:
+def wait_for_photo(
+    telegram: FakeTelegram, chat_id: int, since: int, timeout: float = PHOTO_TIMEOUT
+) -> RecordedCall:
     return telegram.wait_for_call("sendPhoto", in_chat(chat_id, ok=True), since=since, timeout=timeout)
 
 
@@ -250,7 +254,9 @@ def test_the_same_update_twice_at_once_makes_one_job_one_charge_one_photo(stack,
     def deliver(_: int) -> int:
         with FakeTelegram(stack.telegram_api_base) as client:
             text = f"/pixel {words}" if shortcut else words
-            return client.send_text(chat_id=chat_id, user_id=chat_id, text=text, update_id=update_id).status or 0
+            return (
+                client.send_text(chat_id=chat_id, user_id=chat_id, text=text, update_id=update_id).status or 0
+            )
 
     assert parallel(2, deliver) == [200, 200]
     if not shortcut:
@@ -267,7 +273,9 @@ def test_the_same_update_twice_at_once_makes_one_job_one_charge_one_photo(stack,
     questions = [text for text in texts_in(telegram, chat_id, since) if text.startswith("Which style")]
     assert len(questions) == (0 if shortcut else 1), questions
     # With a question, the question itself becomes the status message (edited, not sent).
-    assert len(statuses(telegram, chat_id, since)) == (1 if shortcut else 0), statuses(telegram, chat_id, since)
+    assert len(statuses(telegram, chat_id, since)) == (1 if shortcut else 0), statuses(
+        telegram, chat_id, since
+    )
 
 
 def test_the_same_validated_message_three_times_charges_and_dispatches_once(telegram, db, publisher):
@@ -303,8 +311,14 @@ def test_the_same_generation_job_three_times_draws_and_delivers_once(telegram, d
         doc = job(db, job_id)
         # The body rate_limit sends (admit.py), built with the functions' side of the contract.
         body = GenerationJob(
-            job_id=job_id, chat_id=doc["chat_id"], prompt=doc["prompt"], style=doc["style"], seed=doc["seed"],
-            negative_prompt=doc.get("negative_prompt", ""), aspect=doc.get("aspect", "square"), mode="normal",
+            job_id=job_id,
+            chat_id=doc["chat_id"],
+            prompt=doc["prompt"],
+            style=doc["style"],
+            seed=doc["seed"],
+            negative_prompt=doc.get("negative_prompt", ""),
+            aspect=doc.get("aspect", "square"),
+            mode="normal",
         ).to_json()
         for _ in range(2):
             publish(publisher, "generation-jobs", body, job_id=job_id)
@@ -327,7 +341,9 @@ def test_a_finalize_event_redelivered_while_the_first_still_sends_sends_one_phot
     since = faults.last_seq()
     faults.inject_fault("sendPhoto", error_code=None, delay=HELD)
     job_id = prompt(faults, chat_id, f"a copper kettle, chat {chat_id}")
-    blob = wait_until(lambda: bucket.get_blob(f"outputs/{job_id}.png"), PHOTO_TIMEOUT, f"{job_id}'s output", 0.05)
+    blob = wait_until(
+        lambda: bucket.get_blob(f"outputs/{job_id}.png"), PHOTO_TIMEOUT, f"{job_id}'s output", 0.05
+    )
     headers, body = finalized_event(object_resource(blob))  # the bridge's own event, id and all
     other = {**headers, "ce-id": f"{headers['ce-id']}0"}
     wait_until(lambda: job(db, job_id).get("delivery_claim"), 10, "the first delivery under way", 0.05)
@@ -373,8 +389,10 @@ def test_5xx_on_the_photo_is_retried_with_backoff_and_the_photo_sent_once(faults
 
     attempts = chat_calls(faults, chat_id, since, "sendPhoto")
     assert [call.status for call in attempts] == [502, 502, 502, 200]
-    pauses = [later.time - earlier.time for earlier, later in zip(attempts, attempts[1:])]
-    assert all(pause >= least for pause, least in zip(pauses, (0.5, 1.0, 2.0))), f"no backoff: {pauses}"
+    pauses = [later.time - earlier.time for earlier, later in zip(attempts, attempts[1:], strict=False)]
+    assert all(pause >= least for pause, least in zip(pauses, (0.5, 1.0, 2.0), strict=True)), (
+        f"no backoff: {pauses}"
+    )
     assert settled(db, job_id)["state"] == "delivered"
     assert not any(text.startswith(APOLOGY) for text in texts_in(faults, chat_id, since))
 
@@ -391,7 +409,9 @@ def test_a_user_who_blocked_the_bot_is_tried_once_and_the_job_closes(faults, db)
     assert (done["state"], done.get("reason")) == ("failed", "undeliverable")
     attempts = chat_calls(faults, chat_id, since, "sendPhoto")
     assert [call.status for call in attempts] == [403]
-    later = [call.method for call in chat_calls(faults, chat_id, attempts[0].seq) if call.method in NEW_MESSAGES]
+    later = [
+        call.method for call in chat_calls(faults, chat_id, attempts[0].seq) if call.method in NEW_MESSAGES
+    ]
     assert later == [], "the bot kept sending to a user who blocked it"
 
 
@@ -414,7 +434,9 @@ def test_fifty_prompts_at_once_from_one_user_admit_exactly_the_quota(stack, tele
     docs = wait_until(lambda: all_final(db, job_ids), 240, "every job of the crowd final", interval=1.0)
     states = Counter(doc["state"] for doc in docs)
     admitted = sum(1 for doc in docs if "queued" in doc["times"])
-    decided = sorted(doc["times"].get("queued") or doc["times"].get("rejected") or doc["times"]["received"] for doc in docs)
+    decided = sorted(
+        doc["times"].get("queued") or doc["times"].get("rejected") or doc["times"]["received"] for doc in docs
+    )
     span = (decided[-1] - decided[0]).total_seconds()
     assert 3 <= admitted <= 3 + int(span // 20), f"{admitted} admitted over {span:.1f}s: {states}"
     assert states == {"delivered": admitted, "rejected": count - admitted}, states
@@ -425,7 +447,7 @@ def test_fifty_prompts_at_once_from_one_user_admit_exactly_the_quota(stack, tele
     # wait it gives, and no other refusal inside that wait is told.
     told = sorted((doc for doc in docs if doc.get("told")), key=lambda doc: doc["times"]["rejected"])
     assert told and all("told" in doc for doc in docs if doc["state"] == "rejected")
-    for earlier, later in zip(told, told[1:]):
+    for earlier, later in zip(told, told[1:], strict=False):
         gap = (later["times"]["rejected"] - earlier["times"]["rejected"]).total_seconds()
         assert gap >= min(earlier["retry_after_seconds"], 60) - 1.0, (gap, earlier["retry_after_seconds"])
 
@@ -434,7 +456,9 @@ def test_fifty_prompts_at_once_from_one_user_admit_exactly_the_quota(stack, tele
 
     wait_until(
         lambda: len(refusals()) >= len(told) and len(photos(telegram, chat_id, since)) >= admitted,
-        120, "every notice told and every photo sent", interval=1.0,
+        120,
+        "every notice told and every photo sent",
+        interval=1.0,
     )
     time.sleep(SETTLE_SECONDS)
     assert len(photos(telegram, chat_id, since)) == admitted
@@ -474,7 +498,9 @@ def test_a_deep_queue_tells_each_user_their_place_and_drops_nothing(stack, teleg
     with gpu_frozen(stack):
         for chat_id in users:
             prompt(telegram, chat_id, f"a queue of ducks, chat {chat_id}")
-            status = telegram.wait_for_call("sendMessage", in_chat(chat_id, ok=True), since=since, timeout=PHOTO_TIMEOUT)
+            status = telegram.wait_for_call(
+                "sendMessage", in_chat(chat_id, ok=True), since=since, timeout=PHOTO_TIMEOUT
+            )
             told.append(status.params["text"])
     assert [place_in_line(text) for text in told] == list(range(ahead + 1, ahead + 9)), told
 
@@ -543,12 +569,18 @@ def test_a_burst_of_deliveries_is_paced_within_telegrams_limits(stack, telegram,
     assert len(photos(telegram, group, since)) == len(members)
 
     bot_wide = [call.time for call in calls if call.method in BOT_WIDE]
-    assert busiest_second(bot_wide) <= BOT_PER_SECOND, f"{busiest_second(bot_wide)} messages and edits in a second"
+    assert busiest_second(bot_wide) <= BOT_PER_SECOND, (
+        f"{busiest_second(bot_wide)} messages and edits in a second"
+    )
 
     def new_messages(chat_id: int) -> list[float]:
         return [call.time for call in calls if call.method in NEW_MESSAGES and in_chat(chat_id)(call)]
 
-    breaches = {chat_id: found for chat_id in users if (found := pace_breaches(new_messages(chat_id), CHAT_INTERVAL))}
+    breaches = {
+        chat_id: found for chat_id in users if (found := pace_breaches(new_messages(chat_id), CHAT_INTERVAL))
+    }
     assert breaches == {}, f"chats sent to faster than one a second after a burst of {CHAT_BURST}"
     assert pace_breaches(new_messages(group), CHAT_INTERVAL) == []
-    assert busiest_minute(new_messages(group)) <= GROUP_PER_MINUTE, f"{busiest_minute(new_messages(group))} in a minute"
+    assert busiest_minute(new_messages(group)) <= GROUP_PER_MINUTE, (
+        f"{busiest_minute(new_messages(group))} in a minute"
+    )

@@ -54,15 +54,25 @@ def test_each_style_comes_back_as_a_valid_photo(telegram, style, label):
     assert drawing.photo.params["caption"].startswith(f"<b>{label}</b>")
     done = settled_job(drawing.job_id)
     assert done["state"] == "delivered" and done["style"] == style
-    assert list(done["times"]) and set(done["times"]) >= {"received", "validated", "queued", "generated", "delivered"}
-    blob = storage.Client(project=PROJECT).bucket(E2E_BUCKET).get_blob(f"outputs/{drawing.job_id}.{extension}")
+    assert list(done["times"]) and set(done["times"]) >= {
+        "received",
+        "validated",
+        "queued",
+        "generated",
+        "delivered",
+    }
+    blob = (
+        storage.Client(project=PROJECT).bucket(E2E_BUCKET).get_blob(f"outputs/{drawing.job_id}.{extension}")
+    )
     assert blob is not None and blob.content_type == Image.MIME[expected_format]
     assert blob.metadata["style"] == style and blob.metadata["chat_id"] == str(chat_id)
     if style == "pixel":
         assert len(image.convert("RGB").getcolors(maxcolors=1 << 16)) <= 16
     # The status message made way for the photo.
     status_id = done["status_message_id"]
-    assert any(call.params["message_id"] == status_id for call in calls_in_chat(telegram, "deleteMessage", chat_id))
+    assert any(
+        call.params["message_id"] == status_id for call in calls_in_chat(telegram, "deleteMessage", chat_id)
+    )
 
 
 def test_a_russian_prompt_is_drawn_from_english_and_captioned_in_the_users_words(telegram):
@@ -78,7 +88,9 @@ def test_a_russian_prompt_is_drawn_from_english_and_captioned_in_the_users_words
     assert prompt in drawing.photo.params["caption"]
     assert "red fox" not in drawing.photo.params["caption"]
     # The English is there on request: a button under the photo puts it in the caption.
-    buttons = [b["callback_data"] for row in drawing.photo.param_json("reply_markup")["inline_keyboard"] for b in row]
+    buttons = [
+        b["callback_data"] for row in drawing.photo.param_json("reply_markup")["inline_keyboard"] for b in row
+    ]
     assert f"drawn:{drawing.job_id}" in buttons
 
 
@@ -91,7 +103,9 @@ def test_an_overflowed_job_is_drawn_on_the_vertex_endpoint_and_delivered_once(st
     jobs = db.collection("jobs")
     waiting = f"e2e-waiting-{next(chats)}"
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    jobs.document(waiting).set({"job_id": waiting, "state": "queued", "gpu_route": "cloudrun", "times": {"queued": an_hour_ago}})
+    jobs.document(waiting).set(
+        {"job_id": waiting, "state": "queued", "gpu_route": "cloudrun", "times": {"queued": an_hour_ago}}
+    )
     try:
         chat_id = next(chats)
         drawing = draw(telegram, chat_id, f"a lighthouse in a storm {chat_id}", "realistic")
@@ -110,12 +124,18 @@ def test_an_overflowed_job_is_drawn_on_the_vertex_endpoint_and_delivered_once(st
 def test_the_same_update_delivered_twice_yields_one_photo(telegram):
     chat_id = next(chats)
     first = telegram.send_text(chat_id=chat_id, user_id=chat_id, text="a windmill in a tulip field")
-    again = telegram.send_text(chat_id=chat_id, user_id=chat_id, text="a windmill in a tulip field", update_id=first.update_id)
+    again = telegram.send_text(
+        chat_id=chat_id, user_id=chat_id, text="a windmill in a tulip field", update_id=first.update_id
+    )
     assert first.status == again.status == 200
-    question = telegram.wait_for_call("sendMessage", lambda c: str(c.params["chat_id"]) == str(chat_id) and c.param_json("reply_markup"))
+    question = telegram.wait_for_call(
+        "sendMessage", lambda c: str(c.params["chat_id"]) == str(chat_id) and c.param_json("reply_markup")
+    )
     data = question.param_json("reply_markup")["inline_keyboard"][0][1]["callback_data"]
     press = telegram.press_button(chat_id, chat_id, question.result["message_id"], data)
-    telegram.press_button(chat_id, chat_id, question.result["message_id"], data, force=True, update_id=press.update_id)
+    telegram.press_button(
+        chat_id, chat_id, question.result["message_id"], data, force=True, update_id=press.update_id
+    )
     telegram.wait_for_call("sendPhoto", lambda c: str(c.params["chat_id"]) == str(chat_id))
     time.sleep(SETTLE_SECONDS)
 
@@ -149,7 +169,9 @@ def test_a_wrong_secret_is_refused_and_nothing_is_published(telegram, secret):
     assert calls_in_chat(telegram, "sendMessage", chat_id) == []
 
 
-@pytest.mark.parametrize(("text", "answer"), [("\u200b", "Your prompt is empty"), ("x" * 501, "at most 500 characters")])
+@pytest.mark.parametrize(
+    ("text", "answer"), [("\u200b", "Your prompt is empty"), ("x" * 501, "at most 500 characters")]
+)
 def test_an_empty_or_over_long_prompt_gets_a_clear_message_and_no_job(telegram, text, answer):
     chat_id = next(chats)
     sent = telegram.send_text(chat_id=chat_id, user_id=chat_id, text=text)

@@ -31,7 +31,9 @@ ACCESS_TOKEN = "owner"
 _SERVICE = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+)/services/([^/]+)$")
 _OPERATION = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/operations/[^/]+)$")
 _UPLOAD = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/models:upload$")
-_ENDPOINT = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/endpoints/[^/:]+)(?::(deployModel|undeployModel))?$")
+_ENDPOINT = re.compile(
+    r"^/v1/(projects/[^/]+/locations/[^/]+/endpoints/[^/:]+)(?::(deployModel|undeployModel))?$"
+)
 _AIPLATFORM = "type.googleapis.com/google.cloud.aiplatform.v1"
 _SECRET = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/]+)/versions/latest:access$")
 
@@ -139,18 +141,24 @@ class GoogleApis:
             "metadata": {"@type": "type.googleapis.com/google.cloud.run.v2.Service", "name": name},
         }
 
-
     # --- Vertex AI --------------------------------------------------------------------------------
 
     def add_endpoint(self, name: str, deployed: list[dict[str, Any]] | None = None) -> None:
-        self.endpoints[name] = {"name": name, "displayName": "imagebot-gpu", "deployedModels": deployed or [], "trafficSplit": {}}
+        self.endpoints[name] = {
+            "name": name,
+            "displayName": "imagebot-gpu",
+            "deployedModels": deployed or [],
+            "trafficSplit": {},
+        }
         for model in deployed or []:
             self.endpoints[name]["trafficSplit"][model["id"]] = 100 // len(deployed or [1])
 
     def _upload(self, parent: str, body: Any) -> tuple[int, Any]:
         spec = (body or {}).get("model", {}).get("containerSpec", {})
         if not spec.get("imageUri") or not spec.get("predictRoute") or not spec.get("healthRoute"):
-            return 400, _error(400, "INVALID_ARGUMENT", "containerSpec needs imageUri, predictRoute and healthRoute")
+            return 400, _error(
+                400, "INVALID_ARGUMENT", "containerSpec needs imageUri, predictRoute and healthRoute"
+            )
         name = f"{parent}/models/{len(self.models) + 1}"
         self.models[name] = body["model"]
         return 200, _done(parent, f"{_AIPLATFORM}.UploadModelResponse", {"model": name})
@@ -169,12 +177,17 @@ class GoogleApis:
             parent = name.rsplit("/endpoints/", 1)[0]
             if self.deploy_failures:
                 self.deploy_failures -= 1
-                return 200, {"name": f"{parent}/operations/{uuid.uuid4()}", "done": True,
-                             "error": {"code": 13, "message": "model server never became ready"}}
+                return 200, {
+                    "name": f"{parent}/operations/{uuid.uuid4()}",
+                    "done": True,
+                    "error": {"code": 13, "message": "model server never became ready"},
+                }
             deployed["id"] = str(1000 + len(self.requests))
             endpoint["deployedModels"].append(deployed)
             split = body.get("trafficSplit") or {}
-            endpoint["trafficSplit"] = {deployed["id"] if key == "0" else key: value for key, value in split.items()}
+            endpoint["trafficSplit"] = {
+                deployed["id"] if key == "0" else key: value for key, value in split.items()
+            }
             return 200, _done(parent, f"{_AIPLATFORM}.DeployModelResponse", {"deployedModel": deployed})
         if method == "POST" and verb == "undeployModel":
             model_id = body["deployedModelId"]
@@ -191,7 +204,11 @@ class GoogleApis:
 
 
 def _done(parent: str, response_type: str, response: dict[str, Any]) -> dict[str, Any]:
-    return {"name": f"{parent}/operations/{uuid.uuid4()}", "done": True, "response": {"@type": response_type, **response}}
+    return {
+        "name": f"{parent}/operations/{uuid.uuid4()}",
+        "done": True,
+        "response": {"@type": response_type, **response},
+    }
 
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:

@@ -3,7 +3,14 @@ Secret Manager stand-ins, the real Firestore emulator (REST) and the fake Bot AP
 
 from __future__ import annotations
 
-from tests.infra.budget_workflow import BOT_TOKEN, MAX_CHECKS, OPS_CHAT_ID, SERVING_MODEL, VERTEX_ENDPOINT, BudgetWorkflow
+from tests.infra.budget_workflow import (
+    BOT_TOKEN,
+    MAX_CHECKS,
+    OPS_CHAT_ID,
+    SERVING_MODEL,
+    VERTEX_ENDPOINT,
+    BudgetWorkflow,
+)
 from tests.infra.google_apis import ACCESS_TOKEN
 
 

@@ -237,7 +237,10 @@ def test_the_gpu_service_ignores_what_cloud_build_and_the_budget_guard_change(tf
 def test_firestore_ttl_policies(tf):
     ttl = tf.resource("google_firestore_field", "ttl")
     # Every collection whose documents store.py gives an `expire_at` has its TTL policy.
-    assert ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing", "translations"])}' and ttl["field"] == "expire_at"
+    assert (
+        ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing", "translations"])}'
+        and ttl["field"] == "expire_at"
+    )
     assert "ttl_config" in ttl
 
 
@@ -340,9 +343,11 @@ def test_the_overflow_query_is_indexed_and_dispatch_outlives_a_prediction(tf):
     assert index["collection"] == "jobs"
     assert [f["field_path"] for f in index["fields"]] == ["state", "gpu_route", "times.queued"]
     store = (ROOT / "functions" / "imagebot" / "store.py").read_text()
-    query = store[store.index("def oldest_queued_since"):store.index("def seconds_per_image")]
+    query = store[store.index("def oldest_queued_since") : store.index("def seconds_per_image")]
     assert re.findall(r'FieldFilter\("([\w.]+)"', query) + re.findall(r'order_by\("([\w.]+)"\)', query) == [
-        "state", "gpu_route", "times.queued",
+        "state",
+        "gpu_route",
+        "times.queued",
     ]
     # One predict call is held for up to vertex_predict_timeout_seconds (at most 500): the
     # function's timeout and the subscription's ack deadline must both be longer.

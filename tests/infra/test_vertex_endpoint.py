@@ -17,7 +17,11 @@ from tests.infra.google_apis import GoogleApisServer
 ENDPOINT = "projects/imagebot-dev/locations/us-central1/endpoints/1001"
 OLD = {"id": "77", "model": "projects/imagebot-dev/locations/us-central1/models/0"}
 T4 = 5  # AcceleratorType.NVIDIA_TESLA_T4: the REST transport sends enums as numbers
-ENV = {"IMAGES_BUCKET": "imagebot-dev-images", "MODEL_DIR": "gs://imagebot-dev-models", "TORCH_DEVICE": "cuda"}
+ENV = {
+    "IMAGES_BUCKET": "imagebot-dev-images",
+    "MODEL_DIR": "gs://imagebot-dev-models",
+    "TORCH_DEVICE": "cuda",
+}
 
 
 @pytest.fixture
@@ -28,9 +32,16 @@ def server():
 
 
 def spec(**changes) -> Release:
-    return Release(**{"endpoint": ENDPOINT, "image": "europe-west4-docker.pkg.dev/imagebot-dev/imagebot/gpu-service:b1",
-                      "env": ENV, "service_account": "imagebot-gpu@imagebot-dev.iam.gserviceaccount.com",
-                      "labels": {"build": "b1"}, **changes})
+    return Release(
+        **{
+            "endpoint": ENDPOINT,
+            "image": "europe-west4-docker.pkg.dev/imagebot-dev/imagebot/gpu-service:b1",
+            "env": ENV,
+            "service_account": "imagebot-gpu@imagebot-dev.iam.gserviceaccount.com",
+            "labels": {"build": "b1"},
+            **changes,
+        }
+    )
 
 
 def test_a_release_uploads_deploys_with_all_traffic_then_retires_the_old_model(server):
@@ -38,20 +49,35 @@ def test_a_release_uploads_deploys_with_all_traffic_then_retires_the_old_model(s
 
     upload, get, deploy, undeploy = server.apis.requests
     assert [r.path.rsplit("/", 1)[-1] for r in (upload, get, deploy, undeploy)] == [
-        "models:upload", "1001", "1001:deployModel", "1001:undeployModel",
+        "models:upload",
+        "1001",
+        "1001:deployModel",
+        "1001:undeployModel",
     ]
     container = upload.body["model"]["containerSpec"]
     assert container["imageUri"] == spec().image and container["ports"] == [{"containerPort": 8080}]
     assert {e["name"]: e["value"] for e in container["env"]} == ENV
-    assert (container["healthRoute"], container["predictRoute"]) == (vertex_endpoint.HEALTH_ROUTE, vertex_endpoint.PREDICT_ROUTE)
+    assert (container["healthRoute"], container["predictRoute"]) == (
+        vertex_endpoint.HEALTH_ROUTE,
+        vertex_endpoint.PREDICT_ROUTE,
+    )
     deployed = deploy.body["deployedModel"]
     assert deploy.body["trafficSplit"] == {"0": 100}
-    assert deployed["dedicatedResources"]["machineSpec"] == {"machineType": "n1-standard-8", "acceleratorType": T4, "acceleratorCount": 1}
-    assert (deployed["dedicatedResources"]["minReplicaCount"], deployed["dedicatedResources"]["maxReplicaCount"]) == (1, 2)
+    assert deployed["dedicatedResources"]["machineSpec"] == {
+        "machineType": "n1-standard-8",
+        "acceleratorType": T4,
+        "acceleratorCount": 1,
+    }
+    assert (
+        deployed["dedicatedResources"]["minReplicaCount"],
+        deployed["dedicatedResources"]["maxReplicaCount"],
+    ) == (1, 2)
     assert deployed["serviceAccount"] == spec().service_account
     assert undeploy.body["deployedModelId"] == OLD["id"]
     endpoint = server.apis.endpoints[ENDPOINT]
-    assert [m["id"] for m in endpoint["deployedModels"]] == [deployed_id] and endpoint["trafficSplit"] == {deployed_id: 100}
+    assert [m["id"] for m in endpoint["deployedModels"]] == [deployed_id] and endpoint["trafficSplit"] == {
+        deployed_id: 100
+    }
 
 
 def test_a_failed_deploy_leaves_the_old_model_serving_and_fails_the_step(server):
@@ -61,14 +87,20 @@ def test_a_failed_deploy_leaves_the_old_model_serving_and_fails_the_step(server)
         release(spec(), api_endpoint=server.base_url, timeout=10)
 
     endpoint = server.apis.endpoints[ENDPOINT]
-    assert [m["id"] for m in endpoint["deployedModels"]] == [OLD["id"]] and endpoint["trafficSplit"] == {OLD["id"]: 100}
+    assert [m["id"] for m in endpoint["deployedModels"]] == [OLD["id"]] and endpoint["trafficSplit"] == {
+        OLD["id"]: 100
+    }
     assert not server.apis.calls("POST", ":undeployModel")
 
 
 def test_the_command_line_releases_what_cloud_build_passes(server, capsys):
     argv = [
-        f"--endpoint={ENDPOINT}", f"--image={spec().image}", f"--env-json={json.dumps(ENV)}",
-        f"--service-account={spec().service_account}", "--replicas=2-4", "--label=build=b1",
+        f"--endpoint={ENDPOINT}",
+        f"--image={spec().image}",
+        f"--env-json={json.dumps(ENV)}",
+        f"--service-account={spec().service_account}",
+        "--replicas=2-4",
+        "--label=build=b1",
         f"--api-endpoint={server.base_url}",
     ]
 
@@ -95,5 +127,11 @@ def test_a_release_off_its_shape_is_refused_before_any_call(changes, message):
 
 def test_the_routes_vertex_is_told_are_the_ones_the_container_and_the_local_stack_serve():
     routes = parse_vertex_routes(vertex_endpoint.HEALTH_ROUTE, vertex_endpoint.PREDICT_ROUTE)
-    assert routes is not None and (routes.health, routes.predict) == (vertex_endpoint.HEALTH_ROUTE, vertex_endpoint.PREDICT_ROUTE)
-    assert AIP_ROUTES == {"AIP_HEALTH_ROUTE": vertex_endpoint.HEALTH_ROUTE, "AIP_PREDICT_ROUTE": vertex_endpoint.PREDICT_ROUTE}
+    assert routes is not None and (routes.health, routes.predict) == (
+        vertex_endpoint.HEALTH_ROUTE,
+        vertex_endpoint.PREDICT_ROUTE,
+    )
+    assert AIP_ROUTES == {
+        "AIP_HEALTH_ROUTE": vertex_endpoint.HEALTH_ROUTE,
+        "AIP_PREDICT_ROUTE": vertex_endpoint.PREDICT_ROUTE,
+    }

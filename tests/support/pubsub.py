@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 
@@ -11,10 +12,8 @@ from google.cloud import pubsub_v1
 
 def ensure_topic(project: str, topic: str) -> None:
     publisher = pubsub_v1.PublisherClient()
-    try:
+    with contextlib.suppress(AlreadyExists):
         publisher.create_topic(name=publisher.topic_path(project, topic))
-    except AlreadyExists:
-        pass
 
 
 class TopicTap:
@@ -43,7 +42,10 @@ class TopicTap:
                 continue
             if response.received_messages:
                 self._subscriber.acknowledge(
-                    request={"subscription": self._path, "ack_ids": [m.ack_id for m in response.received_messages]}
+                    request={
+                        "subscription": self._path,
+                        "ack_ids": [m.ack_id for m in response.received_messages],
+                    }
                 )
                 messages.extend(m.message for m in response.received_messages)
             else:

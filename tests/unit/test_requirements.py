@@ -4,7 +4,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_deployable_folders_carry_exact_copies_of_the_pinned_requirements():
-    assert (ROOT / "functions/requirements.txt").read_text() == (ROOT / "requirements/functions.txt").read_text()
+    assert (ROOT / "functions/requirements.txt").read_text() == (
+        ROOT / "requirements/functions.txt"
+    ).read_text()
     assert (ROOT / "gpu_service/requirements.txt").read_text() == (ROOT / "requirements/gpu.txt").read_text()
 
 

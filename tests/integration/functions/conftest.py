@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from imagebot.config import Settings
 from imagebot.runtime import Runtime
+
 from local.emulators import EmulatorHosts
 from local.fake_telegram import FakeTelegramConfig, FakeTelegramServer
 from local.fake_telegram_client import FakeTelegram
@@ -21,7 +21,11 @@ ROOT = Path(__file__).resolve().parents[3]
 BOT_TOKEN = "123456:TEST-TOKEN"
 WEBHOOK_SECRET = "test-webhook-secret"
 OPERATOR_ID = 4242
-TOPICS = {"PROMPTS_TOPIC": "it-prompts", "VALIDATED_TOPIC": "it-validated", "GENERATION_TOPIC": "it-generation"}
+TOPICS = {
+    "PROMPTS_TOPIC": "it-prompts",
+    "VALIDATED_TOPIC": "it-validated",
+    "GENERATION_TOPIC": "it-generation",
+}
 
 
 def function_env(hosts: EmulatorHosts, telegram_api_base: str) -> dict[str, str]:
@@ -42,11 +46,16 @@ def webhook_url(emulators: EmulatorHosts, tmp_path_factory: pytest.TempPathFacto
     port = free_port()
     argv = [
         str(Path(sys.executable).with_name("functions-framework")),
-        "--source=main.py", "--target=telegram_webhook", "--host=127.0.0.1", f"--port={port}",
+        "--source=main.py",
+        "--target=telegram_webhook",
+        "--host=127.0.0.1",
+        f"--port={port}",
     ]
     # The webhook never calls the Bot API itself, so no Telegram stand-in is needed here.
     env = function_env(emulators, telegram_api_base="http://127.0.0.1:9")
-    supervisor.start("telegram_webhook", argv, ready_url=f"http://127.0.0.1:{port}", env=env, cwd=ROOT / "functions")
+    supervisor.start(
+        "telegram_webhook", argv, ready_url=f"http://127.0.0.1:{port}", env=env, cwd=ROOT / "functions"
+    )
     yield f"http://127.0.0.1:{port}"
     supervisor.stop()
 
@@ -70,6 +79,10 @@ def runtime(emulators: EmulatorHosts, telegram_server: FakeTelegramServer) -> Ru
     for topic in TOPICS.values():
         ensure_topic(PROJECT, topic)
     settings = Settings.from_env(
-        {**function_env(emulators, telegram_server.base_url), "RATE_BURST": "2", "OPERATOR_IDS": str(OPERATOR_ID)}
+        {
+            **function_env(emulators, telegram_server.base_url),
+            "RATE_BURST": "2",
+            "OPERATOR_IDS": str(OPERATOR_ID),
+        }
     )
     return Runtime(settings)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from google.cloud import storage
-
 from imagebot import inbound
 from imagebot.jobs import State, seed_for
 from imagebot.ops import Mode, Ops
 from imagebot.updates import Button, Command, Prompt, encode_event
+
 from tests.conftest import BUCKET, PROJECT
 from tests.integration.functions.conftest import OPERATOR_ID, TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
@@ -45,22 +45,43 @@ def buttons(call) -> list[str]:
     return [b["text"] for row in call.param_json("reply_markup")["inline_keyboard"] for b in row]
 
 
-@pytest.mark.parametrize(("language", "heading"), [("en", "Default style: <b>none, I ask each time</b>"), ("ru", "Стиль по умолчанию: <b>нет, спрашивать каждый раз</b>")])
-def test_style_menu_sets_a_default_style_that_later_prompts_use(runtime, telegram, validated, language, heading):
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [
+        ("en", "Default style: <b>none, I ask each time</b>"),
+        ("ru", "Стиль по умолчанию: <b>нет, спрашивать каждый раз</b>"),
+    ],
+)
+def test_style_menu_sets_a_default_style_that_later_prompts_use(
+    runtime, telegram, validated, language, heading
+):
     user = next(ids)
     send(command("style", user, language), runtime)
     menu = telegram.calls("sendMessage")[-1]
     assert menu.params["text"].startswith(heading)
 
-    send(press("default", "pixel", user_id=user, message_id=menu.result["message_id"], language=language), runtime)
-    send(press("aspect", "landscape", user_id=user, message_id=menu.result["message_id"], language=language), runtime)
+    send(
+        press("default", "pixel", user_id=user, message_id=menu.result["message_id"], language=language),
+        runtime,
+    )
+    send(
+        press("aspect", "landscape", user_id=user, message_id=menu.result["message_id"], language=language),
+        runtime,
+    )
     edited = telegram.calls("editMessageText")[-1]
-    assert "✓ Pixel Art" in buttons(edited) and any(b.startswith("✓ ") and b != "✓ Pixel Art" for b in buttons(edited))
+    assert "✓ Pixel Art" in buttons(edited) and any(
+        b.startswith("✓ ") and b != "✓ Pixel Art" for b in buttons(edited)
+    )
 
     prompt = Prompt(next(ids), user, user, 2, "a harbour", language)
     send(prompt, runtime)
     job = runtime.store.get_job(f"u{prompt.update_id}")
-    assert (job["state"], job["style"], job["aspect"], job["language"]) == (State.VALIDATED, "pixel", "landscape", language)
+    assert (job["state"], job["style"], job["aspect"], job["language"]) == (
+        State.VALIDATED,
+        "pixel",
+        "landscape",
+        language,
+    )
     assert [m.data.decode() for m in validated.drain(expect=1)] == [job["job_id"]]
 
 
@@ -75,7 +96,13 @@ def test_lang_switches_every_later_answer(runtime, telegram):
     assert last_text(telegram).startswith("Сегодня использовано 0 из 50 картинок; осталось 50.")
 
 
-@pytest.mark.parametrize(("language", "expected"), [("en", "Today you have used 1 of 50 pictures; 49 left."), ("ru", "Сегодня использовано 1 из 50 картинок; осталось 49.")])
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Today you have used 1 of 50 pictures; 49 left."),
+        ("ru", "Сегодня использовано 1 из 50 картинок; осталось 49."),
+    ],
+)
 def test_limits_show_what_is_left_today(runtime, telegram, language, expected):
     user = next(ids)
     job_id = f"u{next(ids)}"
@@ -97,7 +124,9 @@ def test_history_resends_the_latest_photos_by_file_id_without_drawing(runtime, t
     for n in range(2):
         sent = runtime.bot.send_photo(user, ("p.png", photo, "image/png"), caption="x")
         file_ids.append(sent["photo"][-1]["file_id"])
-        runtime.store.add_to_history(user, {"job_id": f"h{n}", "file_id": file_ids[-1], "style": "ghibli", "prompt": f"picture {n}"})
+        runtime.store.add_to_history(
+            user, {"job_id": f"h{n}", "file_id": file_ids[-1], "style": "ghibli", "prompt": f"picture {n}"}
+        )
     before = len(telegram.calls("sendPhoto"))
     send(command("history", user), runtime)
     resent = telegram.calls("sendPhoto")[before:]
@@ -107,9 +136,16 @@ def test_history_resends_the_latest_photos_by_file_id_without_drawing(runtime, t
 
 @pytest.mark.parametrize(
     ("action", "args", "style", "same_seed"),
-    [("again", (), "ghibli", False), ("other", ("pixel",), "pixel", False), ("same", ("realistic",), "realistic", True), ("retry", (), "ghibli", True)],
+    [
+        ("again", (), "ghibli", False),
+        ("other", ("pixel",), "pixel", False),
+        ("same", ("realistic",), "realistic", True),
+        ("retry", (), "ghibli", True),
+    ],
 )
-def test_photo_buttons_start_a_new_job_from_the_old_one(runtime, telegram, validated, action, args, style, same_seed):
+def test_photo_buttons_start_a_new_job_from_the_old_one(
+    runtime, telegram, validated, action, args, style, same_seed
+):
     user, source_id = next(ids), f"u{next(ids)}"
     source = put_job(runtime, source_id, user, State.DELIVERED, negative_prompt="fog", aspect="portrait")
     button = press(action, *args, source_id, user_id=user)
@@ -117,7 +153,12 @@ def test_photo_buttons_start_a_new_job_from_the_old_one(runtime, telegram, valid
     send(button, runtime)  # a redelivery makes no second job
 
     job = runtime.store.get_job(f"u{button.update_id}")
-    assert (job["prompt"], job["negative_prompt"], job["aspect"], job["style"]) == (source["prompt"], "fog", "portrait", style)
+    assert (job["prompt"], job["negative_prompt"], job["aspect"], job["style"]) == (
+        source["prompt"],
+        "fog",
+        "portrait",
+        style,
+    )
     assert (job["seed"] == source["seed"]) is same_seed
     assert job["seed"] == (source["seed"] if same_seed else seed_for(job["job_id"]))
     assert [m.data.decode() for m in validated.drain(expect=2, timeout=2)] == [job["job_id"]]

@@ -6,11 +6,12 @@ from datetime import datetime
 
 import pytest
 from google.cloud import storage
+from imagebot import deliver
+from imagebot.jobs import State
+from imagebot.telegram import TelegramError
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from gpu_service.contract import output_metadata, output_object_name
-from imagebot import deliver
-from imagebot.jobs import State
 from local.event_bridge import object_resource
 from tests.conftest import BUCKET, PROJECT
 from tests.support.events import unique_ids
@@ -22,7 +23,13 @@ ids = unique_ids(10_000_000)
 
 def upload_output(job: dict) -> dict:
     """What the GPU service writes, through its own contract module; returns the event data."""
-    gpu_job = GpuSideJob(job_id=job["job_id"], chat_id=job["chat_id"], prompt=job["prompt"], style=job["style"], seed=job["seed"])
+    gpu_job = GpuSideJob(
+        job_id=job["job_id"],
+        chat_id=job["chat_id"],
+        prompt=job["prompt"],
+        style=job["style"],
+        seed=job["seed"],
+    )
     blob = storage.Client(project=PROJECT).bucket(BUCKET).blob(output_object_name(job["job_id"], "png"))
     blob.metadata = output_metadata(gpu_job, 64, 64)
     blob.upload_from_string(png(), content_type="image/png")
@@ -35,7 +42,14 @@ def generated_job(runtime, telegram) -> dict:
     chat_id, job_id = next(ids), f"u{next(ids)}"
     status_id = runtime.bot.send_message(chat_id, "⏳ Queued")["message_id"]
     telegram.reset()
-    return put_job(runtime, job_id, chat_id, State.GENERATED, prompt="<b>a fox</b> & a hound", status_message_id=status_id)
+    return put_job(
+        runtime,
+        job_id,
+        chat_id,
+        State.GENERATED,
+        prompt="<b>a fox</b> & a hound",
+        status_message_id=status_id,
+    )
 
 
 def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, telegram, generated_job):
@@ -46,7 +60,9 @@ def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, tel
 
     (photo,) = telegram.calls("sendPhoto")
     seed = generated_job["seed"]
-    assert photo.params["caption"] == f"<b>Ghibli Art</b> · seed {seed}\n&lt;b&gt;a fox&lt;/b&gt; &amp; a hound"
+    assert (
+        photo.params["caption"] == f"<b>Ghibli Art</b> · seed {seed}\n&lt;b&gt;a fox&lt;/b&gt; &amp; a hound"
+    )
     buttons = [b["callback_data"] for row in photo.param_json("reply_markup")["inline_keyboard"] for b in row]
     job_id = generated_job["job_id"]
     assert buttons[:2] == [f"again:{job_id}", f"file:{job_id}"] and f"same:pixel:{job_id}" in buttons
@@ -57,14 +73,19 @@ def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, tel
     (deleted,) = telegram.calls("deleteMessage")
     assert deleted.params["message_id"] == generated_job["status_message_id"]
     history = runtime.store.get_user(generated_job["user_id"])["history"]
-    assert history[0] == {"job_id": job_id, "file_id": job["photo_file_id"], "style": "ghibli", "prompt": generated_job["prompt"]}
+    assert history[0] == {
+        "job_id": job_id,
+        "file_id": job["photo_file_id"],
+        "style": "ghibli",
+        "prompt": generated_job["prompt"],
+    }
     assert job["output_name"] == f"outputs/{job_id}.png"
 
 
 def test_a_failed_send_releases_the_claim_so_the_retry_delivers(runtime, telegram, generated_job):
     event = upload_output(generated_job)
     telegram.inject_fault("sendPhoto", error_code=500, count=1)
-    with pytest.raises(Exception):
+    with pytest.raises(TelegramError):
         deliver.handle_event(event, "event-1", runtime)
     assert runtime.store.get_job(generated_job["job_id"])["state"] == State.GENERATED
 

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from gpu_service.contract import GenerationJob as GpuSideJob
 from imagebot import admit, dispatch
 from imagebot.jobs import State
 from imagebot.ops import Mode, Ops
 from imagebot.runtime import Runtime
+
+from gpu_service.contract import GenerationJob as GpuSideJob
 from local.fake_vertex import FakeVertex
 from local.processes import free_port
 from tests.conftest import PROJECT
@@ -41,10 +41,17 @@ def vertex() -> Iterator[FakeVertex]:
 
 def routed(runtime: Runtime, vertex: FakeVertex, route: str, **settings: Any) -> Runtime:
     vertex.reset()
-    return Runtime(replace(
-        runtime.settings, gpu_route=route, vertex_endpoint=ENDPOINT, vertex_api_endpoint=vertex.endpoint,
-        vertex_jobs_topic=VERTEX_TOPIC, vertex_predict_timeout_seconds=30.0, **settings,
-    ))
+    return Runtime(
+        replace(
+            runtime.settings,
+            gpu_route=route,
+            vertex_endpoint=ENDPOINT,
+            vertex_api_endpoint=vertex.endpoint,
+            vertex_jobs_topic=VERTEX_TOPIC,
+            vertex_predict_timeout_seconds=30.0,
+            **settings,
+        )
+    )
 
 
 @pytest.fixture
@@ -91,7 +98,9 @@ def test_gpu_route_vertex_sends_every_job_to_the_endpoint_queue(runtime, vertex,
     assert len(telegram.calls("sendMessage")) == 1  # the status message, as on the Cloud Run route
 
 
-def test_auto_overflows_to_the_endpoint_only_while_the_cloud_run_queue_is_old(runtime, vertex, telegram, taps, old_cloud_run_job):
+def test_auto_overflows_to_the_endpoint_only_while_the_cloud_run_queue_is_old(
+    runtime, vertex, telegram, taps, old_cloud_run_job
+):
     cloud_run, endpoint = taps
     rt = routed(runtime, vertex, "auto", overflow_queue_age_seconds=60.0)
 
@@ -112,7 +121,9 @@ def test_after_a_hand_back_auto_rests_the_endpoint(runtime, vertex, telegram, ta
     vertex.predict_failures = 1
     first = admit_new_job(rt)
     (message,) = endpoint.drain(expect=1)
-    dispatch.handle_message(pubsub_event_data(message.data, **dict(message.attributes)), rt)  # 503: handed back
+    dispatch.handle_message(
+        pubsub_event_data(message.data, **dict(message.attributes)), rt
+    )  # 503: handed back
     assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [first["job_id"]]
 
     second = admit_new_job(rt)  # the queue is still old, but the endpoint just failed
@@ -122,7 +133,9 @@ def test_after_a_hand_back_auto_rests_the_endpoint(runtime, vertex, telegram, ta
     assert runtime.store.endpoint_failed_at() is not None
 
 
-def test_auto_does_not_overflow_in_economy_mode(runtime, vertex, telegram, taps, old_cloud_run_job, normal_mode):
+def test_auto_does_not_overflow_in_economy_mode(
+    runtime, vertex, telegram, taps, old_cloud_run_job, normal_mode
+):
     cloud_run, endpoint = taps
     runtime.store.set_ops(Ops(mode=Mode.ECONOMY, reason="budget at 90%", set_by="budget"))
 
@@ -139,20 +152,31 @@ def queued_for_endpoint(rt: Runtime, endpoint: TopicTap) -> tuple[dict[str, Any]
     return job, pubsub_event_data(message.data, **dict(message.attributes))
 
 
-def test_dispatch_sends_the_job_to_the_endpoint_and_leaves_delivery_to_the_bucket(runtime, vertex, telegram, taps):
+def test_dispatch_sends_the_job_to_the_endpoint_and_leaves_delivery_to_the_bucket(
+    runtime, vertex, telegram, taps
+):
     cloud_run, _ = taps
     rt = routed(runtime, vertex, "vertex")
     received: list[dict[str, Any]] = []
-    vertex.predict_answer = lambda instance: received.append(instance) or {
-        "job_id": instance["job_id"], "outcome": "generated", "object": f"outputs/{instance['job_id']}.png"
-    }
+    vertex.predict_answer = lambda instance: (
+        received.append(instance)
+        or {
+            "job_id": instance["job_id"],
+            "outcome": "generated",
+            "object": f"outputs/{instance['job_id']}.png",
+        }
+    )
     job, event = queued_for_endpoint(rt, taps[1])
 
     dispatch.handle_message(event, rt)
 
     # Through a protobuf Value the seed travels as a double; the container reads it back whole.
     (instance,) = received
-    assert instance["job_id"] == job["job_id"] and instance["seed"] == job["seed"] and instance["prompt"] == job["prompt"]
+    assert (
+        instance["job_id"] == job["job_id"]
+        and instance["seed"] == job["seed"]
+        and instance["prompt"] == job["prompt"]
+    )
     after = rt.store.get_job(job["job_id"])
     assert after["state"] == State.QUEUED and after["gpu_route"] == "vertex" and "handed_back" not in after
     assert cloud_run.quiet(0.5) == []
@@ -160,7 +184,11 @@ def test_dispatch_sends_the_job_to_the_endpoint_and_leaves_delivery_to_the_bucke
 
 def test_a_job_refused_by_the_container_fails_now_and_the_user_is_told(runtime, vertex, telegram, taps):
     rt = routed(runtime, vertex, "vertex")
-    vertex.predict_answer = lambda instance: {"job_id": instance["job_id"], "error": "refused: nsfw", "retryable": False}
+    vertex.predict_answer = lambda instance: {
+        "job_id": instance["job_id"],
+        "error": "refused: nsfw",
+        "retryable": False,
+    }
     job, event = queued_for_endpoint(rt, taps[1])
 
     dispatch.handle_message(event, rt)
@@ -174,7 +202,11 @@ def test_a_job_refused_by_the_container_fails_now_and_the_user_is_told(runtime, 
 def test_a_retryable_failure_is_raised_for_pub_sub_to_redeliver(runtime, vertex, telegram, taps):
     cloud_run, _ = taps
     rt = routed(runtime, vertex, "vertex")
-    vertex.predict_answer = lambda instance: {"job_id": instance["job_id"], "error": "generation failed", "retryable": True}
+    vertex.predict_answer = lambda instance: {
+        "job_id": instance["job_id"],
+        "error": "generation failed",
+        "retryable": True,
+    }
     job, event = queued_for_endpoint(rt, taps[1])
 
     with pytest.raises(dispatch.GenerationFailed, match="generation failed"):
@@ -185,7 +217,9 @@ def test_a_retryable_failure_is_raised_for_pub_sub_to_redeliver(runtime, vertex,
 
 
 @pytest.mark.parametrize("failure", ["503", "connection refused", "another job's prediction"])
-def test_an_endpoint_that_gives_no_answer_hands_the_job_back_to_cloud_run_once(runtime, vertex, telegram, taps, failure):
+def test_an_endpoint_that_gives_no_answer_hands_the_job_back_to_cloud_run_once(
+    runtime, vertex, telegram, taps, failure
+):
     cloud_run, _ = taps
     rt = routed(runtime, vertex, "vertex")
     if failure == "503":

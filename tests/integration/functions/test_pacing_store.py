@@ -7,7 +7,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from google.cloud import firestore
-
 from imagebot.store import Store
 
 
@@ -24,7 +23,9 @@ def test_the_bot_client_waits_for_its_chat_slot(runtime, telegram):
     chat_id = 14_000_000 + int(time.time()) % 1000
     for n in range(5):
         runtime.bot.send_message(chat_id, f"message {n}")
-    sent = [call.time for call in telegram.calls("sendMessage") if str(call.params["chat_id"]) == str(chat_id)]
+    sent = [
+        call.time for call in telegram.calls("sendMessage") if str(call.params["chat_id"]) == str(chat_id)
+    ]
     assert len(sent) == 5
     # A burst of three goes at once; from then on a message a second (Telegram's per-chat pace).
     assert sent[3] - sent[0] >= 0.95 and sent[4] - sent[0] >= 1.95, [t - sent[0] for t in sent]

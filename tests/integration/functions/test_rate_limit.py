@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from gpu_service.contract import GenerationJob as GpuSideJob
 from imagebot import admit
 from imagebot.jobs import State
 from imagebot.telegram import TelegramError
+
+from gpu_service.contract import GenerationJob as GpuSideJob
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
@@ -43,7 +43,13 @@ def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, teleg
     assert job["status_message_id"] == status.result["message_id"]
     (message,) = generation.drain(expect=2, timeout=2)
     sent = GpuSideJob.from_json(message.data)
-    assert (sent.job_id, sent.chat_id, sent.style, sent.seed, sent.prompt) == (job_id, chat_id, "pixel", job["seed"], job["prompt"])
+    assert (sent.job_id, sent.chat_id, sent.style, sent.seed, sent.prompt) == (
+        job_id,
+        chat_id,
+        "pixel",
+        job["seed"],
+        job["prompt"],
+    )
 
 
 def test_the_style_question_becomes_the_status_message(runtime, telegram, generation):
@@ -53,7 +59,9 @@ def test_the_style_question_becomes_the_status_message(runtime, telegram, genera
     admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
     (edit,) = telegram.calls("editMessageText")
-    assert edit.params["message_id"] == question_id and edit.params["text"].startswith("⏳ Ghibli Art: you're")
+    assert edit.params["message_id"] == question_id and edit.params["text"].startswith(
+        "⏳ Ghibli Art: you're"
+    )
     assert len(generation.drain(expect=1)) == 1
 
 
@@ -70,7 +78,9 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
     assert refused["reason"] == "rate" and 0 < refused["retry_after_seconds"] <= 20
     texts = [call.params["text"] for call in telegram.calls("sendMessage")]
     assert texts[-1] == f"You're going a bit fast. Try again in {refused['retry_after_seconds']} s."
-    assert sorted(GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=3, timeout=2)) == sorted(jobs[:2])
+    assert sorted(
+        GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=3, timeout=2)
+    ) == sorted(jobs[:2])
 
     # More prompts within the wait just told: refused, recorded, and not told again.
     more = [f"u{next(ids)}" for _ in range(3)]
@@ -78,7 +88,9 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
         put_job(runtime, job_id, chat_id, State.VALIDATED)
         admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     again = [runtime.store.get_job(job_id) for job_id in more]
-    assert [(job["state"], job["reason"], job["told"]) for job in again] == [(State.REJECTED, "rate", False)] * 3
+    assert [(job["state"], job["reason"], job["told"]) for job in again] == [
+        (State.REJECTED, "rate", False)
+    ] * 3
     assert refused["told"] is True and len(telegram.calls("sendMessage")) == len(texts)
 
 
@@ -135,7 +147,9 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     admit.handle_message(pubsub_event_data(first.encode()), runtime)
     assert runtime.store.get_job(first)["cache_key"] == cache_key(job, "normal")
     photo = runtime.bot.send_photo(chat_id, ("p.png", png(16, 16, "orange"), "image/png"), caption="x")
-    runtime.store.remember_photo(cache_key(job, "normal"), photo["photo"][-1]["file_id"], first, runtime.now())
+    runtime.store.remember_photo(
+        cache_key(job, "normal"), photo["photo"][-1]["file_id"], first, runtime.now()
+    )
     generation.drain(expect=1)
 
     other_user = next(ids)
@@ -183,5 +197,9 @@ def test_a_refusal_that_failed_to_send_is_told_on_the_redelivery_and_only_once(r
     admit.handle_message(refused, runtime)
     admit.handle_message(refused, runtime)
 
-    told = [c for c in telegram.calls("sendMessage") if c.ok and c.params["text"].startswith("You're going a bit fast")]
+    told = [
+        c
+        for c in telegram.calls("sendMessage")
+        if c.ok and c.params["text"].startswith("You're going a bit fast")
+    ]
     assert len(told) == 1 and runtime.store.get_job(jobs[2])["refusal_shown"] is True

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from gpu_service.contract import GenerationJob as GpuSideJob
 from imagebot import failures
 from imagebot.jobs import State
 from imagebot.updates import Prompt, encode_event
+
+from gpu_service.contract import GenerationJob as GpuSideJob
 from tests.support.events import pubsub_event_data, unique_ids
 from tests.support.jobs import put_job
 
 ids = unique_ids(13_000_000)
-DEAD = {"CloudPubSubDeadLetterSourceSubscription": "generation-jobs-gpu", "CloudPubSubDeadLetterSourceDeliveryCount": "5"}
+DEAD = {
+    "CloudPubSubDeadLetterSourceSubscription": "generation-jobs-gpu",
+    "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+}
 
 
 def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, telegram):
@@ -26,7 +30,10 @@ def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, te
     failures.handle_dead_letter(data, runtime)  # dead letters are delivered at least once too
 
     failed = runtime.store.get_job(job_id)
-    assert failed["state"] == State.FAILED and failed["reason"] == "dead-lettered from generation-jobs-gpu after 5 attempts"
+    assert (
+        failed["state"] == State.FAILED
+        and failed["reason"] == "dead-lettered from generation-jobs-gpu after 5 attempts"
+    )
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["message_id"] == status_id
     assert edit.params["text"] == f"Sorry, I couldn't draw “{job['prompt']}”. Tap to try again."
@@ -44,7 +51,9 @@ def test_a_dead_letter_for_a_delivered_job_changes_nothing(runtime, telegram):
 def test_a_dead_lettered_prompt_becomes_a_failed_job_with_an_apology(runtime, telegram):
     chat_id = next(ids)
     prompt = Prompt(next(ids), chat_id, chat_id, 3, "a cat", "ru")
-    failures.handle_dead_letter(pubsub_event_data(encode_event(prompt), update_id=str(prompt.update_id)), runtime)
+    failures.handle_dead_letter(
+        pubsub_event_data(encode_event(prompt), update_id=str(prompt.update_id)), runtime
+    )
     job = runtime.store.get_job(f"u{prompt.update_id}")
     assert job["state"] == State.FAILED
     assert telegram.calls("sendMessage")[-1].params["text"].startswith("Что-то пошло не так")

@@ -6,6 +6,7 @@ import json
 
 from imagebot import progress
 from imagebot.jobs import State
+
 from tests.support.events import pubsub_event_data, unique_ids
 from tests.support.jobs import put_job
 
@@ -19,7 +20,9 @@ def progress_event(job_id: str) -> dict:
 def test_the_status_says_drawing_and_the_chat_shows_upload_photo(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     status_id = runtime.bot.send_message(chat_id, "⏳ queued")["message_id"]
-    put_job(runtime, job_id, chat_id, State.GENERATING, style="pixel", language="ru", status_message_id=status_id)
+    put_job(
+        runtime, job_id, chat_id, State.GENERATING, style="pixel", language="ru", status_message_id=status_id
+    )
     progress.handle_message(progress_event(job_id), runtime)
 
     (edit,) = telegram.calls("editMessageText")
@@ -37,8 +40,9 @@ def test_progress_arriving_after_the_photo_changes_nothing(runtime, telegram):
 
 
 def test_a_429_from_telegram_is_waited_out_and_the_photo_still_arrives(runtime, telegram):
-    from tests.integration.functions.test_deliver_image import upload_output
     from imagebot import deliver
+
+    from tests.integration.functions.test_deliver_image import upload_output
 
     chat_id, job_id = next(ids), f"u{next(ids)}"
     job = put_job(runtime, job_id, chat_id, State.GENERATED)

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-
-from gpu_service.contract import GenerationJob as GpuSideJob
 from imagebot import admit, inbound, keyboards
 from imagebot.jobs import State
 from imagebot.ops import Mode, Ops
 from imagebot.runtime import Runtime
 from imagebot.translation import STYLE_HINTS, cache_key
 from imagebot.updates import Button, Command, Prompt, encode_event
+
+from gpu_service.contract import GenerationJob as GpuSideJob
 from local.fake_vertex import ENHANCEMENT, FakeVertex, translate_words
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
@@ -40,7 +40,10 @@ def translating_runtime(runtime: Runtime, vertex: FakeVertex, timeout: float) ->
     """The functions' Runtime with translation on, pointed at the stand-in."""
     vertex.reset()
     settings = replace(
-        runtime.settings, translate_model=MODEL, vertex_api_endpoint=vertex.endpoint, translate_timeout_seconds=timeout
+        runtime.settings,
+        translate_model=MODEL,
+        vertex_api_endpoint=vertex.endpoint,
+        translate_timeout_seconds=timeout,
     )
     return Runtime(settings)
 
@@ -59,7 +62,9 @@ def generation(emulators) -> TopicTap:
 def send_prompt(rt: Runtime, text: str) -> dict:
     chat_id = next(ids)
     rt.store.update_user(chat_id, default_style="ghibli")
-    event = Prompt(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=text, language_code="ru")
+    event = Prompt(
+        update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=text, language_code="ru"
+    )
     inbound.handle_message(pubsub_event_data(encode_event(event)), rt)
     return rt.store.get_job(f"u{event.update_id}")
 
@@ -130,7 +135,9 @@ def test_without_a_translate_model_prompts_go_as_written(runtime, vertex):
 
 
 def command(rt: Runtime, chat_id: int, name: str) -> None:
-    event = Command(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, name=name, language_code="en")
+    event = Command(
+        update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, name=name, language_code="en"
+    )
     inbound.handle_message(pubsub_event_data(encode_event(event)), rt)
 
 
@@ -139,7 +146,9 @@ def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, 
     translating.store.update_user(chat_id, default_style="pixel")
 
     command(translating, chat_id, "enhance")
-    event = Prompt(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text="a fox", language_code="en")
+    event = Prompt(
+        update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text="a fox", language_code="en"
+    )
     inbound.handle_message(pubsub_event_data(encode_event(event)), translating)
     command(translating, chat_id, "enhance")
 
@@ -147,7 +156,9 @@ def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, 
     assert (job["prompt"], job["model_prompt"]) == ("a fox", "a fox" + ENHANCEMENT)
     (call,) = vertex.calls
     assert call["prompt"] == "a fox"
-    replies = [c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)]
+    replies = [
+        c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)
+    ]
     assert [text.split(":")[0] for text in replies] == ["✨ Detailed prompts on", "Detailed prompts off"]
     assert translating.store.get_user(chat_id)["enhance"] is False
 
@@ -157,7 +168,9 @@ def test_enhance_without_a_translation_model_says_it_is_unavailable(runtime, tel
 
     command(runtime, chat_id, "enhance")
 
-    (reply,) = [c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)]
+    (reply,) = [
+        c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)
+    ]
     assert reply == "Detailed prompts are not available right now."
     assert "enhance" not in runtime.store.get_user(chat_id)
 
@@ -174,7 +187,9 @@ def test_an_enhanced_prompt_waits_for_its_style_and_follows_it_to_another(transl
     chat_id = next(ids)  # no default style: the bot asks for one
     translating.store.update_user(chat_id, enhance=True)
     prompt = f"рыжая лиса {next(ids)}"
-    event = Prompt(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=prompt, language_code="ru")
+    event = Prompt(
+        update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=prompt, language_code="ru"
+    )
     inbound.handle_message(pubsub_event_data(encode_event(event)), translating)
     job_id = f"u{event.update_id}"
 
@@ -184,7 +199,9 @@ def test_an_enhanced_prompt_waits_for_its_style_and_follows_it_to_another(transl
     press(translating, chat_id, "style", "pixel", job_id)
 
     drawn = translating.store.get_job(job_id)
-    assert drawn["state"] == State.VALIDATED and drawn["model_prompt"] == translate_words(prompt) + ENHANCEMENT
+    assert (
+        drawn["state"] == State.VALIDATED and drawn["model_prompt"] == translate_words(prompt) + ENHANCEMENT
+    )
     assert [STYLE_HINTS["pixel"] in call["text"] for call in vertex.calls] == [False, True]
 
     # "Same seed, other style" from the pixel picture: enhanced again, for Ghibli, from the user's words.
@@ -202,9 +219,14 @@ def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(t
     prompt = f"кот в космос {next(ids)}"
     job = send_prompt(translating, prompt)
     photo = translating.bot.send_photo(
-        chat_id, ("cat.png", png(8, 8, "orange"), "image/png"), caption="ghibli", reply_markup=keyboards.photo_actions(job["job_id"], "ghibli", "ru", drawn_as=True)
+        chat_id,
+        ("cat.png", png(8, 8, "orange"), "image/png"),
+        caption="ghibli",
+        reply_markup=keyboards.photo_actions(job["job_id"], "ghibli", "ru", drawn_as=True),
     )
-    translating.store.set_job_fields(job["job_id"], chat_id=chat_id, user_id=chat_id, delivered_message_id=photo["message_id"])
+    translating.store.set_job_fields(
+        job["job_id"], chat_id=chat_id, user_id=chat_id, delivered_message_id=photo["message_id"]
+    )
 
     press(translating, chat_id, "drawn", job["job_id"])
 

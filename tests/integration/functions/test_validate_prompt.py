@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from imagebot import inbound
+from imagebot import inbound, keyboards
 from imagebot.jobs import State
-from imagebot import keyboards
 from imagebot.updates import Button, Prompt, encode_event
+
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
@@ -22,7 +21,9 @@ def validated(emulators) -> TopicTap:
 
 
 def prompt_event(text: str, chat_id: int, language: str = "en") -> Prompt:
-    return Prompt(update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=text, language_code=language)
+    return Prompt(
+        update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=text, language_code=language
+    )
 
 
 def bot_messages(telegram, chat_id: int) -> list:
@@ -67,7 +68,9 @@ def test_a_user_with_a_default_style_goes_straight_on(runtime, telegram, validat
         ("x" * 501, "ru", "не больше 500 символов"),
     ],
 )
-def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(runtime, telegram, validated, text, language, expected):
+def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(
+    runtime, telegram, validated, text, language, expected
+):
     event = prompt_event(text, chat_id=next(ids), language=language)
     inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
 

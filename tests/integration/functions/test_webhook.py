@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import itertools
+import json
 
 import httpx
 import pytest
-
 from imagebot import keyboards
 from imagebot.updates import Button, Prompt, decode_event
+
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS, WEBHOOK_SECRET
 from tests.support.pubsub import TopicTap
@@ -20,7 +20,10 @@ CHAT = {"id": 42, "type": "private"}
 
 
 def text_update(text: str, **extra) -> dict:
-    return {"update_id": next(_update_ids), "message": {"message_id": 3, "date": 0, "chat": CHAT, "from": USER, "text": text, **extra}}
+    return {
+        "update_id": next(_update_ids),
+        "message": {"message_id": 3, "date": 0, "chat": CHAT, "from": USER, "text": text, **extra},
+    }
 
 
 @pytest.fixture
@@ -91,7 +94,10 @@ def test_a_style_press_is_published_and_answered_at_once(webhook_url, prompts):
 
 
 def test_stickers_get_a_hint_and_edits_are_ignored(webhook_url, prompts):
-    sticker = {"update_id": next(_update_ids), "message": {"message_id": 5, "date": 0, "chat": CHAT, "from": USER, "sticker": {"file_id": "s"}}}
+    sticker = {
+        "update_id": next(_update_ids),
+        "message": {"message_id": 5, "date": 0, "chat": CHAT, "from": USER, "sticker": {"file_id": "s"}},
+    }
     assert "only draw from text" in post(webhook_url, sticker).json()["text"]
     edited = {"update_id": next(_update_ids), "edited_message": text_update("changed")["message"]}
     response = post(webhook_url, edited)

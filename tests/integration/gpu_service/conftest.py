@@ -156,7 +156,9 @@ ROUTES = ("push", "predict")
 
 
 @pytest.fixture(params=ROUTES)
-def send(request: pytest.FixtureRequest, push: Push, predict: Callable[..., httpx.Response]) -> Callable[..., Answer]:
+def send(
+    request: pytest.FixtureRequest, push: Push, predict: Callable[..., httpx.Response]
+) -> Callable[..., Answer]:
     """Send one job through the route of the test's parameter: each test runs for both."""
 
     def through_push(message: GenerationJob | bytes, *, url: str | None = None) -> Answer:

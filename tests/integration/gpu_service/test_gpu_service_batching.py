@@ -108,7 +108,9 @@ def test_a_blocked_prompt_is_refused_with_a_400_and_nothing_is_drawn(
     job_in_state("queued")
     before = job_document.get().to_dict()
 
-    answer = send(GenerationJob(job_id=job_id, chat_id=7, prompt="a L.O.L.I in a park", style="pixel", seed=1))
+    answer = send(
+        GenerationJob(job_id=job_id, chat_id=7, prompt="a L.O.L.I in a park", style="pixel", seed=1)
+    )
 
     assert answer == Answer(400, "refused: blocked prompt")
     assert not any(bucket.blob(name).exists() for name in output_object_names(job_id))

@@ -45,7 +45,11 @@ def test_the_same_job_through_either_route_leaves_the_same_object(
     extension = "png" if style == "pixel" else "jpg"
     assert predict_response.json() == {
         "predictions": [
-            {"job_id": predicted.job_id, "outcome": "generated", "object": output_object_name(predicted.job_id, extension)}
+            {
+                "job_id": predicted.job_id,
+                "outcome": "generated",
+                "object": output_object_name(predicted.job_id, extension),
+            }
         ]
     }
     by_push = bucket.get_blob(output_object_name(pushed.job_id, extension))
@@ -80,11 +84,27 @@ def test_one_request_of_several_jobs_shares_pipeline_calls_and_answers_each_in_o
 
     assert response.status_code == 200, response.text
     assert response.json()["predictions"] == [
-        {"job_id": good[0].job_id, "outcome": "generated", "object": output_object_name(good[0].job_id, "jpg")},
+        {
+            "job_id": good[0].job_id,
+            "outcome": "generated",
+            "object": output_object_name(good[0].job_id, "jpg"),
+        },
         {"job_id": blocked.job_id, "error": "refused: blocked prompt", "retryable": False},
-        {"job_id": good[1].job_id, "outcome": "generated", "object": output_object_name(good[1].job_id, "jpg")},
-        {"job_id": off_contract["job_id"], "error": "bad request: unknown style/aspect/mode 'cubism'/'square'/'normal'", "retryable": False},
-        {"job_id": good[2].job_id, "outcome": "generated", "object": output_object_name(good[2].job_id, "jpg")},
+        {
+            "job_id": good[1].job_id,
+            "outcome": "generated",
+            "object": output_object_name(good[1].job_id, "jpg"),
+        },
+        {
+            "job_id": off_contract["job_id"],
+            "error": "bad request: unknown style/aspect/mode 'cubism'/'square'/'normal'",
+            "retryable": False,
+        },
+        {
+            "job_id": good[2].job_id,
+            "outcome": "generated",
+            "object": output_object_name(good[2].job_id, "jpg"),
+        },
     ]
     # The three good jobs reached the micro-batcher together: fewer calls than jobs.
     assert sum(len(call["prompt"]) for call in spy.calls) == 3
@@ -106,7 +126,9 @@ def test_one_request_of_several_jobs_shares_pipeline_calls_and_answers_each_in_o
     ],
 )
 def test_a_body_that_is_not_a_prediction_request_is_a_400(service_url: str, body: bytes, reason: str) -> None:
-    response = httpx.post(f"{service_url}{PREDICT_ROUTE}", content=body, headers={"Content-Type": "application/json"})
+    response = httpx.post(
+        f"{service_url}{PREDICT_ROUTE}", content=body, headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/json"

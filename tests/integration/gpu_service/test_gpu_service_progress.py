@@ -32,7 +32,9 @@ def test_drawing_a_job_publishes_one_progress_event(
 ) -> None:
     tap = TopicTap(PROJECT, TOPIC)
     with_progress = dataclasses.replace(settings, progress_topic=TOPIC)
-    app = create_app(with_progress, tiny_engine, storage_client=storage_client, firestore_client=firestore_client)
+    app = create_app(
+        with_progress, tiny_engine, storage_client=storage_client, firestore_client=firestore_client
+    )
     job_in_state("queued")
     job = GenerationJob(job_id=job_id, chat_id=7, prompt="a fox", style="ghibli", seed=3)
     with serve(app) as url:

@@ -23,7 +23,6 @@ from gpu_service.app import create_app
 from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob, output_metadata, output_object_name, output_object_names
 from gpu_service.engine import TINY_SIZE, Engine
-
 from tests.integration.gpu_service.conftest import Answer
 
 Push = Callable[..., httpx.Response]
@@ -182,7 +181,9 @@ def test_a_storage_failure_is_a_500_and_the_job_is_left_for_the_redelivery(
     job_in_state: Callable[[str], datetime],
     job_id: str,
 ) -> None:
-    broken = Settings(project=settings.project, images_bucket="no-such-bucket", vertex_routes=settings.vertex_routes)
+    broken = Settings(
+        project=settings.project, images_bucket="no-such-bucket", vertex_routes=settings.vertex_routes
+    )
     app = create_app(broken, tiny_engine, storage_client=storage_client, firestore_client=firestore_client)
     job_in_state("queued")
 

@@ -396,7 +396,7 @@ def test_html_comes_back_with_its_entities_as_telegram_returns_them(
     http: httpx.Client, fake_telegram_server: FakeTelegramServer
 ) -> None:
     api = fake_telegram_server.api_url
-    text = "  <b>Ghibli Art</b>\n<i>a 🐱 &lt;b&gt;</i> <a href=\"https://example.com\">link</a> "
+    text = '  <b>Ghibli Art</b>\n<i>a 🐱 &lt;b&gt;</i> <a href="https://example.com">link</a> '
 
     sent = http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": text, "parse_mode": "HTML"}).json()
     plain = http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": "no markup"}).json()

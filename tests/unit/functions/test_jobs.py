@@ -1,7 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from imagebot.jobs import State, can_move, job_id_for_update, move, seed_for, stage_durations
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -50,13 +49,20 @@ def test_stage_durations_follow_the_pipeline_order():
         "queued": T0 + timedelta(seconds=1),
         "generated": T0 + timedelta(seconds=8),
     }
-    assert stage_durations(times) == [("validated", 0.5), ("queued", 0.5), ("generated", 7.0), ("delivered", 1.0)]
+    assert stage_durations(times) == [
+        ("validated", 0.5),
+        ("queued", 0.5),
+        ("generated", 7.0),
+        ("delivered", 1.0),
+    ]
 
 
 def test_a_first_seed_comes_from_the_words_so_repeats_meet_in_the_cache():
     from imagebot.jobs import cache_key, seed_for_prompt
 
-    assert seed_for_prompt("a red fox") == seed_for_prompt("a red fox") != seed_for_prompt("a red fox", "snow")
+    assert (
+        seed_for_prompt("a red fox") == seed_for_prompt("a red fox") != seed_for_prompt("a red fox", "snow")
+    )
     job = {"prompt": "a red fox", "style": "pixel", "seed": seed_for_prompt("a red fox"), "aspect": "square"}
     assert cache_key(job, "normal") == cache_key(dict(job), "normal")
     for change in ({"style": "ghibli"}, {"seed": 1}, {"aspect": "portrait"}, {"negative_prompt": "snow"}):

@@ -1,5 +1,4 @@
 import pytest
-
 from imagebot import keyboards
 
 
@@ -8,25 +7,32 @@ def buttons(markup):
 
 
 def test_style_question_offers_the_three_styles_for_the_job():
-    assert [b["callback_data"] for b in buttons(keyboards.style_question("u1"))] == ["style:ghibli:u1", "style:realistic:u1", "style:pixel:u1"]
+    assert [b["callback_data"] for b in buttons(keyboards.style_question("u1"))] == [
+        "style:ghibli:u1",
+        "style:realistic:u1",
+        "style:pixel:u1",
+    ]
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_photo_actions_offer_again_original_and_the_two_other_styles(language):
     data = [b["callback_data"] for b in buttons(keyboards.photo_actions("u" + "9" * 20, "ghibli", language))]
     assert data == [
-        "again:u99999999999999999999", "file:u99999999999999999999",
-        "other:realistic:u99999999999999999999", "other:pixel:u99999999999999999999",
-        "same:realistic:u99999999999999999999", "same:pixel:u99999999999999999999",
+        "again:u99999999999999999999",
+        "file:u99999999999999999999",
+        "other:realistic:u99999999999999999999",
+        "other:pixel:u99999999999999999999",
+        "same:realistic:u99999999999999999999",
+        "same:pixel:u99999999999999999999",
     ]
 
 
 def test_a_translated_photo_offers_what_it_was_drawn_from():
     plain = buttons(keyboards.photo_actions("u1", "pixel", "en"))
     translated = buttons(keyboards.photo_actions("u1", "pixel", "ru", drawn_as=True))
-    assert [b["callback_data"] for b in translated] == [b["callback_data"] for b in plain][:2] + ["drawn:u1"] + [
-        b["callback_data"] for b in plain
-    ][2:]
+    assert [b["callback_data"] for b in translated] == [b["callback_data"] for b in plain][:2] + [
+        "drawn:u1"
+    ] + [b["callback_data"] for b in plain][2:]
     assert translated[2]["text"] == "🔤 Как нарисовано"
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from imagebot.pacing import Pacer, PacingPolicy, reserve
 
 
@@ -29,7 +28,10 @@ class Slots:
         return slot
 
 
-def pacer_at(clock_value, slots, policy=PacingPolicy(shards=1, per_second=10.0)):
+ONE_SHARD = PacingPolicy(shards=1, per_second=10.0)
+
+
+def pacer_at(clock_value, slots, policy=ONE_SHARD):
     waits = []
     return Pacer(slots, policy, clock=lambda: clock_value, sleep=waits.append), waits
 
@@ -45,7 +47,9 @@ def test_after_a_burst_of_three_new_messages_to_one_private_chat_are_a_second_ap
 def test_groups_get_three_seconds_and_edits_only_the_bot_wide_pace():
     slots = Slots(0.0)
     pacer, _ = pacer_at(0.0, slots)
-    assert [pacer("sendPhoto", -100) for _ in range(4)] == pytest.approx([0.0, 3.1, 6.2, 9.3])  # no burst in groups
+    assert [pacer("sendPhoto", -100) for _ in range(4)] == pytest.approx(
+        [0.0, 3.1, 6.2, 9.3]
+    )  # no burst in groups
     assert pacer("editMessageText", -100) == 0.4  # four bot-wide slots of 0.1 s already taken
     assert pacer("answerCallbackQuery", -100) == 0.0 and pacer("sendChatAction", 7) == 0.0
 

@@ -1,6 +1,5 @@
-from datetime import UTC, datetime
-
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from imagebot.quota import NOTICE_WINDOW_SECONDS, Admission, QuotaPolicy, QuotaState, admit, refusal_notice
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from imagebot.config import ConfigError, Settings
 from imagebot.dispatch import Outcome, read_prediction
 from imagebot.gpu_endpoint import EndpointUnavailable
@@ -12,10 +11,17 @@ from imagebot.routing import ENDPOINT_REST, GpuRoute, choose_route
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ENDPOINT = "projects/p/locations/europe-west4/endpoints/123"
-BASE_ENV = {"GOOGLE_CLOUD_PROJECT": "p", "TELEGRAM_BOT_TOKEN": "t", "TELEGRAM_WEBHOOK_SECRET": "s", "IMAGES_BUCKET": "b"}
+BASE_ENV = {
+    "GOOGLE_CLOUD_PROJECT": "p",
+    "TELEGRAM_BOT_TOKEN": "t",
+    "TELEGRAM_WEBHOOK_SECRET": "s",
+    "IMAGES_BUCKET": "b",
+}
 
 
-def route(setting: str, waited: float | None, mode: Mode = Mode.NORMAL, failed: float | None = None) -> GpuRoute:
+def route(
+    setting: str, waited: float | None, mode: Mode = Mode.NORMAL, failed: float | None = None
+) -> GpuRoute:
     asked: list[str] = []
 
     def oldest() -> datetime | None:
@@ -29,7 +35,13 @@ def route(setting: str, waited: float | None, mode: Mode = Mode.NORMAL, failed: 
     chosen = choose_route(setting, mode, oldest, failed_at, NOW, overflow_after_seconds=60)
     # Fixed routes read nothing; the endpoint's health is read only when the queue is old.
     overflowing = setting == "auto" and mode == Mode.NORMAL and waited is not None and waited > 60
-    assert asked == (["queue", "endpoint"] if overflowing else ["queue"] if setting == "auto" and mode == Mode.NORMAL else [])
+    assert asked == (
+        ["queue", "endpoint"]
+        if overflowing
+        else ["queue"]
+        if setting == "auto" and mode == Mode.NORMAL
+        else []
+    )
     return chosen
 
 
@@ -49,9 +61,11 @@ def test_route_choice(setting, waited, mode, expected):
     assert route(setting, waited, mode) == expected
 
 
-@pytest.mark.parametrize(("failed", "expected"), [(60, GpuRoute.CLOUD_RUN), (299, GpuRoute.CLOUD_RUN), (301, GpuRoute.VERTEX)])
+@pytest.mark.parametrize(
+    ("failed", "expected"), [(60, GpuRoute.CLOUD_RUN), (299, GpuRoute.CLOUD_RUN), (301, GpuRoute.VERTEX)]
+)
 def test_auto_rests_an_endpoint_that_just_failed_to_answer(failed, expected):
-    assert ENDPOINT_REST == timedelta(minutes=5)
+    assert timedelta(minutes=5) == ENDPOINT_REST
     assert route("auto", 3600, failed=failed) == expected
 
 
@@ -72,8 +86,16 @@ def test_the_route_settings_are_checked_at_start_up():
     [
         ({"job_id": "j1", "outcome": "generated", "object": "outputs/j1.png"}, Outcome.DRAWN, "generated"),
         ({"job_id": "j1", "outcome": "skipped", "object": "outputs/j1.png"}, Outcome.DRAWN, "skipped"),
-        ({"job_id": "j1", "error": "refused: nsfw", "retryable": False}, Outcome.REFUSED, "vertex endpoint: refused: nsfw"),
-        ({"job_id": "j1", "error": "generation failed", "retryable": True}, Outcome.RETRY, "vertex endpoint: generation failed"),
+        (
+            {"job_id": "j1", "error": "refused: nsfw", "retryable": False},
+            Outcome.REFUSED,
+            "vertex endpoint: refused: nsfw",
+        ),
+        (
+            {"job_id": "j1", "error": "generation failed", "retryable": True},
+            Outcome.RETRY,
+            "vertex endpoint: generation failed",
+        ),
     ],
 )
 def test_what_a_prediction_says(prediction, outcome, reason):

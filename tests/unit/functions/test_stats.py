@@ -17,7 +17,14 @@ def test_percentiles_use_the_nearest_rank():
 
 
 def test_a_day_of_jobs_is_counted_by_outcome_with_latency_of_delivered_ones():
-    jobs = [delivered(2), delivered(4), delivered(10), {"state": "failed", "times": {"received": T0}}, {"state": "rejected"}, {"state": "queued"}]
+    jobs = [
+        delivered(2),
+        delivered(4),
+        delivered(10),
+        {"state": "failed", "times": {"received": T0}},
+        {"state": "rejected"},
+        {"state": "queued"},
+    ]
     day = summarise(jobs)
     assert (day.jobs, day.delivered, day.failed, day.rejected) == (6, 3, 1, 1)
     assert (day.p50_seconds, day.p95_seconds) == (4.0, 10.0)

@@ -2,14 +2,18 @@ import json
 
 import httpx
 import pytest
-
 from imagebot.telegram import BotApi, TelegramError
 
 TOKEN = "123456:TEST-TOKEN"
 
 
 def api(handler):
-    return BotApi(TOKEN, "https://bot.test", client=httpx.Client(transport=httpx.MockTransport(handler)), max_retry_after=2)
+    return BotApi(
+        TOKEN,
+        "https://bot.test",
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        max_retry_after=2,
+    )
 
 
 def ok(result):
@@ -26,7 +30,12 @@ def test_send_message_posts_json_to_the_method_url():
     assert api(handler).send_message(7, "hi", reply_to_message_id=5)["message_id"] == 3
     path, body = seen[0]
     assert path == f"/bot{TOKEN}/sendMessage"
-    assert body == {"chat_id": 7, "text": "hi", "parse_mode": "HTML", "reply_parameters": {"message_id": 5, "allow_sending_without_reply": True}}
+    assert body == {
+        "chat_id": 7,
+        "text": "hi",
+        "parse_mode": "HTML",
+        "reply_parameters": {"message_id": 5, "allow_sending_without_reply": True},
+    }
 
 
 def test_send_photo_is_multipart_with_the_file():
@@ -41,14 +50,33 @@ def test_send_photo_is_multipart_with_the_file():
 
 def test_429_is_waited_out_once_then_succeeds():
     answers = iter(
-        [httpx.Response(429, json={"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 1}}), ok(True)]
+        [
+            httpx.Response(
+                429,
+                json={
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests",
+                    "parameters": {"retry_after": 1},
+                },
+            ),
+            ok(True),
+        ]
     )
     assert api(lambda request: next(answers)).delete_message(7, 1) is True
 
 
 def test_429_longer_than_the_budget_is_raised_as_transient():
     def handler(request):
-        return httpx.Response(429, json={"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 60}})
+        return httpx.Response(
+            429,
+            json={
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests",
+                "parameters": {"retry_after": 60},
+            },
+        )
 
     with pytest.raises(TelegramError) as raised:
         api(handler).delete_message(7, 1)
@@ -57,7 +85,10 @@ def test_429_longer_than_the_budget_is_raised_as_transient():
 
 def test_blocked_user_is_unreachable_not_transient():
     def handler(request):
-        return httpx.Response(403, json={"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+        return httpx.Response(
+            403,
+            json={"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+        )
 
     with pytest.raises(TelegramError) as raised:
         api(handler).send_message(7, "hi")

@@ -5,7 +5,10 @@ from imagebot.texts import CATALOGUE, language_for, render
 
 
 def test_every_language_has_every_text_with_the_same_placeholders():
-    fields = {key: {f for _, f, _, _ in string.Formatter().parse(text) if f} for key, text in CATALOGUE["en"].items()}
+    fields = {
+        key: {f for _, f, _, _ in string.Formatter().parse(text) if f}
+        for key, text in CATALOGUE["en"].items()
+    }
     for language, catalogue in CATALOGUE.items():
         assert catalogue.keys() == CATALOGUE["en"].keys(), language
         for key, text in catalogue.items():
@@ -26,8 +29,8 @@ def test_user_text_is_escaped_for_html():
 
 
 def test_captions_stay_within_telegrams_limit_after_parsing():
-    from html import unescape
     import re as _re
+    from html import unescape
 
     from imagebot.texts import caption
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from imagebot.config import Settings
 from imagebot.translation import (
     Answer,
@@ -52,7 +51,16 @@ def test_reading_the_models_answer(answer: str, english: str | None) -> None:
 
 def test_the_cache_key_depends_on_prompt_and_model() -> None:
     assert cache_key("кот", "gemini-2.5-flash") == cache_key("кот", "gemini-2.5-flash")
-    assert len({cache_key("кот", "gemini-2.5-flash"), cache_key("кот", "gemini-2.5-pro"), cache_key("кошка", "gemini-2.5-flash")}) == 3
+    assert (
+        len(
+            {
+                cache_key("кот", "gemini-2.5-flash"),
+                cache_key("кот", "gemini-2.5-pro"),
+                cache_key("кошка", "gemini-2.5-flash"),
+            }
+        )
+        == 3
+    )
 
 
 class Recorder:
@@ -70,7 +78,11 @@ class Recorder:
 
     def translator(self) -> Translator:
         return Translator(
-            self.generate, model="m", cached=self.cache.get, remember=self.cache.__setitem__, count=self.counts.append
+            self.generate,
+            model="m",
+            cached=self.cache.get,
+            remember=self.cache.__setitem__,
+            count=self.counts.append,
         )
 
 
@@ -81,7 +93,9 @@ def test_a_translation_is_counted_and_cached() -> None:
     assert recorder.cache == {cache_key("рыжая лиса", "m"): "a red fox"}
     (counts,) = recorder.counts
     assert counts["calls"] == 1 and counts["input_tokens"] == 30 and counts["output_tokens"] == 4
-    assert counts["input_chars"] == len(instruction("рыжая лиса")) and counts["output_chars"] == len("a red fox")
+    assert counts["input_chars"] == len(instruction("рыжая лиса")) and counts["output_chars"] == len(
+        "a red fox"
+    )
 
 
 def test_english_is_never_sent_and_a_cached_prompt_not_again() -> None:
@@ -94,7 +108,9 @@ def test_english_is_never_sent_and_a_cached_prompt_not_again() -> None:
     assert recorder.asked == [] and recorder.counts == []
 
 
-@pytest.mark.parametrize("failure", [TranslationTimeout("read timed out"), RuntimeError("503 from Vertex AI"), Answer("")])
+@pytest.mark.parametrize(
+    "failure", [TranslationTimeout("read timed out"), RuntimeError("503 from Vertex AI"), Answer("")]
+)
 def test_any_failure_draws_the_original_and_caches_nothing(failure: Answer | Exception) -> None:
     recorder = Recorder(failure)
 
@@ -104,7 +120,12 @@ def test_any_failure_draws_the_original_and_caches_nothing(failure: Answer | Exc
 
 
 def test_translation_settings() -> None:
-    base = {"GOOGLE_CLOUD_PROJECT": "p", "TELEGRAM_BOT_TOKEN": "t", "TELEGRAM_WEBHOOK_SECRET": "s", "IMAGES_BUCKET": "b"}
+    base = {
+        "GOOGLE_CLOUD_PROJECT": "p",
+        "TELEGRAM_BOT_TOKEN": "t",
+        "TELEGRAM_WEBHOOK_SECRET": "s",
+        "IMAGES_BUCKET": "b",
+    }
     off = Settings.from_env(base)
     on = Settings.from_env(
         {
@@ -116,7 +137,12 @@ def test_translation_settings() -> None:
         }
     )
 
-    assert (off.translate_model, off.vertex_region, off.vertex_api_endpoint, off.translate_timeout_seconds) == ("", "us-central1", "", 3.0)
+    assert (
+        off.translate_model,
+        off.vertex_region,
+        off.vertex_api_endpoint,
+        off.translate_timeout_seconds,
+    ) == ("", "us-central1", "", 3.0)
     assert (on.translate_model, on.vertex_region, on.vertex_api_endpoint, on.translate_timeout_seconds) == (
         "gemini-2.5-flash",
         "europe-west4",
@@ -130,7 +156,11 @@ def test_enhancement_asks_for_the_styles_look_and_is_cached_apart() -> None:
 
     assert asked.startswith("Expand") and "16-bit pixel art" in asked and asked.endswith("\n\nPrompt: a fox")
     assert needs_model("a fox", enhance=True) and not needs_model("a fox")
-    keys = {cache_key("a fox", "m"), cache_key("a fox", "m", True, "pixel"), cache_key("a fox", "m", True, "ghibli")}
+    keys = {
+        cache_key("a fox", "m"),
+        cache_key("a fox", "m", True, "pixel"),
+        cache_key("a fox", "m", True, "ghibli"),
+    }
     assert len(keys) == 3
     long = "a fox, " + "highly detailed, " * 10
     assert parse_answer(long, "a fox", enhance=True) == long.strip()

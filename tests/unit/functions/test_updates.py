@@ -1,7 +1,16 @@
 import pytest
-
 from imagebot import keyboards
-from imagebot.updates import Button, Command, Ignored, MalformedUpdate, NotText, Prompt, decode_event, encode_event, parse_update
+from imagebot.updates import (
+    Button,
+    Command,
+    Ignored,
+    MalformedUpdate,
+    NotText,
+    Prompt,
+    decode_event,
+    encode_event,
+    parse_update,
+)
 
 BOT = "imagebot_local_bot"
 USER = {"id": 7, "is_bot": False, "first_name": "Ann", "language_code": "ru"}
@@ -23,12 +32,22 @@ def parse(update):
 def test_text_in_private_chat_is_a_prompt():
     event = parse(message("a red fox"))
     assert isinstance(event, Prompt)
-    assert (event.chat_id, event.user_id, event.message_id, event.text, event.style) == (7, 7, 5, "a red fox", None)
+    assert (event.chat_id, event.user_id, event.message_id, event.text, event.style) == (
+        7,
+        7,
+        5,
+        "a red fox",
+        None,
+    )
 
 
 def test_commands_carry_their_arguments_and_ignore_case():
     event = parse(message("/LIMITS now please"))
-    assert isinstance(event, Command) and (event.name, event.args, event.first_name) == ("limits", "now please", "Ann")
+    assert isinstance(event, Command) and (event.name, event.args, event.first_name) == (
+        "limits",
+        "now please",
+        "Ann",
+    )
 
 
 @pytest.mark.parametrize("style", ["ghibli", "realistic", "pixel"])
@@ -52,10 +71,23 @@ def test_in_groups_commands_for_this_bot_or_no_bot_count_and_others_are_ignored(
 def test_in_groups_mentions_and_replies_to_the_bot_are_prompts_and_chatter_is_ignored():
     mention = parse(message(f"@{BOT} a lighthouse", chat=GROUP))
     assert isinstance(mention, Prompt) and mention.text.strip() == "a lighthouse"
-    reply = parse(message("make it blue", chat=GROUP, reply_to_message={"message_id": 3, "from": {"id": 1, "is_bot": True, "username": BOT}}))
+    reply = parse(
+        message(
+            "make it blue",
+            chat=GROUP,
+            reply_to_message={"message_id": 3, "from": {"id": 1, "is_bot": True, "username": BOT}},
+        )
+    )
     assert isinstance(reply, Prompt) and reply.text == "make it blue"
     assert isinstance(parse(message("hello all", chat=GROUP)), Ignored)
-    assert isinstance(parse(message("hi", chat=GROUP, reply_to_message={"message_id": 3, "from": {"id": 9, "username": "someone"}})), Ignored)
+    assert isinstance(
+        parse(
+            message(
+                "hi", chat=GROUP, reply_to_message={"message_id": 3, "from": {"id": 9, "username": "someone"}}
+            )
+        ),
+        Ignored,
+    )
 
 
 def test_stickers_get_a_hint_in_private_and_silence_in_groups():
@@ -81,16 +113,33 @@ def test_button_presses_carry_action_and_arguments():
     }
     event = parse(update)
     assert isinstance(event, Button)
-    assert (event.action, event.args, event.callback_query_id, event.message_id) == ("same", ("pixel", "u10"), "cb1", 6)
+    assert (event.action, event.args, event.callback_query_id, event.message_id) == (
+        "same",
+        ("pixel", "u10"),
+        "cb1",
+        6,
+    )
 
 
-@pytest.mark.parametrize("data", ["style:cubism:u1", "again", "again:u1:u2", "lang:fr", "nuke:u1", "again:../x"])
+@pytest.mark.parametrize(
+    "data", ["style:cubism:u1", "again", "again:u1:u2", "lang:fr", "nuke:u1", "again:../x"]
+)
 def test_foreign_or_stale_callback_data_is_ignored(data):
-    update = {"update_id": 14, "callback_query": {"id": "c", "from": USER, "message": {"message_id": 1, "chat": PRIVATE}, "data": data}}
+    update = {
+        "update_id": 14,
+        "callback_query": {
+            "id": "c",
+            "from": USER,
+            "message": {"message_id": 1, "chat": PRIVATE},
+            "data": data,
+        },
+    }
     assert isinstance(parse(update), Ignored)
 
 
-@pytest.mark.parametrize("bad", [[], {"update_id": "1"}, {"message": {}}, {"update_id": 1, "message": {"text": "x"}}])
+@pytest.mark.parametrize(
+    "bad", [[], {"update_id": "1"}, {"message": {}}, {"update_id": 1, "message": {"text": "x"}}]
+)
 def test_malformed_updates_are_refused(bad):
     with pytest.raises(MalformedUpdate):
         parse(bad)
@@ -103,12 +152,23 @@ def test_published_events_round_trip(text):
 
 
 def test_button_events_round_trip():
-    update = {"update_id": 15, "callback_query": {"id": "c", "from": USER, "message": {"message_id": 1, "chat": PRIVATE}, "data": "lang:en"}}
+    update = {
+        "update_id": 15,
+        "callback_query": {
+            "id": "c",
+            "from": USER,
+            "message": {"message_id": 1, "chat": PRIVATE},
+            "data": "lang:en",
+        },
+    }
     event = parse(update)
     assert decode_event(encode_event(event)) == event
 
 
-@pytest.mark.parametrize("body", [b"not json", b'{"v": 2, "kind": "prompt"}', b'{"v": 1, "kind": "poem"}', b'{"v": 1, "kind": "prompt"}'])
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b'{"v": 2, "kind": "prompt"}', b'{"v": 1, "kind": "poem"}', b'{"v": 1, "kind": "prompt"}'],
+)
 def test_undecodable_events_are_refused(body):
     with pytest.raises(MalformedUpdate):
         decode_event(body)

@@ -1,5 +1,4 @@
 import pytest
-
 from imagebot.validation import PromptRejected, normalise_prompt, validate_prompt, validate_request
 
 
@@ -15,7 +14,13 @@ def test_normalise_drops_control_and_bidi_characters_but_keeps_emoji_joiners():
 
 @pytest.mark.parametrize(
     ("text", "reason", "limit"),
-    [("", "empty", 0), ("   \n\t ", "empty", 0), ("\u200b\u200b", "empty", 0), ("a", "too_short", 2), ("x" * 11, "too_long", 10)],
+    [
+        ("", "empty", 0),
+        ("   \n\t ", "empty", 0),
+        ("\u200b\u200b", "empty", 0),
+        ("a", "too_short", 2),
+        ("x" * 11, "too_long", 10),
+    ],
 )
 def test_rejections_carry_reason_and_limit(text, reason, limit):
     with pytest.raises(PromptRejected) as raised:

@@ -2,7 +2,13 @@ from imagebot.config import Settings
 from imagebot.updates import Button, Command
 from imagebot.webhook import button_answer, command_reply, needs_worker, secret_matches
 
-SETTINGS = Settings(project="p", bot_token="123456:TEST-TOKEN", webhook_secret="s3cret", images_bucket="b", operator_ids=frozenset({99}))
+SETTINGS = Settings(
+    project="p",
+    bot_token="123456:TEST-TOKEN",
+    webhook_secret="s3cret",
+    images_bucket="b",
+    operator_ids=frozenset({99}),
+)
 
 
 def no_choice(user_id):
@@ -24,7 +30,11 @@ def test_start_welcomes_in_the_clients_language_with_the_style_buttons():
     start = command_reply(command("start", "ru", first_name="Аня"), SETTINGS, no_choice)
     assert start["method"] == "sendMessage" and start["chat_id"] == 7
     assert start["text"].startswith("Привет, Аня!")
-    assert [b["callback_data"] for b in start["reply_markup"]["inline_keyboard"][0]] == ["default:ghibli", "default:realistic", "default:pixel"]
+    assert [b["callback_data"] for b in start["reply_markup"]["inline_keyboard"][0]] == [
+        "default:ghibli",
+        "default:realistic",
+        "default:pixel",
+    ]
 
 
 def test_a_language_chosen_with_lang_beats_the_clients_language():
@@ -40,7 +50,10 @@ def test_a_failing_language_lookup_still_answers():
 
 
 def test_names_are_escaped_and_unknown_commands_and_bare_shortcuts_get_hints():
-    assert "&lt;script&gt;" in command_reply(command("start", first_name="<script>"), SETTINGS, no_choice)["text"]
+    assert (
+        "&lt;script&gt;"
+        in command_reply(command("start", first_name="<script>"), SETTINGS, no_choice)["text"]
+    )
     assert "don't know that command" in command_reply(command("paint"), SETTINGS, no_choice)["text"]
     assert "/pixel a cat in a hat" in command_reply(command("pixel"), SETTINGS, no_choice)["text"]
 

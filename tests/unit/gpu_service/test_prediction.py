@@ -46,7 +46,10 @@ def test_a_body_that_is_not_a_prediction_request_is_refused_whole(raw: bytes, re
 def test_whole_numbers_sent_as_doubles_by_the_vertex_sdk_are_read_as_integers() -> None:
     # The SDK's instances are protobuf Values, whose numbers are doubles.
     (whole, fractional) = parse_request(
-        body({**JOB, "seed": 7.0, "chat_id": -1001234567890.0, "version": 1.0}, {**JOB, "job_id": "j2", "seed": 7.5})
+        body(
+            {**JOB, "seed": 7.0, "chat_id": -1001234567890.0, "version": 1.0},
+            {**JOB, "job_id": "j2", "seed": 7.5},
+        )
     )
 
     assert whole.job is not None and (whole.job.seed, whole.job.chat_id) == (7, -1001234567890)

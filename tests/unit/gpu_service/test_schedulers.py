@@ -22,7 +22,10 @@ def test_each_scheduler_keeps_the_models_noise_schedule_without_a_warning(name, 
     finally:
         diffusers_logging.disable_propagation()
 
-    assert scheduler.config.beta_start == SD15["beta_start"] and scheduler.config.beta_schedule == SD15["beta_schedule"]
+    assert (
+        scheduler.config.beta_start == SD15["beta_start"]
+        and scheduler.config.beta_schedule == SD15["beta_schedule"]
+    )
     assert not [r.message for r in caplog.records if "not expected and will be ignored" in r.getMessage()]
 
 
