@@ -15,38 +15,18 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 API = "https://api.telegram.org"
-# Kept equal to what imagebot.telegram.BotApi.set_webhook asks for (tests/infra checks it).
-ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_CONNECTIONS = 100
 
-# The menu Telegram shows next to the input field, per language.
-COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "": [
-        ("start", "What this bot does"),
-        ("help", "How to use it"),
-        ("ghibli", "Draw in Ghibli Art style: /ghibli <prompt>"),
-        ("realistic", "Draw a realistic picture: /realistic <prompt>"),
-        ("pixel", "Draw pixel art: /pixel <prompt>"),
-        ("style", "Default style and aspect"),
-        ("limits", "What's left today"),
-        ("history", "Your last pictures"),
-        ("lang", "Language"),
-    ],
-    "ru": [
-        ("start", "Что умеет бот"),
-        ("help", "Как пользоваться"),
-        ("ghibli", "Нарисовать в стиле Ghibli: /ghibli <описание>"),
-        ("realistic", "Реалистичная картинка: /realistic <описание>"),
-        ("pixel", "Пиксель-арт: /pixel <описание>"),
-        ("style", "Стиль и формат по умолчанию"),
-        ("limits", "Сколько осталось сегодня"),
-        ("history", "Последние картинки"),
-        ("lang", "Язык"),
-    ],
-}
+# The menu and the update kinds come from the bot's own code: the command registry and the
+# parser are pure modules, importable here without the functions' libraries.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+from imagebot import registry, updates  # noqa: E402
+
+ALLOWED_UPDATES = list(updates.ALLOWED_UPDATES)
 
 
 def set_webhook_params(url: str, secret: str) -> dict[str, Any]:
@@ -61,13 +41,7 @@ def set_webhook_params(url: str, secret: str) -> dict[str, Any]:
 
 
 def set_commands_calls() -> list[dict[str, Any]]:
-    calls = []
-    for language, commands in COMMANDS.items():
-        params: dict[str, Any] = {"commands": [{"command": c, "description": d} for c, d in commands]}
-        if language:
-            params["language_code"] = language
-        calls.append(params)
-    return calls
+    return registry.menu_calls()
 
 
 def redact(text: str, *secrets: str) -> str:

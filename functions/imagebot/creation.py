@@ -129,11 +129,10 @@ def choose_style(button: Button, rt: Runtime) -> None:
     publish_validated(job_id, rt)
 
 
-def draw_again(button: Button, rt: Runtime) -> None:
+def draw_again(button: Button, source: dict[str, Any], rt: Runtime) -> None:
     """Again (new seed), another style (new seed), the same seed in another style, or a retry."""
     source_id = button.args[-1]
-    source = rt.store.get_job(source_id)
-    if source is None or not source.get("prompt") or source.get("user_id") != button.user_id:
+    if not source.get("prompt"):
         stale(button, rt)
         return
     job_id = job_id_for_update(button.update_id)
@@ -161,10 +160,9 @@ def draw_again(button: Button, rt: Runtime) -> None:
     start(job, rt)
 
 
-def send_original(button: Button, rt: Runtime) -> None:
+def send_original(button: Button, job: dict[str, Any], rt: Runtime) -> None:
     """The delivered picture as a document: Telegram recompresses photos, documents stay intact."""
-    job = rt.store.get_job(button.args[0])
-    if job is None or job.get("user_id") != button.user_id or not job.get("output_name"):
+    if not job.get("output_name"):
         stale(button, rt)
         return
     language = user_language(rt, button.user_id, button.language_code)
@@ -185,15 +183,9 @@ def send_original(button: Button, rt: Runtime) -> None:
     )
 
 
-def show_drawn_as(button: Button, rt: Runtime) -> None:
+def show_drawn_as(button: Button, job: dict[str, Any], rt: Runtime) -> None:
     """What the model drew from, in the photo's caption (the user asked)."""
-    job = rt.store.get_job(button.args[0])
-    if (
-        job is None
-        or job.get("user_id") != button.user_id
-        or not job.get("delivered_message_id")
-        or not deliver.drawn_differently(job)
-    ):
+    if not job.get("delivered_message_id") or not deliver.drawn_differently(job):
         stale(button, rt)
         return
     deliver.show_drawn_as(job, rt)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from imagebot import account, creation, operators
+from imagebot import creation, registry
 from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
 from imagebot.logs import fields
+from imagebot.registry import AnsweredBy
 from imagebot.runtime import Runtime
 from imagebot.updates import Button, Command, MalformedUpdate, Prompt, decode_event
 
@@ -40,34 +41,23 @@ def handle_message(data: Any, rt: Runtime) -> None:
 
 
 def handle_command(command: Command, rt: Runtime) -> None:
-    handlers = {
-        "style": account.show_style_menu,
-        "lang": account.show_language_menu,
-        "limits": account.show_limits,
-        "history": account.resend_history,
-        "enhance": account.toggle_enhance,
-        "stats": operators.show_stats,
-        "pause": operators.pause,
-        "resume": operators.resume,
-    }
-    handler = handlers.get(command.name)
-    if handler is None:
+    declared = registry.command(command.name)
+    if declared is None or declared.answered_by is not AnsweredBy.WORKER:
         log.warning("command reached the worker without a handler", extra=fields(reason=command.name))
         return
-    handler(command, rt)
+    registry.handler(declared.handler)(command, rt)
 
 
 def handle_button(button: Button, rt: Runtime) -> None:
-    handlers = {
-        "style": creation.choose_style,
-        "again": creation.draw_again,
-        "retry": creation.draw_again,
-        "other": creation.draw_again,
-        "same": creation.draw_again,
-        "file": creation.send_original,
-        "drawn": creation.show_drawn_as,
-        "default": account.set_default_style,
-        "aspect": account.set_aspect,
-        "lang": account.set_language,
-    }
-    handlers[button.action](button, rt)
+    declared = registry.action(button.action)
+    if declared is None:  # parse_update only lets declared actions through
+        log.warning("button reached the worker without a handler", extra=fields(reason=button.action))
+        return
+    if not declared.requester_only:
+        registry.handler(declared.handler)(button, rt)
+        return
+    job = rt.store.get_job(button.args[-1])
+    if job is None or job.get("user_id") != button.user_id:
+        creation.stale(button, rt)
+        return
+    registry.handler(declared.handler)(button, job, rt)

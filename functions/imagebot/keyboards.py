@@ -9,32 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imagebot import texts
+from imagebot import registry, texts
 from imagebot.contract import ASPECTS, STYLES
 from imagebot.styles import label
-
-LANGUAGES = ("en", "ru")
 
 
 @dataclass(frozen=True)
 class Callback:
     action: str
     args: tuple[str, ...]
-
-
-# action → how many arguments it takes and which values each argument allows (None: a job id)
-_ACTIONS: dict[str, tuple[tuple[str, ...] | None, ...]] = {
-    "style": (STYLES, None),  # the style for a prompt waiting for one
-    "again": (None,),  # same prompt and style, new seed
-    "other": (STYLES, None),  # same prompt, another style, new seed
-    "same": (STYLES, None),  # same prompt and seed, another style
-    "file": (None,),  # the original file as a document
-    "drawn": (None,),  # the English the model drew from, shown in the caption
-    "retry": (None,),  # a failed job, once more
-    "default": (STYLES,),  # the user's default style
-    "aspect": (ASPECTS,),  # the user's aspect
-    "lang": (LANGUAGES,),  # the user's language
-}
 
 
 def encode(action: str, *args: str) -> str:
@@ -47,10 +30,10 @@ def encode(action: str, *args: str) -> str:
 def parse(data: str) -> Callback | None:
     """The callback, or None for data the bot never sends (stale or forged)."""
     action, *args = data.split(":")
-    shape = _ACTIONS.get(action)
-    if shape is None or len(args) != len(shape):
+    declared = registry.action(action)
+    if declared is None or len(args) != len(declared.args):
         return None
-    for allowed, value in zip(shape, args, strict=True):
+    for allowed, value in zip(declared.args, args, strict=True):
         if (allowed is not None and value not in allowed) or (allowed is None and not _is_job_id(value)):
             return None
     return Callback(action, tuple(args))
@@ -108,7 +91,7 @@ def language_menu(current: str) -> dict[str, Any]:
         "inline_keyboard": [
             [
                 _button(("✓ " if code == current else "") + texts.render(code, "language_name"), "lang", code)
-                for code in LANGUAGES
+                for code in registry.LANGUAGES
             ]
         ]
     }

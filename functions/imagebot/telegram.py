@@ -185,17 +185,6 @@ class BotApi:
     def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> Any:
         return self.call("answerCallbackQuery", {"callback_query_id": callback_query_id, "text": text})
 
-    def set_webhook(self, url: str, secret_token: str, *, max_connections: int = 100) -> Any:
-        return self.call(
-            "setWebhook",
-            {
-                "url": url,
-                "secret_token": secret_token,
-                "max_connections": max_connections,
-                "allowed_updates": ["message", "callback_query"],
-            },
-        )
-
 
 def _reply_to(message_id: int | None) -> dict[str, Any] | None:
     # A reply to a deleted prompt still arrives, just without the quote.

@@ -19,6 +19,7 @@ from imagebot import keyboards
 from imagebot.contract import STYLES
 
 INBOUND_VERSION = 1
+ALLOWED_UPDATES = ("message", "callback_query")  # what parse_update reads; setWebhook asks for these
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?$", re.DOTALL)
 
 

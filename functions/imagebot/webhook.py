@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagebot import keyboards, texts
+from imagebot import keyboards, registry, texts
 from imagebot.bus import Publisher
 from imagebot.config import Settings
 from imagebot.logs import fields
-from imagebot.styles import label
+from imagebot.registry import AnsweredBy
 from imagebot.updates import (
     Button,
     Command,
@@ -31,9 +31,6 @@ from imagebot.updates import (
 )
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-USER_COMMANDS = frozenset({"style", "limits", "lang", "history", "enhance"})
-OPERATOR_COMMANDS = frozenset({"stats", "pause", "resume"})
-INLINE_SHORTCUTS = frozenset({"ghibli", "realistic", "pixel"})  # without a prompt: a usage hint
 log = logging.getLogger(__name__)
 LanguageOf = Callable[[int], str | None]
 
@@ -96,26 +93,38 @@ def handle_webhook(
 
 
 def needs_worker(command: Command, settings: Settings) -> bool:
-    """Commands that read or change state go on to the worker; the rest are answered here."""
-    if command.name in OPERATOR_COMMANDS:
-        return command.user_id in settings.operator_ids
-    return command.name in USER_COMMANDS
+    """Commands that read or change state go on to the worker; the rest are answered here. An
+    operator command from anyone else is unknown to them."""
+    declared = registry.command(command.name)
+    if declared is None or declared.answered_by is not AnsweredBy.WORKER:
+        return False
+    return not declared.operator_only or command.user_id in settings.operator_ids
 
 
 def command_reply(command: Command, settings: Settings, language_of: LanguageOf) -> dict[str, Any]:
     language = user_language(command.user_id, command.language_code, language_of)
-    if command.name == "start":
-        name = command.first_name or texts.render(language, "friend")
-        reply = send_message(command.chat_id, texts.render(language, "start", name=name))
-        reply["reply_markup"] = {"inline_keyboard": [keyboards.default_styles(None)]}
-        return reply
-    if command.name == "help":
-        text = texts.render(language, "help", min=settings.prompt_min_chars, max=settings.prompt_max_chars)
-    elif command.name in INLINE_SHORTCUTS:
-        text = texts.render(language, "shortcut_usage", command=command.name)
-    else:
-        text = texts.render(language, "unknown_command")
+    declared = registry.command(command.name)
+    if declared is None or declared.answered_by is not AnsweredBy.WEBHOOK:
+        return send_message(command.chat_id, texts.render(language, "unknown_command"))
+    reply: dict[str, Any] = registry.handler(declared.handler)(command, settings, language)
+    return reply
+
+
+def start_reply(command: Command, settings: Settings, language: str) -> dict[str, Any]:
+    name = command.first_name or texts.render(language, "friend")
+    reply = send_message(command.chat_id, texts.render(language, "start", name=name))
+    reply["reply_markup"] = {"inline_keyboard": [keyboards.default_styles(None)]}
+    return reply
+
+
+def help_reply(command: Command, settings: Settings, language: str) -> dict[str, Any]:
+    text = texts.render(language, "help", min=settings.prompt_min_chars, max=settings.prompt_max_chars)
     return send_message(command.chat_id, text)
+
+
+def shortcut_usage(command: Command, settings: Settings, language: str) -> dict[str, Any]:
+    """/pixel without a prompt: how to use it (with one, it is a Prompt)."""
+    return send_message(command.chat_id, texts.render(language, "shortcut_usage", command=command.name))
 
 
 def user_language(user_id: int, language_code: str | None, language_of: LanguageOf) -> str:
@@ -130,20 +139,8 @@ def user_language(user_id: int, language_code: str | None, language_of: Language
 
 def button_answer(button: Button, language: str) -> str:
     """The toast shown at once when a button is pressed."""
-    action, args = button.action, button.args
-    if action == "style":
-        return texts.render(language, "answer_style", style=label(args[0]))
-    if action in ("again", "retry"):
-        return texts.render(language, "answer_again")
-    if action in ("other", "same"):
-        return texts.render(language, "answer_restyle", style=label(args[0]))
-    if action == "file":
-        return texts.render(language, "answer_file")
-    if action == "default":
-        return texts.render(language, "answer_default", style=label(args[0]))
-    if action == "aspect":
-        return texts.render(language, "answer_aspect", aspect=texts.render(language, f"aspect_{args[0]}"))
-    return texts.render(args[0], "language_name") + " ✓"  # lang: said in the new language
+    declared = registry.action(button.action)
+    return "" if declared is None else declared.toast(language, button.args)
 
 
 def send_message(chat_id: int, text: str) -> dict[str, Any]:

@@ -63,10 +63,10 @@ def test_invalid_callbacks_cannot_be_built():
 
 
 def test_the_command_menu_fits_telegrams_limits_in_every_language():
-    from imagebot.commands import MENU, menu
+    from imagebot.registry import COMMANDS, menu
     from imagebot.texts import CATALOGUE
 
     for language in CATALOGUE:
         entries = menu(language)
-        assert [entry["command"] for entry in entries] == list(MENU)
+        assert [entry["command"] for entry in entries] == [c.name for c in COMMANDS if c.in_menu]
         assert all(1 <= len(entry["description"]) <= 256 for entry in entries)

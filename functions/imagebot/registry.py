@@ -1,0 +1,144 @@
+"""Every command and every button action the bot knows, each declared once. Pure.
+
+As in aiogram's routers or python-telegram-bot's handlers, one declaration says what a command
+or a button is and who answers it; the webhook, the worker (validate_prompt), the keyboards,
+the command menu and `deploy/telegram_setup.py` all read these tables. Adding a command is one
+`Cmd(...)` line here, its handler, and its texts (`cmd_<name>` is its menu line).
+
+A handler is named as "module.function" inside the package and imported when first used: this
+module stays free of I/O, so the deploy step can read the menu without the functions' libraries.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from imagebot import texts
+from imagebot.contract import ASPECTS, STYLES
+from imagebot.styles import label
+
+LANGUAGES = tuple(texts.CATALOGUE)
+
+
+class AnsweredBy(Enum):
+    WEBHOOK = "webhook"  # in the webhook response itself (Telegram's reply-in-response): no state
+    WORKER = "worker"  # published to the prompts topic, answered by validate_prompt
+
+
+@dataclass(frozen=True)
+class Cmd:
+    name: str
+    handler: str  # webhook: (Command, Settings, language) -> reply; worker: (Command, Runtime) -> None
+    answered_by: AnsweredBy
+    operator_only: bool = False  # others are told it is unknown; the worker checks again
+    in_menu: bool = True  # shown in Telegram's menu, with the text `cmd_<name>` of each language
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button: its callback data is `name:arg:arg`, each arg one of `args[i]`, or a job id (None)."""
+
+    name: str
+    args: tuple[tuple[str, ...] | None, ...]
+    toast: Callable[[str, tuple[str, ...]], str]  # (language, args): shown at once by the webhook
+    handler: str  # (Button, Runtime) -> None; requester-only: (Button, job, Runtime) -> None
+    # The last argument is a job id and only the job's user may press it: the worker loads the
+    # job, says "no longer works" to anyone else (or when it is gone) and hands the job over.
+    requester_only: bool = False
+
+
+def _say(key: str, **values: Callable[[str, tuple[str, ...]], str]) -> Callable[[str, tuple[str, ...]], str]:
+    return lambda language, args: texts.render(
+        language, key, **{k: v(language, args) for k, v in values.items()}
+    )
+
+
+def _style(language: str, args: tuple[str, ...]) -> str:
+    return label(args[0])
+
+
+W, H = AnsweredBy.WORKER, AnsweredBy.WEBHOOK
+COMMANDS: tuple[Cmd, ...] = (  # in menu order
+    Cmd("start", "webhook.start_reply", H),
+    Cmd("help", "webhook.help_reply", H),
+    *(Cmd(style, "webhook.shortcut_usage", H) for style in STYLES),  # with a prompt: a Prompt
+    Cmd("style", "account.show_style_menu", W),
+    Cmd("limits", "account.show_limits", W),
+    Cmd("history", "account.resend_history", W),
+    Cmd("enhance", "account.toggle_enhance", W),
+    Cmd("lang", "account.show_language_menu", W),
+    Cmd("stats", "operators.show_stats", W, operator_only=True, in_menu=False),
+    Cmd("pause", "operators.pause", W, operator_only=True, in_menu=False),
+    Cmd("resume", "operators.resume", W, operator_only=True, in_menu=False),
+)
+
+ACTIONS: tuple[Action, ...] = (
+    # the style for a prompt waiting for one
+    Action("style", (STYLES, None), _say("answer_style", style=_style), "creation.choose_style"),
+    # same prompt and style, new seed
+    Action("again", (None,), _say("answer_again"), "creation.draw_again", requester_only=True),
+    # same prompt, another style, new seed
+    Action("other", (STYLES, None), _say("answer_restyle", style=_style), "creation.draw_again", True),
+    # same prompt and seed, another style
+    Action("same", (STYLES, None), _say("answer_restyle", style=_style), "creation.draw_again", True),
+    # the original file as a document
+    Action("file", (None,), _say("answer_file"), "creation.send_original", requester_only=True),
+    # the English the model drew from, shown in the caption
+    Action("drawn", (None,), _say("answer_drawn"), "creation.show_drawn_as", requester_only=True),
+    # a failed job, once more
+    Action("retry", (None,), _say("answer_again"), "creation.draw_again", requester_only=True),
+    Action("default", (STYLES,), _say("answer_default", style=_style), "account.set_default_style"),
+    Action(
+        "aspect",
+        (ASPECTS,),
+        _say("answer_aspect", aspect=lambda language, args: texts.render(language, f"aspect_{args[0]}")),
+        "account.set_aspect",
+    ),
+    # said in the language just chosen
+    Action(
+        "lang",
+        (LANGUAGES,),
+        lambda _, args: texts.render(args[0], "language_name") + " ✓",
+        "account.set_language",
+    ),
+)
+
+_COMMANDS = {command.name: command for command in COMMANDS}
+_ACTIONS = {action.name: action for action in ACTIONS}
+
+
+def command(name: str) -> Cmd | None:
+    return _COMMANDS.get(name)
+
+
+def action(name: str) -> Action | None:
+    return _ACTIONS.get(name)
+
+
+@functools.cache
+def handler(dotted: str) -> Callable[..., Any]:
+    module, function = dotted.rsplit(".", 1)
+    found: Callable[..., Any] = getattr(importlib.import_module(f"imagebot.{module}"), function)
+    return found
+
+
+def menu(language: str) -> list[dict[str, str]]:
+    """The setMyCommands list for one language."""
+    return [
+        {"command": c.name, "description": texts.render(language, f"cmd_{c.name}")}
+        for c in COMMANDS
+        if c.in_menu
+    ]
+
+
+def menu_calls() -> list[dict[str, Any]]:
+    """setMyCommands parameters: the default menu (in the default language), then one per
+    catalogue language for users of that language."""
+    calls: list[dict[str, Any]] = [{"commands": menu(texts.DEFAULT_LANGUAGE)}]
+    calls += [{"commands": menu(language), "language_code": language} for language in LANGUAGES]
+    return calls
