@@ -68,7 +68,7 @@ sys.path[:0] = [str(_REPOSITORY), str(_REPOSITORY / "functions")]  # imagebot, a
 import httpx  # noqa: E402
 from google.api_core.exceptions import AlreadyExists, DeadlineExceeded  # noqa: E402
 from google.cloud import pubsub_v1  # noqa: E402
-from imagebot import keyboards  # noqa: E402
+from imagebot.core import keyboards  # noqa: E402
 
 from bench.common import (  # noqa: E402
     ROOT,

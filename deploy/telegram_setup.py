@@ -24,7 +24,7 @@ MAX_CONNECTIONS = 100
 # The menu and the update kinds come from the bot's own code: the command registry and the
 # parser are pure modules, importable here without the functions' libraries.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
-from imagebot import registry, updates  # noqa: E402
+from imagebot.core import registry, updates  # noqa: E402
 
 ALLOWED_UPDATES = list(updates.ALLOWED_UPDATES)
 

@@ -6,9 +6,16 @@ import functools
 
 import flask
 import functions_framework
+import imagebot.flows.budget_guard
+import imagebot.flows.deliver_image
+import imagebot.flows.dispatch_vertex
+import imagebot.flows.rate_limit
+import imagebot.flows.report_failure
+import imagebot.flows.report_progress
+import imagebot.flows.telegram_webhook
+import imagebot.flows.validate_prompt
 from cloudevents.http import CloudEvent
-from imagebot import admit, deliver, dispatch, failures, inbound, logs, progress, webhook
-from imagebot import budget_guard as budget_flow  # the entry point below has the module's name
+from imagebot import logs
 from imagebot.config import Settings
 from imagebot.runtime import Runtime
 
@@ -24,9 +31,9 @@ def runtime() -> Runtime:
 def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
     """HTTPS endpoint Telegram posts updates to."""
     rt = runtime()
-    reply = webhook.handle_webhook(
+    reply = imagebot.flows.telegram_webhook.handle_webhook(
         request.get_data(),
-        request.headers.get(webhook.SECRET_HEADER),
+        request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER),
         rt.settings,
         rt.publisher,
         rt.user_language,
@@ -38,47 +45,47 @@ def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
 def validate_prompt(event: CloudEvent) -> None:
     """Pub/Sub `prompts` → prompts checked and jobs created (→ Pub/Sub `validated`), commands
     and buttons answered."""
-    inbound.handle_message(event.data, runtime())
+    imagebot.flows.validate_prompt.handle_message(event.data, runtime())
 
 
 @functions_framework.cloud_event
 def rate_limit(event: CloudEvent) -> None:
     """Pub/Sub `validated` → quota charged, user told → Pub/Sub `generation-jobs`."""
-    admit.handle_message(event.data, runtime())
+    imagebot.flows.rate_limit.handle_message(event.data, runtime())
 
 
 @functions_framework.cloud_event
 def dispatch_vertex(event: CloudEvent) -> None:
     """Pub/Sub `vertex-jobs` (jobs routed to the Vertex AI endpoint) → one predict call each;
     the picture lands in the images bucket, or the job goes back to the Cloud Run queue."""
-    dispatch.handle_message(event.data, runtime())
+    imagebot.flows.dispatch_vertex.handle_message(event.data, runtime())
 
 
 @functions_framework.cloud_event
 def report_progress(event: CloudEvent) -> None:
     """Pub/Sub `job-progress` (from the GPU service) → the status message says "drawing"."""
-    progress.handle_message(event.data, runtime())
+    imagebot.flows.report_progress.handle_message(event.data, runtime())
 
 
 @functions_framework.cloud_event
 def report_failure(event: CloudEvent) -> None:
     """Pub/Sub `*-dead` (dead-letter topics) → job failed, user told, with a retry button."""
-    failures.handle_dead_letter(event.data, runtime())
+    imagebot.flows.report_failure.handle_dead_letter(event.data, runtime())
 
 
 @functions_framework.cloud_event
 def sweep_stuck_jobs(event: CloudEvent) -> None:
     """Pub/Sub `sweep`, published by Cloud Scheduler → jobs stuck past their deadline fail."""
-    failures.sweep(runtime())
+    imagebot.flows.report_failure.sweep(runtime())
 
 
 @functions_framework.cloud_event
 def deliver_image(event: CloudEvent) -> None:
     """Eventarc `google.cloud.storage.object.v1.finalized` on the images bucket → sendPhoto."""
-    deliver.handle_event(event.data, event["id"], runtime())
+    imagebot.flows.deliver_image.handle_event(event.data, event["id"], runtime())
 
 
 @functions_framework.cloud_event
 def budget_guard(event: CloudEvent) -> None:
     """Pub/Sub `billing-alerts` (Cloud Billing budget) → tell operators, economy mode, or stop the GPU."""
-    budget_flow.handle_message(event.data, runtime())
+    imagebot.flows.budget_guard.handle_message(event.data, runtime())

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from imagebot.routing import ROUTE_SETTINGS
+from imagebot.core.routing import ROUTE_SETTINGS
 
 
 class ConfigError(RuntimeError):

@@ -11,14 +11,14 @@ from functools import cached_property
 
 from google.cloud import firestore, pubsub_v1, storage
 
-from imagebot.bus import Publisher
 from imagebot.config import Settings
-from imagebot.gpu_endpoint import Predict, vertex_predict
-from imagebot.pacing import Pacer
-from imagebot.quota import QuotaPolicy
-from imagebot.store import Store
-from imagebot.telegram import BotApi
-from imagebot.translation import Translator, vertex_generate
+from imagebot.core.pacing import Pacer
+from imagebot.core.quota import QuotaPolicy
+from imagebot.edges.gpu_endpoint import Predict, vertex_predict
+from imagebot.edges.pubsub import Publisher
+from imagebot.edges.store import Store
+from imagebot.edges.telegram import BotApi
+from imagebot.edges.translation import Translator, vertex_generate
 
 
 def utc_now() -> datetime:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from imagebot import blocklist as functions_blocklist
-from imagebot import contract as functions
+from imagebot.core import blocklist as functions_blocklist
+from imagebot.core import contract as functions
 
 from gpu_service import blocklist as gpu_blocklist
 from gpu_service import contract as gpu

@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 import pytest
 from google.cloud import firestore, pubsub_v1, storage
-from imagebot.contract import GenerationJob
-from imagebot.store import Store
+from imagebot.core.contract import GenerationJob
+from imagebot.edges.store import Store
 
 from local.event_bridge import finalized_event, object_resource
 from local.fake_telegram_client import FakeTelegram, RecordedCall
@@ -50,7 +50,7 @@ REFUSAL = "You're going a bit fast. Try again in"
 
 # Telegram's limits (core.telegram.org/bots/faq, "My bot is hitting limits"): about 30 messages
 # a second per bot, about one a second per chat (short bursts are tolerated), 20 a minute per
-# group. As functions/imagebot/pacing.py counts them: new messages count per chat, new messages
+# group. As functions/imagebot/core/pacing.py counts them: new messages count per chat, new messages
 # and edits count bot-wide; callback answers, chat actions and deletions are not limited.
 BOT_PER_SECOND = 30
 CHAT_INTERVAL = 1.0

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from imagebot import registry, texts
+from imagebot.core import registry, texts
 
 from deploy import rollout, smoke, telegram_setup
 from gpu_service.contract import GenerationJob

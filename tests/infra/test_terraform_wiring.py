@@ -342,7 +342,7 @@ def test_the_overflow_query_is_indexed_and_dispatch_outlives_a_prediction(tf):
     index = tf.resource("google_firestore_index", "jobs_waiting_by_route")
     assert index["collection"] == "jobs"
     assert [f["field_path"] for f in index["fields"]] == ["state", "gpu_route", "times.queued"]
-    store = (ROOT / "functions" / "imagebot" / "store.py").read_text()
+    store = (ROOT / "functions" / "imagebot" / "edges" / "store.py").read_text()
     query = store[store.index("def oldest_queued_since") : store.index("def seconds_per_image")]
     assert re.findall(r'FieldFilter\("([\w.]+)"', query) + re.findall(r'order_by\("([\w.]+)"\)', query) == [
         "state",

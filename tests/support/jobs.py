@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from imagebot.jobs import State, seed_for
+from imagebot.core.jobs import State, seed_for
 from imagebot.runtime import Runtime
 
 

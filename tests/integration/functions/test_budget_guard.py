@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 from google.cloud import pubsub_v1
-from imagebot import budget_guard
 from imagebot.config import Settings
-from imagebot.ops import Mode, Ops
+from imagebot.core.ops import Mode, Ops
+from imagebot.flows import budget_guard
 from imagebot.runtime import Runtime
 
 from tests.infra.budget_workflow import (

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from google.cloud import storage
-from imagebot import inbound
-from imagebot.jobs import State, seed_for
-from imagebot.ops import Mode, Ops
-from imagebot.updates import Button, Command, Prompt, encode_event
+from imagebot.core.jobs import State, seed_for
+from imagebot.core.ops import Mode, Ops
+from imagebot.core.updates import Button, Command, Prompt, encode_event
+from imagebot.flows import validate_prompt
 
 from tests.conftest import BUCKET, PROJECT
 from tests.integration.functions.conftest import OPERATOR_ID, TOPICS
@@ -26,7 +26,7 @@ def validated(emulators) -> TopicTap:
 
 
 def send(event, runtime) -> None:
-    inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), runtime)
 
 
 def command(name: str, user_id: int, language: str = "en", args: str = "") -> Command:
@@ -107,9 +107,9 @@ def test_limits_show_what_is_left_today(runtime, telegram, language, expected):
     user = next(ids)
     job_id = f"u{next(ids)}"
     put_job(runtime, job_id, user, State.VALIDATED)
-    from imagebot import admit
+    from imagebot.flows import rate_limit
 
-    admit.admit(job_id, runtime)
+    rate_limit.admit(job_id, runtime)
     send(command("limits", user, language), runtime)
     assert last_text(telegram).startswith(expected)
 

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 from google.cloud import storage
-from imagebot import deliver
-from imagebot.jobs import State
-from imagebot.telegram import TelegramError
+from imagebot.core.jobs import State
+from imagebot.edges.telegram import TelegramError
+from imagebot.flows import deliver_image
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from gpu_service.contract import output_metadata, output_object_name
@@ -54,9 +54,9 @@ def generated_job(runtime, telegram) -> dict:
 
 def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, telegram, generated_job):
     event = upload_output(generated_job)
-    deliver.handle_event(event, "event-1", runtime)
-    deliver.handle_event(event, "event-1", runtime)  # Eventarc redelivers the same event
-    deliver.handle_event(event, "event-2", runtime)  # or a second event for the same object
+    deliver_image.handle_event(event, "event-1", runtime)
+    deliver_image.handle_event(event, "event-1", runtime)  # Eventarc redelivers the same event
+    deliver_image.handle_event(event, "event-2", runtime)  # or a second event for the same object
 
     (photo,) = telegram.calls("sendPhoto")
     seed = generated_job["seed"]
@@ -86,10 +86,10 @@ def test_a_failed_send_releases_the_claim_so_the_retry_delivers(runtime, telegra
     event = upload_output(generated_job)
     telegram.inject_fault("sendPhoto", error_code=500, count=1)
     with pytest.raises(TelegramError):
-        deliver.handle_event(event, "event-1", runtime)
+        deliver_image.handle_event(event, "event-1", runtime)
     assert runtime.store.get_job(generated_job["job_id"])["state"] == State.GENERATED
 
-    deliver.handle_event(event, "event-1", runtime)
+    deliver_image.handle_event(event, "event-1", runtime)
     assert [call.ok for call in telegram.calls("sendPhoto")] == [False, True]
     assert runtime.store.get_job(generated_job["job_id"])["state"] == State.DELIVERED
 
@@ -97,8 +97,8 @@ def test_a_failed_send_releases_the_claim_so_the_retry_delivers(runtime, telegra
 def test_a_user_who_blocked_the_bot_closes_the_job_without_retries(runtime, telegram, generated_job):
     event = upload_output(generated_job)
     telegram.inject_fault("sendPhoto", error_code=403, description="Forbidden: bot was blocked by the user")
-    deliver.handle_event(event, "event-1", runtime)  # no exception: a retry could never succeed
-    deliver.handle_event(event, "event-2", runtime)
+    deliver_image.handle_event(event, "event-1", runtime)  # no exception: a retry could never succeed
+    deliver_image.handle_event(event, "event-2", runtime)
 
     job = runtime.store.get_job(generated_job["job_id"])
     assert (job["state"], job["reason"]) == (State.FAILED, "undeliverable")
@@ -109,8 +109,8 @@ def test_objects_outside_the_outputs_are_ignored(runtime, telegram):
     blob = storage.Client(project=PROJECT).bucket(BUCKET).blob("models/readme.txt")
     blob.upload_from_string(b"not a photo")
     blob.reload()
-    deliver.handle_event(object_resource(blob), "event-x", runtime)
-    deliver.handle_event({"bucket": BUCKET}, "event-y", runtime)  # no name: logged, dropped
+    deliver_image.handle_event(object_resource(blob), "event-x", runtime)
+    deliver_image.handle_event({"bucket": BUCKET}, "event-y", runtime)  # no name: logged, dropped
     assert telegram.calls("sendPhoto") == []
 
 
@@ -120,7 +120,7 @@ def test_an_event_that_outruns_the_generated_stamp_keeps_the_drawing_time(runtim
     job = put_job(runtime, job_id, chat_id, State.GENERATING)
     event = upload_output(job)
 
-    deliver.handle_event(event, "event-early", runtime)
+    deliver_image.handle_event(event, "event-early", runtime)
 
     done = runtime.store.get_job(job_id)
     assert done["state"] == State.DELIVERED

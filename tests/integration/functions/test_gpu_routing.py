@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from imagebot import admit, dispatch
-from imagebot.jobs import State
-from imagebot.ops import Mode, Ops
+from imagebot.core.jobs import State
+from imagebot.core.ops import Mode, Ops
+from imagebot.flows import dispatch_vertex, rate_limit
 from imagebot.runtime import Runtime
 
 from gpu_service.contract import GenerationJob as GpuSideJob
@@ -81,7 +81,7 @@ def old_cloud_run_job(runtime: Runtime) -> Iterator[str]:
 def admit_new_job(rt: Runtime) -> dict[str, Any]:
     job_id = f"u{next(ids)}"
     put_job(rt, job_id, next(ids), State.VALIDATED, style="pixel")
-    admit.handle_message(pubsub_event_data(job_id.encode()), rt)
+    rate_limit.handle_message(pubsub_event_data(job_id.encode()), rt)
     return rt.store.get_job(job_id)
 
 
@@ -121,7 +121,7 @@ def test_after_a_hand_back_auto_rests_the_endpoint(runtime, vertex, telegram, ta
     vertex.predict_failures = 1
     first = admit_new_job(rt)
     (message,) = endpoint.drain(expect=1)
-    dispatch.handle_message(
+    dispatch_vertex.handle_message(
         pubsub_event_data(message.data, **dict(message.attributes)), rt
     )  # 503: handed back
     assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [first["job_id"]]
@@ -168,7 +168,7 @@ def test_dispatch_sends_the_job_to_the_endpoint_and_leaves_delivery_to_the_bucke
     )
     job, event = queued_for_endpoint(rt, taps[1])
 
-    dispatch.handle_message(event, rt)
+    dispatch_vertex.handle_message(event, rt)
 
     # Through a protobuf Value the seed travels as a double; the container reads it back whole.
     (instance,) = received
@@ -191,7 +191,7 @@ def test_a_job_refused_by_the_container_fails_now_and_the_user_is_told(runtime, 
     }
     job, event = queued_for_endpoint(rt, taps[1])
 
-    dispatch.handle_message(event, rt)
+    dispatch_vertex.handle_message(event, rt)
 
     after = rt.store.get_job(job["job_id"])
     assert after["state"] == State.FAILED and after["reason"] == "vertex endpoint: refused: nsfw"
@@ -209,8 +209,8 @@ def test_a_retryable_failure_is_raised_for_pub_sub_to_redeliver(runtime, vertex,
     }
     job, event = queued_for_endpoint(rt, taps[1])
 
-    with pytest.raises(dispatch.GenerationFailed, match="generation failed"):
-        dispatch.handle_message(event, rt)
+    with pytest.raises(dispatch_vertex.GenerationFailed, match="generation failed"):
+        dispatch_vertex.handle_message(event, rt)
 
     assert rt.store.get_job(job["job_id"])["state"] == State.QUEUED
     assert cloud_run.quiet(0.5) == []
@@ -230,8 +230,8 @@ def test_an_endpoint_that_gives_no_answer_hands_the_job_back_to_cloud_run_once(
         vertex.predict_answer = lambda instance: {"job_id": "u1", "outcome": "generated"}
     job, event = queued_for_endpoint(rt, taps[1])
 
-    dispatch.handle_message(event, rt)
-    dispatch.handle_message(event, rt)  # a redelivery finds the job handed back: nothing more
+    dispatch_vertex.handle_message(event, rt)
+    dispatch_vertex.handle_message(event, rt)  # a redelivery finds the job handed back: nothing more
 
     (message,) = cloud_run.drain(expect=2, timeout=2)
     assert GpuSideJob.from_json(message.data).job_id == job["job_id"]
@@ -245,7 +245,7 @@ def test_a_job_drawn_or_finished_meanwhile_is_not_sent_again(runtime, vertex, te
     job, event = queued_for_endpoint(rt, taps[1])
     rt.store.move_job(job["job_id"], State.DELIVERED, datetime.now(UTC))
 
-    dispatch.handle_message(event, rt)
+    dispatch_vertex.handle_message(event, rt)
 
     assert vertex.predicted == []
 
@@ -254,7 +254,7 @@ def test_a_message_that_is_no_job_fails_its_job_with_the_reason(runtime, vertex,
     rt = routed(runtime, vertex, "vertex")
     job = admit_new_job(rt)
 
-    dispatch.handle_message(pubsub_event_data(b'{"job_id": "oops"}', job_id=job["job_id"]), rt)
+    dispatch_vertex.handle_message(pubsub_event_data(b'{"job_id": "oops"}', job_id=job["job_id"]), rt)
 
     after = rt.store.get_job(job["job_id"])
     assert after["state"] == State.FAILED and after["reason"].startswith("not a generation job")

@@ -7,7 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from google.cloud import firestore
-from imagebot.store import Store
+from imagebot.edges.store import Store
 
 
 def test_concurrent_reservations_get_distinct_slots_one_interval_apart(runtime):

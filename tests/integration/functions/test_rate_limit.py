@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from imagebot import admit
-from imagebot.jobs import State
-from imagebot.telegram import TelegramError
+from imagebot.core.jobs import State
+from imagebot.edges.telegram import TelegramError
+from imagebot.flows import rate_limit
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from tests.conftest import PROJECT
@@ -29,8 +29,8 @@ def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, teleg
     runtime.store.record_generation(4.0)
     ahead = runtime.store.queue_depth()  # queued jobs other tests left behind
     data = pubsub_event_data(job_id.encode())
-    admit.handle_message(data, runtime)
-    admit.handle_message(data, runtime)  # Pub/Sub redelivers: no second charge, no second job
+    rate_limit.handle_message(data, runtime)
+    rate_limit.handle_message(data, runtime)  # Pub/Sub redelivers: no second charge, no second job
 
     job = runtime.store.get_job(job_id)
     assert job["state"] == State.QUEUED and "queued" in job["times"]
@@ -56,7 +56,7 @@ def test_the_style_question_becomes_the_status_message(runtime, telegram, genera
     chat_id, job_id = next(ids), f"u{next(ids)}"
     question_id = runtime.bot.send_message(chat_id, "Which style?")["message_id"]
     put_job(runtime, job_id, chat_id, State.VALIDATED, status_message_id=question_id)
-    admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["message_id"] == question_id and edit.params["text"].startswith(
@@ -70,7 +70,7 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
     jobs = [f"u{next(ids)}" for _ in range(3)]
     for job_id in jobs:
         put_job(runtime, job_id, chat_id, State.VALIDATED)
-        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+        rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
     states = [runtime.store.get_job(job_id)["state"] for job_id in jobs]
     assert states == [State.QUEUED, State.QUEUED, State.REJECTED]
@@ -86,7 +86,7 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
     more = [f"u{next(ids)}" for _ in range(3)]
     for job_id in more:
         put_job(runtime, job_id, chat_id, State.VALIDATED)
-        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+        rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     again = [runtime.store.get_job(job_id) for job_id in more]
     assert [(job["state"], job["reason"], job["told"]) for job in again] == [
         (State.REJECTED, "rate", False)
@@ -97,20 +97,20 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
 def test_a_job_not_in_validated_is_left_alone(runtime, telegram, generation):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.DELIVERED)
-    admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
-    admit.handle_message(pubsub_event_data(b"u-no-such-job"), runtime)
+    rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    rate_limit.handle_message(pubsub_event_data(b"u-no-such-job"), runtime)
     assert runtime.store.get_job(job_id)["state"] == State.DELIVERED
     assert telegram.calls("sendMessage") == [] and generation.quiet(0.5) == []
 
 
 def test_while_paused_a_job_is_refused_politely_and_nothing_is_charged(runtime, telegram, generation):
-    from imagebot.ops import Mode, Ops
+    from imagebot.core.ops import Mode, Ops
 
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.VALIDATED)
     runtime.store.set_ops(Ops(Mode.PAUSED, "test", "operator"))
     try:
-        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+        rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     finally:
         runtime.store.set_ops(Ops())
     job = runtime.store.get_job(job_id)
@@ -121,7 +121,7 @@ def test_while_paused_a_job_is_refused_politely_and_nothing_is_charged(runtime, 
 
 
 def test_in_economy_mode_jobs_are_drawn_cheaper_and_quotas_tighten(runtime, telegram, generation):
-    from imagebot.ops import Mode, Ops
+    from imagebot.core.ops import Mode, Ops
 
     chat_id = next(ids)  # the runtime allows a burst of 2; economy halves it to 1
     jobs = [f"u{next(ids)}" for _ in range(2)]
@@ -129,7 +129,7 @@ def test_in_economy_mode_jobs_are_drawn_cheaper_and_quotas_tighten(runtime, tele
     try:
         for job_id in jobs:
             put_job(runtime, job_id, chat_id, State.VALIDATED)
-            admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+            rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     finally:
         runtime.store.set_ops(Ops())
     assert [runtime.store.get_job(j)["state"] for j in jobs] == [State.QUEUED, State.REJECTED]
@@ -138,13 +138,13 @@ def test_in_economy_mode_jobs_are_drawn_cheaper_and_quotas_tighten(runtime, tele
 
 
 def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtime, telegram, generation):
-    from imagebot.jobs import cache_key, seed_for_prompt
+    from imagebot.core.jobs import cache_key, seed_for_prompt
 
     chat_id, first, repeat = next(ids), f"u{next(ids)}", f"u{next(ids)}"
     prompt = f"a lantern festival {first}"
     job = put_job(runtime, first, chat_id, State.VALIDATED, prompt=prompt, seed=seed_for_prompt(prompt))
     hits_before, misses_before = runtime.store.cache_counts()
-    admit.handle_message(pubsub_event_data(first.encode()), runtime)
+    rate_limit.handle_message(pubsub_event_data(first.encode()), runtime)
     assert runtime.store.get_job(first)["cache_key"] == cache_key(job, "normal")
     photo = runtime.bot.send_photo(chat_id, ("p.png", png(16, 16, "orange"), "image/png"), caption="x")
     runtime.store.remember_photo(
@@ -154,8 +154,8 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
 
     other_user = next(ids)
     put_job(runtime, repeat, other_user, State.VALIDATED, prompt=prompt, seed=seed_for_prompt(prompt))
-    admit.handle_message(pubsub_event_data(repeat.encode()), runtime)
-    admit.handle_message(pubsub_event_data(repeat.encode()), runtime)  # redelivered: still one photo
+    rate_limit.handle_message(pubsub_event_data(repeat.encode()), runtime)
+    rate_limit.handle_message(pubsub_event_data(repeat.encode()), runtime)  # redelivered: still one photo
 
     served = runtime.store.get_job(repeat)
     assert (served["state"], served["cached"]) == (State.DELIVERED, True)
@@ -174,7 +174,7 @@ def test_a_chat_rate_limited_for_minutes_still_gets_its_job_drawn(runtime, teleg
     put_job(runtime, job_id, chat_id, State.VALIDATED)
     telegram.inject_fault("sendMessage", error_code=429, retry_after=120)
 
-    admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+    rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
     job = runtime.store.get_job(job_id)
     assert job["state"] == State.QUEUED and "status_message_id" not in job
@@ -188,14 +188,14 @@ def test_a_refusal_that_failed_to_send_is_told_on_the_redelivery_and_only_once(r
     for job_id in jobs:
         put_job(runtime, job_id, chat_id, State.VALIDATED)
     for job_id in jobs[:2]:
-        admit.handle_message(pubsub_event_data(job_id.encode()), runtime)
+        rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     telegram.inject_fault("sendMessage", error_code=502)
     refused = pubsub_event_data(jobs[2].encode())
 
     with pytest.raises(TelegramError):
-        admit.handle_message(refused, runtime)  # Pub/Sub will redeliver it
-    admit.handle_message(refused, runtime)
-    admit.handle_message(refused, runtime)
+        rate_limit.handle_message(refused, runtime)  # Pub/Sub will redeliver it
+    rate_limit.handle_message(refused, runtime)
+    rate_limit.handle_message(refused, runtime)
 
     told = [
         c

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from imagebot import failures
-from imagebot.jobs import State
-from imagebot.updates import Prompt, encode_event
+from imagebot.core.jobs import State
+from imagebot.core.updates import Prompt, encode_event
+from imagebot.flows import report_failure
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from tests.support.events import pubsub_event_data, unique_ids
@@ -26,8 +26,8 @@ def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, te
     job = put_job(runtime, job_id, chat_id, State.GENERATING, status_message_id=status_id)
     body = GpuSideJob(job_id=job_id, chat_id=chat_id, prompt=job["prompt"], style="ghibli", seed=job["seed"])
     data = pubsub_event_data(json.dumps(vars(body)).encode(), job_id=job_id, **DEAD)
-    failures.handle_dead_letter(data, runtime)
-    failures.handle_dead_letter(data, runtime)  # dead letters are delivered at least once too
+    report_failure.handle_dead_letter(data, runtime)
+    report_failure.handle_dead_letter(data, runtime)  # dead letters are delivered at least once too
 
     failed = runtime.store.get_job(job_id)
     assert (
@@ -43,7 +43,7 @@ def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, te
 def test_a_dead_letter_for_a_delivered_job_changes_nothing(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.DELIVERED)
-    failures.handle_dead_letter(pubsub_event_data(b"{}", job_id=job_id, **DEAD), runtime)
+    report_failure.handle_dead_letter(pubsub_event_data(b"{}", job_id=job_id, **DEAD), runtime)
     assert runtime.store.get_job(job_id)["state"] == State.DELIVERED
     assert telegram.calls() == []
 
@@ -51,7 +51,7 @@ def test_a_dead_letter_for_a_delivered_job_changes_nothing(runtime, telegram):
 def test_a_dead_lettered_prompt_becomes_a_failed_job_with_an_apology(runtime, telegram):
     chat_id = next(ids)
     prompt = Prompt(next(ids), chat_id, chat_id, 3, "a cat", "ru")
-    failures.handle_dead_letter(
+    report_failure.handle_dead_letter(
         pubsub_event_data(encode_event(prompt), update_id=str(prompt.update_id)), runtime
     )
     job = runtime.store.get_job(f"u{prompt.update_id}")
@@ -64,7 +64,7 @@ def test_the_sweep_fails_only_jobs_stuck_past_the_deadline(runtime, telegram):
     stuck, fresh = f"u{next(ids)}", f"u{next(ids)}"
     put_job(runtime, stuck, next(ids), State.GENERATING, times={"received": long_ago, "generating": long_ago})
     put_job(runtime, fresh, next(ids), State.GENERATING)
-    assert failures.sweep(runtime) >= 1
+    assert report_failure.sweep(runtime) >= 1
     assert runtime.store.get_job(stuck)["state"] == State.FAILED
     assert runtime.store.get_job(stuck)["reason"] == "stuck in generating past the deadline"
     assert runtime.store.get_job(fresh)["state"] == State.GENERATING

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from imagebot import progress
-from imagebot.jobs import State
+from imagebot.core.jobs import State
+from imagebot.flows import report_progress
 
 from tests.support.events import pubsub_event_data, unique_ids
 from tests.support.jobs import put_job
@@ -23,7 +23,7 @@ def test_the_status_says_drawing_and_the_chat_shows_upload_photo(runtime, telegr
     put_job(
         runtime, job_id, chat_id, State.GENERATING, style="pixel", language="ru", status_message_id=status_id
     )
-    progress.handle_message(progress_event(job_id), runtime)
+    report_progress.handle_message(progress_event(job_id), runtime)
 
     (edit,) = telegram.calls("editMessageText")
     assert (edit.params["message_id"], edit.params["text"]) == (status_id, "🎨 Рисую: Pixel Art…")
@@ -34,20 +34,20 @@ def test_the_status_says_drawing_and_the_chat_shows_upload_photo(runtime, telegr
 def test_progress_arriving_after_the_photo_changes_nothing(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.DELIVERED, status_message_id=5)
-    progress.handle_message(progress_event(job_id), runtime)
-    progress.handle_message(pubsub_event_data(b'{"job_id": "../x", "state": "generating"}'), runtime)
+    report_progress.handle_message(progress_event(job_id), runtime)
+    report_progress.handle_message(pubsub_event_data(b'{"job_id": "../x", "state": "generating"}'), runtime)
     assert telegram.calls() == []
 
 
 def test_a_429_from_telegram_is_waited_out_and_the_photo_still_arrives(runtime, telegram):
-    from imagebot import deliver
+    from imagebot.flows import deliver_image
 
     from tests.integration.functions.test_deliver_image import upload_output
 
     chat_id, job_id = next(ids), f"u{next(ids)}"
     job = put_job(runtime, job_id, chat_id, State.GENERATED)
     telegram.inject_fault("sendPhoto", error_code=429, retry_after=1)
-    deliver.handle_event(upload_output(job), "event-429", runtime)
+    deliver_image.handle_event(upload_output(job), "event-429", runtime)
 
     attempts = telegram.calls("sendPhoto")
     assert [call.status for call in attempts] == [429, 200]

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from imagebot import admit, inbound, keyboards
-from imagebot.jobs import State
-from imagebot.ops import Mode, Ops
+from imagebot.core import keyboards
+from imagebot.core.jobs import State
+from imagebot.core.ops import Mode, Ops
+from imagebot.core.updates import Button, Command, Prompt, encode_event
+from imagebot.edges.translation import STYLE_HINTS, cache_key
+from imagebot.flows import rate_limit, validate_prompt
 from imagebot.runtime import Runtime
-from imagebot.translation import STYLE_HINTS, cache_key
-from imagebot.updates import Button, Command, Prompt, encode_event
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from local.fake_vertex import ENHANCEMENT, FakeVertex, translate_words
@@ -65,7 +66,7 @@ def send_prompt(rt: Runtime, text: str) -> dict:
     event = Prompt(
         update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=text, language_code="ru"
     )
-    inbound.handle_message(pubsub_event_data(encode_event(event)), rt)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), rt)
     return rt.store.get_job(f"u{event.update_id}")
 
 
@@ -83,7 +84,7 @@ def test_a_russian_prompt_is_drawn_in_english_and_the_user_keeps_their_words(tra
     assert counts["input_chars"] > before.get("input_chars", 0) + len(prompt)
     assert counts["output_tokens"] > before.get("output_tokens", 0)
 
-    admit.handle_message(pubsub_event_data(job["job_id"].encode()), translating)
+    rate_limit.handle_message(pubsub_event_data(job["job_id"].encode()), translating)
 
     sent = [GpuSideJob.from_json(m.data) for m in generation.drain(expect=1, timeout=5)]
     assert [(j.job_id, j.prompt) for j in sent] == [(job["job_id"], job["model_prompt"])]
@@ -103,7 +104,7 @@ def test_a_slow_model_is_abandoned_and_the_original_prompt_drawn(runtime, vertex
     prompt = f"ночной город {next(ids)}"
     vertex.delay_seconds = 4.0
 
-    with caplog.at_level(logging.WARNING, logger="imagebot.translation"):
+    with caplog.at_level(logging.WARNING, logger="imagebot.edges.translation"):
         job = send_prompt(impatient, prompt)
 
     assert job["state"] == State.VALIDATED
@@ -138,7 +139,7 @@ def command(rt: Runtime, chat_id: int, name: str) -> None:
     event = Command(
         update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, name=name, language_code="en"
     )
-    inbound.handle_message(pubsub_event_data(encode_event(event)), rt)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), rt)
 
 
 def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, telegram):
@@ -149,7 +150,7 @@ def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, 
     event = Prompt(
         update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text="a fox", language_code="en"
     )
-    inbound.handle_message(pubsub_event_data(encode_event(event)), translating)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), translating)
     command(translating, chat_id, "enhance")
 
     job = translating.store.get_job(f"u{event.update_id}")
@@ -179,7 +180,7 @@ def press(rt: Runtime, chat_id: int, action: str, *args: str) -> str:
     """A button press; returns the job id it makes (for draw-again buttons)."""
     update_id = next(ids)
     button = Button(update_id, chat_id, chat_id, 1, "cbq", action, args, "en")
-    inbound.handle_message(pubsub_event_data(encode_event(button)), rt)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(button)), rt)
     return f"u{update_id}"
 
 
@@ -190,7 +191,7 @@ def test_an_enhanced_prompt_waits_for_its_style_and_follows_it_to_another(transl
     event = Prompt(
         update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=prompt, language_code="ru"
     )
-    inbound.handle_message(pubsub_event_data(encode_event(event)), translating)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), translating)
     job_id = f"u{event.update_id}"
 
     waiting = translating.store.get_job(job_id)

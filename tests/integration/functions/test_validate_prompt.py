@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from imagebot import inbound, keyboards
-from imagebot.jobs import State
-from imagebot.updates import Button, Prompt, encode_event
+from imagebot.core import keyboards
+from imagebot.core.jobs import State
+from imagebot.core.updates import Button, Prompt, encode_event
+from imagebot.flows import validate_prompt
 
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
@@ -33,8 +34,8 @@ def bot_messages(telegram, chat_id: int) -> list:
 def test_a_prompt_without_a_default_style_asks_once_even_when_redelivered(runtime, telegram, validated):
     event = prompt_event("  a fox\u200b in the snow ", chat_id=next(ids))
     data = pubsub_event_data(encode_event(event))
-    inbound.handle_message(data, runtime)
-    inbound.handle_message(data, runtime)
+    validate_prompt.handle_message(data, runtime)
+    validate_prompt.handle_message(data, runtime)
 
     (question,) = bot_messages(telegram, event.chat_id)
     keyboard = question.param_json("reply_markup")["inline_keyboard"][0]
@@ -50,7 +51,7 @@ def test_a_prompt_without_a_default_style_asks_once_even_when_redelivered(runtim
 def test_a_user_with_a_default_style_goes_straight_on(runtime, telegram, validated):
     event = prompt_event("a castle", chat_id=next(ids))
     runtime.store._db.collection("users").document(str(event.user_id)).set({"default_style": "pixel"})
-    inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), runtime)
 
     job = runtime.store.get_job(f"u{event.update_id}")
     assert (job["state"], job["style"]) == (State.VALIDATED, "pixel")
@@ -72,7 +73,7 @@ def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(
     runtime, telegram, validated, text, language, expected
 ):
     event = prompt_event(text, chat_id=next(ids), language=language)
-    inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), runtime)
 
     (answer,) = bot_messages(telegram, event.chat_id)
     assert expected in answer.params["text"]
@@ -83,12 +84,12 @@ def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(
 
 def test_the_first_style_press_wins_and_later_presses_do_nothing(runtime, telegram, validated):
     event = prompt_event("a red kite", chat_id=next(ids))
-    inbound.handle_message(pubsub_event_data(encode_event(event)), runtime)
+    validate_prompt.handle_message(pubsub_event_data(encode_event(event)), runtime)
     job_id = f"u{event.update_id}"
 
     for style in ("realistic", "ghibli"):
         press = Button(next(ids), event.chat_id, event.user_id, 1, "cbq", "style", (style, job_id))
-        inbound.handle_message(pubsub_event_data(encode_event(press)), runtime)
+        validate_prompt.handle_message(pubsub_event_data(encode_event(press)), runtime)
 
     job = runtime.store.get_job(job_id)
     assert (job["state"], job["style"]) == (State.VALIDATED, "realistic")
@@ -96,6 +97,6 @@ def test_the_first_style_press_wins_and_later_presses_do_nothing(runtime, telegr
 
 
 def test_undecodable_messages_are_dropped_without_raising(runtime, validated):
-    inbound.handle_message({"message": {"data": "!!not base64"}}, runtime)
-    inbound.handle_message(pubsub_event_data(b'{"v": 1, "kind": "prompt"}'), runtime)
+    validate_prompt.handle_message({"message": {"data": "!!not base64"}}, runtime)
+    validate_prompt.handle_message(pubsub_event_data(b'{"v": 1, "kind": "prompt"}'), runtime)
     assert validated.quiet(0.5) == []

@@ -7,8 +7,8 @@ import json
 
 import httpx
 import pytest
-from imagebot import keyboards
-from imagebot.updates import Button, Prompt, decode_event
+from imagebot.core import keyboards
+from imagebot.core.updates import Button, Prompt, decode_event
 
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS, WEBHOOK_SECRET

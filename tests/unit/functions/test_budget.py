@@ -4,7 +4,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from imagebot.budget import (
+from imagebot.core.budget import (
     BadNotification,
     GuardPolicy,
     Workflow,
@@ -12,7 +12,7 @@ from imagebot.budget import (
     effective_threshold,
     parse_notification,
 )
-from imagebot.ops import Mode, Ops
+from imagebot.core.ops import Mode, Ops
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NOVEMBER, DECEMBER, OCTOBER = "2026-11-01T07:00:00Z", "2026-12-01T08:00:00Z", "2026-10-01T07:00:00Z"

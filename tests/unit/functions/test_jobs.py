@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from imagebot.jobs import State, can_move, job_id_for_update, move, seed_for, stage_durations
+from imagebot.core.jobs import State, can_move, job_id_for_update, move, seed_for, stage_durations
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -58,7 +58,7 @@ def test_stage_durations_follow_the_pipeline_order():
 
 
 def test_a_first_seed_comes_from_the_words_so_repeats_meet_in_the_cache():
-    from imagebot.jobs import cache_key, seed_for_prompt
+    from imagebot.core.jobs import cache_key, seed_for_prompt
 
     assert (
         seed_for_prompt("a red fox") == seed_for_prompt("a red fox") != seed_for_prompt("a red fox", "snow")

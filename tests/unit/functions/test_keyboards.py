@@ -1,5 +1,5 @@
 import pytest
-from imagebot import keyboards
+from imagebot.core import keyboards
 
 
 def buttons(markup):
@@ -63,8 +63,8 @@ def test_invalid_callbacks_cannot_be_built():
 
 
 def test_the_command_menu_fits_telegrams_limits_in_every_language():
-    from imagebot.registry import COMMANDS, menu
-    from imagebot.texts import CATALOGUE
+    from imagebot.core.registry import COMMANDS, menu
+    from imagebot.core.texts import CATALOGUE
 
     for language in CATALOGUE:
         entries = menu(language)

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
-from imagebot.ops import Mode, Ops, generation_mode, quota_in_mode
-from imagebot.quota import QuotaPolicy
+from imagebot.core.ops import Mode, Ops, generation_mode, quota_in_mode
+from imagebot.core.quota import QuotaPolicy
 
 
 def test_economy_tightens_quotas_but_never_to_zero():

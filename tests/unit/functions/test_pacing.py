@@ -1,5 +1,5 @@
 import pytest
-from imagebot.pacing import Pacer, PacingPolicy, reserve
+from imagebot.core.pacing import Pacer, PacingPolicy, reserve
 
 
 def test_reserve_gives_now_when_free_and_queues_behind_the_last_otherwise():

@@ -1,7 +1,14 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from imagebot.quota import NOTICE_WINDOW_SECONDS, Admission, QuotaPolicy, QuotaState, admit, refusal_notice
+from imagebot.core.quota import (
+    NOTICE_WINDOW_SECONDS,
+    Admission,
+    QuotaPolicy,
+    QuotaState,
+    admit,
+    refusal_notice,
+)
 
 POLICY = QuotaPolicy(burst=3, refill_seconds=10.0, daily_limit=5)
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC).timestamp()

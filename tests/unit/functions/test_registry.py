@@ -1,8 +1,8 @@
 import inspect
 
 import pytest
-from imagebot import keyboards, registry, texts
-from imagebot.registry import AnsweredBy
+from imagebot.core import keyboards, registry, texts
+from imagebot.core.registry import AnsweredBy
 
 
 @pytest.mark.parametrize("declared", registry.COMMANDS, ids=lambda c: c.name)

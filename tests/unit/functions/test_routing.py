@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from imagebot.config import ConfigError, Settings
-from imagebot.dispatch import Outcome, read_prediction
-from imagebot.gpu_endpoint import EndpointUnavailable
-from imagebot.ops import Mode
-from imagebot.routing import ENDPOINT_REST, GpuRoute, choose_route
+from imagebot.core.ops import Mode
+from imagebot.core.routing import ENDPOINT_REST, GpuRoute, choose_route
+from imagebot.edges.gpu_endpoint import EndpointUnavailable
+from imagebot.flows.dispatch_vertex import Outcome, read_prediction
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ENDPOINT = "projects/p/locations/europe-west4/endpoints/123"

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from imagebot.stats import percentile, summarise
+from imagebot.core.stats import percentile, summarise
 
 T0 = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

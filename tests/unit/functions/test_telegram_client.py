@@ -2,7 +2,7 @@ import json
 
 import httpx
 import pytest
-from imagebot.telegram import BotApi, TelegramError
+from imagebot.edges.telegram import BotApi, TelegramError
 
 TOKEN = "123456:TEST-TOKEN"
 

@@ -1,7 +1,7 @@
 import re
 import string
 
-from imagebot.texts import CATALOGUE, language_for, render
+from imagebot.core.texts import CATALOGUE, language_for, render
 
 
 def test_every_language_has_every_text_with_the_same_placeholders():
@@ -32,7 +32,7 @@ def test_captions_stay_within_telegrams_limit_after_parsing():
     import re as _re
     from html import unescape
 
-    from imagebot.texts import caption
+    from imagebot.core.texts import caption
 
     text = caption("en", "Pixel Art", "<&>" * 300, 123, negative="x" * 300)
     plain = unescape(_re.sub(r"<[^>]+>", "", text))
@@ -44,6 +44,6 @@ def test_captions_stay_within_telegrams_limit_after_parsing():
 
 
 def test_waits_read_naturally():
-    from imagebot.texts import wait_text
+    from imagebot.core.texts import wait_text
 
     assert wait_text("en", 0.2) == "1 s" and wait_text("en", 42) == "42 s" and wait_text("ru", 300) == "5 мин"

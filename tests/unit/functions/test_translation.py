@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from imagebot.config import Settings
-from imagebot.translation import (
+from imagebot.edges.translation import (
     Answer,
     TranslationTimeout,
     Translator,

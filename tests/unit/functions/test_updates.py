@@ -1,6 +1,6 @@
 import pytest
-from imagebot import keyboards
-from imagebot.updates import (
+from imagebot.core import keyboards
+from imagebot.core.updates import (
     Button,
     Command,
     Ignored,

@@ -1,5 +1,5 @@
 import pytest
-from imagebot.validation import PromptRejected, normalise_prompt, validate_prompt, validate_request
+from imagebot.core.validation import PromptRejected, normalise_prompt, validate_prompt, validate_request
 
 
 def test_normalise_trims_collapses_and_composes():

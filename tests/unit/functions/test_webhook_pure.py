@@ -1,6 +1,6 @@
 from imagebot.config import Settings
-from imagebot.updates import Button, Command
-from imagebot.webhook import button_answer, command_reply, needs_worker, secret_matches
+from imagebot.core.updates import Button, Command
+from imagebot.flows.telegram_webhook import button_answer, command_reply, needs_worker, secret_matches
 
 SETTINGS = Settings(
     project="p",

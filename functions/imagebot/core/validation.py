@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from imagebot.blocklist import is_blocked
+from imagebot.core.blocklist import is_blocked
 
 _WHITESPACE = re.compile(r"\s+")
 # "--no blurry, text" on its own last line, or at the end of a one-line prompt.

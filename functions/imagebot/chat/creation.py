@@ -8,13 +8,14 @@ from typing import Any
 
 from google.api_core.exceptions import NotFound
 
-from imagebot import deliver, keyboards, texts
-from imagebot.jobs import State, job_id_for_update, seed_for, seed_for_prompt
+from imagebot.core import keyboards, texts
+from imagebot.core.jobs import State, job_id_for_update, seed_for, seed_for_prompt
+from imagebot.core.ops import Mode
+from imagebot.core.updates import Button, Prompt
+from imagebot.core.validation import PromptRejected, validate_request
+from imagebot.flows import deliver_image as deliver
 from imagebot.logs import fields
-from imagebot.ops import Mode
 from imagebot.runtime import Runtime
-from imagebot.updates import Button, Prompt
-from imagebot.validation import PromptRejected, validate_request
 
 log = logging.getLogger(__name__)
 QUESTION_PROMPT_CHARS = 200

@@ -14,12 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagebot import keyboards, registry, texts
-from imagebot.bus import Publisher
 from imagebot.config import Settings
-from imagebot.logs import fields
-from imagebot.registry import AnsweredBy
-from imagebot.updates import (
+from imagebot.core import keyboards, registry, texts
+from imagebot.core.registry import AnsweredBy
+from imagebot.core.updates import (
     Button,
     Command,
     Ignored,
@@ -29,6 +27,8 @@ from imagebot.updates import (
     encode_event,
     parse_update,
 )
+from imagebot.edges.pubsub import Publisher
+from imagebot.logs import fields
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 log = logging.getLogger(__name__)

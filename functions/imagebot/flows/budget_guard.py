@@ -15,12 +15,12 @@ import json
 import logging
 from typing import Any, Protocol
 
-from imagebot import budget
 from imagebot.config import Settings
-from imagebot.events import BadEvent, pubsub_data
+from imagebot.core import budget
+from imagebot.core.events import BadEvent, pubsub_data
+from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
-from imagebot.telegram import TelegramError
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from imagebot import keyboards, texts
-from imagebot.contract import ContractError, OutputMetadata, job_id_from_output_name
-from imagebot.events import BadEvent, StorageObject, storage_object
-from imagebot.jobs import State, stage_durations
+from imagebot.core import keyboards, texts
+from imagebot.core.contract import ContractError, OutputMetadata, job_id_from_output_name
+from imagebot.core.events import BadEvent, StorageObject, storage_object
+from imagebot.core.jobs import State, stage_durations
+from imagebot.core.styles import label
+from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
-from imagebot.styles import label
-from imagebot.telegram import TelegramError
 
 log = logging.getLogger(__name__)
 

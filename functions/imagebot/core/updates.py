@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from imagebot import keyboards
-from imagebot.contract import STYLES
+from imagebot.core import keyboards
+from imagebot.core.contract import STYLES
 
 INBOUND_VERSION = 1
 ALLOWED_UPDATES = ("message", "callback_query")  # what parse_update reads; setWebhook asks for these

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from imagebot.quota import QuotaPolicy
+from imagebot.core.quota import QuotaPolicy
 
 
 class Mode(StrEnum):

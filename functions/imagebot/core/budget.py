@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from imagebot.ops import Mode, Ops
+from imagebot.core.ops import Mode, Ops
 
 SUPPORTED_SCHEMA = "1.0"
 SET_BY_BUDGET = "budget"

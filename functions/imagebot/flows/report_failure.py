@@ -12,13 +12,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from imagebot import keyboards, texts
-from imagebot.events import BadEvent, pubsub_data
-from imagebot.jobs import State, job_id_for_update
+from imagebot.core import keyboards, texts
+from imagebot.core.events import BadEvent, pubsub_data
+from imagebot.core.jobs import State, job_id_for_update
+from imagebot.core.updates import MalformedUpdate, Prompt, decode_event
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
-from imagebot.status import show_status
-from imagebot.updates import MalformedUpdate, Prompt, decode_event
+from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)
 STALLED_STATES = (State.QUEUED, State.GENERATING, State.GENERATED)

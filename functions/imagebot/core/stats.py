@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from imagebot.jobs import State
+from imagebot.core.jobs import State
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from imagebot.ops import Mode
+from imagebot.core.ops import Mode
 
 
 class GpuRoute(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imagebot.contract import STYLES
+from imagebot.core.contract import STYLES
 
 LABELS: dict[str, str] = {
     "ghibli": "Ghibli Art",

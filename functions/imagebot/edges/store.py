@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
-from imagebot import pacing, quota
-from imagebot.jobs import State, can_move, move
-from imagebot.ops import Ops
+from imagebot.core import pacing, quota
+from imagebot.core.jobs import State, can_move, move
+from imagebot.core.ops import Ops
 
 Doc = dict[str, Any]
 T = TypeVar("T")

@@ -7,11 +7,12 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from imagebot import budget, budget_guard, stats, texts
+from imagebot.core import budget, stats, texts
+from imagebot.core.ops import Mode
+from imagebot.core.updates import Command
+from imagebot.flows import budget_guard
 from imagebot.logs import fields
-from imagebot.ops import Mode
 from imagebot.runtime import Runtime
-from imagebot.updates import Command
 
 log = logging.getLogger(__name__)
 

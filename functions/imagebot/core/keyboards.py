@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imagebot import registry, texts
-from imagebot.contract import ASPECTS, STYLES
-from imagebot.styles import label
+from imagebot.core import registry, texts
+from imagebot.core.contract import ASPECTS, STYLES
+from imagebot.core.styles import label
 
 
 @dataclass(frozen=True)

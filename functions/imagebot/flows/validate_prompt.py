@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from imagebot import creation, registry
-from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
+from imagebot.chat import creation
+from imagebot.core import registry
+from imagebot.core.events import BadEvent, pubsub_data, pubsub_message_id
+from imagebot.core.registry import AnsweredBy
+from imagebot.core.updates import Button, Command, MalformedUpdate, Prompt, decode_event
 from imagebot.logs import fields
-from imagebot.registry import AnsweredBy
 from imagebot.runtime import Runtime
-from imagebot.updates import Button, Command, MalformedUpdate, Prompt, decode_event
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from imagebot import texts
-from imagebot.contract import ASPECTS, STYLES
-from imagebot.styles import label
+from imagebot.core import texts
+from imagebot.core.contract import ASPECTS, STYLES
+from imagebot.core.styles import label
 
 LANGUAGES = tuple(texts.CATALOGUE)
 
@@ -64,47 +64,47 @@ def _style(language: str, args: tuple[str, ...]) -> str:
 
 W, H = AnsweredBy.WORKER, AnsweredBy.WEBHOOK
 COMMANDS: tuple[Cmd, ...] = (  # in menu order
-    Cmd("start", "webhook.start_reply", H),
-    Cmd("help", "webhook.help_reply", H),
-    *(Cmd(style, "webhook.shortcut_usage", H) for style in STYLES),  # with a prompt: a Prompt
-    Cmd("style", "account.show_style_menu", W),
-    Cmd("limits", "account.show_limits", W),
-    Cmd("history", "account.resend_history", W),
-    Cmd("enhance", "account.toggle_enhance", W),
-    Cmd("lang", "account.show_language_menu", W),
-    Cmd("stats", "operators.show_stats", W, operator_only=True, in_menu=False),
-    Cmd("pause", "operators.pause", W, operator_only=True, in_menu=False),
-    Cmd("resume", "operators.resume", W, operator_only=True, in_menu=False),
+    Cmd("start", "flows.telegram_webhook.start_reply", H),
+    Cmd("help", "flows.telegram_webhook.help_reply", H),
+    *(Cmd(style, "flows.telegram_webhook.shortcut_usage", H) for style in STYLES),  # with a prompt: a Prompt
+    Cmd("style", "chat.account.show_style_menu", W),
+    Cmd("limits", "chat.account.show_limits", W),
+    Cmd("history", "chat.account.resend_history", W),
+    Cmd("enhance", "chat.account.toggle_enhance", W),
+    Cmd("lang", "chat.account.show_language_menu", W),
+    Cmd("stats", "chat.operators.show_stats", W, operator_only=True, in_menu=False),
+    Cmd("pause", "chat.operators.pause", W, operator_only=True, in_menu=False),
+    Cmd("resume", "chat.operators.resume", W, operator_only=True, in_menu=False),
 )
 
 ACTIONS: tuple[Action, ...] = (
     # the style for a prompt waiting for one
-    Action("style", (STYLES, None), _say("answer_style", style=_style), "creation.choose_style"),
+    Action("style", (STYLES, None), _say("answer_style", style=_style), "chat.creation.choose_style"),
     # same prompt and style, new seed
-    Action("again", (None,), _say("answer_again"), "creation.draw_again", requester_only=True),
+    Action("again", (None,), _say("answer_again"), "chat.creation.draw_again", requester_only=True),
     # same prompt, another style, new seed
-    Action("other", (STYLES, None), _say("answer_restyle", style=_style), "creation.draw_again", True),
+    Action("other", (STYLES, None), _say("answer_restyle", style=_style), "chat.creation.draw_again", True),
     # same prompt and seed, another style
-    Action("same", (STYLES, None), _say("answer_restyle", style=_style), "creation.draw_again", True),
+    Action("same", (STYLES, None), _say("answer_restyle", style=_style), "chat.creation.draw_again", True),
     # the original file as a document
-    Action("file", (None,), _say("answer_file"), "creation.send_original", requester_only=True),
+    Action("file", (None,), _say("answer_file"), "chat.creation.send_original", requester_only=True),
     # the English the model drew from, shown in the caption
-    Action("drawn", (None,), _say("answer_drawn"), "creation.show_drawn_as", requester_only=True),
+    Action("drawn", (None,), _say("answer_drawn"), "chat.creation.show_drawn_as", requester_only=True),
     # a failed job, once more
-    Action("retry", (None,), _say("answer_again"), "creation.draw_again", requester_only=True),
-    Action("default", (STYLES,), _say("answer_default", style=_style), "account.set_default_style"),
+    Action("retry", (None,), _say("answer_again"), "chat.creation.draw_again", requester_only=True),
+    Action("default", (STYLES,), _say("answer_default", style=_style), "chat.account.set_default_style"),
     Action(
         "aspect",
         (ASPECTS,),
         _say("answer_aspect", aspect=lambda language, args: texts.render(language, f"aspect_{args[0]}")),
-        "account.set_aspect",
+        "chat.account.set_aspect",
     ),
     # said in the language just chosen
     Action(
         "lang",
         (LANGUAGES,),
         lambda _, args: texts.render(args[0], "language_name") + " ✓",
-        "account.set_language",
+        "chat.account.set_language",
     ),
 )
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from imagebot import keyboards, texts
-from imagebot.ops import quota_in_mode
+from imagebot.core import keyboards, texts
+from imagebot.core.ops import quota_in_mode
+from imagebot.core.styles import label
+from imagebot.core.updates import Button, Command
+from imagebot.edges.telegram import TelegramError
 from imagebot.runtime import Runtime
-from imagebot.styles import label
-from imagebot.telegram import TelegramError
-from imagebot.updates import Button, Command
 
 HISTORY_SHOWN = 5
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
-from imagebot.telegram import TelegramError
 
 log = logging.getLogger(__name__)
 

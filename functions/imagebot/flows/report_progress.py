@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from imagebot import texts
-from imagebot.contract import ContractError, ProgressEvent
-from imagebot.events import BadEvent, pubsub_data
-from imagebot.jobs import State
+from imagebot.core import texts
+from imagebot.core.contract import ContractError, ProgressEvent
+from imagebot.core.events import BadEvent, pubsub_data
+from imagebot.core.jobs import State
+from imagebot.core.styles import label
+from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
-from imagebot.status import show_status
-from imagebot.styles import label
-from imagebot.telegram import TelegramError
+from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from imagebot.contract import ContractError, GenerationJob
-from imagebot.events import BadEvent, pubsub_data
-from imagebot.failures import fail
-from imagebot.gpu_endpoint import EndpointUnavailable
-from imagebot.jobs import State
+from imagebot.core.contract import ContractError, GenerationJob
+from imagebot.core.events import BadEvent, pubsub_data
+from imagebot.core.jobs import State
+from imagebot.core.routing import GpuRoute
+from imagebot.edges.gpu_endpoint import EndpointUnavailable
+from imagebot.flows.report_failure import fail
 from imagebot.logs import fields
-from imagebot.routing import GpuRoute
 from imagebot.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -6,18 +6,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from imagebot import texts
-from imagebot.contract import GenerationJob
-from imagebot.deliver import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
-from imagebot.events import BadEvent, pubsub_data, pubsub_message_id
-from imagebot.jobs import State, cache_key
+from imagebot.core import texts
+from imagebot.core.contract import GenerationJob
+from imagebot.core.events import BadEvent, pubsub_data, pubsub_message_id
+from imagebot.core.jobs import State, cache_key
+from imagebot.core.ops import Mode, generation_mode, quota_in_mode
+from imagebot.core.routing import GpuRoute, choose_route
+from imagebot.core.styles import label
+from imagebot.edges.telegram import TelegramError
+from imagebot.flows.deliver_image import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
 from imagebot.logs import fields
-from imagebot.ops import Mode, generation_mode, quota_in_mode
-from imagebot.routing import GpuRoute, choose_route
 from imagebot.runtime import Runtime
-from imagebot.status import show_status
-from imagebot.styles import label
-from imagebot.telegram import TelegramError
+from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)
 DEFAULT_SECONDS_PER_IMAGE = 6.0  # until the running average has its first figure
