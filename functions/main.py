@@ -12,6 +12,7 @@ import imagebot.flows.dispatch_vertex
 import imagebot.flows.rate_limit
 import imagebot.flows.report_failure
 import imagebot.flows.report_progress
+import imagebot.flows.sweep_stuck_jobs
 import imagebot.flows.telegram_webhook
 import imagebot.flows.validate_prompt
 from cloudevents.http import CloudEvent
@@ -76,7 +77,7 @@ def report_failure(event: CloudEvent) -> None:
 @functions_framework.cloud_event
 def sweep_stuck_jobs(event: CloudEvent) -> None:
     """Pub/Sub `sweep`, published by Cloud Scheduler → jobs stuck past their deadline fail."""
-    imagebot.flows.report_failure.sweep(runtime())
+    imagebot.flows.sweep_stuck_jobs.sweep(runtime())
 
 
 @functions_framework.cloud_event

@@ -244,7 +244,7 @@ def _load_configured_engine(settings: Settings) -> BatchEngine:
     # Imported here, in the loading thread: torch and diffusers take seconds to import, and
     # the server should answer /healthz meanwhile.
     logs.route_library_logs()
-    from gpu_service.engine import load_engine
+    from gpu_service.loading import load_engine
     from gpu_service.styles import STYLES_BY_ID, with_paths
 
     return load_engine(

@@ -222,29 +222,3 @@ class Engine:
         else:
             pipeline.disable_lora()
         adapters.active = wanted
-
-
-def load_engine(
-    models: str | None,
-    *,
-    device: str | None = None,
-    styles: Mapping[str, Style] | None = None,
-    cache_dir: str | None = None,
-    compile_unet: bool = False,
-    warm_up_batch: int = 1,
-    storage_client: object = None,
-) -> Engine:
-    """Every style's pipeline from `models` (a folder, or a gs:// prefix copied to `cache_dir`),
-    or, with no `models`, one tiny random-weight pipeline shared by all styles
-    (gpu_service/loading.py does the work)."""
-    from gpu_service.loading import build_engine  # it imports this module
-
-    return build_engine(
-        models,
-        device=device,
-        styles=styles,
-        cache_dir=cache_dir,
-        compile_unet=compile_unet,
-        warm_up_batch=warm_up_batch,
-        storage_client=storage_client,
-    )

@@ -61,10 +61,6 @@ def lora_dir(name: str) -> PurePosixPath:
     return PurePosixPath(LORAS) / name
 
 
-def is_weights(path: str) -> bool:
-    return path.endswith(WEIGHTS_SUFFIX)
-
-
 def file_sha256(path: Path) -> str:
     """The checksum the manifest records for each file, read in chunks (weights are GBs)."""
     digest = hashlib.sha256()

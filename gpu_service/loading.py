@@ -1,5 +1,5 @@
 """Loading every style's pipeline: from a models folder, a gs:// models prefix, or, with no
-models at all, the tiny random pipeline. One function, `build_engine`, for all three.
+models at all, the tiny random pipeline. One function, `load_engine`, for all three.
 
 What is byte-identical between style folders (the VAE, usually the tokenizer and the safety
 checker; the text encoder when a fine-tune left it alone) is loaded once and shared: one copy
@@ -39,7 +39,7 @@ class ModelDirError(RuntimeError):
     """The models folder does not hold a loadable pipeline for every style."""
 
 
-def build_engine(
+def load_engine(
     models: str | None,
     *,
     device: str | None = None,
@@ -49,6 +49,8 @@ def build_engine(
     warm_up_batch: int = 1,
     storage_client: Any = None,
 ) -> Engine:
+    """Every style's pipeline from `models` (a folder, or a gs:// prefix copied to `cache_dir`),
+    or, with no `models`, one tiny random-weight pipeline shared by all styles."""
     logs.route_library_logs()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     # Half precision halves memory and doubles speed on a GPU; CPUs have no fast fp16 kernels.

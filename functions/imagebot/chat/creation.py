@@ -13,9 +13,9 @@ from imagebot.core.jobs import State, job_id_for_update, seed_for, seed_for_prom
 from imagebot.core.ops import Mode
 from imagebot.core.updates import Button, Prompt
 from imagebot.core.validation import PromptRejected, validate_request
-from imagebot.flows import deliver_image as deliver
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
+from imagebot.steps import delivery
 
 log = logging.getLogger(__name__)
 QUESTION_PROMPT_CHARS = 200
@@ -186,10 +186,10 @@ def send_original(button: Button, job: dict[str, Any], rt: Runtime) -> None:
 
 def show_drawn_as(button: Button, job: dict[str, Any], rt: Runtime) -> None:
     """What the model drew from, in the photo's caption (the user asked)."""
-    if not job.get("delivered_message_id") or not deliver.drawn_differently(job):
+    if not job.get("delivered_message_id") or not delivery.drawn_differently(job):
         stale(button, rt)
         return
-    deliver.show_drawn_as(job, rt)
+    delivery.show_drawn_as(job, rt)
 
 
 def stale(button: Button, rt: Runtime) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from imagebot.core import budget, stats, texts
 from imagebot.core.ops import Mode
 from imagebot.core.updates import Command
-from imagebot.flows import budget_guard
+from imagebot.edges import workflows
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
 
@@ -69,9 +69,7 @@ def resume(command: Command, rt: Runtime) -> None:
     if current.set_by == budget.SET_BY_BUDGET and current.mode == Mode.PAUSED:
         # The budget guard also scaled the GPU service to zero: bring it back, or admitted
         # jobs would wait for a GPU that never comes.
-        budget_guard.default_starter(rt.settings).start(
-            budget.Workflow.RESUME, f"/resume by {command.user_id}"
-        )
+        workflows.default_starter(rt.settings).start(budget.Workflow.RESUME, f"/resume by {command.user_id}")
     _set_mode(command, rt, Mode.NORMAL, "resumed")
 
 

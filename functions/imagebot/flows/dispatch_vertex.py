@@ -25,9 +25,9 @@ from imagebot.core.events import BadEvent, pubsub_data
 from imagebot.core.jobs import State
 from imagebot.core.routing import GpuRoute
 from imagebot.edges.gpu_endpoint import EndpointUnavailable
-from imagebot.flows.report_failure import fail
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
+from imagebot.steps.failure import fail
 
 log = logging.getLogger(__name__)
 STILL_TO_DRAW = (State.QUEUED.value, State.GENERATING.value)

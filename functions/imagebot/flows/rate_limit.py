@@ -14,9 +14,9 @@ from imagebot.core.ops import Mode, generation_mode, quota_in_mode
 from imagebot.core.routing import GpuRoute, choose_route
 from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
-from imagebot.flows.deliver_image import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
 from imagebot.logs import fields
 from imagebot.runtime import Runtime
+from imagebot.steps.delivery import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
 from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)

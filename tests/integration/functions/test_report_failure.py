@@ -1,9 +1,8 @@
-"""report_failure and the deadline sweep, against the emulators and the fake Bot API."""
+"""report_failure, against the emulators and the fake Bot API."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 from imagebot.core.jobs import State
 from imagebot.core.updates import Prompt, encode_event
@@ -57,14 +56,3 @@ def test_a_dead_lettered_prompt_becomes_a_failed_job_with_an_apology(runtime, te
     job = runtime.store.get_job(f"u{prompt.update_id}")
     assert job["state"] == State.FAILED
     assert telegram.calls("sendMessage")[-1].params["text"].startswith("Что-то пошло не так")
-
-
-def test_the_sweep_fails_only_jobs_stuck_past_the_deadline(runtime, telegram):
-    long_ago = datetime.now(UTC) - timedelta(seconds=runtime.settings.job_deadline_seconds + 60)
-    stuck, fresh = f"u{next(ids)}", f"u{next(ids)}"
-    put_job(runtime, stuck, next(ids), State.GENERATING, times={"received": long_ago, "generating": long_ago})
-    put_job(runtime, fresh, next(ids), State.GENERATING)
-    assert report_failure.sweep(runtime) >= 1
-    assert runtime.store.get_job(stuck)["state"] == State.FAILED
-    assert runtime.store.get_job(stuck)["reason"] == "stuck in generating past the deadline"
-    assert runtime.store.get_job(fresh)["state"] == State.GENERATING

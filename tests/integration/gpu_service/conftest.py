@@ -25,7 +25,8 @@ from werkzeug.serving import make_server
 from gpu_service.app import create_app
 from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob
-from gpu_service.engine import Engine, load_engine
+from gpu_service.engine import Engine
+from gpu_service.loading import load_engine
 from local.emulators import EmulatorHosts
 from tests.conftest import BUCKET, PROJECT
 

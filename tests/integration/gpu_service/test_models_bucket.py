@@ -14,7 +14,8 @@ from google.cloud import storage
 
 from gpu_service import layout, prepare_models
 from gpu_service.contract import STYLES
-from gpu_service.engine import Engine, load_engine
+from gpu_service.engine import Engine
+from gpu_service.loading import load_engine
 from gpu_service.model_store import ModelsBucketError, download_models
 from gpu_service.styles import STYLES_BY_ID
 from tests.support.fake_hub import FakeHub, serving

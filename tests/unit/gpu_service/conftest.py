@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from gpu_service.contract import GenerationJob
-from gpu_service.engine import Engine, load_engine
+from gpu_service.engine import Engine
+from gpu_service.loading import load_engine
 from tests.support.spy import RecordingPipeline, spy_engine  # noqa: F401  # re-exported for the tests here
 
 

@@ -11,7 +11,8 @@ from diffusers import StableDiffusionPipeline
 
 from gpu_service import postprocess
 from gpu_service.contract import STYLES
-from gpu_service.engine import TINY_ECONOMY_SIZE, TINY_SIZE, TINY_STEPS, Engine, load_engine
+from gpu_service.engine import TINY_ECONOMY_SIZE, TINY_SIZE, TINY_STEPS, Engine
+from gpu_service.loading import load_engine
 from gpu_service.refusals import UnsafeOutput
 from gpu_service.styles import LCM_LORA
 from gpu_service.tiny_pipeline import build_tiny_safety_checker

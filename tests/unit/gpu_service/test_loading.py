@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from gpu_service.contract import STYLES
-from gpu_service.engine import Engine, load_engine
-from gpu_service.loading import ModelDirError
+from gpu_service.engine import Engine
+from gpu_service.loading import ModelDirError, load_engine
 from gpu_service.refusals import UnsafeOutput
 from gpu_service.tiny_pipeline import (
     build_tiny_pipeline,

@@ -1,0 +1,30 @@
+"""Failing a job: every accepted prompt ends in a photo or an apology, with a retry button.
+Shared by report_failure, sweep_stuck_jobs and dispatch_vertex."""
+
+from __future__ import annotations
+
+import logging
+
+from imagebot.core import keyboards, texts
+from imagebot.core.jobs import State
+from imagebot.logs import fields
+from imagebot.runtime import Runtime
+from imagebot.steps.status import show_status
+
+log = logging.getLogger(__name__)
+
+
+def fail(job_id: str, reason: str, rt: Runtime) -> None:
+    job = rt.store.move_job(job_id, State.FAILED, rt.now(), reason=reason)
+    if job is None:
+        log.info(
+            "failure for a job already finished", extra=fields(stage="failure", job_id=job_id, reason=reason)
+        )
+        return
+    log.error("job failed", extra=fields(stage="failure", job_id=job_id, reason=reason))
+    language = job.get("language", texts.DEFAULT_LANGUAGE)
+    if job.get("prompt"):
+        text = texts.render(language, "failed", prompt=texts.shorten(job["prompt"], 200))
+        show_status(job, text, rt, reply_markup=keyboards.retry(job_id, language))
+    else:
+        show_status(job, texts.render(language, "failed_generic"), rt)

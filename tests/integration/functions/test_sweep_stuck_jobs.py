@@ -1,0 +1,24 @@
+"""sweep_stuck_jobs, against the emulators and the fake Bot API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from imagebot.core.jobs import State
+from imagebot.flows import sweep_stuck_jobs
+
+from tests.support.events import unique_ids
+from tests.support.jobs import put_job
+
+ids = unique_ids(13_500_000)
+
+
+def test_the_sweep_fails_only_jobs_stuck_past_the_deadline(runtime, telegram):
+    long_ago = datetime.now(UTC) - timedelta(seconds=runtime.settings.job_deadline_seconds + 60)
+    stuck, fresh = f"u{next(ids)}", f"u{next(ids)}"
+    put_job(runtime, stuck, next(ids), State.GENERATING, times={"received": long_ago, "generating": long_ago})
+    put_job(runtime, fresh, next(ids), State.GENERATING)
+    assert sweep_stuck_jobs.sweep(runtime) >= 1
+    assert runtime.store.get_job(stuck)["state"] == State.FAILED
+    assert runtime.store.get_job(stuck)["reason"] == "stuck in generating past the deadline"
+    assert runtime.store.get_job(fresh)["state"] == State.GENERATING
