@@ -10,7 +10,7 @@ export IMAGEBOT_TOOLS := $(TOOLS_CACHE)
 tool_venv = $(TOOLS_CACHE)/$(1)-$(shell sha256sum requirements/tools/$(1).txt | cut -c1-12)
 TOOL_STAMPS := $(call tool_venv,checkov)/.installed $(call tool_venv,workflows-emulator)/.installed
 
-.PHONY: install tools lint format test test-unit up demo screenshot bench bench-webhook bench-pipeline clean
+.PHONY: install tools lint sync format test test-unit up demo screenshot bench bench-webhook bench-pipeline clean
 
 install: $(STAMP)
 
@@ -26,9 +26,15 @@ $(TOOLS_CACHE)/%/.installed:
 	$(TOOLS_CACHE)/$*/bin/pip install --quiet --disable-pip-version-check -r requirements/tools/$(shell echo $* | sed 's/-[0-9a-f]*$$//').txt
 	touch $@
 
-lint: install  ## ruff (lint and format check); CI runs it before the tests
+lint: install  ## ruff (lint and format check), mypy, dead code, generated copies; CI runs it before the tests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m tools.deadcode
+	$(PY) -m tools.sync --check
+
+sync: install  ## write the files generated from one source (common/ into both deployables; see tools/sync.py)
+	$(PY) -m tools.sync
 
 format: install  ## rewrite the code in ruff's format and apply ruff's safe fixes
 	$(VENV)/bin/ruff format .

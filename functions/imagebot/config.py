@@ -111,7 +111,8 @@ class Settings:
     @property
     def vertex_endpoint_region(self) -> str:
         """The endpoint's own region (its API host), which may differ from Gemini's."""
-        return _ENDPOINT.match(self.vertex_endpoint).group("region") if self.vertex_endpoint else ""  # type: ignore[union-attr]
+        found = _ENDPOINT.match(self.vertex_endpoint)
+        return found.group("region") if found else ""
 
 
 _ENDPOINT = re.compile(r"^projects/[^/]+/locations/(?P<region>[a-z0-9-]+)/endpoints/[^/]+$")

@@ -97,4 +97,5 @@ class Runtime:
         return self.store.get_user(user_id).get("language")
 
     def download(self, bucket: str, name: str) -> bytes:
-        return self.storage.bucket(bucket).blob(name).download_as_bytes(timeout=30)
+        data: bytes = self.storage.bucket(bucket).blob(name).download_as_bytes(timeout=30)
+        return data

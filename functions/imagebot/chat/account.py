@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from imagebot.core import keyboards, texts
 from imagebot.core.ops import quota_in_mode
@@ -18,7 +19,7 @@ def _language(rt: Runtime, user_id: int, language_code: str | None) -> str:
     return rt.store.get_user(user_id).get("language") or texts.language_for(language_code)
 
 
-def _style_menu(rt: Runtime, user_id: int, language: str) -> tuple[str, dict]:
+def _style_menu(rt: Runtime, user_id: int, language: str) -> tuple[str, dict[str, Any]]:
     user = rt.store.get_user(user_id)
     style, aspect = user.get("default_style"), user.get("aspect", "square")
     text = texts.render(
@@ -72,7 +73,7 @@ def set_language(button: Button, rt: Runtime) -> None:
     )
 
 
-def _edit_quietly(rt: Runtime, chat_id: int, message_id: int, text: str, menu: dict) -> None:
+def _edit_quietly(rt: Runtime, chat_id: int, message_id: int, text: str, menu: dict[str, Any]) -> None:
     try:
         rt.bot.edit_message_text(chat_id, message_id, text, reply_markup=menu)
     except TelegramError as error:

@@ -35,7 +35,6 @@ def show_stats(command: Command, rt: Runtime) -> None:
         return
     now = rt.now()
     today = stats.summarise(rt.store.jobs_received_since(datetime(now.year, now.month, now.day, tzinfo=UTC)))
-    seconds = lambda value: "–" if value is None else f"{value:.1f}"  # noqa: E731
     hits, misses = rt.store.cache_counts()
     lookups = hits + misses
     text = texts.render(
@@ -48,14 +47,18 @@ def show_stats(command: Command, rt: Runtime) -> None:
         queue=rt.store.queue_depth(),
         on_vertex=today.on_vertex,
         handed_back=today.handed_back,
-        p50=seconds(today.p50_seconds),
-        p95=seconds(today.p95_seconds),
+        p50=_seconds(today.p50_seconds),
+        p95=_seconds(today.p95_seconds),
         hits=hits,
         lookups=lookups,
         rate=f"{hits / lookups:.0%}" if lookups else "–",
         mode=rt.store.get_ops().mode.value,
     )
     rt.bot.send_message(command.chat_id, text)
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
 
 
 def pause(command: Command, rt: Runtime) -> None:
@@ -78,6 +81,8 @@ def _set_mode(command: Command, rt: Runtime, mode: Mode, answer: str) -> None:
         return
     current = rt.store.get_ops()
     reason = f"/{command.name} by {command.user_id}"
-    rt.store.set_ops(replace(current, mode=mode, reason=reason, set_by="operator", updated_at=rt.now()))
+    rt.store.set_ops(
+        replace(current, mode=mode, reason=reason, set_by=budget.SET_BY_OPERATOR, updated_at=rt.now())
+    )
     log.warning("operating mode set by an operator", extra=fields(reason=mode.value, chat_id=command.chat_id))
     rt.bot.send_message(command.chat_id, texts.render(_language(command, rt), answer))

@@ -28,7 +28,9 @@ OUTPUT_PREFIX = "outputs/"
 OUTPUT_EXTENSIONS = ("png", "jpg", "webp")
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_OUTPUT_NAME = re.compile(r"^outputs/([A-Za-z0-9_-]{1,64})\.(" + "|".join(OUTPUT_EXTENSIONS) + r")$")
+_OUTPUT_NAME = re.compile(
+    "^" + re.escape(OUTPUT_PREFIX) + r"([A-Za-z0-9_-]{1,64})\.(" + "|".join(OUTPUT_EXTENSIONS) + r")$"
+)
 
 
 class ContractError(ValueError):

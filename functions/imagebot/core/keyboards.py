@@ -55,7 +55,10 @@ def photo_actions(job_id: str, style: str, language: str, *, drawn_as: bool = Fa
     """Buttons under a photo; `drawn_as` offers the model's English prompt (a translated or
     enhanced job's, until it is shown)."""
     others = [other for other in STYLES if other != style]
-    t = lambda key, **values: texts.render(language, key, **values)  # noqa: E731
+
+    def t(key: str, **values: str) -> str:
+        return texts.render(language, key, **values)
+
     first = [_button(t("button_again"), "again", job_id), _button(t("button_original"), "file", job_id)]
     if drawn_as:
         first.append(_button(t("button_drawn_as"), "drawn", job_id))
@@ -77,13 +80,19 @@ def default_styles(current: str | None) -> list[dict[str, str]]:
 
 def settings_menu(style: str | None, aspect: str, language: str) -> dict[str, Any]:
     """Default style and aspect, the current choices ticked."""
-    tick = lambda text, on: f"✓ {text}" if on else text  # noqa: E731
     return {
         "inline_keyboard": [
             default_styles(style),
-            [_button(tick(texts.render(language, f"aspect_{a}"), a == aspect), "aspect", a) for a in ASPECTS],
+            [
+                _button(_ticked(texts.render(language, f"aspect_{a}"), a == aspect), "aspect", a)
+                for a in ASPECTS
+            ],
         ]
     }
+
+
+def _ticked(text: str, on: bool) -> str:
+    return f"✓ {text}" if on else text
 
 
 def language_menu(current: str) -> dict[str, Any]:

@@ -9,7 +9,8 @@ LABELS: dict[str, str] = {
     "realistic": "Realistic",
     "pixel": "Pixel Art",
 }
-assert tuple(LABELS) == STYLES, "every contract style needs a label"
+if tuple(LABELS) != STYLES:
+    raise RuntimeError("every contract style needs a label, in the contract's order")
 
 
 def label(style: str) -> str:

@@ -182,9 +182,6 @@ class BotApi:
     def send_chat_action(self, chat_id: int, action: str) -> Any:
         return self.call("sendChatAction", {"chat_id": chat_id, "action": action})
 
-    def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> Any:
-        return self.call("answerCallbackQuery", {"callback_query_id": callback_query_id, "text": text})
-
 
 def _reply_to(message_id: int | None) -> dict[str, Any] | None:
     # A reply to a deleted prompt still arrives, just without the quote.

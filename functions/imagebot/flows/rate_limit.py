@@ -47,7 +47,9 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
     job, admission = rt.store.admit_job(
         job_id, current["user_id"], policy, rt.now(), paused=mode == Mode.PAUSED, message_id=message_id
     )
-    assert job is not None
+    if job is None:  # deleted since it was read: nothing left to admit
+        log.error("job vanished while being admitted", extra=context)
+        return
     if admission is not None and not admission.admitted:
         log.info("job refused", extra={**context, "reason": admission.reason})
     if job["state"] == State.REJECTED:

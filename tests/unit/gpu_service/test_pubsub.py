@@ -15,7 +15,7 @@ def envelope(data: str | None = None, **message: object) -> bytes:
         "deliveryAttempt": 3,
     }
     if data is not None:
-        body["message"]["data"] = data  # type: ignore[index]
+        body["message"]["data"] = data
     return json.dumps(body).encode()
 
 
