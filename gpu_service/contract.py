@@ -1,7 +1,8 @@
 """The versioned contract between the functions and the GPU service (the GPU service's side).
 
-The functions keep their own copy (functions/imagebot/contract.py); tests/contract/ builds with
-one side and reads with the other. The GPU service reads generation jobs, writes the output
+The functions keep their own side (functions/imagebot/core/contract.py), on the same vocabulary
+(vocabulary.py, generated from common/vocabulary.py); tests/contract/ builds with one side and
+reads with the other. The GPU service reads generation jobs, writes the output
 object `outputs/<job_id>.<ext>` (ext: png for pixel art, jpg or webp for the others; the
 object's contentType says which) with the metadata below, and moves the job document from
 queued to generating to generated (stamping `times.generating` and `times.generated`), never
@@ -14,13 +15,33 @@ import json
 import re
 from dataclasses import dataclass, fields
 
-CONTRACT_VERSION = 1
-STYLES = ("ghibli", "realistic", "pixel")
-ASPECTS = ("square", "portrait", "landscape")
-MODES = ("normal", "economy")
-OUTPUT_EXTENSIONS = ("png", "jpg", "webp")
+# Re-exported (`X as X`): callers read the vocabulary through the contract.
+from gpu_service.vocabulary import (
+    ASPECTS as ASPECTS,
+)
+from gpu_service.vocabulary import (
+    CONTRACT_VERSION as CONTRACT_VERSION,
+)
+from gpu_service.vocabulary import (
+    GENERATING as GENERATING,
+)
+from gpu_service.vocabulary import (
+    JOB_ID_PATTERN as JOB_ID_PATTERN,
+)
+from gpu_service.vocabulary import (
+    MODES as MODES,
+)
+from gpu_service.vocabulary import (
+    OUTPUT_EXTENSIONS as OUTPUT_EXTENSIONS,
+)
+from gpu_service.vocabulary import (
+    OUTPUT_PREFIX as OUTPUT_PREFIX,
+)
+from gpu_service.vocabulary import (
+    STYLES as STYLES,
+)
 
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_JOB_ID = re.compile(f"^{JOB_ID_PATTERN}$")
 
 
 class ContractError(ValueError):
@@ -70,7 +91,7 @@ class GenerationJob:
 def output_object_name(job_id: str, extension: str) -> str:
     if extension not in OUTPUT_EXTENSIONS:
         raise ValueError(f"output extension must be one of {OUTPUT_EXTENSIONS}, not {extension!r}")
-    return f"outputs/{job_id}.{extension}"
+    return f"{OUTPUT_PREFIX}{job_id}.{extension}"
 
 
 def output_object_names(job_id: str) -> list[str]:
@@ -81,7 +102,7 @@ def output_object_names(job_id: str) -> list[str]:
 
 def progress_event(job_id: str) -> bytes:
     """The body of a progress message: this job is being drawn now."""
-    return json.dumps({"version": CONTRACT_VERSION, "job_id": job_id, "state": "generating"}).encode()
+    return json.dumps({"version": CONTRACT_VERSION, "job_id": job_id, "state": GENERATING}).encode()
 
 
 def output_metadata(job: GenerationJob, width: int, height: int) -> dict[str, str]:

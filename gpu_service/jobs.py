@@ -15,17 +15,13 @@ from typing import Any
 
 from google.cloud import firestore
 
+from gpu_service.vocabulary import GENERATED, GENERATING, GPU_MOVES
+
 log = logging.getLogger(__name__)
 
-GENERATING = "generating"
-GENERATED = "generated"
-
-# The states each move may start from. Any other state (generated, delivered, failed, ...)
-# is already past the move, or final: the document is left as it is.
-_MOVES_FROM: dict[str, frozenset[str]] = {
-    GENERATING: frozenset({"queued"}),
-    GENERATED: frozenset({"queued", GENERATING}),
-}
+# The states each move may start from (the contract's vocabulary). Any other state (generated,
+# delivered, failed, ...) is already past the move, or final: the document is left as it is.
+_MOVES_FROM = GPU_MOVES
 
 
 class Move(StrEnum):

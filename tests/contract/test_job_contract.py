@@ -6,13 +6,16 @@ Each test builds with one side's module and reads with the other's.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from imagebot.core import blocklist as functions_blocklist
 from imagebot.core import contract as functions
+from imagebot.core import jobs as functions_jobs
 
 from gpu_service import blocklist as gpu_blocklist
 from gpu_service import contract as gpu
+from gpu_service import jobs as gpu_jobs
 
 
 def test_both_sides_agree_on_version_and_vocabularies():
@@ -136,3 +139,27 @@ def test_a_progress_event_from_the_gpu_service_is_read_by_the_functions():
     assert (event.job_id, event.state, event.version) == ("u77", "generating", functions.CONTRACT_VERSION)
     with pytest.raises(functions.ContractError):
         functions.ProgressEvent.from_json(gpu.progress_event("../u77"))
+
+
+# The job document: the functions own the state machine, the GPU service makes two moves of it.
+ALL_STATES = [state.value for state in functions_jobs.State]
+
+
+@pytest.mark.parametrize("target", sorted(gpu_jobs.GPU_MOVES))
+def test_the_gpu_moves_a_job_only_where_the_functions_state_machine_allows_it(target):
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    for current in ALL_STATES:
+        if gpu_jobs.may_move(current, target):
+            allowed = functions_jobs.State(current), functions_jobs.State(target)
+            assert functions_jobs.can_move(*allowed), f"the GPU moves {current} → {target}"
+            # and writes what the functions would write for that move
+            assert gpu_jobs.changes_for(target, now) == functions_jobs.move(*allowed, now)
+
+
+def test_the_gpu_never_moves_a_job_the_functions_took_past_it():
+    past_generating = {"generated", "delivered", "rejected", "failed"}
+    assert not any(gpu_jobs.may_move(state, "generating") for state in past_generating)
+    assert not any(gpu_jobs.may_move(state, "generated") for state in past_generating)
+    # the functions expect both moves: they count the time of each from its stamp
+    assert {"generating", "generated"} <= set(ALL_STATES)
+    assert gpu_jobs.may_move("queued", "generating") and gpu_jobs.may_move("generating", "generated")

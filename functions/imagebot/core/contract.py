@@ -1,8 +1,9 @@
 """The versioned contract between the functions and the GPU service (the functions' side).
 
 `functions/` and `gpu_service/` deploy separately and import nothing from each other; each holds
-its own copy of this contract, and tests/contract/ builds messages with one side and reads them
-with the other. Change both sides together and bump CONTRACT_VERSION when a change is breaking.
+its own side of this contract, built on one vocabulary (vocabulary.py, generated from
+common/vocabulary.py), and tests/contract/ builds messages with one side and reads them with the
+other. Change both sides together and bump CONTRACT_VERSION when a change is breaking.
 
 1. The generation job: the JSON body of a message on the generation topic.
 2. The output object: `outputs/<job_id>.<ext>` in the images bucket, ext one of
@@ -20,16 +21,35 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-CONTRACT_VERSION = 1
-STYLES = ("ghibli", "realistic", "pixel")
-ASPECTS = ("square", "portrait", "landscape")
-MODES = ("normal", "economy")
-OUTPUT_PREFIX = "outputs/"
-OUTPUT_EXTENSIONS = ("png", "jpg", "webp")
+# Re-exported (`X as X`): callers read the vocabulary through the contract.
+from imagebot.core.vocabulary import (
+    ASPECTS as ASPECTS,
+)
+from imagebot.core.vocabulary import (
+    CONTRACT_VERSION as CONTRACT_VERSION,
+)
+from imagebot.core.vocabulary import (
+    GENERATING as GENERATING,
+)
+from imagebot.core.vocabulary import (
+    JOB_ID_PATTERN as JOB_ID_PATTERN,
+)
+from imagebot.core.vocabulary import (
+    MODES as MODES,
+)
+from imagebot.core.vocabulary import (
+    OUTPUT_EXTENSIONS as OUTPUT_EXTENSIONS,
+)
+from imagebot.core.vocabulary import (
+    OUTPUT_PREFIX as OUTPUT_PREFIX,
+)
+from imagebot.core.vocabulary import (
+    STYLES as STYLES,
+)
 
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_JOB_ID = re.compile(f"^{JOB_ID_PATTERN}$")
 _OUTPUT_NAME = re.compile(
-    "^" + re.escape(OUTPUT_PREFIX) + r"([A-Za-z0-9_-]{1,64})\.(" + "|".join(OUTPUT_EXTENSIONS) + r")$"
+    "^" + re.escape(OUTPUT_PREFIX) + f"({JOB_ID_PATTERN})" + r"\.(" + "|".join(OUTPUT_EXTENSIONS) + r")$"
 )
 
 
@@ -112,7 +132,7 @@ class OutputMetadata:
 @dataclass(frozen=True)
 class ProgressEvent:
     job_id: str
-    state: str  # "generating"
+    state: str  # GENERATING
     version: int = CONTRACT_VERSION
 
     @classmethod
@@ -127,7 +147,7 @@ class ProgressEvent:
         if (
             event.version != CONTRACT_VERSION
             or not _JOB_ID.match(str(event.job_id))
-            or event.state != "generating"
+            or event.state != GENERATING
         ):
             raise ContractError(f"bad progress event {raw!r}")
         return event
