@@ -37,7 +37,7 @@ def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
         request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER),
         rt.settings,
         rt.publisher,
-        rt.user_language,
+        rt.users.chosen_language,
     )
     return flask.jsonify(reply.body), reply.status
 

@@ -16,7 +16,7 @@ from imagebot.core.pacing import Pacer
 from imagebot.core.quota import QuotaPolicy
 from imagebot.edges.gpu_endpoint import Predict, vertex_predict
 from imagebot.edges.pubsub import Publisher
-from imagebot.edges.store import Store
+from imagebot.edges.store import CacheStats, ConfigStore, JobStore, PacingStore, UserStore
 from imagebot.edges.telegram import BotApi
 from imagebot.edges.translation import Translator, vertex_generate
 
@@ -34,8 +34,28 @@ class Runtime:
         return utc_now()
 
     @cached_property
-    def store(self) -> Store:
-        return Store(firestore.Client(project=self.settings.project))
+    def db(self) -> firestore.Client:
+        return firestore.Client(project=self.settings.project)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        return JobStore(self.db)
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.db)
+
+    @cached_property
+    def cache(self) -> CacheStats:
+        return CacheStats(self.db)
+
+    @cached_property
+    def pacing(self) -> PacingStore:
+        return PacingStore(self.db)
+
+    @cached_property
+    def config(self) -> ConfigStore:
+        return ConfigStore(self.db)
 
     @cached_property
     def publisher(self) -> Publisher:
@@ -47,7 +67,7 @@ class Runtime:
             self.settings.bot_token,
             self.settings.telegram_api_base,
             timeout=self.settings.telegram_timeout_seconds,
-            pace=Pacer(self.store.reserve_slot),
+            pace=Pacer(self.pacing.reserve_slot),
         )
 
     @cached_property
@@ -65,9 +85,9 @@ class Runtime:
                 s.vertex_api_endpoint,
             ),
             model=s.translate_model,
-            cached=lambda key: self.store.cached_translation(key, self.now()),
-            remember=lambda key, english: self.store.remember_translation(key, english, self.now()),
-            count=self.store.count_translation,
+            cached=lambda key: self.cache.cached_translation(key, self.now()),
+            remember=lambda key, english: self.cache.remember_translation(key, english, self.now()),
+            count=self.cache.count_translation,
         )
 
     @cached_property
@@ -91,10 +111,6 @@ class Runtime:
         return QuotaPolicy(
             burst=s.rate_burst, refill_seconds=s.rate_refill_seconds, daily_limit=s.daily_quota
         )
-
-    def user_language(self, user_id: int) -> str | None:
-        """The language the user chose with /lang, if any."""
-        return self.store.get_user(user_id).get("language")
 
     def download(self, bucket: str, name: str) -> bytes:
         data: bytes = self.storage.bucket(bucket).blob(name).download_as_bytes(timeout=30)

@@ -29,7 +29,7 @@ import httpx
 import pytest
 from google.cloud import firestore, pubsub_v1, storage
 from imagebot.core.contract import GenerationJob
-from imagebot.edges.store import Store
+from imagebot.edges.store import JobStore
 
 from local.event_bridge import finalized_event, object_resource
 from local.fake_telegram_client import FakeTelegram, RecordedCall
@@ -493,7 +493,7 @@ def test_a_deep_queue_tells_each_user_their_place_and_drops_nothing(stack, teleg
     (BATCH_MAX_SIZE=4): each hears their true place in line, and every picture arrives."""
     users = [next(chats) for _ in range(8)]
     since = quiet(telegram)
-    ahead = Store(db).queue_depth()  # jobs other tests left queued for good count too
+    ahead = JobStore(db).queue_depth()  # jobs other tests left queued for good count too
     told: list[str] = []
     with gpu_frozen(stack):
         for chat_id in users:

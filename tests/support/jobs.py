@@ -25,5 +25,5 @@ def put_job(rt: Runtime, job_id: str, chat_id: int, state: State, **fields: Any)
         "times": {"received": now, state.value: now},
         **fields,
     }
-    rt.store._db.collection("jobs").document(job_id).set(job)
+    rt.db.collection("jobs").document(job_id).set(job)
     return job

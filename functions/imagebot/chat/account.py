@@ -10,17 +10,13 @@ from imagebot.core.ops import quota_in_mode
 from imagebot.core.styles import label
 from imagebot.core.updates import Button, Command
 from imagebot.edges.telegram import TelegramError
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 
 HISTORY_SHOWN = 5
 
 
-def _language(rt: Runtime, user_id: int, language_code: str | None) -> str:
-    return rt.store.get_user(user_id).get("language") or texts.language_for(language_code)
-
-
-def _style_menu(rt: Runtime, user_id: int, language: str) -> tuple[str, dict[str, Any]]:
-    user = rt.store.get_user(user_id)
+def _style_menu(rt: Services, user_id: int, language: str) -> tuple[str, dict[str, Any]]:
+    user = rt.users.get_user(user_id)
     style, aspect = user.get("default_style"), user.get("aspect", "square")
     text = texts.render(
         language,
@@ -31,39 +27,39 @@ def _style_menu(rt: Runtime, user_id: int, language: str) -> tuple[str, dict[str
     return text, keyboards.settings_menu(style, aspect, language)
 
 
-def show_style_menu(command: Command, rt: Runtime) -> None:
-    language = _language(rt, command.user_id, command.language_code)
+def show_style_menu(command: Command, rt: Services) -> None:
+    language = rt.users.language_of(command.user_id, command.language_code)
     text, menu = _style_menu(rt, command.user_id, language)
     rt.bot.send_message(command.chat_id, text, reply_markup=menu)
 
 
-def set_default_style(button: Button, rt: Runtime) -> None:
-    rt.store.update_user(button.user_id, default_style=button.args[0])
+def set_default_style(button: Button, rt: Services) -> None:
+    rt.users.update_user(button.user_id, default_style=button.args[0])
     _refresh_menu(button, rt)
 
 
-def set_aspect(button: Button, rt: Runtime) -> None:
-    rt.store.update_user(button.user_id, aspect=button.args[0])
+def set_aspect(button: Button, rt: Services) -> None:
+    rt.users.update_user(button.user_id, aspect=button.args[0])
     _refresh_menu(button, rt)
 
 
-def _refresh_menu(button: Button, rt: Runtime) -> None:
+def _refresh_menu(button: Button, rt: Services) -> None:
     """The pressed menu shows the new choice ticked (the /start keyboard becomes the menu)."""
-    language = _language(rt, button.user_id, button.language_code)
+    language = rt.users.language_of(button.user_id, button.language_code)
     text, menu = _style_menu(rt, button.user_id, language)
     _edit_quietly(rt, button.chat_id, button.message_id, text, menu)
 
 
-def show_language_menu(command: Command, rt: Runtime) -> None:
-    language = _language(rt, command.user_id, command.language_code)
+def show_language_menu(command: Command, rt: Services) -> None:
+    language = rt.users.language_of(command.user_id, command.language_code)
     rt.bot.send_message(
         command.chat_id, texts.render(language, "lang_menu"), reply_markup=keyboards.language_menu(language)
     )
 
 
-def set_language(button: Button, rt: Runtime) -> None:
+def set_language(button: Button, rt: Services) -> None:
     language = button.args[0]
-    rt.store.update_user(button.user_id, language=language)
+    rt.users.update_user(button.user_id, language=language)
     _edit_quietly(
         rt,
         button.chat_id,
@@ -73,7 +69,7 @@ def set_language(button: Button, rt: Runtime) -> None:
     )
 
 
-def _edit_quietly(rt: Runtime, chat_id: int, message_id: int, text: str, menu: dict[str, Any]) -> None:
+def _edit_quietly(rt: Services, chat_id: int, message_id: int, text: str, menu: dict[str, Any]) -> None:
     try:
         rt.bot.edit_message_text(chat_id, message_id, text, reply_markup=menu)
     except TelegramError as error:
@@ -82,23 +78,23 @@ def _edit_quietly(rt: Runtime, chat_id: int, message_id: int, text: str, menu: d
         # "message is not modified" after a second press on the same choice: nothing to show.
 
 
-def toggle_enhance(command: Command, rt: Runtime) -> None:
+def toggle_enhance(command: Command, rt: Services) -> None:
     """/enhance: short prompts expanded into detailed ones by the translation model. Off
     where translation is off (no model configured): nothing to switch on."""
-    language = _language(rt, command.user_id, command.language_code)
+    language = rt.users.language_of(command.user_id, command.language_code)
     if rt.translator is None:
         rt.bot.send_message(command.chat_id, texts.render(language, "enhance_unavailable"))
         return
-    enhance = not rt.store.get_user(command.user_id).get("enhance", False)
-    rt.store.update_user(command.user_id, enhance=enhance)
+    enhance = not rt.users.get_user(command.user_id).get("enhance", False)
+    rt.users.update_user(command.user_id, enhance=enhance)
     rt.bot.send_message(command.chat_id, texts.render(language, "enhance_on" if enhance else "enhance_off"))
 
 
-def show_limits(command: Command, rt: Runtime) -> None:
-    language = _language(rt, command.user_id, command.language_code)
-    policy = quota_in_mode(rt.quota_policy, rt.store.get_ops().mode)
+def show_limits(command: Command, rt: Services) -> None:
+    language = rt.users.language_of(command.user_id, command.language_code)
+    policy = quota_in_mode(rt.quota_policy, rt.config.get_ops().mode)
     now = rt.now()
-    saved = rt.store.get_user(command.user_id).get("quota") or {}
+    saved = rt.users.get_user(command.user_id).get("quota") or {}
     used = saved.get("used_today", 0) if saved.get("day") == now.date().isoformat() else 0
     midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
     seconds = int((midnight - now).total_seconds())
@@ -114,10 +110,10 @@ def show_limits(command: Command, rt: Runtime) -> None:
     rt.bot.send_message(command.chat_id, text)
 
 
-def resend_history(command: Command, rt: Runtime) -> None:
+def resend_history(command: Command, rt: Services) -> None:
     """The latest pictures again, by their Telegram file ids: nothing is drawn or uploaded."""
-    user = rt.store.get_user(command.user_id)
-    language = user.get("language") or texts.language_for(command.language_code)
+    user = rt.users.get_user(command.user_id)
+    language = texts.user_language(user.get("language"), command.language_code)
     history = user.get("history", [])[:HISTORY_SHOWN]
     if not history:
         rt.bot.send_message(command.chat_id, texts.render(language, "history_empty"))

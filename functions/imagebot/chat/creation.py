@@ -14,27 +14,23 @@ from imagebot.core.ops import Mode
 from imagebot.core.updates import Button, Prompt
 from imagebot.core.validation import PromptRejected, validate_request
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 from imagebot.steps import delivery
 
 log = logging.getLogger(__name__)
 QUESTION_PROMPT_CHARS = 200
 
 
-def user_language(rt: Runtime, user_id: int, language_code: str | None) -> str:
-    return rt.store.get_user(user_id).get("language") or texts.language_for(language_code)
-
-
-def handle_prompt(event: Prompt, rt: Runtime) -> None:
+def handle_prompt(event: Prompt, rt: Services) -> None:
     job_id = job_id_for_update(event.update_id)
-    user = rt.store.get_user(event.user_id)
+    user = rt.users.get_user(event.user_id)
     job: dict[str, Any] = {
         "job_id": job_id,
         "update_id": event.update_id,
         "chat_id": event.chat_id,
         "user_id": event.user_id,
         "message_id": event.message_id,
-        "language": user.get("language") or texts.language_for(event.language_code),
+        "language": texts.user_language(user.get("language"), event.language_code),
         "times": {State.RECEIVED.value: datetime.fromtimestamp(event.received_at, UTC)},
     }
     try:
@@ -59,18 +55,18 @@ def handle_prompt(event: Prompt, rt: Runtime) -> None:
 
 
 def model_prompt(
-    prompt: str, job_id: str, rt: Runtime, *, enhance: bool, style: str | None, fallback: str | None = None
+    prompt: str, job_id: str, rt: Services, *, enhance: bool, style: str | None, fallback: str | None = None
 ) -> str:
     """What the GPU draws: the prompt in English (translation.py), enhanced when the user
     turned /enhance on, or `fallback` (a translation made earlier), else the prompt as written,
     when translation is off or the ops mode is not normal (no model calls while money is short)."""
     translator = rt.translator
-    if translator is None or rt.store.get_ops().mode != Mode.NORMAL:
+    if translator is None or rt.config.get_ops().mode != Mode.NORMAL:
         return prompt if fallback is None else fallback
     return translator.model_prompt(prompt, job_id, enhance=enhance, style=style, fallback=fallback)
 
 
-def enhanced_for(job: dict[str, Any], style: str, job_id: str, rt: Runtime) -> str:
+def enhanced_for(job: dict[str, Any], style: str, job_id: str, rt: Services) -> str:
     """The model prompt of an /enhance job drawn in `style`: enhanced for that style, from the
     user's words (an enhancement for another style would carry that style's look along)."""
     return model_prompt(
@@ -78,21 +74,21 @@ def enhanced_for(job: dict[str, Any], style: str, job_id: str, rt: Runtime) -> s
     )
 
 
-def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Runtime) -> None:
+def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Services) -> None:
     job.update(state=State.REJECTED.value, reason=rejected.reason)
     job["times"][State.REJECTED.value] = rt.now()
-    rt.store.create_job(job["job_id"], job)
+    rt.jobs.create_job(job["job_id"], job)
     log.info("prompt rejected", extra=fields(stage="validate", job_id=job["job_id"], reason=rejected.reason))
     text = texts.render(job["language"], f"rejected_{rejected.reason}", limit=rejected.limit)
     rt.bot.send_message(job["chat_id"], text, reply_to_message_id=job["message_id"])
 
 
-def start(job: dict[str, Any], rt: Runtime) -> None:
+def start(job: dict[str, Any], rt: Services) -> None:
     """Create the job: with a style it goes on to admission, without one the user is asked."""
     state = State.VALIDATED if job["style"] else State.AWAITING_STYLE
     job["state"] = state.value
     job["times"][state.value] = rt.now()
-    job = rt.store.create_job(job["job_id"], job)  # a redelivery finds the first one
+    job = rt.jobs.create_job(job["job_id"], job)  # a redelivery finds the first one
     if job["state"] == State.VALIDATED:
         publish_validated(job["job_id"], rt)
     elif job["state"] == State.AWAITING_STYLE and not job.get("status_message_id"):
@@ -105,32 +101,32 @@ def start(job: dict[str, Any], rt: Runtime) -> None:
             reply_markup=keyboards.style_question(job["job_id"]),
             reply_to_message_id=job["message_id"],
         )
-        rt.store.set_job_fields(job["job_id"], status_message_id=sent["message_id"])
+        rt.jobs.set_job_fields(job["job_id"], status_message_id=sent["message_id"])
         log.info("asked for a style", extra=fields(stage="validate", job_id=job["job_id"]))
 
 
-def publish_validated(job_id: str, rt: Runtime) -> None:
+def publish_validated(job_id: str, rt: Services) -> None:
     rt.publisher.publish(rt.settings.validated_topic, job_id.encode(), job_id=job_id)
     log.info("job validated", extra=fields(stage="validate", job_id=job_id))
 
 
-def choose_style(button: Button, rt: Runtime) -> None:
+def choose_style(button: Button, rt: Services) -> None:
     style, job_id = button.args
     context = fields(stage="validate", job_id=job_id, update_id=button.update_id)
-    job = rt.store.move_job(job_id, State.VALIDATED, rt.now(), style=style, style_update_id=button.update_id)
+    job = rt.jobs.move_job(job_id, State.VALIDATED, rt.now(), style=style, style_update_id=button.update_id)
     if job is None:
         # Either a second press on the same keyboard, or our own first handling of this very
         # press crashed after the move: only the latter still needs its publish.
-        job = rt.store.get_job(job_id)
+        job = rt.jobs.get_job(job_id)
         if job is None or job.get("style_update_id") != button.update_id:
             log.info("style press on a job that already has one", extra=context)
             return
     if job.get("enhance"):
-        rt.store.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
+        rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
     publish_validated(job_id, rt)
 
 
-def draw_again(button: Button, source: dict[str, Any], rt: Runtime) -> None:
+def draw_again(button: Button, source: dict[str, Any], rt: Services) -> None:
     """Again (new seed), another style (new seed), the same seed in another style, or a retry."""
     source_id = button.args[-1]
     if not source.get("prompt"):
@@ -146,7 +142,7 @@ def draw_again(button: Button, source: dict[str, Any], rt: Runtime) -> None:
         "chat_id": source["chat_id"],
         "user_id": source["user_id"],
         "message_id": source["message_id"],  # the photo answers the original prompt
-        "language": user_language(rt, button.user_id, button.language_code),
+        "language": rt.users.language_of(button.user_id, button.language_code),
         "prompt": source["prompt"],
         "model_prompt": source.get("model_prompt", source["prompt"]),  # translated once, drawn again
         "enhance": bool(source.get("enhance")),
@@ -161,12 +157,12 @@ def draw_again(button: Button, source: dict[str, Any], rt: Runtime) -> None:
     start(job, rt)
 
 
-def send_original(button: Button, job: dict[str, Any], rt: Runtime) -> None:
+def send_original(button: Button, job: dict[str, Any], rt: Services) -> None:
     """The delivered picture as a document: Telegram recompresses photos, documents stay intact."""
     if not job.get("output_name"):
         stale(button, rt)
         return
-    language = user_language(rt, button.user_id, button.language_code)
+    language = rt.users.language_of(button.user_id, button.language_code)
     try:
         data = rt.download(rt.settings.images_bucket, job["output_name"])
     except NotFound:  # the bucket's lifecycle rule removed it
@@ -184,7 +180,7 @@ def send_original(button: Button, job: dict[str, Any], rt: Runtime) -> None:
     )
 
 
-def show_drawn_as(button: Button, job: dict[str, Any], rt: Runtime) -> None:
+def show_drawn_as(button: Button, job: dict[str, Any], rt: Services) -> None:
     """What the model drew from, in the photo's caption (the user asked)."""
     if not job.get("delivered_message_id") or not delivery.drawn_differently(job):
         stale(button, rt)
@@ -192,9 +188,9 @@ def show_drawn_as(button: Button, job: dict[str, Any], rt: Runtime) -> None:
     delivery.show_drawn_as(job, rt)
 
 
-def stale(button: Button, rt: Runtime) -> None:
+def stale(button: Button, rt: Services) -> None:
     log.info(
         "button on a job that cannot serve it", extra=fields(update_id=button.update_id, reason=button.action)
     )
-    language = user_language(rt, button.user_id, button.language_code)
+    language = rt.users.language_of(button.user_id, button.language_code)
     rt.bot.send_message(button.chat_id, texts.render(language, "answer_stale"))

@@ -12,12 +12,12 @@ from imagebot.core.ops import Mode
 from imagebot.core.updates import Command
 from imagebot.edges import workflows
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 
 log = logging.getLogger(__name__)
 
 
-def _allowed(command: Command, rt: Runtime) -> bool:
+def _allowed(command: Command, rt: Services) -> bool:
     if command.user_id in rt.settings.operator_ids:
         return True
     log.warning(
@@ -26,25 +26,21 @@ def _allowed(command: Command, rt: Runtime) -> bool:
     return False
 
 
-def _language(command: Command, rt: Runtime) -> str:
-    return rt.store.get_user(command.user_id).get("language") or texts.language_for(command.language_code)
-
-
-def show_stats(command: Command, rt: Runtime) -> None:
+def show_stats(command: Command, rt: Services) -> None:
     if not _allowed(command, rt):
         return
     now = rt.now()
-    today = stats.summarise(rt.store.jobs_received_since(datetime(now.year, now.month, now.day, tzinfo=UTC)))
-    hits, misses = rt.store.cache_counts()
+    today = stats.summarise(rt.jobs.jobs_received_since(datetime(now.year, now.month, now.day, tzinfo=UTC)))
+    hits, misses = rt.cache.cache_counts()
     lookups = hits + misses
     text = texts.render(
-        _language(command, rt),
+        rt.users.language_of(command.user_id, command.language_code),
         "stats",
         jobs=today.jobs,
         delivered=today.delivered,
         failed=today.failed,
         rejected=today.rejected,
-        queue=rt.store.queue_depth(),
+        queue=rt.jobs.queue_depth(),
         on_vertex=today.on_vertex,
         handed_back=today.handed_back,
         p50=_seconds(today.p50_seconds),
@@ -52,7 +48,7 @@ def show_stats(command: Command, rt: Runtime) -> None:
         hits=hits,
         lookups=lookups,
         rate=f"{hits / lookups:.0%}" if lookups else "–",
-        mode=rt.store.get_ops().mode.value,
+        mode=rt.config.get_ops().mode.value,
     )
     rt.bot.send_message(command.chat_id, text)
 
@@ -61,14 +57,14 @@ def _seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def pause(command: Command, rt: Runtime) -> None:
+def pause(command: Command, rt: Services) -> None:
     _set_mode(command, rt, Mode.PAUSED, "paused")
 
 
-def resume(command: Command, rt: Runtime) -> None:
+def resume(command: Command, rt: Services) -> None:
     if not _allowed(command, rt):
         return
-    current = rt.store.get_ops()
+    current = rt.config.get_ops()
     if current.set_by == budget.SET_BY_BUDGET and current.mode == Mode.PAUSED:
         # The budget guard also scaled the GPU service to zero: bring it back, or admitted
         # jobs would wait for a GPU that never comes.
@@ -76,13 +72,15 @@ def resume(command: Command, rt: Runtime) -> None:
     _set_mode(command, rt, Mode.NORMAL, "resumed")
 
 
-def _set_mode(command: Command, rt: Runtime, mode: Mode, answer: str) -> None:
+def _set_mode(command: Command, rt: Services, mode: Mode, answer: str) -> None:
     if not _allowed(command, rt):
         return
-    current = rt.store.get_ops()
+    current = rt.config.get_ops()
     reason = f"/{command.name} by {command.user_id}"
-    rt.store.set_ops(
+    rt.config.set_ops(
         replace(current, mode=mode, reason=reason, set_by=budget.SET_BY_OPERATOR, updated_at=rt.now())
     )
     log.warning("operating mode set by an operator", extra=fields(reason=mode.value, chat_id=command.chat_id))
-    rt.bot.send_message(command.chat_id, texts.render(_language(command, rt), answer))
+    rt.bot.send_message(
+        command.chat_id, texts.render(rt.users.language_of(command.user_id, command.language_code), answer)
+    )

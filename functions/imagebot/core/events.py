@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,22 +14,26 @@ class BadEvent(ValueError):
     """An event that can never be processed: logged and acknowledged, not retried."""
 
 
-def pubsub_data(data: Any) -> bytes:
-    """The message body of a `google.cloud.pubsub.topic.v1.messagePublished` event."""
-    try:
-        return base64.b64decode(data["message"]["data"], validate=True)
-    except (KeyError, TypeError, binascii.Error) as error:
-        raise BadEvent(f"not a Pub/Sub message: {error!r}") from error
+@dataclass(frozen=True)
+class PubSubMessage:
+    """The message of a `google.cloud.pubsub.topic.v1.messagePublished` event."""
 
+    data: bytes
+    attributes: Mapping[str, str]
+    # The same on every redelivery of one message, new with each publish: two messages for one
+    # update or one job are duplicates that must not both act.
+    message_id: str | None
 
-def pubsub_message_id(data: Any) -> str | None:
-    """The Pub/Sub message id: the same on every redelivery of one message, new with each
-    publish. Two messages for one update or one job are duplicates that must not both act."""
-    message = data.get("message") if isinstance(data, dict) else None
-    if not isinstance(message, dict):
-        return None
-    value = message.get("messageId") or message.get("message_id")
-    return str(value) if value else None
+    @classmethod
+    def from_event(cls, data: Any) -> PubSubMessage:
+        try:
+            message = data["message"]
+            body = base64.b64decode(message["data"], validate=True)
+            attributes = dict(message.get("attributes") or {})
+        except (KeyError, TypeError, AttributeError, binascii.Error) as error:
+            raise BadEvent(f"not a Pub/Sub message: {error!r}") from error
+        message_id = message.get("messageId") or message.get("message_id")
+        return cls(body, attributes, str(message_id) if message_id else None)
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,11 @@ def language_for(language_code: str | None) -> str:
     return base if base in CATALOGUE else DEFAULT_LANGUAGE
 
 
+def user_language(chosen: str | None, language_code: str | None) -> str:
+    """The language to answer a user in: the one they chose with /lang, else their app's."""
+    return chosen if chosen in CATALOGUE else language_for(language_code)
+
+
 def render(language: str, key: str, **values: Any) -> str:
     """A text with its values; strings are HTML-escaped, since every text is sent as HTML."""
     template = CATALOGUE.get(language, CATALOGUE[DEFAULT_LANGUAGE])[key]

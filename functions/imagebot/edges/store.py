@@ -1,7 +1,8 @@
-"""Firestore: the only module that reads or writes documents.
+"""Firestore: the only module that reads or writes documents, one class per aggregate.
 
-Collections: `updates/<update_id>` (webhook dedupe), `users/<user_id>` (settings and quota),
-`jobs/<job_id>` (the state machine of jobs.py). Every read-modify-write is a transaction.
+JobStore (`jobs/`, `updates/`), UserStore (`users/`), CacheStats (`cache/`, `translations/`,
+`stats/`), PacingStore (`pacing/`), ConfigStore (`config/`); the flows see them through the
+Protocols of imagebot/ports.py. Every read-modify-write is a transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
-from imagebot.core import pacing, quota
+from imagebot.core import pacing, quota, texts
 from imagebot.core.jobs import State, can_move, move
 from imagebot.core.ops import Ops
 
@@ -34,7 +35,9 @@ CACHE_RETENTION = timedelta(days=30)  # Telegram keeps file ids valid for long; 
 TRANSLATION_RETENTION = timedelta(days=30)  # a TTL policy on `expire_at` bounds the translations
 
 
-class Store:
+class _Firestore:
+    """What every aggregate below shares: the client, contended transactions, document paths."""
+
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
 
@@ -59,7 +62,10 @@ class Store:
     def _user(self, user_id: int) -> firestore.DocumentReference:
         return self._db.collection("users").document(str(user_id))
 
-    # --- updates: each Telegram update is handled to the end once ---------------------------
+
+class JobStore(_Firestore):
+    """Jobs `jobs/<job_id>` (the state machine of core/jobs.py) and the updates that make them
+    (`updates/<update_id>`: each Telegram update is handled to the end once)."""
 
     def begin_update(self, update_id: int, now: datetime, message_id: str | None = None) -> bool:
         """False when this update was already handled to the end, or is being handled for
@@ -85,8 +91,6 @@ class Store:
 
     def finish_update(self, update_id: int) -> None:
         self._db.collection("updates").document(str(update_id)).update({"done": True})
-
-    # --- jobs --------------------------------------------------------------------------------
 
     def create_job(self, job_id: str, doc: Doc) -> Doc:
         """Create the job, or return the one a previous delivery of the same update made."""
@@ -117,26 +121,6 @@ class Store:
             return _applied(job, changes)
 
         return attempt(self._db.transaction())
-
-    # --- users -------------------------------------------------------------------------------
-
-    def get_user(self, user_id: int) -> Doc:
-        return self._user(user_id).get().to_dict() or {}
-
-    def update_user(self, user_id: int, **fields: Any) -> None:
-        self._user(user_id).set(fields, merge=True)
-
-    def add_to_history(self, user_id: int, entry: Doc, keep: int = HISTORY_SIZE) -> None:
-        """The user's latest delivered pictures, newest first, at most `keep` of them."""
-        ref = self._user(user_id)
-
-        @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> None:
-            history = (ref.get(transaction=transaction).to_dict() or {}).get("history", [])
-            fresh = [old for old in history if old.get("job_id") != entry["job_id"]]
-            transaction.set(ref, {"history": [entry, *fresh][:keep]}, merge=True)
-
-        attempt(self._db.transaction())
 
     def admit_job(
         self,
@@ -193,7 +177,27 @@ class Store:
 
         return self._contended(attempt)
 
-    # --- queue and throughput ------------------------------------------------------------------
+    def claim_delivery(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Doc | None:
+        """The job, if this claimant may send its photo now; None if it is delivered or
+        another delivery holds a live claim (an event redelivered while the first still runs)."""
+        ref = self._job(job_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> Doc | None:
+            job = ref.get(transaction=transaction).to_dict()
+            if job is None or State(job["state"]) in (State.DELIVERED, State.FAILED):
+                return None
+            claim = job.get("delivery_claim") or {}
+            if claim and claim["by"] != claimant and now - claim["at"] < lease:
+                return None
+            transaction.update(ref, {"delivery_claim": {"by": claimant, "at": now}})
+            return job
+
+        return attempt(self._db.transaction())
+
+    def release_delivery(self, job_id: str) -> None:
+        """After a failed send, so the retried event may claim the delivery at once."""
+        self._job(job_id).update({"delivery_claim": firestore.DELETE_FIELD})
 
     def queue_depth(self) -> int:
         """Jobs admitted and not yet drawn: what a new job waits behind."""
@@ -215,6 +219,68 @@ class Store:
         for snapshot in query.stream():
             return snapshot.get("times.queued")
         return None
+
+    def jobs_in_states(self, states: tuple[State, ...]) -> list[Doc]:
+        query = self._db.collection("jobs").where(
+            filter=firestore.FieldFilter("state", "in", [s.value for s in states])
+        )
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+    def jobs_received_since(self, start: datetime) -> list[Doc]:
+        query = self._db.collection("jobs").where(filter=firestore.FieldFilter("times.received", ">=", start))
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+
+class UserStore(_Firestore):
+    """Users `users/<user_id>`: settings, language, quota (charged by JobStore.admit_job), history."""
+
+    def get_user(self, user_id: int) -> Doc:
+        return self._user(user_id).get().to_dict() or {}
+
+    def chosen_language(self, user_id: int) -> str | None:
+        """The language the user chose with /lang, if any."""
+        language = self.get_user(user_id).get("language")
+        return language if isinstance(language, str) else None
+
+    def language_of(self, user_id: int, language_code: str | None) -> str:
+        """The language to answer this user in (texts.user_language)."""
+        return texts.user_language(self.chosen_language(user_id), language_code)
+
+    def update_user(self, user_id: int, **fields: Any) -> None:
+        self._user(user_id).set(fields, merge=True)
+
+    def add_to_history(self, user_id: int, entry: Doc, keep: int = HISTORY_SIZE) -> None:
+        """The user's latest delivered pictures, newest first, at most `keep` of them."""
+        ref = self._user(user_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> None:
+            history = (ref.get(transaction=transaction).to_dict() or {}).get("history", [])
+            fresh = [old for old in history if old.get("job_id") != entry["job_id"]]
+            transaction.set(ref, {"history": [entry, *fresh][:keep]}, merge=True)
+
+        attempt(self._db.transaction())
+
+
+class CacheStats(_Firestore):
+    """The prompt cache, the translation cache, and the running figures: time per picture,
+    cache hits, translation calls (`cache/`, `translations/`, `stats/`)."""
+
+    def cached_photo(self, key: str) -> str | None:
+        """The Telegram file id of a picture already drawn for this key, counting the lookup."""
+        doc = self._db.collection("cache").document(key).get().to_dict()
+        counter = "hits" if doc else "misses"
+        self._db.collection("stats").document("cache").set({counter: firestore.Increment(1)}, merge=True)
+        return doc["file_id"] if doc else None
+
+    def remember_photo(self, key: str, file_id: str, job_id: str, now: datetime) -> None:
+        self._db.collection("cache").document(key).set(
+            {"file_id": file_id, "job_id": job_id, "created_at": now, "expire_at": now + CACHE_RETENTION}
+        )
+
+    def cache_counts(self) -> tuple[int, int]:
+        doc = self._db.collection("stats").document("cache").get().to_dict() or {}
+        return int(doc.get("hits", 0)), int(doc.get("misses", 0))
 
     def seconds_per_image(self, default: float) -> float:
         """The recent time per picture: the mean of the shards' running averages."""
@@ -240,54 +306,6 @@ class Store:
     def _generation_shard(self, shard: int) -> firestore.DocumentReference:
         return self._db.collection("stats").document(f"generation-{shard}")
 
-    def jobs_in_states(self, states: tuple[State, ...]) -> list[Doc]:
-        query = self._db.collection("jobs").where(
-            filter=firestore.FieldFilter("state", "in", [s.value for s in states])
-        )
-        return [snapshot.to_dict() for snapshot in query.stream()]
-
-    def jobs_received_since(self, start: datetime) -> list[Doc]:
-        query = self._db.collection("jobs").where(filter=firestore.FieldFilter("times.received", ">=", start))
-        return [snapshot.to_dict() for snapshot in query.stream()]
-
-    # --- outbound pacing ------------------------------------------------------------------------
-
-    def reserve_slot(self, key: str, interval: float, tolerance: float = 0.0) -> float:
-        """The time a send may go under the pace kept in `pacing/<key>` (see pacing.py)."""
-        ref = self._db.collection("pacing").document(key)
-
-        @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> float:
-            saved = (ref.get(transaction=transaction).to_dict() or {}).get("next_free_at")
-            # The clock is read inside the attempt: a reservation that waited for the lock
-            # must not claim a slot that has already passed.
-            slot, next_free_at = pacing.reserve(saved, time.time(), interval, tolerance)
-            expire_at = datetime.now(UTC) + PACING_RETENTION
-            transaction.set(ref, {"next_free_at": next_free_at, "expire_at": expire_at})
-            return slot
-
-        return self._contended(attempt)
-
-    # --- the prompt cache ------------------------------------------------------------------------
-
-    def cached_photo(self, key: str) -> str | None:
-        """The Telegram file id of a picture already drawn for this key, counting the lookup."""
-        doc = self._db.collection("cache").document(key).get().to_dict()
-        counter = "hits" if doc else "misses"
-        self._db.collection("stats").document("cache").set({counter: firestore.Increment(1)}, merge=True)
-        return doc["file_id"] if doc else None
-
-    def remember_photo(self, key: str, file_id: str, job_id: str, now: datetime) -> None:
-        self._db.collection("cache").document(key).set(
-            {"file_id": file_id, "job_id": job_id, "created_at": now, "expire_at": now + CACHE_RETENTION}
-        )
-
-    def cache_counts(self) -> tuple[int, int]:
-        doc = self._db.collection("stats").document("cache").get().to_dict() or {}
-        return int(doc.get("hits", 0)), int(doc.get("misses", 0))
-
-    # --- translations (translation.py) ------------------------------------------------------
-
     def cached_translation(self, key: str, now: datetime) -> str | None:
         doc = self._db.collection("translations").document(key).get().to_dict()
         # The TTL policy deletes expired documents within a day or so; until then they are misses.
@@ -311,16 +329,29 @@ class Store:
             for k, v in (self._db.collection("stats").document("translation").get().to_dict() or {}).items()
         }
 
-    # --- operating mode ----------------------------------------------------------------------
 
-    # --- the Vertex AI endpoint's health, for routing -----------------------------------------
+class PacingStore(_Firestore):
+    """Outbound pacing slots `pacing/<key>` (core/pacing.py)."""
 
-    def endpoint_failed_at(self) -> datetime | None:
-        """When dispatch_vertex last got no answer from the endpoint (routing.ENDPOINT_REST)."""
-        return (self._db.collection("config").document("gpu_endpoint").get().to_dict() or {}).get("failed_at")
+    def reserve_slot(self, key: str, interval: float, tolerance: float = 0.0) -> float:
+        """The time a send may go under the pace kept in `pacing/<key>` (see pacing.py)."""
+        ref = self._db.collection("pacing").document(key)
 
-    def note_endpoint_failure(self, now: datetime, reason: str) -> None:
-        self._db.collection("config").document("gpu_endpoint").set({"failed_at": now, "reason": reason[:500]})
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> float:
+            saved = (ref.get(transaction=transaction).to_dict() or {}).get("next_free_at")
+            # The clock is read inside the attempt: a reservation that waited for the lock
+            # must not claim a slot that has already passed.
+            slot, next_free_at = pacing.reserve(saved, time.time(), interval, tolerance)
+            expire_at = datetime.now(UTC) + PACING_RETENTION
+            transaction.set(ref, {"next_free_at": next_free_at, "expire_at": expire_at})
+            return slot
+
+        return self._contended(attempt)
+
+
+class ConfigStore(_Firestore):
+    """The operating mode `config/ops` and the Vertex AI endpoint's health `config/gpu_endpoint`."""
 
     def get_ops(self) -> Ops:
         return Ops.from_doc(self._db.collection("config").document("ops").get().to_dict())
@@ -328,29 +359,12 @@ class Store:
     def set_ops(self, ops: Ops) -> None:
         self._db.collection("config").document("ops").set(ops.to_doc())
 
-    # --- delivery ----------------------------------------------------------------------------
+    def endpoint_failed_at(self) -> datetime | None:
+        """When dispatch_vertex last got no answer from the endpoint (routing.ENDPOINT_REST)."""
+        return (self._db.collection("config").document("gpu_endpoint").get().to_dict() or {}).get("failed_at")
 
-    def claim_delivery(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Doc | None:
-        """The job, if this claimant may send its photo now; None if it is delivered or
-        another delivery holds a live claim (an event redelivered while the first still runs)."""
-        ref = self._job(job_id)
-
-        @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> Doc | None:
-            job = ref.get(transaction=transaction).to_dict()
-            if job is None or State(job["state"]) in (State.DELIVERED, State.FAILED):
-                return None
-            claim = job.get("delivery_claim") or {}
-            if claim and claim["by"] != claimant and now - claim["at"] < lease:
-                return None
-            transaction.update(ref, {"delivery_claim": {"by": claimant, "at": now}})
-            return job
-
-        return attempt(self._db.transaction())
-
-    def release_delivery(self, job_id: str) -> None:
-        """After a failed send, so the retried event may claim the delivery at once."""
-        self._job(job_id).update({"delivery_claim": firestore.DELETE_FIELD})
+    def note_endpoint_failure(self, now: datetime, reason: str) -> None:
+        self._db.collection("config").document("gpu_endpoint").set({"failed_at": now, "reason": reason[:500]})
 
 
 def _retry_pause(attempt: int) -> float:

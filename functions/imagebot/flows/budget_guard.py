@@ -14,32 +14,31 @@ import logging
 from typing import Any
 
 from imagebot.core import budget
-from imagebot.core.events import BadEvent, pubsub_data
 from imagebot.edges.telegram import TelegramError
 from imagebot.edges.workflows import WorkflowStarter, default_starter
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
+from imagebot.steps.decoding import decoded
 
 log = logging.getLogger(__name__)
 
 
-def handle_message(data: Any, rt: Runtime, starter: WorkflowStarter | None = None) -> None:
+def handle_message(data: Any, rt: Services, starter: WorkflowStarter | None = None) -> None:
     """Entry from the `billing-alerts` Pub/Sub CloudEvent."""
-    try:
-        message = data["message"]
-        notification = budget.parse_notification(pubsub_data(data), message.get("attributes") or {})
-    except (BadEvent, budget.BadNotification, KeyError, TypeError) as error:
-        log.error(
-            "dropping an unreadable budget notification", extra=fields(stage="budget", error=str(error))
-        )
-        return
-    guard(notification, rt, starter or default_starter(rt.settings))
+    opened = decoded(
+        data,
+        lambda message: budget.parse_notification(message.data, message.attributes),
+        stage="budget",
+        what="budget notification",
+    )
+    if opened is not None:
+        guard(opened[0], rt, starter or default_starter(rt.settings))
 
 
-def guard(notification: budget.BudgetNotification, rt: Runtime, starter: WorkflowStarter) -> budget.Decision:
+def guard(notification: budget.BudgetNotification, rt: Services, starter: WorkflowStarter) -> budget.Decision:
     settings = rt.settings
     policy = budget.GuardPolicy(economy_at=settings.budget_economy_at, stop_at=settings.budget_stop_at)
-    current = rt.store.get_ops()
+    current = rt.config.get_ops()
     decision = budget.decide(current, notification, policy, rt.now())
     context = fields(stage="budget", reason=decision.why)
     if not decision.acts:
@@ -50,7 +49,7 @@ def guard(notification: budget.BudgetNotification, rt: Runtime, starter: Workflo
         execution = starter.start(decision.workflow, decision.why)
         log.warning("budget workflow %s started: %s", decision.workflow.value, execution, extra=context)
     if decision.ops is not None:
-        rt.store.set_ops(decision.ops)
+        rt.config.set_ops(decision.ops)
         log.warning(
             "ops mode now %s (set by %s)", decision.ops.mode.value, decision.ops.set_by, extra=context
         )
@@ -59,7 +58,7 @@ def guard(notification: budget.BudgetNotification, rt: Runtime, starter: Workflo
     return decision
 
 
-def tell_operators(text: str, rt: Runtime) -> None:
+def tell_operators(text: str, rt: Services) -> None:
     chat_id = rt.settings.ops_chat_id
     if chat_id is None:
         log.error("OPS_CHAT_ID is not set: the operators were not told", extra=fields(stage="budget"))

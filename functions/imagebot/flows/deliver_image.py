@@ -11,13 +11,13 @@ from imagebot.core.events import BadEvent, StorageObject, storage_object
 from imagebot.core.jobs import State
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 from imagebot.steps.delivery import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
 
 log = logging.getLogger(__name__)
 
 
-def handle_event(data: Any, event_id: str, rt: Runtime) -> None:
+def handle_event(data: Any, event_id: str, rt: Services) -> None:
     try:
         obj = storage_object(data)
     except BadEvent as error:
@@ -26,7 +26,7 @@ def handle_event(data: Any, event_id: str, rt: Runtime) -> None:
     deliver(obj, event_id, rt)
 
 
-def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
+def deliver(obj: StorageObject, event_id: str, rt: Services) -> None:
     job_id = job_id_from_output_name(obj.name)
     if job_id is None or obj.bucket != rt.settings.images_bucket:
         log.info("not an output object", extra=fields(stage="deliver", reason=f"{obj.bucket}/{obj.name}"))
@@ -43,7 +43,7 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
     # event id must not both send. A failed attempt releases its claim below; only a crashed one
     # holds the photo back, for the lease.
     claimant = f"{event_id}/{uuid.uuid4().hex}"
-    job = rt.store.claim_delivery(job_id, claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
+    job = rt.jobs.claim_delivery(job_id, claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
     if job is None:
         log.info("already delivered, failed, in flight or unknown", extra=context)
         return
@@ -51,15 +51,15 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
         sent = send(job, obj, rt)
     except TelegramError as error:
         if error.user_unreachable:
-            rt.store.move_job(job_id, State.FAILED, rt.now(), reason="undeliverable", error=str(error))
+            rt.jobs.move_job(job_id, State.FAILED, rt.now(), reason="undeliverable", error=str(error))
             log.warning(
                 "user unreachable; job closed without a photo", extra={**context, "error": str(error)}
             )
             return
-        rt.store.release_delivery(job_id)
+        rt.jobs.release_delivery(job_id)
         raise
     except Exception:
-        rt.store.release_delivery(job_id)
+        rt.jobs.release_delivery(job_id)
         raise
 
     photo_file_id = sent["photo"][-1]["file_id"] if sent.get("photo") else None
@@ -68,7 +68,7 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
     drawn = (
         {} if "generated" in job.get("times", {}) or obj.created is None else {"times.generated": obj.created}
     )
-    delivered = rt.store.move_job(
+    delivered = rt.jobs.move_job(
         job_id,
         State.DELIVERED,
         rt.now(),
@@ -83,6 +83,6 @@ def deliver(obj: StorageObject, event_id: str, rt: Runtime) -> None:
         remember_quietly(delivered, rt)
 
 
-def send(job: dict[str, Any], obj: StorageObject, rt: Runtime) -> dict[str, Any]:
+def send(job: dict[str, Any], obj: StorageObject, rt: Services) -> dict[str, Any]:
     photo = rt.download(obj.bucket, obj.name)
     return send_photo(job, rt, photo=(obj.name.rsplit("/", 1)[-1], photo, obj.content_type))

@@ -21,12 +21,12 @@ from enum import StrEnum
 from typing import Any
 
 from imagebot.core.contract import ContractError, GenerationJob
-from imagebot.core.events import BadEvent, pubsub_data
+from imagebot.core.events import BadEvent, PubSubMessage
 from imagebot.core.jobs import State
 from imagebot.core.routing import GpuRoute
 from imagebot.edges.gpu_endpoint import EndpointUnavailable
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 from imagebot.steps.failure import fail
 
 log = logging.getLogger(__name__)
@@ -62,21 +62,30 @@ def read_prediction(prediction: dict[str, Any], job_id: str) -> Verdict:
     raise EndpointUnavailable(f"a prediction of no known shape: {sorted(prediction)}")
 
 
-def handle_message(data: Any, rt: Runtime) -> None:
-    attributes = ((data or {}).get("message") or {}).get("attributes") or {}
+def handle_message(data: Any, rt: Services) -> None:
     try:
-        job = GenerationJob.from_json(pubsub_data(data))
-    except (BadEvent, ContractError) as error:
-        log.error("undecodable job for the endpoint", extra=fields(stage="dispatch", error=str(error)))
-        if attributes.get("job_id"):
-            fail(attributes["job_id"], f"not a generation job: {error}", rt)
+        message = PubSubMessage.from_event(data)
+    except BadEvent as error:
+        log.error(
+            "dropping an undecodable job for the endpoint", extra=fields(stage="dispatch", error=str(error))
+        )
+        return
+    try:
+        job = GenerationJob.from_json(message.data)
+    except ContractError as error:
+        # Unlike other undecodable messages, this one names its job: fail it and tell the user.
+        log.error(
+            "job for the endpoint breaks the contract", extra=fields(stage="dispatch", error=str(error))
+        )
+        if message.attributes.get("job_id"):
+            fail(message.attributes["job_id"], f"not a generation job: {error}", rt)
         return
     dispatch(job, rt)
 
 
-def dispatch(job: GenerationJob, rt: Runtime) -> None:
+def dispatch(job: GenerationJob, rt: Services) -> None:
     context = fields(stage="dispatch", job_id=job.job_id)
-    current = rt.store.get_job(job.job_id)
+    current = rt.jobs.get_job(job.job_id)
     if (
         current is None
         or current["state"] not in STILL_TO_DRAW
@@ -102,9 +111,9 @@ def dispatch(job: GenerationJob, rt: Runtime) -> None:
         raise GenerationFailed(verdict.reason)
 
 
-def hand_back(job: GenerationJob, reason: str, rt: Runtime) -> None:
+def hand_back(job: GenerationJob, reason: str, rt: Services) -> None:
     context = fields(stage="dispatch", job_id=job.job_id, reason=reason)
     log.warning("vertex endpoint gave no answer; job handed back to cloud run", extra=context)
     rt.publisher.publish(rt.settings.generation_topic, job.to_json(), job_id=job.job_id)
-    rt.store.set_job_fields(job.job_id, gpu_route=GpuRoute.CLOUD_RUN.value, handed_back=reason[:500])
-    rt.store.note_endpoint_failure(rt.now(), reason)  # auto routing rests the endpoint a while
+    rt.jobs.set_job_fields(job.job_id, gpu_route=GpuRoute.CLOUD_RUN.value, handed_back=reason[:500])
+    rt.config.note_endpoint_failure(rt.now(), reason)  # auto routing rests the endpoint a while

@@ -8,14 +8,15 @@ from typing import Any
 
 from imagebot.core import texts
 from imagebot.core.contract import GenerationJob
-from imagebot.core.events import BadEvent, pubsub_data, pubsub_message_id
+from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State, cache_key
 from imagebot.core.ops import Mode, generation_mode, quota_in_mode
 from imagebot.core.routing import GpuRoute, choose_route
 from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
+from imagebot.steps.decoding import decode_or_drop
 from imagebot.steps.delivery import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
 from imagebot.steps.status import show_status
 
@@ -23,28 +24,24 @@ log = logging.getLogger(__name__)
 DEFAULT_SECONDS_PER_IMAGE = 6.0  # until the running average has its first figure
 
 
-def handle_message(data: Any, rt: Runtime) -> None:
-    try:
-        job_id = pubsub_data(data).decode()
-    except (BadEvent, UnicodeDecodeError) as error:
-        log.error("dropping an undecodable validated message", extra=fields(stage="admit", error=str(error)))
-        return
-    admit(job_id, rt, pubsub_message_id(data))
+@decode_or_drop(lambda message: message.data.decode(), stage="admit", what="validated message")
+def handle_message(job_id: str, message: PubSubMessage, rt: Services) -> None:
+    admit(job_id, rt, message.message_id)
 
 
-def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
+def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
     context = fields(stage="admit", job_id=job_id)
-    current = rt.store.get_job(job_id)
+    current = rt.jobs.get_job(job_id)
     if current is None:
         log.error("validated message for a job that does not exist", extra=context)
         return
-    mode = rt.store.get_ops().mode
+    mode = rt.config.get_ops().mode
     if current["state"] == State.VALIDATED and serve_from_cache(
         current, generation_mode(mode), rt, message_id
     ):
         return
     policy = quota_in_mode(rt.quota_policy, mode)
-    job, admission = rt.store.admit_job(
+    job, admission = rt.jobs.admit_job(
         job_id, current["user_id"], policy, rt.now(), paused=mode == Mode.PAUSED, message_id=message_id
     )
     if job is None:  # deleted since it was read: nothing left to admit
@@ -84,7 +81,7 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
     route = choose_gpu_route(mode, rt)
     topic = rt.settings.generation_topic if route == GpuRoute.CLOUD_RUN else rt.settings.vertex_jobs_topic
     message_id = rt.publisher.publish(topic, generation.to_json(), job_id=job_id)
-    rt.store.set_job_fields(
+    rt.jobs.set_job_fields(
         job_id,
         dispatched_message_id=message_id,
         cache_key=cache_key(job, generation.mode),
@@ -93,19 +90,19 @@ def admit(job_id: str, rt: Runtime, message_id: str | None = None) -> None:
     log.info("job queued", extra={**context, "reason": f"route {route.value}"})
 
 
-def choose_gpu_route(mode: Mode, rt: Runtime) -> GpuRoute:
+def choose_gpu_route(mode: Mode, rt: Services) -> GpuRoute:
     s = rt.settings
     return choose_route(
         s.gpu_route,
         mode,
-        lambda: rt.store.oldest_queued_since(GpuRoute.CLOUD_RUN.value),
-        rt.store.endpoint_failed_at,
+        lambda: rt.jobs.oldest_queued_since(GpuRoute.CLOUD_RUN.value),
+        rt.config.endpoint_failed_at,
         rt.now(),
         s.overflow_queue_age_seconds,
     )
 
 
-def show_queue_position(job: dict[str, Any], rt: Runtime) -> None:
+def show_queue_position(job: dict[str, Any], rt: Services) -> None:
     """A courtesy that never holds the picture back: with Telegram rate-limiting the chat for
     longer than the client waits (or failing), the job goes on without it, and the photo's
     delivery retries on its own. Pub/Sub's five attempts would otherwise run out on the status
@@ -121,20 +118,20 @@ def show_queue_position(job: dict[str, Any], rt: Runtime) -> None:
         )
 
 
-def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: str | None = None) -> bool:
+def serve_from_cache(job: dict[str, Any], mode: str, rt: Services, message_id: str | None = None) -> bool:
     """A picture drawn before for the same words, style, seed and size goes out again by its
     Telegram file id: no GPU, no quota. True when the job was answered so."""
-    file_id = rt.store.cached_photo(cache_key(job, mode))
+    file_id = rt.cache.cached_photo(cache_key(job, mode))
     if file_id is None:
         return False
     # Claimed for this message: a redelivery of it may finish a send that crashed, a second
     # message for the same job (validated twice) may not send the photo again.
     claimant = f"cache-{message_id or job['job_id']}"
-    claimed = rt.store.claim_delivery(job["job_id"], claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
+    claimed = rt.jobs.claim_delivery(job["job_id"], claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
     if claimed is None:
         return True  # delivered (or being delivered) by an earlier attempt
     sent = send_photo(claimed, rt, photo=file_id)
-    delivered = rt.store.move_job(
+    delivered = rt.jobs.move_job(
         job["job_id"],
         State.DELIVERED,
         rt.now(),
@@ -149,15 +146,15 @@ def serve_from_cache(job: dict[str, Any], mode: str, rt: Runtime, message_id: st
     return True
 
 
-def queue_text(job: dict[str, Any], rt: Runtime) -> str:
+def queue_text(job: dict[str, Any], rt: Services) -> str:
     """Where the job stands, and a wait estimated from the recent time per picture."""
-    position = max(1, rt.store.queue_depth())
-    wait = texts.wait_text(job["language"], position * rt.store.seconds_per_image(DEFAULT_SECONDS_PER_IMAGE))
+    position = max(1, rt.jobs.queue_depth())
+    wait = texts.wait_text(job["language"], position * rt.cache.seconds_per_image(DEFAULT_SECONDS_PER_IMAGE))
     key = "queued_next" if position == 1 else "queued"
     return texts.render(job["language"], key, style=label(job["style"]), position=position, wait=wait)
 
 
-def tell_refusal(job: dict[str, Any], rt: Runtime) -> None:
+def tell_refusal(job: dict[str, Any], rt: Services) -> None:
     """The refusal, told once per notice window (quota.refusal_notice). A style question still on
     screen is answered all the same, so no button is left that leads nowhere. Marked once out:
     a redelivery after a failed send (a Telegram hiccup) tells it then, and never twice."""
@@ -166,7 +163,7 @@ def tell_refusal(job: dict[str, Any], rt: Runtime) -> None:
     show_status(
         job, refusal_text(job["language"], job.get("reason"), int(job.get("retry_after_seconds", 0))), rt
     )
-    rt.store.set_job_fields(job["job_id"], refusal_shown=True)
+    rt.jobs.set_job_fields(job["job_id"], refusal_shown=True)
 
 
 def refusal_text(language: str, reason: str | None, seconds: int) -> str:

@@ -9,26 +9,22 @@ button (steps/failure.py).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from imagebot.core import texts
-from imagebot.core.events import BadEvent, pubsub_data
+from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State, job_id_for_update
 from imagebot.core.updates import MalformedUpdate, Prompt, decode_event
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
+from imagebot.steps.decoding import decode_or_drop
 from imagebot.steps.failure import fail
 
 log = logging.getLogger(__name__)
 
 
-def handle_dead_letter(data: Any, rt: Runtime) -> None:
-    try:
-        body = pubsub_data(data)
-    except BadEvent as error:
-        log.error("undecodable dead letter", extra=fields(stage="failure", error=str(error)))
-        return
-    attributes = (data.get("message") or {}).get("attributes") or {}
+@decode_or_drop(lambda message: message.data, stage="failure", what="dead letter")
+def handle_dead_letter(body: bytes, message: PubSubMessage, rt: Services) -> None:
+    attributes = message.attributes
     source = attributes.get("CloudPubSubDeadLetterSourceSubscription", "unknown subscription")
     attempts = attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", "?")
     reason = f"dead-lettered from {source} after {attempts} attempts"
@@ -39,7 +35,7 @@ def handle_dead_letter(data: Any, rt: Runtime) -> None:
         fail(job_id, reason, rt)
 
 
-def _job_of_inbound(body: bytes, reason: str, rt: Runtime) -> str | None:
+def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
     """An update that never became a job: a prompt's job is failed; anything else gets an apology."""
     try:
         event = decode_event(body)
@@ -50,7 +46,7 @@ def _job_of_inbound(body: bytes, reason: str, rt: Runtime) -> str | None:
         return None
     if isinstance(event, Prompt):
         job_id = job_id_for_update(event.update_id)
-        rt.store.create_job(
+        rt.jobs.create_job(
             job_id,
             {
                 "job_id": job_id,

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from imagebot.core import texts
-from imagebot.core.contract import ContractError, ProgressEvent
-from imagebot.core.events import BadEvent, pubsub_data
+from imagebot.core.contract import ProgressEvent
+from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State
 from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
+from imagebot.steps.decoding import decode_or_drop
 from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)
 
 
-def handle_message(data: Any, rt: Runtime) -> None:
-    try:
-        event = ProgressEvent.from_json(pubsub_data(data))
-    except (BadEvent, ContractError) as error:
-        log.error(
-            "dropping an undecodable progress message", extra=fields(stage="progress", error=str(error))
-        )
-        return
-    job = rt.store.get_job(event.job_id)
+@decode_or_drop(
+    lambda message: ProgressEvent.from_json(message.data), stage="progress", what="progress message"
+)
+def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -> None:
+    job = rt.jobs.get_job(event.job_id)
     if job is None or job["state"] != State.GENERATING:
         # Already drawn or delivered (the photo beat this message): the status is gone.
         log.info("progress for a job past generating", extra=fields(stage="progress", job_id=event.job_id))

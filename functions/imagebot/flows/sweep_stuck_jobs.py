@@ -11,18 +11,18 @@ from datetime import timedelta
 
 from imagebot.core.jobs import State
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 from imagebot.steps.failure import fail
 
 log = logging.getLogger(__name__)
 STALLED_STATES = (State.QUEUED, State.GENERATING, State.GENERATED)
 
 
-def sweep(rt: Runtime) -> int:
+def sweep(rt: Services) -> int:
     """Fail every job stuck past its deadline in an admitted state; returns how many."""
     deadline = rt.now() - timedelta(seconds=rt.settings.job_deadline_seconds)
     swept = 0
-    for job in rt.store.jobs_in_states(STALLED_STATES):
+    for job in rt.jobs.jobs_in_states(STALLED_STATES):
         stamped = job.get("times", {}).get(job["state"])
         if stamped is not None and stamped < deadline:
             fail(job["job_id"], f"stuck in {job['state']} past the deadline", rt)

@@ -128,13 +128,14 @@ def shortcut_usage(command: Command, settings: Settings, language: str) -> dict[
 
 
 def user_language(user_id: int, language_code: str | None, language_of: LanguageOf) -> str:
-    """The language the user chose with /lang, else their Telegram client's."""
+    """texts.user_language, reading the user's choice; a slow or failing read must not cost the
+    answer itself."""
     try:
         chosen = language_of(user_id)
-    except Exception:  # a slow or failing read must not cost the answer itself
+    except Exception:
         log.warning("user language lookup failed", exc_info=True)
         chosen = None
-    return chosen or texts.language_for(language_code)
+    return texts.user_language(chosen, language_code)
 
 
 def button_answer(button: Button, language: str) -> str:

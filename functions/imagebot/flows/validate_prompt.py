@@ -7,28 +7,23 @@ half-way is handled again, which is safe because each step below is idempotent.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from imagebot.chat import creation
 from imagebot.core import registry
-from imagebot.core.events import BadEvent, pubsub_data, pubsub_message_id
+from imagebot.core.events import PubSubMessage
 from imagebot.core.registry import AnsweredBy
-from imagebot.core.updates import Button, Command, MalformedUpdate, Prompt, decode_event
+from imagebot.core.updates import Button, Command, Prompt, Published, decode_event
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
+from imagebot.steps.decoding import decode_or_drop
 
 log = logging.getLogger(__name__)
 
 
-def handle_message(data: Any, rt: Runtime) -> None:
-    """Entry from a Pub/Sub CloudEvent. Undecodable messages are logged and acknowledged:
-    no retry can mend them. Anything else that fails raises, and Pub/Sub redelivers."""
-    try:
-        event = decode_event(pubsub_data(data))
-    except (BadEvent, MalformedUpdate) as error:
-        log.error("dropping an undecodable inbound message", extra=fields(stage="validate", error=str(error)))
-        return
-    if not rt.store.begin_update(event.update_id, rt.now(), pubsub_message_id(data)):
+@decode_or_drop(lambda message: decode_event(message.data), stage="validate", what="inbound message")
+def handle_message(event: Published, message: PubSubMessage, rt: Services) -> None:
+    """Entry from a Pub/Sub CloudEvent (`handle_message(event.data, rt)`)."""
+    if not rt.jobs.begin_update(event.update_id, rt.now(), message.message_id):
         log.info("duplicate update", extra=fields(stage="validate", update_id=event.update_id))
         return
     match event:
@@ -38,10 +33,10 @@ def handle_message(data: Any, rt: Runtime) -> None:
             handle_command(event, rt)
         case Button():
             handle_button(event, rt)
-    rt.store.finish_update(event.update_id)
+    rt.jobs.finish_update(event.update_id)
 
 
-def handle_command(command: Command, rt: Runtime) -> None:
+def handle_command(command: Command, rt: Services) -> None:
     declared = registry.command(command.name)
     if declared is None or declared.answered_by is not AnsweredBy.WORKER:
         log.warning("command reached the worker without a handler", extra=fields(reason=command.name))
@@ -49,7 +44,7 @@ def handle_command(command: Command, rt: Runtime) -> None:
     registry.handler(declared.handler)(command, rt)
 
 
-def handle_button(button: Button, rt: Runtime) -> None:
+def handle_button(button: Button, rt: Services) -> None:
     declared = registry.action(button.action)
     if declared is None:  # parse_update only lets declared actions through
         log.warning("button reached the worker without a handler", extra=fields(reason=button.action))
@@ -57,7 +52,7 @@ def handle_button(button: Button, rt: Runtime) -> None:
     if not declared.requester_only:
         registry.handler(declared.handler)(button, rt)
         return
-    job = rt.store.get_job(button.args[-1])
+    job = rt.jobs.get_job(button.args[-1])
     if job is None or job.get("user_id") != button.user_id:
         creation.stale(button, rt)
         return

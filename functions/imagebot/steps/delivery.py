@@ -12,7 +12,7 @@ from imagebot.core.jobs import stage_durations
 from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 DELIVERY_LEASE = timedelta(minutes=2)
 
 
-def remember_quietly(job: dict[str, Any], rt: Runtime) -> None:
+def remember_quietly(job: dict[str, Any], rt: Services) -> None:
     """The photo is out and the job closed: bookkeeping that fails (a contended statistics
     document, say) is logged, never turned into a retry of a delivery already done."""
     try:
@@ -30,7 +30,7 @@ def remember_quietly(job: dict[str, Any], rt: Runtime) -> None:
         log.warning("delivery bookkeeping failed", exc_info=True, extra=fields(job_id=job["job_id"]))
 
 
-def remember(job: dict[str, Any], rt: Runtime) -> None:
+def remember(job: dict[str, Any], rt: Services) -> None:
     """History for /history, the prompt cache, the time each stage took, and the running time
     per picture for queue estimates."""
     if job.get("photo_file_id"):
@@ -40,17 +40,17 @@ def remember(job: dict[str, Any], rt: Runtime) -> None:
             "style": job["style"],
             "prompt": job["prompt"],
         }
-        rt.store.add_to_history(job["user_id"], entry)
+        rt.users.add_to_history(job["user_id"], entry)
         if job.get("cache_key"):
-            rt.store.remember_photo(job["cache_key"], job["photo_file_id"], job["job_id"], rt.now())
+            rt.cache.remember_photo(job["cache_key"], job["photo_file_id"], job["job_id"], rt.now())
     times = job.get("times", {})
     durations = {stage: round(seconds * 1000) for stage, seconds in stage_durations(times)}
-    rt.store.set_job_fields(job["job_id"], durations_ms=durations)
+    rt.jobs.set_job_fields(job["job_id"], durations_ms=durations)
     if "generating" in times and "generated" in times:
-        rt.store.record_generation((times["generated"] - times["generating"]).total_seconds())
+        rt.cache.record_generation((times["generated"] - times["generating"]).total_seconds())
 
 
-def send_photo(job: dict[str, Any], rt: Runtime, *, photo: tuple[str, bytes, str] | str) -> dict[str, Any]:
+def send_photo(job: dict[str, Any], rt: Services, *, photo: tuple[str, bytes, str] | str) -> dict[str, Any]:
     """The photo as the answer to the prompt, with its caption and buttons: an upload, or a
     Telegram file id when the picture was drawn before."""
     language = job.get("language", texts.DEFAULT_LANGUAGE)
@@ -82,7 +82,7 @@ def drawn_differently(job: dict[str, Any]) -> bool:
     return bool(job.get("model_prompt")) and job["model_prompt"] != job["prompt"]
 
 
-def show_drawn_as(job: dict[str, Any], rt: Runtime) -> None:
+def show_drawn_as(job: dict[str, Any], rt: Services) -> None:
     """The photo's caption with the model's English added, and its button gone."""
     rt.bot.edit_message_caption(
         job["chat_id"],
@@ -94,7 +94,7 @@ def show_drawn_as(job: dict[str, Any], rt: Runtime) -> None:
     )
 
 
-def remove_status(job: dict[str, Any], rt: Runtime) -> None:
+def remove_status(job: dict[str, Any], rt: Services) -> None:
     """The photo replaces the status message, so the chat stays clean."""
     message_id = job.get("status_message_id")
     if not message_id:

@@ -8,14 +8,14 @@ import logging
 from imagebot.core import keyboards, texts
 from imagebot.core.jobs import State
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)
 
 
-def fail(job_id: str, reason: str, rt: Runtime) -> None:
-    job = rt.store.move_job(job_id, State.FAILED, rt.now(), reason=reason)
+def fail(job_id: str, reason: str, rt: Services) -> None:
+    job = rt.jobs.move_job(job_id, State.FAILED, rt.now(), reason=reason)
     if job is None:
         log.info(
             "failure for a job already finished", extra=fields(stage="failure", job_id=job_id, reason=reason)

@@ -7,13 +7,13 @@ from typing import Any
 
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
-from imagebot.runtime import Runtime
+from imagebot.ports import Services
 
 log = logging.getLogger(__name__)
 
 
 def show_status(
-    job: dict[str, Any], text: str, rt: Runtime, reply_markup: dict[str, Any] | None = None
+    job: dict[str, Any], text: str, rt: Services, reply_markup: dict[str, Any] | None = None
 ) -> None:
     """Edit the job's status message in place, or send it once and remember its id."""
     message_id = job.get("status_message_id")
@@ -29,4 +29,4 @@ def show_status(
     sent = rt.bot.send_message(
         job["chat_id"], text, reply_markup=reply_markup, reply_to_message_id=job.get("message_id")
     )
-    rt.store.set_job_fields(job["job_id"], status_message_id=sent["message_id"])
+    rt.jobs.set_job_fields(job["job_id"], status_message_id=sent["message_id"])

@@ -107,7 +107,7 @@ def ops_texts(telegram) -> list[str]:
 def test_the_first_threshold_only_tells_the_operators(guard, budget_runtime, workflow_harness, telegram):
     guard(notification(50.2, 0.5))
 
-    ops = budget_runtime.store.get_ops()
+    ops = budget_runtime.config.get_ops()
     assert (ops.mode, ops.budget_threshold, ops.budget_period) == (Mode.NORMAL, 0.5, NOVEMBER)
     (text,) = ops_texts(telegram)
     assert "50% threshold reached" in text and "50.20 of 100.00 EUR" in text
@@ -118,7 +118,7 @@ def test_the_second_threshold_switches_to_economy(guard, budget_runtime, workflo
     guard(notification(50.2, 0.5))
     guard(notification(90.5, 0.9))
 
-    ops = budget_runtime.store.get_ops()
+    ops = budget_runtime.config.get_ops()
     assert (ops.mode, ops.set_by, ops.budget_threshold) == (Mode.ECONOMY, "budget", 0.9)
     assert "Economy mode is on" in ops_texts(telegram)[-1]
     assert workflow_harness.bridge.executions == []
@@ -133,7 +133,7 @@ def test_the_limit_stops_the_gpu_through_the_workflow_and_both_report(
     assert execution.parent == workflow_harness.parent and execution.status == 200
     assert execution.argument["action"] == "stop"
     assert workflow_harness.scaling() == {"scalingMode": "MANUAL", "manualInstanceCount": 0}
-    ops = budget_runtime.store.get_ops()
+    ops = budget_runtime.config.get_ops()
     assert (ops.mode, ops.set_by, ops.budget_threshold) == (Mode.PAUSED, "budget", 1.0)
     texts = ops_texts(telegram)
     assert any("Stopping" in text for text in texts)
@@ -149,7 +149,7 @@ def test_duplicates_and_late_notifications_act_once_and_never_step_back(
     guard(notification(55.0, None))  # a periodic status update
 
     assert len(workflow_harness.bridge.executions) == 1
-    assert budget_runtime.store.get_ops().mode == Mode.PAUSED
+    assert budget_runtime.config.get_ops().mode == Mode.PAUSED
     assert len(ops_texts(telegram)) == 2  # the function's "Stopping" and the workflow's report
 
 
@@ -162,16 +162,16 @@ def test_a_new_period_restores_normal_mode_and_resumes_the_gpu(
     actions = [execution.argument["action"] for execution in workflow_harness.bridge.executions]
     assert actions == ["stop", "resume"]
     assert workflow_harness.scaling() == {"scalingMode": "AUTOMATIC"}
-    ops = budget_runtime.store.get_ops()
+    ops = budget_runtime.config.get_ops()
     assert (ops.mode, ops.budget_period, ops.budget_threshold) == (Mode.NORMAL, DECEMBER, 0.0)
     assert any("New budget period (2026-12-01)" in text for text in ops_texts(telegram))
 
 
 def test_an_operators_pause_survives_a_new_period(guard, budget_runtime, workflow_harness, telegram):
-    budget_runtime.store.set_ops(Ops(Mode.PAUSED, "maintenance", "operator", NOVEMBER))
+    budget_runtime.config.set_ops(Ops(Mode.PAUSED, "maintenance", "operator", NOVEMBER))
     guard(notification(0.3, None, start=DECEMBER))
 
-    ops = budget_runtime.store.get_ops()
+    ops = budget_runtime.config.get_ops()
     assert (ops.mode, ops.set_by, ops.reason) == (Mode.PAUSED, "operator", "maintenance")
     assert workflow_harness.bridge.executions == [] and ops_texts(telegram) == []
 
@@ -182,5 +182,5 @@ def test_an_unreadable_notification_is_dropped_without_a_change(
     guard(b"{not json")
     guard(notification(100.4, 1.0), {**ATTRIBUTES, "schemaVersion": "2.0"})
 
-    assert budget_runtime.store.get_ops() == Ops()
+    assert budget_runtime.config.get_ops() == Ops()
     assert workflow_harness.bridge.executions == [] and ops_texts(telegram) == []

@@ -75,7 +75,7 @@ def test_style_menu_sets_a_default_style_that_later_prompts_use(
 
     prompt = Prompt(next(ids), user, user, 2, "a harbour", language)
     send(prompt, runtime)
-    job = runtime.store.get_job(f"u{prompt.update_id}")
+    job = runtime.jobs.get_job(f"u{prompt.update_id}")
     assert (job["state"], job["style"], job["aspect"], job["language"]) == (
         State.VALIDATED,
         "pixel",
@@ -124,7 +124,7 @@ def test_history_resends_the_latest_photos_by_file_id_without_drawing(runtime, t
     for n in range(2):
         sent = runtime.bot.send_photo(user, ("p.png", photo, "image/png"), caption="x")
         file_ids.append(sent["photo"][-1]["file_id"])
-        runtime.store.add_to_history(
+        runtime.users.add_to_history(
             user, {"job_id": f"h{n}", "file_id": file_ids[-1], "style": "ghibli", "prompt": f"picture {n}"}
         )
     before = len(telegram.calls("sendPhoto"))
@@ -152,7 +152,7 @@ def test_photo_buttons_start_a_new_job_from_the_old_one(
     send(button, runtime)
     send(button, runtime)  # a redelivery makes no second job
 
-    job = runtime.store.get_job(f"u{button.update_id}")
+    job = runtime.jobs.get_job(f"u{button.update_id}")
     assert (job["prompt"], job["negative_prompt"], job["aspect"], job["style"]) == (
         source["prompt"],
         "fog",
@@ -192,15 +192,15 @@ def test_operators_see_stats_and_pause_and_resume_admissions(runtime, telegram):
     assert stats.startswith("<b>Today</b>\nJobs: ") and "Mode: <b>normal</b>" in stats
 
     send(command("pause", OPERATOR_ID, "ru"), runtime)
-    assert runtime.store.get_ops().mode == Mode.PAUSED and runtime.store.get_ops().set_by == "operator"
+    assert runtime.config.get_ops().mode == Mode.PAUSED and runtime.config.get_ops().set_by == "operator"
     assert last_text(telegram).startswith("⏸ Приём заданий приостановлен")
     send(command("resume", OPERATOR_ID), runtime)
-    assert runtime.store.get_ops().mode == Mode.NORMAL
+    assert runtime.config.get_ops().mode == Mode.NORMAL
 
 
 def test_operator_commands_from_anyone_else_change_nothing(runtime, telegram):
-    runtime.store.set_ops(Ops())
+    runtime.config.set_ops(Ops())
     before = len(telegram.calls("sendMessage"))
     send(command("pause", next(ids)), runtime)
-    assert runtime.store.get_ops().mode == Mode.NORMAL
+    assert runtime.config.get_ops().mode == Mode.NORMAL
     assert len(telegram.calls("sendMessage")) == before

@@ -67,12 +67,12 @@ def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, tel
     job_id = generated_job["job_id"]
     assert buttons[:2] == [f"again:{job_id}", f"file:{job_id}"] and f"same:pixel:{job_id}" in buttons
     assert telegram.file_bytes(photo.result["photo"][-1]["file_id"]) == png()
-    job = runtime.store.get_job(generated_job["job_id"])
+    job = runtime.jobs.get_job(generated_job["job_id"])
     assert job["state"] == State.DELIVERED and job["delivered_message_id"] == photo.result["message_id"]
     assert job["photo_file_id"] == photo.result["photo"][-1]["file_id"]
     (deleted,) = telegram.calls("deleteMessage")
     assert deleted.params["message_id"] == generated_job["status_message_id"]
-    history = runtime.store.get_user(generated_job["user_id"])["history"]
+    history = runtime.users.get_user(generated_job["user_id"])["history"]
     assert history[0] == {
         "job_id": job_id,
         "file_id": job["photo_file_id"],
@@ -87,11 +87,11 @@ def test_a_failed_send_releases_the_claim_so_the_retry_delivers(runtime, telegra
     telegram.inject_fault("sendPhoto", error_code=500, count=1)
     with pytest.raises(TelegramError):
         deliver_image.handle_event(event, "event-1", runtime)
-    assert runtime.store.get_job(generated_job["job_id"])["state"] == State.GENERATED
+    assert runtime.jobs.get_job(generated_job["job_id"])["state"] == State.GENERATED
 
     deliver_image.handle_event(event, "event-1", runtime)
     assert [call.ok for call in telegram.calls("sendPhoto")] == [False, True]
-    assert runtime.store.get_job(generated_job["job_id"])["state"] == State.DELIVERED
+    assert runtime.jobs.get_job(generated_job["job_id"])["state"] == State.DELIVERED
 
 
 def test_a_user_who_blocked_the_bot_closes_the_job_without_retries(runtime, telegram, generated_job):
@@ -100,7 +100,7 @@ def test_a_user_who_blocked_the_bot_closes_the_job_without_retries(runtime, tele
     deliver_image.handle_event(event, "event-1", runtime)  # no exception: a retry could never succeed
     deliver_image.handle_event(event, "event-2", runtime)
 
-    job = runtime.store.get_job(generated_job["job_id"])
+    job = runtime.jobs.get_job(generated_job["job_id"])
     assert (job["state"], job["reason"]) == (State.FAILED, "undeliverable")
     assert len(telegram.calls("sendPhoto")) == 1
 
@@ -122,7 +122,7 @@ def test_an_event_that_outruns_the_generated_stamp_keeps_the_drawing_time(runtim
 
     deliver_image.handle_event(event, "event-early", runtime)
 
-    done = runtime.store.get_job(job_id)
+    done = runtime.jobs.get_job(job_id)
     assert done["state"] == State.DELIVERED
     assert done["times"]["generated"] == datetime.fromisoformat(event["timeCreated"].replace("Z", "+00:00"))
     assert set(done["durations_ms"]) >= {"generated", "delivered"}

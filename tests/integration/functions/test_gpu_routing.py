@@ -63,26 +63,26 @@ def taps(emulators) -> tuple[TopicTap, TopicTap]:
 @pytest.fixture
 def normal_mode(runtime: Runtime) -> Iterator[None]:
     yield
-    runtime.store.set_ops(Ops(mode=Mode.NORMAL))
+    runtime.config.set_ops(Ops(mode=Mode.NORMAL))
 
 
 @pytest.fixture
 def old_cloud_run_job(runtime: Runtime) -> Iterator[str]:
     """A job that has waited ten minutes for the Cloud Run service: it is saturated, or down.
     (And an endpoint with no failure on record.)"""
-    runtime.store._db.collection("config").document("gpu_endpoint").delete()
+    runtime.db.collection("config").document("gpu_endpoint").delete()
     job_id = f"u{next(ids)}"
     put_job(runtime, job_id, next(ids), State.QUEUED, gpu_route="cloudrun")
-    runtime.store.set_job_fields(job_id, **{"times.queued": datetime.now(UTC) - timedelta(minutes=10)})
+    runtime.jobs.set_job_fields(job_id, **{"times.queued": datetime.now(UTC) - timedelta(minutes=10)})
     yield job_id
-    runtime.store._db.collection("jobs").document(job_id).delete()  # it would count in others' queues
+    runtime.db.collection("jobs").document(job_id).delete()  # it would count in others' queues
 
 
 def admit_new_job(rt: Runtime) -> dict[str, Any]:
     job_id = f"u{next(ids)}"
     put_job(rt, job_id, next(ids), State.VALIDATED, style="pixel")
     rate_limit.handle_message(pubsub_event_data(job_id.encode()), rt)
-    return rt.store.get_job(job_id)
+    return rt.jobs.get_job(job_id)
 
 
 def test_gpu_route_vertex_sends_every_job_to_the_endpoint_queue(runtime, vertex, telegram, taps):
@@ -108,7 +108,7 @@ def test_auto_overflows_to_the_endpoint_only_while_the_cloud_run_queue_is_old(
     assert overflowed["gpu_route"] == "vertex"
     assert [m.attributes["job_id"] for m in endpoint.drain(expect=1)] == [overflowed["job_id"]]
 
-    runtime.store.move_job(old_cloud_run_job, State.GENERATING, datetime.now(UTC))  # the service caught up
+    runtime.jobs.move_job(old_cloud_run_job, State.GENERATING, datetime.now(UTC))  # the service caught up
     back_home = admit_new_job(rt)
     assert back_home["gpu_route"] == "cloudrun"
     assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [back_home["job_id"]]
@@ -130,14 +130,14 @@ def test_after_a_hand_back_auto_rests_the_endpoint(runtime, vertex, telegram, ta
 
     assert second["gpu_route"] == "cloudrun" and endpoint.quiet(0.5) == []
     assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [second["job_id"]]
-    assert runtime.store.endpoint_failed_at() is not None
+    assert runtime.config.endpoint_failed_at() is not None
 
 
 def test_auto_does_not_overflow_in_economy_mode(
     runtime, vertex, telegram, taps, old_cloud_run_job, normal_mode
 ):
     cloud_run, endpoint = taps
-    runtime.store.set_ops(Ops(mode=Mode.ECONOMY, reason="budget at 90%", set_by="budget"))
+    runtime.config.set_ops(Ops(mode=Mode.ECONOMY, reason="budget at 90%", set_by="budget"))
 
     job = admit_new_job(routed(runtime, vertex, "auto", overflow_queue_age_seconds=60.0))
 
@@ -177,7 +177,7 @@ def test_dispatch_sends_the_job_to_the_endpoint_and_leaves_delivery_to_the_bucke
         and instance["seed"] == job["seed"]
         and instance["prompt"] == job["prompt"]
     )
-    after = rt.store.get_job(job["job_id"])
+    after = rt.jobs.get_job(job["job_id"])
     assert after["state"] == State.QUEUED and after["gpu_route"] == "vertex" and "handed_back" not in after
     assert cloud_run.quiet(0.5) == []
 
@@ -193,7 +193,7 @@ def test_a_job_refused_by_the_container_fails_now_and_the_user_is_told(runtime, 
 
     dispatch_vertex.handle_message(event, rt)
 
-    after = rt.store.get_job(job["job_id"])
+    after = rt.jobs.get_job(job["job_id"])
     assert after["state"] == State.FAILED and after["reason"] == "vertex endpoint: refused: nsfw"
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["text"].startswith("Sorry, I couldn't draw")
@@ -212,7 +212,7 @@ def test_a_retryable_failure_is_raised_for_pub_sub_to_redeliver(runtime, vertex,
     with pytest.raises(dispatch_vertex.GenerationFailed, match="generation failed"):
         dispatch_vertex.handle_message(event, rt)
 
-    assert rt.store.get_job(job["job_id"])["state"] == State.QUEUED
+    assert rt.jobs.get_job(job["job_id"])["state"] == State.QUEUED
     assert cloud_run.quiet(0.5) == []
 
 
@@ -235,7 +235,7 @@ def test_an_endpoint_that_gives_no_answer_hands_the_job_back_to_cloud_run_once(
 
     (message,) = cloud_run.drain(expect=2, timeout=2)
     assert GpuSideJob.from_json(message.data).job_id == job["job_id"]
-    after = rt.store.get_job(job["job_id"])
+    after = rt.jobs.get_job(job["job_id"])
     assert after["gpu_route"] == "cloudrun" and after["handed_back"] and after["state"] == State.QUEUED
     assert vertex.predicted.count(job["job_id"]) == (0 if failure == "connection refused" else 1)
 
@@ -243,7 +243,7 @@ def test_an_endpoint_that_gives_no_answer_hands_the_job_back_to_cloud_run_once(
 def test_a_job_drawn_or_finished_meanwhile_is_not_sent_again(runtime, vertex, telegram, taps):
     rt = routed(runtime, vertex, "vertex")
     job, event = queued_for_endpoint(rt, taps[1])
-    rt.store.move_job(job["job_id"], State.DELIVERED, datetime.now(UTC))
+    rt.jobs.move_job(job["job_id"], State.DELIVERED, datetime.now(UTC))
 
     dispatch_vertex.handle_message(event, rt)
 
@@ -256,6 +256,6 @@ def test_a_message_that_is_no_job_fails_its_job_with_the_reason(runtime, vertex,
 
     dispatch_vertex.handle_message(pubsub_event_data(b'{"job_id": "oops"}', job_id=job["job_id"]), rt)
 
-    after = rt.store.get_job(job["job_id"])
+    after = rt.jobs.get_job(job["job_id"])
     assert after["state"] == State.FAILED and after["reason"].startswith("not a generation job")
     assert vertex.predicted == []

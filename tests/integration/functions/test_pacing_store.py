@@ -7,13 +7,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from google.cloud import firestore
-from imagebot.edges.store import Store
+from imagebot.edges.store import CacheStats
 
 
 def test_concurrent_reservations_get_distinct_slots_one_interval_apart(runtime):
     key, now = f"chat-test-{uuid.uuid4().hex[:8]}", time.time()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        slots = sorted(pool.map(lambda _: runtime.store.reserve_slot(key, 1.0), range(8)))
+        slots = sorted(pool.map(lambda _: runtime.pacing.reserve_slot(key, 1.0), range(8)))
     assert now <= slots[0]
     # At least one interval apart (more when a contender reserved after the slot had passed).
     assert all(later - earlier >= 1.0 - 1e-6 for earlier, later in zip(slots, slots[1:], strict=False))
@@ -33,7 +33,7 @@ def test_the_bot_client_waits_for_its_chat_slot(runtime, telegram):
 
 def test_the_time_per_picture_takes_concurrent_deliveries_without_a_lock(emulators):
     # A project of its own: the statistics documents are shared by everything in one project.
-    store = Store(firestore.Client(project=f"imagebot-stats-{uuid.uuid4().hex[:6]}"))
+    store = CacheStats(firestore.Client(project=f"imagebot-stats-{uuid.uuid4().hex[:6]}"))
     assert store.seconds_per_image(default=6.5) == 6.5
 
     with ThreadPoolExecutor(max_workers=16) as pool:  # as many deliveries at once

@@ -26,18 +26,18 @@ def generation(emulators) -> TopicTap:
 def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, telegram, generation):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.VALIDATED, style="pixel")
-    runtime.store.record_generation(4.0)
-    ahead = runtime.store.queue_depth()  # queued jobs other tests left behind
+    runtime.cache.record_generation(4.0)
+    ahead = runtime.jobs.queue_depth()  # queued jobs other tests left behind
     data = pubsub_event_data(job_id.encode())
     rate_limit.handle_message(data, runtime)
     rate_limit.handle_message(data, runtime)  # Pub/Sub redelivers: no second charge, no second job
 
-    job = runtime.store.get_job(job_id)
+    job = runtime.jobs.get_job(job_id)
     assert job["state"] == State.QUEUED and "queued" in job["times"]
-    user = runtime.store.get_user(chat_id)
+    user = runtime.users.get_user(chat_id)
     assert user["quota"]["used_today"] == 1
     (status,) = telegram.calls("sendMessage")
-    wait = runtime.store.seconds_per_image(0) * (ahead + 1)
+    wait = runtime.cache.seconds_per_image(0) * (ahead + 1)
     position = "you're next" if ahead == 0 else f"you're number {ahead + 1} in line"
     assert status.params["text"] == f"⏳ Pixel Art: {position}, about {round(wait)} s." or wait >= 90
     assert job["status_message_id"] == status.result["message_id"]
@@ -72,9 +72,9 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
         put_job(runtime, job_id, chat_id, State.VALIDATED)
         rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
-    states = [runtime.store.get_job(job_id)["state"] for job_id in jobs]
+    states = [runtime.jobs.get_job(job_id)["state"] for job_id in jobs]
     assert states == [State.QUEUED, State.QUEUED, State.REJECTED]
-    refused = runtime.store.get_job(jobs[2])
+    refused = runtime.jobs.get_job(jobs[2])
     assert refused["reason"] == "rate" and 0 < refused["retry_after_seconds"] <= 20
     texts = [call.params["text"] for call in telegram.calls("sendMessage")]
     assert texts[-1] == f"You're going a bit fast. Try again in {refused['retry_after_seconds']} s."
@@ -87,7 +87,7 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
     for job_id in more:
         put_job(runtime, job_id, chat_id, State.VALIDATED)
         rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
-    again = [runtime.store.get_job(job_id) for job_id in more]
+    again = [runtime.jobs.get_job(job_id) for job_id in more]
     assert [(job["state"], job["reason"], job["told"]) for job in again] == [
         (State.REJECTED, "rate", False)
     ] * 3
@@ -99,7 +99,7 @@ def test_a_job_not_in_validated_is_left_alone(runtime, telegram, generation):
     put_job(runtime, job_id, chat_id, State.DELIVERED)
     rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     rate_limit.handle_message(pubsub_event_data(b"u-no-such-job"), runtime)
-    assert runtime.store.get_job(job_id)["state"] == State.DELIVERED
+    assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED
     assert telegram.calls("sendMessage") == [] and generation.quiet(0.5) == []
 
 
@@ -108,15 +108,15 @@ def test_while_paused_a_job_is_refused_politely_and_nothing_is_charged(runtime, 
 
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.VALIDATED)
-    runtime.store.set_ops(Ops(Mode.PAUSED, "test", "operator"))
+    runtime.config.set_ops(Ops(Mode.PAUSED, "test", "operator"))
     try:
         rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     finally:
-        runtime.store.set_ops(Ops())
-    job = runtime.store.get_job(job_id)
+        runtime.config.set_ops(Ops())
+    job = runtime.jobs.get_job(job_id)
     assert (job["state"], job["reason"]) == (State.REJECTED, "paused")
     assert "paused for maintenance" in telegram.calls("sendMessage")[-1].params["text"]
-    assert "quota" not in runtime.store.get_user(chat_id)
+    assert "quota" not in runtime.users.get_user(chat_id)
     assert generation.quiet(0.5) == []
 
 
@@ -125,14 +125,14 @@ def test_in_economy_mode_jobs_are_drawn_cheaper_and_quotas_tighten(runtime, tele
 
     chat_id = next(ids)  # the runtime allows a burst of 2; economy halves it to 1
     jobs = [f"u{next(ids)}" for _ in range(2)]
-    runtime.store.set_ops(Ops(Mode.ECONOMY, "test", "budget"))
+    runtime.config.set_ops(Ops(Mode.ECONOMY, "test", "budget"))
     try:
         for job_id in jobs:
             put_job(runtime, job_id, chat_id, State.VALIDATED)
             rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     finally:
-        runtime.store.set_ops(Ops())
-    assert [runtime.store.get_job(j)["state"] for j in jobs] == [State.QUEUED, State.REJECTED]
+        runtime.config.set_ops(Ops())
+    assert [runtime.jobs.get_job(j)["state"] for j in jobs] == [State.QUEUED, State.REJECTED]
     (message,) = generation.drain(expect=2, timeout=2)
     assert GpuSideJob.from_json(message.data).mode == "economy"
 
@@ -143,11 +143,11 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     chat_id, first, repeat = next(ids), f"u{next(ids)}", f"u{next(ids)}"
     prompt = f"a lantern festival {first}"
     job = put_job(runtime, first, chat_id, State.VALIDATED, prompt=prompt, seed=seed_for_prompt(prompt))
-    hits_before, misses_before = runtime.store.cache_counts()
+    hits_before, misses_before = runtime.cache.cache_counts()
     rate_limit.handle_message(pubsub_event_data(first.encode()), runtime)
-    assert runtime.store.get_job(first)["cache_key"] == cache_key(job, "normal")
+    assert runtime.jobs.get_job(first)["cache_key"] == cache_key(job, "normal")
     photo = runtime.bot.send_photo(chat_id, ("p.png", png(16, 16, "orange"), "image/png"), caption="x")
-    runtime.store.remember_photo(
+    runtime.cache.remember_photo(
         cache_key(job, "normal"), photo["photo"][-1]["file_id"], first, runtime.now()
     )
     generation.drain(expect=1)
@@ -157,13 +157,13 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     rate_limit.handle_message(pubsub_event_data(repeat.encode()), runtime)
     rate_limit.handle_message(pubsub_event_data(repeat.encode()), runtime)  # redelivered: still one photo
 
-    served = runtime.store.get_job(repeat)
+    served = runtime.jobs.get_job(repeat)
     assert (served["state"], served["cached"]) == (State.DELIVERED, True)
     sent = [call for call in telegram.calls("sendPhoto") if str(call.params["chat_id"]) == str(other_user)]
     assert [call.params["photo"] for call in sent] == [photo["photo"][-1]["file_id"]]
     assert generation.quiet(0.5) == []  # the GPU never saw it
-    assert "quota" not in runtime.store.get_user(other_user)  # and it cost no quota
-    hits, misses = runtime.store.cache_counts()
+    assert "quota" not in runtime.users.get_user(other_user)  # and it cost no quota
+    hits, misses = runtime.cache.cache_counts()
     assert (hits - hits_before, misses - misses_before) == (1, 1)
 
 
@@ -176,7 +176,7 @@ def test_a_chat_rate_limited_for_minutes_still_gets_its_job_drawn(runtime, teleg
 
     rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
-    job = runtime.store.get_job(job_id)
+    job = runtime.jobs.get_job(job_id)
     assert job["state"] == State.QUEUED and "status_message_id" not in job
     assert [GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=1)] == [job_id]
     assert not [call for call in telegram.calls("sendMessage") if call.ok]
@@ -202,4 +202,4 @@ def test_a_refusal_that_failed_to_send_is_told_on_the_redelivery_and_only_once(r
         for c in telegram.calls("sendMessage")
         if c.ok and c.params["text"].startswith("You're going a bit fast")
     ]
-    assert len(told) == 1 and runtime.store.get_job(jobs[2])["refusal_shown"] is True
+    assert len(told) == 1 and runtime.jobs.get_job(jobs[2])["refusal_shown"] is True

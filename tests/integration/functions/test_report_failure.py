@@ -28,7 +28,7 @@ def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, te
     report_failure.handle_dead_letter(data, runtime)
     report_failure.handle_dead_letter(data, runtime)  # dead letters are delivered at least once too
 
-    failed = runtime.store.get_job(job_id)
+    failed = runtime.jobs.get_job(job_id)
     assert (
         failed["state"] == State.FAILED
         and failed["reason"] == "dead-lettered from generation-jobs-gpu after 5 attempts"
@@ -43,7 +43,7 @@ def test_a_dead_letter_for_a_delivered_job_changes_nothing(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.DELIVERED)
     report_failure.handle_dead_letter(pubsub_event_data(b"{}", job_id=job_id, **DEAD), runtime)
-    assert runtime.store.get_job(job_id)["state"] == State.DELIVERED
+    assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED
     assert telegram.calls() == []
 
 
@@ -53,6 +53,6 @@ def test_a_dead_lettered_prompt_becomes_a_failed_job_with_an_apology(runtime, te
     report_failure.handle_dead_letter(
         pubsub_event_data(encode_event(prompt), update_id=str(prompt.update_id)), runtime
     )
-    job = runtime.store.get_job(f"u{prompt.update_id}")
+    job = runtime.jobs.get_job(f"u{prompt.update_id}")
     assert job["state"] == State.FAILED
     assert telegram.calls("sendMessage")[-1].params["text"].startswith("Что-то пошло не так")

@@ -19,6 +19,6 @@ def test_the_sweep_fails_only_jobs_stuck_past_the_deadline(runtime, telegram):
     put_job(runtime, stuck, next(ids), State.GENERATING, times={"received": long_ago, "generating": long_ago})
     put_job(runtime, fresh, next(ids), State.GENERATING)
     assert sweep_stuck_jobs.sweep(runtime) >= 1
-    assert runtime.store.get_job(stuck)["state"] == State.FAILED
-    assert runtime.store.get_job(stuck)["reason"] == "stuck in generating past the deadline"
-    assert runtime.store.get_job(fresh)["state"] == State.GENERATING
+    assert runtime.jobs.get_job(stuck)["state"] == State.FAILED
+    assert runtime.jobs.get_job(stuck)["reason"] == "stuck in generating past the deadline"
+    assert runtime.jobs.get_job(fresh)["state"] == State.GENERATING

@@ -62,24 +62,24 @@ def generation(emulators) -> TopicTap:
 
 def send_prompt(rt: Runtime, text: str) -> dict:
     chat_id = next(ids)
-    rt.store.update_user(chat_id, default_style="ghibli")
+    rt.users.update_user(chat_id, default_style="ghibli")
     event = Prompt(
         update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=text, language_code="ru"
     )
     validate_prompt.handle_message(pubsub_event_data(encode_event(event)), rt)
-    return rt.store.get_job(f"u{event.update_id}")
+    return rt.jobs.get_job(f"u{event.update_id}")
 
 
 def test_a_russian_prompt_is_drawn_in_english_and_the_user_keeps_their_words(translating, vertex, generation):
     prompt = f"рыжая лиса в снегу {next(ids)}"  # unique: no cached translation from an earlier run
-    before = translating.store.translation_counts()
+    before = translating.cache.translation_counts()
 
     job = send_prompt(translating, prompt)
 
     assert job["state"] == State.VALIDATED
     assert (job["prompt"], job["model_prompt"]) == (prompt, f"red fox in the snow {prompt.rsplit(' ', 1)[1]}")
     assert [call["model"] for call in vertex.calls] == [MODEL]
-    counts = translating.store.translation_counts()
+    counts = translating.cache.translation_counts()
     assert counts["calls"] == before.get("calls", 0) + 1
     assert counts["input_chars"] > before.get("input_chars", 0) + len(prompt)
     assert counts["output_tokens"] > before.get("output_tokens", 0)
@@ -112,16 +112,16 @@ def test_a_slow_model_is_abandoned_and_the_original_prompt_drawn(runtime, vertex
     assert "translation timed out; drawing the original prompt" in caplog.messages
     assert vertex.calls_for(prompt) == 1  # it was asked, and not waited for
     # A fallback is not a translation: the next attempt asks again.
-    assert impatient.store.cached_translation(cache_key(prompt, MODEL), impatient.now()) is None
+    assert impatient.cache.cached_translation(cache_key(prompt, MODEL), impatient.now()) is None
 
 
 def test_english_prompts_and_economy_mode_make_no_model_call(translating, vertex):
     english = send_prompt(translating, "a fox in the snow")
-    translating.store.set_ops(Ops(Mode.ECONOMY, "test", "budget"))
+    translating.config.set_ops(Ops(Mode.ECONOMY, "test", "budget"))
     try:
         russian = send_prompt(translating, f"замок в горы {next(ids)}")
     finally:
-        translating.store.set_ops(Ops())
+        translating.config.set_ops(Ops())
 
     assert english["model_prompt"] == "a fox in the snow"
     assert russian["model_prompt"] == russian["prompt"]
@@ -144,7 +144,7 @@ def command(rt: Runtime, chat_id: int, name: str) -> None:
 
 def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, telegram):
     chat_id = next(ids)
-    translating.store.update_user(chat_id, default_style="pixel")
+    translating.users.update_user(chat_id, default_style="pixel")
 
     command(translating, chat_id, "enhance")
     event = Prompt(
@@ -153,7 +153,7 @@ def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, 
     validate_prompt.handle_message(pubsub_event_data(encode_event(event)), translating)
     command(translating, chat_id, "enhance")
 
-    job = translating.store.get_job(f"u{event.update_id}")
+    job = translating.jobs.get_job(f"u{event.update_id}")
     assert (job["prompt"], job["model_prompt"]) == ("a fox", "a fox" + ENHANCEMENT)
     (call,) = vertex.calls
     assert call["prompt"] == "a fox"
@@ -161,7 +161,7 @@ def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, 
         c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)
     ]
     assert [text.split(":")[0] for text in replies] == ["✨ Detailed prompts on", "Detailed prompts off"]
-    assert translating.store.get_user(chat_id)["enhance"] is False
+    assert translating.users.get_user(chat_id)["enhance"] is False
 
 
 def test_enhance_without_a_translation_model_says_it_is_unavailable(runtime, telegram):
@@ -173,7 +173,7 @@ def test_enhance_without_a_translation_model_says_it_is_unavailable(runtime, tel
         c.params["text"] for c in telegram.calls("sendMessage") if str(c.params["chat_id"]) == str(chat_id)
     ]
     assert reply == "Detailed prompts are not available right now."
-    assert "enhance" not in runtime.store.get_user(chat_id)
+    assert "enhance" not in runtime.users.get_user(chat_id)
 
 
 def press(rt: Runtime, chat_id: int, action: str, *args: str) -> str:
@@ -186,7 +186,7 @@ def press(rt: Runtime, chat_id: int, action: str, *args: str) -> str:
 
 def test_an_enhanced_prompt_waits_for_its_style_and_follows_it_to_another(translating, vertex, telegram):
     chat_id = next(ids)  # no default style: the bot asks for one
-    translating.store.update_user(chat_id, enhance=True)
+    translating.users.update_user(chat_id, enhance=True)
     prompt = f"рыжая лиса {next(ids)}"
     event = Prompt(
         update_id=next(ids), chat_id=chat_id, user_id=chat_id, message_id=1, text=prompt, language_code="ru"
@@ -194,24 +194,24 @@ def test_an_enhanced_prompt_waits_for_its_style_and_follows_it_to_another(transl
     validate_prompt.handle_message(pubsub_event_data(encode_event(event)), translating)
     job_id = f"u{event.update_id}"
 
-    waiting = translating.store.get_job(job_id)
+    waiting = translating.jobs.get_job(job_id)
     assert waiting["state"] == State.AWAITING_STYLE and waiting["enhance"] is True
     assert waiting["model_prompt"] == translate_words(prompt)  # translated, not yet enhanced
     press(translating, chat_id, "style", "pixel", job_id)
 
-    drawn = translating.store.get_job(job_id)
+    drawn = translating.jobs.get_job(job_id)
     assert (
         drawn["state"] == State.VALIDATED and drawn["model_prompt"] == translate_words(prompt) + ENHANCEMENT
     )
     assert [STYLE_HINTS["pixel"] in call["text"] for call in vertex.calls] == [False, True]
 
     # "Same seed, other style" from the pixel picture: enhanced again, for Ghibli, from the user's words.
-    other = translating.store.get_job(press(translating, chat_id, "same", "ghibli", job_id))
+    other = translating.jobs.get_job(press(translating, chat_id, "same", "ghibli", job_id))
     assert other["style"] == "ghibli" and other["enhance"] is True and other["seed"] == drawn["seed"]
     assert STYLE_HINTS["ghibli"] in vertex.calls[-1]["text"] and vertex.calls[-1]["prompt"] == prompt
     # "Again" in the same style draws the same enhanced prompt: no new model call.
     calls = len(vertex.calls)
-    again = translating.store.get_job(press(translating, chat_id, "again", job_id))
+    again = translating.jobs.get_job(press(translating, chat_id, "again", job_id))
     assert again["model_prompt"] == drawn["model_prompt"] and len(vertex.calls) == calls
 
 
@@ -225,7 +225,7 @@ def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(t
         caption="ghibli",
         reply_markup=keyboards.photo_actions(job["job_id"], "ghibli", "ru", drawn_as=True),
     )
-    translating.store.set_job_fields(
+    translating.jobs.set_job_fields(
         job["job_id"], chat_id=chat_id, user_id=chat_id, delivered_message_id=photo["message_id"]
     )
 

@@ -42,7 +42,7 @@ def test_a_prompt_without_a_default_style_asks_once_even_when_redelivered(runtim
     assert [button["callback_data"] for button in keyboard] == [
         keyboards.encode("style", style, f"u{event.update_id}") for style in ("ghibli", "realistic", "pixel")
     ]
-    job = runtime.store.get_job(f"u{event.update_id}")
+    job = runtime.jobs.get_job(f"u{event.update_id}")
     assert job["state"] == State.AWAITING_STYLE and job["prompt"] == "a fox in the snow"
     assert job["status_message_id"] == question.result["message_id"]
     assert validated.quiet(0.5) == []
@@ -50,10 +50,10 @@ def test_a_prompt_without_a_default_style_asks_once_even_when_redelivered(runtim
 
 def test_a_user_with_a_default_style_goes_straight_on(runtime, telegram, validated):
     event = prompt_event("a castle", chat_id=next(ids))
-    runtime.store._db.collection("users").document(str(event.user_id)).set({"default_style": "pixel"})
+    runtime.db.collection("users").document(str(event.user_id)).set({"default_style": "pixel"})
     validate_prompt.handle_message(pubsub_event_data(encode_event(event)), runtime)
 
-    job = runtime.store.get_job(f"u{event.update_id}")
+    job = runtime.jobs.get_job(f"u{event.update_id}")
     assert (job["state"], job["style"]) == (State.VALIDATED, "pixel")
     assert {"received", "validated"} <= set(job["times"])
     (message,) = validated.drain(expect=1)
@@ -77,7 +77,7 @@ def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(
 
     (answer,) = bot_messages(telegram, event.chat_id)
     assert expected in answer.params["text"]
-    job = runtime.store.get_job(f"u{event.update_id}")
+    job = runtime.jobs.get_job(f"u{event.update_id}")
     assert job["state"] == State.REJECTED and job["reason"] in ("empty", "too_long")
     assert validated.quiet(0.5) == []
 
@@ -91,7 +91,7 @@ def test_the_first_style_press_wins_and_later_presses_do_nothing(runtime, telegr
         press = Button(next(ids), event.chat_id, event.user_id, 1, "cbq", "style", (style, job_id))
         validate_prompt.handle_message(pubsub_event_data(encode_event(press)), runtime)
 
-    job = runtime.store.get_job(job_id)
+    job = runtime.jobs.get_job(job_id)
     assert (job["state"], job["style"]) == (State.VALIDATED, "realistic")
     assert [m.data.decode() for m in validated.drain(expect=2, timeout=2)] == [job_id]
 
