@@ -10,8 +10,17 @@ from imagebot.runtime import Runtime
 
 
 def put_job(rt: Runtime, job_id: str, chat_id: int, state: State, **fields: Any) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    job = {
+    job = job_doc(job_id, chat_id, state, **fields)
+    rt.db.collection("jobs").document(job_id).set(job)
+    return job
+
+
+def job_doc(
+    job_id: str, chat_id: int, state: State, *, now: datetime | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A job document in `state`, as the pipeline leaves it there."""
+    now = now or datetime.now(UTC)
+    return {
         "job_id": job_id,
         "update_id": 0,
         "chat_id": chat_id,
@@ -25,5 +34,3 @@ def put_job(rt: Runtime, job_id: str, chat_id: int, state: State, **fields: Any)
         "times": {"received": now, state.value: now},
         **fields,
     }
-    rt.db.collection("jobs").document(job_id).set(job)
-    return job

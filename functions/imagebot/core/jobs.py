@@ -91,3 +91,14 @@ def stage_durations(times: dict[str, datetime]) -> list[tuple[str, float]]:
         (stage, (at - previous_at).total_seconds())
         for (_, previous_at), (stage, at) in zip(stamped, stamped[1:], strict=False)
     ]
+
+
+def applied(job: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The job document as it reads after `changes` (dotted paths into maps included)."""
+    result = {**job, "times": dict(job.get("times") or {})}
+    for path, value in changes.items():
+        if path.startswith("times."):
+            result["times"][path.removeprefix("times.")] = value
+        else:
+            result[path] = value
+    return result

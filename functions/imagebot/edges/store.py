@@ -17,7 +17,7 @@ from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
 from imagebot.core import pacing, quota, texts
-from imagebot.core.jobs import State, can_move, move
+from imagebot.core.jobs import State, applied, can_move, move
 from imagebot.core.ops import Ops
 
 Doc = dict[str, Any]
@@ -118,7 +118,7 @@ class JobStore(_Firestore):
                 return None
             changes = move(State(job["state"]), target, now, **fields)
             transaction.update(ref, changes)
-            return _applied(job, changes)
+            return applied(job, changes)
 
         return attempt(self._db.transaction())
 
@@ -148,7 +148,7 @@ class JobStore(_Firestore):
             if paused:
                 changes = move(State.VALIDATED, State.REJECTED, now, reason="paused")
                 transaction.update(job_ref, changes)
-                return _applied(job, changes), quota.Admission(
+                return applied(job, changes), quota.Admission(
                     False, quota.QuotaState.fresh(policy, now.timestamp()), "paused"
                 )
             user = user_ref.get(transaction=transaction).to_dict() or {}
@@ -173,7 +173,7 @@ class JobStore(_Firestore):
                     told=admission.tell,
                 )
             transaction.update(job_ref, changes)
-            return _applied(job, changes), admission
+            return applied(job, changes), admission
 
         return self._contended(attempt)
 
@@ -370,14 +370,3 @@ class ConfigStore(_Firestore):
 def _retry_pause(attempt: int) -> float:
     """Jittered, growing pauses: contenders that all restart at once would collide again."""
     return random.uniform(0, min(1.0, 0.02 * 2**attempt))
-
-
-def _applied(job: Doc, changes: Doc) -> Doc:
-    """The job document as it reads after `changes` (dotted paths into maps included)."""
-    result = {**job, "times": dict(job.get("times") or {})}
-    for path, value in changes.items():
-        if path.startswith("times."):
-            result["times"][path.removeprefix("times.")] = value
-        else:
-            result[path] = value
-    return result

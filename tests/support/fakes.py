@@ -1,0 +1,286 @@
+"""Small in-memory stand-ins for the edges (imagebot/ports.py), so a flow runs in a unit test
+in milliseconds. They keep state the way the real ones do (documents, moves of the state
+machine, sent messages) and nothing more: transactions, TTLs and pacing are the emulator
+tests' to check.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from imagebot.config import Settings
+from imagebot.core import quota, texts
+from imagebot.core.jobs import State, applied, move
+from imagebot.core.ops import Ops
+from imagebot.edges.gpu_endpoint import Predict
+from imagebot.edges.translation import Translator
+from imagebot.ports import Services
+
+Doc = dict[str, Any]
+SETTINGS = Settings(
+    project="p",
+    bot_token="123456:TEST-TOKEN",
+    webhook_secret="s3cret",
+    images_bucket="images",
+    operator_ids=frozenset({99}),
+)
+
+
+class FakeJobs:
+    def __init__(self) -> None:
+        self.docs: dict[str, Doc] = {}
+        self.updates: dict[int, bool] = {}  # update id → finished
+        # What admit_job answers (None: admitted); the quota maths is unit-tested on its own.
+        self.refusal: quota.Admission | None = None
+
+    def begin_update(self, update_id: int, now: datetime, message_id: str | None = None) -> bool:
+        if self.updates.get(update_id):
+            return False
+        self.updates[update_id] = False
+        return True
+
+    def finish_update(self, update_id: int) -> None:
+        self.updates[update_id] = True
+
+    def create_job(self, job_id: str, doc: Doc) -> Doc:
+        return copy.deepcopy(self.docs.setdefault(job_id, copy.deepcopy(doc)))
+
+    def get_job(self, job_id: str) -> Doc | None:
+        return copy.deepcopy(self.docs.get(job_id))
+
+    def set_job_fields(self, job_id: str, **fields: Any) -> None:
+        self.docs[job_id] = applied(self.docs[job_id], fields)
+
+    def move_job(self, job_id: str, target: State, now: datetime, **fields: Any) -> Doc | None:
+        job = self.docs.get(job_id)
+        if job is None:
+            return None
+        try:
+            changes = move(State(job["state"]), target, now, **fields)
+        except ValueError:  # not allowed from where it is: the real store answers None too
+            return None
+        self.docs[job_id] = applied(job, changes)
+        return self.get_job(job_id)
+
+    def admit_job(
+        self,
+        job_id: str,
+        user_id: int,
+        policy: quota.QuotaPolicy,
+        now: datetime,
+        *,
+        paused: bool = False,
+        message_id: str | None = None,
+    ) -> tuple[Doc | None, quota.Admission | None]:
+        job = self.get_job(job_id)
+        if job is None or job["state"] != State.VALIDATED:
+            return job, None
+        refusal = self.refusal or (
+            quota.Admission(False, quota.QuotaState.fresh(policy, now.timestamp()), "paused")
+            if paused
+            else None
+        )
+        if refusal is None:
+            return self.move_job(job_id, State.QUEUED, now, admitted_by=message_id), None
+        fields = {"reason": refusal.reason, "retry_after_seconds": refusal.retry_after_seconds}
+        return self.move_job(job_id, State.REJECTED, now, told=refusal.tell, **fields), refusal
+
+    def claim_delivery(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Doc | None:
+        job = self.docs.get(job_id)
+        if job is None or job["state"] in (State.DELIVERED, State.FAILED):
+            return None
+        claim = job.get("delivery_claim")
+        if claim and claim["by"] != claimant and now - claim["at"] < lease:
+            return None
+        job["delivery_claim"] = {"by": claimant, "at": now}
+        return self.get_job(job_id)
+
+    def release_delivery(self, job_id: str) -> None:
+        self.docs[job_id].pop("delivery_claim", None)
+
+    def queue_depth(self) -> int:
+        return len(self.jobs_in_states((State.QUEUED, State.GENERATING)))
+
+    def oldest_queued_since(self, route: str) -> datetime | None:
+        queued = [
+            j["times"]["queued"] for j in self.jobs_in_states((State.QUEUED,)) if j.get("gpu_route") == route
+        ]
+        return min(queued, default=None)
+
+    def jobs_in_states(self, states: tuple[State, ...]) -> list[Doc]:
+        return [copy.deepcopy(job) for job in self.docs.values() if job["state"] in states]
+
+    def jobs_received_since(self, start: datetime) -> list[Doc]:
+        return [copy.deepcopy(job) for job in self.docs.values() if job["times"]["received"] >= start]
+
+
+class FakeUsers:
+    def __init__(self) -> None:
+        self.docs: dict[int, Doc] = {}
+
+    def get_user(self, user_id: int) -> Doc:
+        return copy.deepcopy(self.docs.get(user_id, {}))
+
+    def chosen_language(self, user_id: int) -> str | None:
+        return self.docs.get(user_id, {}).get("language")
+
+    def language_of(self, user_id: int, language_code: str | None) -> str:
+        return texts.user_language(self.chosen_language(user_id), language_code)
+
+    def update_user(self, user_id: int, **fields: Any) -> None:
+        self.docs.setdefault(user_id, {}).update(fields)
+
+    def add_to_history(self, user_id: int, entry: Doc, keep: int = 10) -> None:
+        user = self.docs.setdefault(user_id, {})
+        user["history"] = [entry, *user.get("history", [])][:keep]
+
+
+class FakeCache:
+    def __init__(self) -> None:
+        self.photos: dict[str, str] = {}
+        self.translations: dict[str, str] = {}
+        self.generation_seconds: list[float] = []
+        self.counts: dict[str, int] = {}
+
+    def cached_photo(self, key: str) -> str | None:
+        return self.photos.get(key)
+
+    def remember_photo(self, key: str, file_id: str, job_id: str, now: datetime) -> None:
+        self.photos[key] = file_id
+
+    def cache_counts(self) -> tuple[int, int]:
+        return 0, 0
+
+    def seconds_per_image(self, default: float) -> float:
+        return default
+
+    def record_generation(self, seconds: float) -> None:
+        self.generation_seconds.append(seconds)
+
+    def cached_translation(self, key: str, now: datetime) -> str | None:
+        return self.translations.get(key)
+
+    def remember_translation(self, key: str, model_prompt: str, now: datetime) -> None:
+        self.translations[key] = model_prompt
+
+    def count_translation(self, counts: dict[str, int]) -> None:
+        for name, value in counts.items():
+            self.counts[name] = self.counts.get(name, 0) + value
+
+    def translation_counts(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
+class FakeConfig:
+    def __init__(self) -> None:
+        self.ops = Ops()
+        self.endpoint_failure: datetime | None = None
+
+    def get_ops(self) -> Ops:
+        return self.ops
+
+    def set_ops(self, ops: Ops) -> None:
+        self.ops = ops
+
+    def endpoint_failed_at(self) -> datetime | None:
+        return self.endpoint_failure
+
+    def note_endpoint_failure(self, now: datetime, reason: str) -> None:
+        self.endpoint_failure = now
+
+
+@dataclass
+class Sent:
+    method: str
+    chat_id: int
+    params: dict[str, Any]
+
+
+class FakeBot:
+    """Records every call; answers as the Bot API would, with new message ids."""
+
+    def __init__(self) -> None:
+        self.calls: list[Sent] = []
+        self._ids = itertools.count(100)
+
+    def _record(self, method: str, chat_id: int, **params: Any) -> dict[str, Any]:
+        self.calls.append(Sent(method, chat_id, params))
+        return {"message_id": next(self._ids), "chat": {"id": chat_id}}
+
+    def methods(self) -> list[str]:
+        return [call.method for call in self.calls]
+
+    def texts(self) -> list[str]:
+        return [str(call.params.get("text") or call.params.get("caption") or "") for call in self.calls]
+
+    def send_message(self, chat_id: int, text: str, **params: Any) -> dict[str, Any]:
+        return self._record("sendMessage", chat_id, text=text, **params)
+
+    def edit_message_text(self, chat_id: int, message_id: int, text: str, **params: Any) -> Any:
+        return self._record("editMessageText", chat_id, message_id=message_id, text=text, **params)
+
+    def edit_message_caption(self, chat_id: int, message_id: int, caption: str, **params: Any) -> Any:
+        return self._record("editMessageCaption", chat_id, message_id=message_id, caption=caption, **params)
+
+    def delete_message(self, chat_id: int, message_id: int) -> Any:
+        return self._record("deleteMessage", chat_id, message_id=message_id)
+
+    def send_photo(self, chat_id: int, photo: Any, **params: Any) -> dict[str, Any]:
+        sent = self._record("sendPhoto", chat_id, photo=photo, **params)
+        return {**sent, "photo": [{"file_id": f"file-{sent['message_id']}"}]}
+
+    def send_document(self, chat_id: int, data: bytes, **params: Any) -> dict[str, Any]:
+        return self._record("sendDocument", chat_id, data=data, **params)
+
+    def send_chat_action(self, chat_id: int, action: str) -> Any:
+        return self._record("sendChatAction", chat_id, action=action)
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> str:
+        self.published.append((topic, data, attributes))
+        return f"m-{len(self.published)}"
+
+    def on(self, topic: str) -> list[bytes]:
+        return [data for name, data, _ in self.published if name == topic]
+
+
+@dataclass
+class FakeServices:
+    """imagebot.ports.Services, in memory; the clock stands still unless a test moves it."""
+
+    settings: Settings = SETTINGS
+    jobs: FakeJobs = field(default_factory=FakeJobs)
+    users: FakeUsers = field(default_factory=FakeUsers)
+    cache: FakeCache = field(default_factory=FakeCache)
+    config: FakeConfig = field(default_factory=FakeConfig)
+    bot: FakeBot = field(default_factory=FakeBot)
+    publisher: FakePublisher = field(default_factory=FakePublisher)
+    translator: Translator | None = None
+    gpu_endpoint: Predict = field(default=lambda instance: {"job_id": "", "outcome": "generated"})
+    objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    clock: datetime = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    @property
+    def quota_policy(self) -> quota.QuotaPolicy:
+        s = self.settings
+        return quota.QuotaPolicy(
+            burst=s.rate_burst, refill_seconds=s.rate_refill_seconds, daily_limit=s.daily_quota
+        )
+
+    def now(self) -> datetime:
+        return self.clock
+
+    def download(self, bucket: str, name: str) -> bytes:
+        return self.objects[(bucket, name)]
+
+
+# mypy checks here that the fakes still answer to the Protocols the flows use.
+_conforms: Services = FakeServices()
