@@ -15,30 +15,15 @@ import json
 import re
 from dataclasses import dataclass, fields
 
-# Re-exported (`X as X`): callers read the vocabulary through the contract.
 from gpu_service.vocabulary import (
-    ASPECTS as ASPECTS,
-)
-from gpu_service.vocabulary import (
-    CONTRACT_VERSION as CONTRACT_VERSION,
-)
-from gpu_service.vocabulary import (
-    GENERATING as GENERATING,
-)
-from gpu_service.vocabulary import (
-    JOB_ID_PATTERN as JOB_ID_PATTERN,
-)
-from gpu_service.vocabulary import (
-    MODES as MODES,
-)
-from gpu_service.vocabulary import (
-    OUTPUT_EXTENSIONS as OUTPUT_EXTENSIONS,
-)
-from gpu_service.vocabulary import (
-    OUTPUT_PREFIX as OUTPUT_PREFIX,
-)
-from gpu_service.vocabulary import (
-    STYLES as STYLES,
+    ASPECTS,
+    CONTRACT_VERSION,
+    GENERATING,
+    JOB_ID_PATTERN,
+    MODES,
+    OUTPUT_EXTENSIONS,
+    OUTPUT_PREFIX,
+    STYLES,
 )
 
 _JOB_ID = re.compile(f"^{JOB_ID_PATTERN}$")

@@ -12,6 +12,7 @@ import pytest
 from imagebot.core import blocklist as functions_blocklist
 from imagebot.core import contract as functions
 from imagebot.core import jobs as functions_jobs
+from imagebot.core import vocabulary as functions_words
 
 from gpu_service import blocklist as gpu_blocklist
 from gpu_service import contract as gpu
@@ -19,13 +20,13 @@ from gpu_service import jobs as gpu_jobs
 
 
 def test_both_sides_agree_on_version_and_vocabularies():
-    assert functions.CONTRACT_VERSION == gpu.CONTRACT_VERSION
-    assert functions.STYLES == gpu.STYLES
-    assert functions.ASPECTS == gpu.ASPECTS
-    assert functions.MODES == gpu.MODES
+    assert functions_words.CONTRACT_VERSION == gpu.CONTRACT_VERSION
+    assert functions_words.STYLES == gpu.STYLES
+    assert functions_words.ASPECTS == gpu.ASPECTS
+    assert functions_words.MODES == gpu.MODES
 
 
-@pytest.mark.parametrize("style", functions.STYLES)
+@pytest.mark.parametrize("style", functions_words.STYLES)
 def test_a_job_built_by_the_functions_is_read_by_the_gpu_service(style):
     sent = functions.GenerationJob(
         job_id="u123",
@@ -85,7 +86,7 @@ def test_output_metadata_written_by_the_gpu_service_is_read_by_delivery():
 
 
 def test_both_sides_agree_on_the_output_extensions():
-    assert functions.OUTPUT_EXTENSIONS == gpu.OUTPUT_EXTENSIONS == ("png", "jpg", "webp")
+    assert functions_words.OUTPUT_EXTENSIONS == gpu.OUTPUT_EXTENSIONS == ("png", "jpg", "webp")
 
 
 @pytest.mark.parametrize("extension", gpu.OUTPUT_EXTENSIONS)
@@ -136,7 +137,11 @@ def test_both_sides_agree_on_each_prompt(prompt):
 
 def test_a_progress_event_from_the_gpu_service_is_read_by_the_functions():
     event = functions.ProgressEvent.from_json(gpu.progress_event("u77"))
-    assert (event.job_id, event.state, event.version) == ("u77", "generating", functions.CONTRACT_VERSION)
+    assert (event.job_id, event.state, event.version) == (
+        "u77",
+        "generating",
+        functions_words.CONTRACT_VERSION,
+    )
     with pytest.raises(functions.ContractError):
         functions.ProgressEvent.from_json(gpu.progress_event("../u77"))
 

@@ -21,30 +21,15 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-# Re-exported (`X as X`): callers read the vocabulary through the contract.
 from imagebot.core.vocabulary import (
-    ASPECTS as ASPECTS,
-)
-from imagebot.core.vocabulary import (
-    CONTRACT_VERSION as CONTRACT_VERSION,
-)
-from imagebot.core.vocabulary import (
-    GENERATING as GENERATING,
-)
-from imagebot.core.vocabulary import (
-    JOB_ID_PATTERN as JOB_ID_PATTERN,
-)
-from imagebot.core.vocabulary import (
-    MODES as MODES,
-)
-from imagebot.core.vocabulary import (
-    OUTPUT_EXTENSIONS as OUTPUT_EXTENSIONS,
-)
-from imagebot.core.vocabulary import (
-    OUTPUT_PREFIX as OUTPUT_PREFIX,
-)
-from imagebot.core.vocabulary import (
-    STYLES as STYLES,
+    ASPECTS,
+    CONTRACT_VERSION,
+    GENERATING,
+    JOB_ID_PATTERN,
+    MODES,
+    OUTPUT_EXTENSIONS,
+    OUTPUT_PREFIX,
+    STYLES,
 )
 
 _JOB_ID = re.compile(f"^{JOB_ID_PATTERN}$")

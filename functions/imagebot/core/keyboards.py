@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from imagebot.core import registry, texts
-from imagebot.core.contract import ASPECTS, STYLES
 from imagebot.core.styles import label
+from imagebot.core.vocabulary import ASPECTS, STYLES
 
 
 @dataclass(frozen=True)

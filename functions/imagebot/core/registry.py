@@ -19,8 +19,8 @@ from enum import Enum
 from typing import Any
 
 from imagebot.core import texts
-from imagebot.core.contract import ASPECTS, STYLES
 from imagebot.core.styles import label
+from imagebot.core.vocabulary import ASPECTS, STYLES
 
 LANGUAGES = tuple(texts.CATALOGUE)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imagebot.core.contract import STYLES
+from imagebot.core.vocabulary import STYLES
 
 LABELS: dict[str, str] = {
     "ghibli": "Ghibli Art",

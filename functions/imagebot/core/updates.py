@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from imagebot.core import keyboards
-from imagebot.core.contract import STYLES
+from imagebot.core.vocabulary import STYLES
 
 INBOUND_VERSION = 1
 ALLOWED_UPDATES = ("message", "callback_query")  # what parse_update reads; setWebhook asks for these

@@ -1,14 +1,7 @@
-from imagebot.config import Settings
 from imagebot.core.updates import Button, Command
 from imagebot.flows.telegram_webhook import button_answer, command_reply, needs_worker, secret_matches
 
-SETTINGS = Settings(
-    project="p",
-    bot_token="123456:TEST-TOKEN",
-    webhook_secret="s3cret",
-    images_bucket="b",
-    operator_ids=frozenset({99}),
-)
+from tests.support.fakes import SETTINGS
 
 
 def no_choice(user_id):
