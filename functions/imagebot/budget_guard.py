@@ -67,6 +67,9 @@ def handle_message(data: Any, rt: Runtime, starter: WorkflowStarter | None = Non
     """Entry from the `billing-alerts` Pub/Sub CloudEvent."""
     try:
         message = data["message"]
+        if (message.get("attributes") or {}).get("kind") == budget.RESUME_REQUEST:
+            resume_on_request(pubsub_data(data), starter or default_starter(rt.settings))
+            return
         notification = budget.parse_notification(pubsub_data(data), message.get("attributes") or {})
     except (BadEvent, budget.BadNotification, KeyError, TypeError) as error:
         log.error(
@@ -74,6 +77,16 @@ def handle_message(data: Any, rt: Runtime, starter: WorkflowStarter | None = Non
         )
         return
     guard(notification, rt, starter or default_starter(rt.settings))
+
+
+def resume_on_request(body: bytes, starter: WorkflowStarter) -> None:
+    """An operator's /resume after a budget stop (operators.py): the GPU service back to scaling."""
+    try:
+        by = json.loads(body).get("by", "an operator")
+    except (ValueError, AttributeError):
+        by = "an operator"
+    execution = starter.start(budget.Workflow.RESUME, f"/resume by {by}")
+    log.warning("budget workflow resume started: %s", execution, extra=fields(stage="budget"))
 
 
 def guard(notification: budget.BudgetNotification, rt: Runtime, starter: WorkflowStarter) -> budget.Decision:

@@ -3,11 +3,12 @@ configured operators, and each handler checks again."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from imagebot import budget, budget_guard, stats, texts
+from imagebot import budget, stats, texts
 from imagebot.logs import fields
 from imagebot.ops import Mode
 from imagebot.runtime import Runtime
@@ -67,10 +68,13 @@ def resume(command: Command, rt: Runtime) -> None:
     current = rt.store.get_ops()
     if current.set_by == budget.SET_BY_BUDGET and current.mode == Mode.PAUSED:
         # The budget guard also scaled the GPU service to zero: bring it back, or admitted
-        # jobs would wait for a GPU that never comes.
-        budget_guard.default_starter(rt.settings).start(
-            budget.Workflow.RESUME, f"/resume by {command.user_id}"
-        )
+        # jobs would wait for a GPU that never comes. Only the budget guard may start the
+        # workflow (terraform/iam.tf), so it is asked on its own topic.
+        request = json.dumps({"action": budget.Workflow.RESUME.value, "by": command.user_id}).encode()
+        rt.publisher.publish(rt.settings.budget_topic, request, kind=budget.RESUME_REQUEST)
+    # The thresholds are re-armed: a stop the guard decided before is decided again if the
+    # spend still calls for it (raise the budget first, docs/OPERATIONS.md).
+    rt.store.set_ops(replace(current, budget_threshold=0.0))
     _set_mode(command, rt, Mode.NORMAL, "resumed")
 
 

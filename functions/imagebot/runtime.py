@@ -12,7 +12,7 @@ from functools import cached_property
 from google.cloud import firestore, pubsub_v1, storage
 
 from imagebot.bus import Publisher
-from imagebot.config import Settings
+from imagebot.config import ConfigError, Settings
 from imagebot.gpu_endpoint import Predict, vertex_predict
 from imagebot.pacing import Pacer
 from imagebot.quota import QuotaPolicy
@@ -43,6 +43,8 @@ class Runtime:
 
     @cached_property
     def bot(self) -> BotApi:
+        if not self.settings.bot_token:
+            raise ConfigError("environment variable TELEGRAM_BOT_TOKEN is required to call the Bot API")
         return BotApi(
             self.settings.bot_token,
             self.settings.telegram_api_base,
