@@ -57,11 +57,13 @@ def test_a_verified_stop_is_recorded_and_a_resume_clears_it(workflow, ops_telegr
     assert workflow.ops_doc()["gpu_stop_verified"] is False
 
 
-def test_a_stop_that_was_not_verified_records_nothing(workflow, ops_telegram):
+def test_a_stop_that_was_not_verified_is_recorded_as_not_verified(workflow, ops_telegram):
+    workflow.put_ops_doc(mode="paused", set_by="budget")
+    workflow.run("stop")  # verified once
     workflow.apis.reads_while_reconciling = 10 * MAX_CHECKS
 
     assert workflow.run("stop").status_code >= 500
-    assert "gpu_stop_verified" not in (workflow.ops_doc() or {})
+    assert workflow.ops_doc()["gpu_stop_verified"] is False  # from the start of the failed run
 
 
 def test_a_stop_whose_report_fails_still_ends_as_stopped(workflow, ops_telegram):

@@ -65,8 +65,8 @@ def test_the_image_is_recorded_with_provenance_and_deployed_by_digest(build):
 
 def test_the_builds_own_pip_installs_check_hashes(build):
     vertex = steps(build)["deploy-vertex"]["script"]
-    assert "--require-hashes -r requirements/deploy-vertex.txt" in vertex
-    lock = (ROOT / "requirements" / "deploy-vertex.txt").read_text()
+    assert "--require-hashes -r requirements/deploy/vertex.txt" in vertex
+    lock = (ROOT / "requirements" / "deploy" / "vertex.txt").read_text()
     pinned = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+) \\$", lock, flags=re.M)
     assert len(pinned) > 10 and len(pinned) == len(re.findall(r"^[^#\s]", lock, flags=re.M))
     blocks = re.split(r"^(?=[A-Za-z])", lock, flags=re.M)[1:]
@@ -79,6 +79,11 @@ def test_the_builds_own_pip_installs_check_hashes(build):
 
 def test_every_gpu_deploy_and_promotion_first_asks_the_budget_guard(build):
     guard = 'python3 deploy/rollout.py guard --project="${PROJECT_ID}" --region="${_REGION}"'
+    # A build that would deploy the GPU refuses before it deploys anything, functions included.
+    check = steps(build)["check-budget-stop"]
+    assert guard in check["script"] and "all|gpu" in check["script"]
+    for step_id in ("deploy-gpu", "deploy-functions"):
+        assert "check-budget-stop" in steps(build)[step_id]["waitFor"], step_id
     for step_id, acts in (
         ("deploy-gpu", "gcloud run deploy"),
         ("promote-gpu", "update-traffic"),
