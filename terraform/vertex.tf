@@ -14,7 +14,7 @@ locals {
 }
 
 resource "google_vertex_ai_endpoint" "gpu" {
-  #checkov:skip=CKV2_GCP_33:A public endpoint, but IAM on the endpoint decides who predicts (dispatch_vertex's predictor role, granted below); a private endpoint needs VPC peering and a VPC connector for the function, which this project has no other use for.
+  #checkov:skip=CKV2_GCP_33:A public endpoint, but only two accounts may predict: dispatch_vertex by its predictor role on this endpoint, validate_prompt by the same role on the project (Gemini's publisher models take no grant of their own); a private endpoint needs VPC peering and a VPC connector for the function, which this project has no other use for.
   #checkov:skip=CKV2_GCP_24:Google-managed encryption, as for the images bucket: prompts and pictures pass through for seconds, a customer key adds a KMS dependency for no gain here.
   count        = local.vertex_enabled ? 1 : 0
   name         = var.vertex_endpoint_id
