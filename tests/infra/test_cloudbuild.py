@@ -84,13 +84,13 @@ def test_every_gpu_deploy_and_promotion_first_asks_the_budget_guard(build):
     assert guard in check["script"] and "all|gpu" in check["script"]
     for step_id in ("deploy-gpu", "deploy-functions"):
         assert "check-budget-stop" in steps(build)[step_id]["waitFor"], step_id
-    for step_id, acts in (
-        ("deploy-gpu", "gcloud run deploy"),
-        ("promote-gpu", "update-traffic"),
-        ("deploy-vertex", "deploy/vertex_endpoint.py"),
-    ):
+    for step_id, acts in (("deploy-gpu", "gcloud run deploy"), ("promote-gpu", "update-traffic")):
         script = steps(build)[step_id]["script"]
         assert guard in script and script.index(guard) < script.index(acts), step_id
+    # The Vertex AI deploy runs in the python image (no gcloud): its guard is the step it waits for.
+    assert steps(build)["deploy-vertex"]["waitFor"] == ["check-budget-stop-vertex"]
+    assert guard in steps(build)["check-budget-stop-vertex"]["script"]
+    assert steps(build)["check-budget-stop-vertex"]["waitFor"] == ["promote-gpu"]
 
 
 def test_the_scripts_are_called_with_flags_they_have(build):
