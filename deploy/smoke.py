@@ -1,16 +1,27 @@
 """Smoke-test a deploy before it takes traffic.
 
-    python3 deploy/smoke.py --gpu-url URL --bucket B --build-id ID [--webhook-url URL]
+    TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… python3 deploy/smoke.py --bucket B --build-id ID \
+        [--gpu-url URL] [--webhook-url URL [--webhook-probe-url URL] --since UNIX_TIME]
 
 1. The GPU candidate (the new revision, reached through its `candidate` tag, no traffic yet):
    /readyz turns 200 (the models are loaded and one picture was drawn at start-up).
 2. A synthetic job through it: a Pub/Sub push envelope holding a generation job for the job id
    `smoke-<build id>` (the contract's shape), answered 200, and its output object
-   `outputs/smoke-<build id>.*` (whatever image format the service writes) present in the images
-   bucket; then removed. (deliver_image is
-   notified of it too, finds no such job, and logs that it skipped it.)
-3. The webhook refuses a request without Telegram's secret token (403): it is up, and its secret
-   check is live.
+   `outputs/smoke-<build id>.<png|jpg|webp>` (whatever image format the service writes) present
+   in the images bucket; then removed. Read by name, never listed: the deployer may touch the
+   smoke test's objects only, not users' pictures. (deliver_image is notified of it too, finds
+   no such job, and logs that it skipped it.)
+3. The webhook, as Telegram sees it: getWebhookInfo (the Bot API, authenticated by the token)
+   names the webhook URL and reports no delivery error since the deploy began (`--since`):
+   Telegram reached the new code through the edge and was answered 200.
+4. The webhook itself, where the build can reach it (`--webhook-probe-url`: the function's own
+   URL in dev; in prod Cloud Armor admits Telegram only, so check 3 stands alone): a request
+   without the secret is refused with the function's own 401, and one with the secret (an update
+   of no kind, which the bot ignores) is answered 200. A status the edge can give (403 from Cloud
+   Armor or the ingress setting) never passes.
+
+The token and the secret come from the environment (Cloud Build's secretEnv) and are never
+printed.
 
 Exit status 0 when every check passed; 1 otherwise, after printing which check failed.
 """
@@ -20,11 +31,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +47,12 @@ from deploy import gcloud  # noqa: E402
 
 CANDIDATE_TAG = "candidate"
 SMOKE_CHAT_ID = 0  # no such chat: the job is never delivered to anyone
+# The extensions the GPU service may write (gpu_service/contract.py; tests/infra keeps them equal).
+OUTPUT_EXTENSIONS = ("png", "jpg", "webp")
+STORAGE_API = "https://storage.googleapis.com"
+TELEGRAM_API = "https://api.telegram.org"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+IGNORED_UPDATE = {"update_id": 0}  # no message, no button: the bot answers 200 and does nothing
 
 
 # --- pure ---------------------------------------------------------------------------------------
@@ -82,14 +98,35 @@ def push_envelope(job: dict[str, Any], message_id: str) -> dict[str, Any]:
     }
 
 
-def output_prefix(job_id: str) -> str:
+def output_names(job_id: str) -> list[str]:
     """The output object is `outputs/<job_id>.<extension>`; the extension is the service's choice."""
-    return f"outputs/{job_id}."
+    return [f"outputs/{job_id}.{extension}" for extension in OUTPUT_EXTENSIONS]
 
 
-def listed_names(listing: dict[str, Any]) -> list[str]:
-    """Object names from a Cloud Storage JSON API `objects.list` answer."""
-    return [item["name"] for item in listing.get("items") or []]
+def webhook_info_verdict(info: dict[str, Any], webhook_url: str, since: float) -> Verdict:
+    """What getWebhookInfo says about the webhook since the deploy began."""
+    name = "Telegram reaches the webhook (getWebhookInfo)"
+    if info.get("url") != webhook_url:
+        # The first deploy: register-webhook, after the promotion, sets it.
+        return Verdict(name, True, "not registered at this URL yet; register-webhook will set it")
+    error_at = info.get("last_error_date")
+    if error_at is not None and error_at >= since:
+        return Verdict(name, False, f"delivery error since the deploy: {info.get('last_error_message')}")
+    return Verdict(
+        name, True, f"no delivery error since the deploy ({info.get('pending_update_count', 0)} pending)"
+    )
+
+
+def probe_verdicts(refused: int, accepted: int) -> list[Verdict]:
+    """The function's own answers: 401 without the secret, 200 with it."""
+    return [
+        Verdict(
+            "webhook refuses a request without the secret (the function's 401)",
+            refused == 401,
+            str(refused) + ("" if refused != 403 else ": 403 is not the function (Cloud Armor or ingress)"),
+        ),
+        Verdict("webhook accepts Telegram's secret", accepted == 200, str(accepted)),
+    ]
 
 
 def wait_until(
@@ -126,25 +163,18 @@ def summary(verdicts: list[Verdict]) -> tuple[bool, str]:
 
 # --- I/O ----------------------------------------------------------------------------------------
 
-
-def http(
-    method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 60
-) -> tuple[int, bytes]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+http = gcloud.http
 
 
-def check_gpu(gpu_url: str, bucket: str, build_id: str, ready_timeout: float) -> list[Verdict]:
-    candidate = tag_url(gpu_url)
+def check_gpu(
+    gpu_url: str,
+    bucket: str,
+    build_id: str,
+    ready_timeout: float,
+    candidate_url: str = "",
+    storage_api: str = STORAGE_API,
+) -> list[Verdict]:
+    candidate = candidate_url or tag_url(gpu_url)
     token = gcloud.identity_token(gpu_url)
     ready = wait_until(
         lambda: http("GET", f"{candidate}/readyz", token, timeout=10)[0] == 200, ready_timeout, 10
@@ -159,50 +189,82 @@ def check_gpu(gpu_url: str, bucket: str, build_id: str, ready_timeout: float) ->
     verdicts.append(
         Verdict("gpu synthetic job", status == 200, f"{status} {body[:200].decode(errors='replace')}")
     )
-    prefix = output_prefix(job_id)
-    list_url = (
-        f"https://storage.googleapis.com/storage/v1/b/{bucket}/o?prefix={urllib.parse.quote(prefix, safe='')}"
-    )
+    objects = f"{storage_api.rstrip('/')}/storage/v1/b/{bucket}/o/"
     storage_token = gcloud.access_token()
     names: list[str] = []
 
-    def listed() -> bool:
-        status, body = http("GET", list_url, storage_token, timeout=10)
-        names[:] = listed_names(json.loads(body)) if status == 200 else []
+    def written() -> bool:
+        names[:] = [
+            name
+            for name in output_names(job_id)
+            if http("GET", objects + urllib.parse.quote(name, safe=""), storage_token, timeout=10)[0] == 200
+        ]
         return bool(names)
 
-    found = wait_until(listed, 60, 5)
+    found = wait_until(written, 60, 5)
     verdicts.append(
-        Verdict("gpu output object", found, f"gs://{bucket}/{names[0] if names else prefix + '*'}")
+        Verdict("gpu output object", found, f"gs://{bucket}/{names[0] if names else output_names(job_id)[0]}")
     )
     for name in names:
-        http(
-            "DELETE",
-            f"https://storage.googleapis.com/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe='')}",
-            storage_token,
-        )
+        http("DELETE", objects + urllib.parse.quote(name, safe=""), storage_token)
     return verdicts
 
 
-def check_webhook(webhook_url: str) -> list[Verdict]:
-    status, _ = http("POST", webhook_url, body={"update_id": 1}, timeout=30)
-    return [Verdict("webhook refuses a request without the secret", status == 403, str(status))]
+def check_webhook(
+    webhook_url: str, probe_url: str, since: float, token: str, secret: str, api: str = TELEGRAM_API
+) -> list[Verdict]:
+    status, body = http("POST", f"{api.rstrip('/')}/bot{token}/getWebhookInfo", body={}, timeout=30)
+    answer = json.loads(body or b"{}") if status == 200 else {}
+    if not answer.get("ok"):
+        verdicts = [
+            Verdict("Telegram reaches the webhook (getWebhookInfo)", False, f"Bot API answered {status}")
+        ]
+    else:
+        verdicts = [webhook_info_verdict(answer["result"], webhook_url, since)]
+    if probe_url:
+        refused, _ = http("POST", probe_url, body=IGNORED_UPDATE, timeout=30)
+        accepted, _ = http(
+            "POST", probe_url, body=IGNORED_UPDATE, timeout=30, headers={SECRET_HEADER: secret}
+        )
+        verdicts += probe_verdicts(refused, accepted)
+    return verdicts
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gpu-url", help="the GPU service's URL; empty: the GPU was not deployed")
+    parser.add_argument("--gpu-candidate-url", default="", help="default: the URL of its candidate tag")
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--build-id", required=True)
-    parser.add_argument("--webhook-url", help="empty: the functions were not deployed")
+    parser.add_argument("--storage-api", default=STORAGE_API)
+    parser.add_argument("--webhook-url", help="what Telegram calls; empty: the functions were not deployed")
+    parser.add_argument("--webhook-probe-url", default="", help="the webhook as the build reaches it (dev)")
+    parser.add_argument("--since", type=float, default=0.0, help="when the deploy began (Unix time)")
+    parser.add_argument("--telegram-api", default=TELEGRAM_API)
     parser.add_argument("--ready-timeout", type=float, default=900)
     args = parser.parse_args(argv)
 
     verdicts: list[Verdict] = []
     if args.gpu_url:
-        verdicts += check_gpu(args.gpu_url, args.bucket, args.build_id, args.ready_timeout)
+        verdicts += check_gpu(
+            args.gpu_url,
+            args.bucket,
+            args.build_id,
+            args.ready_timeout,
+            args.gpu_candidate_url,
+            args.storage_api,
+        )
     if args.webhook_url:
-        verdicts += check_webhook(args.webhook_url)
+        token, secret = (
+            os.environ.get("TELEGRAM_BOT_TOKEN", ""),
+            os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
+        )
+        if not token or not secret:
+            print("TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET must be set", file=sys.stderr)
+            return 2
+        verdicts += check_webhook(
+            args.webhook_url, args.webhook_probe_url, args.since, token, secret, args.telegram_api
+        )
     passed, text = summary(verdicts)
     print(text or "nothing to check")
     return 0 if passed else 1

@@ -13,7 +13,9 @@ locals {
     _GPU_SERVICE   = google_cloud_run_v2_service.gpu.name
     _IMAGES_BUCKET = google_storage_bucket.images.name
     _WEBHOOK_URL   = local.webhook_url
-    _FUNCTIONS     = "telegram-webhook,validate-prompt,rate-limit,dispatch-vertex,report-progress,report-failure,sweep-stuck-jobs,deliver-image,budget-guard"
+    # The webhook as the build can reach it: its own URL in dev; none behind the edge in prod.
+    _WEBHOOK_PROBE_URL = var.edge_enabled ? "" : google_cloudfunctions2_function.telegram_webhook.service_config[0].uri
+    _FUNCTIONS         = "telegram-webhook,validate-prompt,rate-limit,dispatch-vertex,report-progress,report-failure,sweep-stuck-jobs,deliver-image,budget-guard"
     # The Vertex AI endpoint (vertex.tf): empty when gpu_route is cloudrun, and the deploy skips it.
     _VERTEX_ENDPOINT     = local.vertex_endpoint
     _VERTEX_MACHINE      = var.vertex_machine_type
@@ -56,6 +58,12 @@ resource "google_cloudbuild_trigger" "prod_tag" {
     push {
       tag = "^v.*$"
     }
+  }
+  # A tag starts a pending build that someone with roles/cloudbuild.builds.approver approves
+  # before it runs: pushing a tag alone never deploys prod
+  # (https://cloud.google.com/build/docs/securing-builds/gate-builds-on-approval).
+  approval_config {
+    approval_required = true
   }
   substitutions = merge(local.build_substitutions, { _DEPLOY = "all" })
 }

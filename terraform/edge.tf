@@ -1,6 +1,6 @@
 # The production edge: an external HTTPS load balancer with a serverless NEG in front of the
 # webhook, and a Cloud Armor policy that admits only Telegram's published webhook source ranges
-# and bans a source that floods. The webhook still checks Telegram's secret-token header: the
+# and throttles (never bans) them. The webhook still checks Telegram's secret-token header: the
 # edge narrows who can knock, the secret proves who is knocking. Off in dev (edge_enabled).
 
 locals {
@@ -11,12 +11,17 @@ locals {
 resource "google_compute_security_policy" "webhook" {
   count       = local.edge
   name        = "${local.name}-webhook"
-  description = "Telegram's webhook ranges only; flood sources banned."
+  description = "Telegram's webhook ranges only, throttled."
 
-  # Telegram, within a per-IP rate; a source above it is banned for 5 minutes.
+  # Telegram, within a per-IP rate: requests above it are refused (429, which Telegram retries),
+  # the rest still pass. A throttle, not a rate-based ban: a ban would lock Telegram itself out
+  # for ban_duration_sec after one burst of updates
+  # (https://cloud.google.com/armor/docs/rate-limiting-overview). Every other source is denied.
+  # Priority 900, not the old ban rule's 1000: a rate-based ban rule cannot be changed into a
+  # throttle (same page), so the provider removes the old rule and adds this one.
   rule {
-    priority    = 1000
-    action      = "rate_based_ban"
+    priority    = 900
+    action      = "throttle"
     description = "Telegram webhook sources, rate limited"
     match {
       versioned_expr = "SRC_IPS_V1"
@@ -25,10 +30,9 @@ resource "google_compute_security_policy" "webhook" {
       }
     }
     rate_limit_options {
-      conform_action   = "allow"
-      exceed_action    = "deny(429)"
-      enforce_on_key   = "IP"
-      ban_duration_sec = 300
+      conform_action = "allow"
+      exceed_action  = "deny(429)"
+      enforce_on_key = "IP"
       rate_limit_threshold {
         count        = var.edge_rate_limit_per_minute
         interval_sec = 60

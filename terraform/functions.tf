@@ -2,6 +2,9 @@
 # them from the source at apply time and owns their configuration (triggers, environment,
 # secrets, sizes, identities); Cloud Build redeploys only the code (`gcloud functions deploy
 # NAME --source=functions`, which keeps everything else), hence ignore_changes on the source.
+# A rollback (deploy/rollout.py) pins a function's traffic to the revision that served before;
+# the next build's deploy sends it to the new revision again. Terraform ignores
+# all_traffic_on_latest_revision after creation, so an apply in between keeps the rollback.
 
 data "archive_file" "functions" {
   type        = "zip"
@@ -38,6 +41,7 @@ locals {
     OPS_CHAT_ID                    = var.ops_chat_id
     REGION                         = var.region
     BUDGET_WORKFLOW                = google_workflows_workflow.budget_guard.name
+    BUDGET_TOPIC                   = google_pubsub_topic.topic["billing-alerts"].name
     BUDGET_ECONOMY_AT              = tostring(var.budget_economy_at)
     BUDGET_STOP_AT                 = tostring(var.budget_stop_at)
     TRANSLATE_MODEL                = var.translate_model
@@ -93,7 +97,7 @@ resource "google_cloudfunctions2_function" "telegram_webhook" {
     environment_variables          = merge(local.function_env, { THREADS = tostring(var.webhook_concurrency) })
 
     dynamic "secret_environment_variables" {
-      for_each = local.secrets
+      for_each = { for key in local.function_secrets["telegram_webhook"] : key => local.secrets[key] }
       content {
         key        = secret_environment_variables.value.env
         project_id = var.project_id
@@ -104,9 +108,10 @@ resource "google_cloudfunctions2_function" "telegram_webhook" {
   }
 
   lifecycle {
-    ignore_changes = [build_config[0].source]
+    # The source is Cloud Build's; the traffic split is rollout.py's after a rollback (above).
+    ignore_changes = [build_config[0].source, service_config[0].all_traffic_on_latest_revision]
   }
-  depends_on = [google_secret_manager_secret_iam_member.readers]
+  depends_on = [time_sleep.grants_propagate]
 }
 
 # The functions fed by a push subscription of our own (pubsub.tf), one resource for all: they
@@ -158,7 +163,7 @@ resource "google_cloudfunctions2_function" "pushed" {
     environment_variables            = merge(local.function_env, { THREADS = tostring(each.value.concurrency) })
 
     dynamic "secret_environment_variables" {
-      for_each = local.secrets
+      for_each = { for key in local.function_secrets[each.key] : key => local.secrets[key] }
       content {
         key        = secret_environment_variables.value.env
         project_id = var.project_id
@@ -169,9 +174,10 @@ resource "google_cloudfunctions2_function" "pushed" {
   }
 
   lifecycle {
-    ignore_changes = [build_config[0].source]
+    # The source is Cloud Build's; the traffic split is rollout.py's after a rollback (above).
+    ignore_changes = [build_config[0].source, service_config[0].all_traffic_on_latest_revision]
   }
-  depends_on = [google_secret_manager_secret_iam_member.readers]
+  depends_on = [time_sleep.grants_propagate]
 }
 
 resource "google_cloudfunctions2_function" "deliver_image" {
@@ -205,7 +211,7 @@ resource "google_cloudfunctions2_function" "deliver_image" {
     environment_variables            = merge(local.function_env, { THREADS = "4" })
 
     dynamic "secret_environment_variables" {
-      for_each = local.secrets
+      for_each = { for key in local.function_secrets["deliver_image"] : key => local.secrets[key] }
       content {
         key        = secret_environment_variables.value.env
         project_id = var.project_id
@@ -229,9 +235,32 @@ resource "google_cloudfunctions2_function" "deliver_image" {
   }
 
   lifecycle {
-    ignore_changes = [build_config[0].source]
+    # The source is Cloud Build's; the traffic split is rollout.py's after a rollback (above).
+    ignore_changes = [build_config[0].source, service_config[0].all_traffic_on_latest_revision]
   }
-  depends_on = [google_secret_manager_secret_iam_member.readers, google_project_iam_member.gcs_agent_publishes]
+  # The Eventarc trigger is refused until its agents and grants are seen (time_sleep below).
+  depends_on = [time_sleep.grants_propagate]
+}
+
+# A function's first build runs as the deployer and its revision reads its secrets; its Eventarc
+# trigger needs the Eventarc and Cloud Storage agents' grants. Grants take effect after a delay
+# (typically under two minutes, sometimes seven or more:
+# https://cloud.google.com/iam/docs/access-change-propagation) and a new Eventarc agent is
+# provisioned lazily (https://cloud.google.com/eventarc/docs/issues), so on an empty project the
+# functions wait for every grant they depend on, and then a little longer.
+resource "time_sleep" "grants_propagate" {
+  create_duration = "120s"
+  depends_on = [
+    google_project_iam_member.roles,
+    google_project_iam_member.agent_roles,
+    google_project_iam_member.log_writer,
+    google_project_iam_member.deployer_reads_function_sources,
+    google_project_iam_member.gcs_agent_publishes,
+    google_service_account_iam_member.deployer_acts_as,
+    google_artifact_registry_repository_iam_member.deployer_pushes,
+    google_storage_bucket_iam_member.deployer_sources,
+    google_secret_manager_secret_iam_member.readers,
+  ]
 }
 
 # --- who may invoke which function (gen2: run.invoker on the underlying Cloud Run service) ----

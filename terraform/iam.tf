@@ -52,14 +52,17 @@ locals {
     "budget-datastore"   = ["budget", "roles/datastore.user"]
     "gpu-datastore"      = ["gpu", "roles/datastore.user"]
     "workflow-datastore" = ["workflow", "roles/datastore.user"]
-    # Vertex AI: validation calls Gemini to translate prompts (no narrower resource exists).
-    "validate-aiplatform" = ["validate", "roles/aiplatform.user"]
-    # Vertex AI: predictions on the GPU endpoint; Cloud Build uploads and deploys its model.
-    "dispatch-aiplatform" = ["dispatch", "roles/aiplatform.user"]
-    "deployer-aiplatform" = ["deployer", "roles/aiplatform.user"]
-    # The budget stop undeploys the endpoint's models (Vertex AI has no per-endpoint IAM).
-    "workflow-aiplatform" = ["workflow", "roles/aiplatform.user"]
-    # Workflows has no per-workflow IAM: invoker is granted on the project.
+    # Vertex AI: validation calls Gemini (a Google publisher model: no resource of ours to grant
+    # on) with a custom role that can predict and nothing else; roles/aiplatform.user could also
+    # create endpoints and deploy models, which is GPU spend. The GPU endpoint's grants are on the
+    # endpoint itself (vertex.tf).
+    "validate-predict" = ["validate", google_project_iam_custom_role.vertex["predictor"].name]
+    # Cloud Build uploads the GPU image as a Vertex AI model (models are created in a location,
+    # not in an endpoint); deploying it is granted on the endpoint only (vertex.tf).
+    "deployer-models" = ["deployer", google_project_iam_custom_role.vertex["model_uploader"].name]
+    # Workflows roles are granted on the project at the lowest (cloud.google.com/iam/docs/
+    # roles-permissions/workflows), so one account alone may start the budget workflow: the
+    # budget guard's. An operator's /resume reaches it through `billing-alerts` (pubsub.tf).
     "budget-workflows" = ["budget", "roles/workflows.invoker"]
     # Eventarc: the trigger's identity must be allowed to receive events.
     "eventarc-receiver" = ["eventarc", "roles/eventarc.eventReceiver"]
@@ -76,6 +79,25 @@ resource "google_project_iam_member" "roles" {
   project  = var.project_id
   role     = each.value[1]
   member   = local.sa_member[each.value[0]]
+}
+
+# Custom roles for Vertex AI: each holds only the permissions of the calls its holders make
+# (https://cloud.google.com/vertex-ai/docs/general/iam-permissions; an operation is polled with
+# the get permission of what it changes).
+locals {
+  vertex_roles = {
+    predictor      = { id = "imagebotVertexPredictor", title = "imagebot: online predictions", permissions = ["aiplatform.endpoints.predict"] }
+    model_uploader = { id = "imagebotVertexModelUploader", title = "imagebot: upload the GPU image as a model", permissions = ["aiplatform.models.upload", "aiplatform.models.get"] }
+    releaser       = { id = "imagebotVertexEndpointReleaser", title = "imagebot: deploy and undeploy the GPU endpoint's models", permissions = ["aiplatform.endpoints.get", "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy"] }
+    stopper        = { id = "imagebotVertexEndpointStopper", title = "imagebot: undeploy the GPU endpoint's models (budget stop)", permissions = ["aiplatform.endpoints.get", "aiplatform.endpoints.undeploy"] }
+  }
+}
+
+resource "google_project_iam_custom_role" "vertex" {
+  for_each    = local.vertex_roles
+  role_id     = each.value.id
+  title       = each.value.title
+  permissions = each.value.permissions
 }
 
 # Building a function reads its uploaded source from the bucket Cloud Functions manages

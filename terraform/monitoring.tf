@@ -51,6 +51,13 @@ resource "google_logging_metric" "errors" {
   }
 }
 
+# An alert policy on a log-based metric created in the same apply is refused until Monitoring
+# knows the new metric type (it appears some time after the metric is created), hence the wait.
+resource "time_sleep" "errors_metric_known" {
+  create_duration = "60s"
+  depends_on      = [google_logging_metric.errors]
+}
+
 resource "google_monitoring_alert_policy" "error_rate" {
   display_name          = "${local.name}: error rate"
   combiner              = "OR"
@@ -74,6 +81,7 @@ resource "google_monitoring_alert_policy" "error_rate" {
       }
     }
   }
+  depends_on = [time_sleep.errors_metric_known]
 }
 
 resource "google_monitoring_alert_policy" "gpu_queue_age" {

@@ -19,7 +19,7 @@ locals {
   name             = "imagebot"
   project_number   = data.google_project.this.number
   registry         = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
-  pubsub_agent     = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  pubsub_agent     = local.agent_member["pubsub"]
   labels           = { app = "imagebot", environment = var.environment }
   telegram_api     = "https://api.telegram.org"
   models_mount_dir = "/models"

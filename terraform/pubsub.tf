@@ -42,13 +42,14 @@ locals {
       endpoint     = google_cloudfunctions2_function.pushed["sweep_stuck_jobs"].service_config[0].uri
       ack_deadline = 120
       # Cloud Scheduler publishes as its service agent.
-      publishers = ["serviceAccount:service-${local.project_number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"]
+      publishers = [local.agent_member["scheduler"]]
     }
     billing-alerts = {
       endpoint     = google_cloudfunctions2_function.pushed["budget_guard"].service_config[0].uri
       ack_deadline = 60
-      # Cloud Billing publishes budget notifications as this Google-managed account.
-      publishers = ["serviceAccount:billing-budget-alert@system.gserviceaccount.com"]
+      # Cloud Billing publishes budget notifications as this Google-managed account; an
+      # operator's /resume (validate_prompt) asks the budget guard to resume the GPU here.
+      publishers = ["serviceAccount:billing-budget-alert@system.gserviceaccount.com", local.sa_member["validate"]]
     }
   }
   # Topics whose dead letters are jobs: report_failure fails the job and tells the user. Not

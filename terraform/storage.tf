@@ -99,11 +99,25 @@ resource "google_storage_bucket_iam_member" "deliver_reads_outputs" {
   member = local.sa_member["deliver"]
 }
 
-# The smoke test checks its synthetic output and removes it.
+# The "Original file" button (validate_prompt) sends the delivered picture as a document.
+resource "google_storage_bucket_iam_member" "validate_reads_outputs" {
+  bucket = google_storage_bucket.images.name
+  role   = "roles/storage.objectViewer"
+  member = local.sa_member["validate"]
+}
+
+# The smoke test reads its synthetic output by name and removes it: its own objects only, never
+# a user's picture (an IAM condition on the object name; it lists nothing, since a list is
+# authorised on the bucket, where the condition is false:
+# https://cloud.google.com/storage/docs/access-control/iam#conditions).
 resource "google_storage_bucket_iam_member" "deployer_smoke_outputs" {
   bucket = google_storage_bucket.images.name
   role   = "roles/storage.objectUser"
   member = local.sa_member["deployer"]
+  condition {
+    title      = "smoke-outputs-only"
+    expression = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.images.name}/objects/outputs/smoke-\")"
+  }
 }
 
 resource "google_storage_bucket_iam_member" "deployer_sources" {

@@ -17,6 +17,11 @@ terraform {
       source  = "hashicorp/archive"
       version = "~> 2.7"
     }
+    # time_sleep: waits for IAM grants and new metrics to propagate on the first apply.
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.12"
+    }
   }
 
   # State in a bucket you create once by hand (docs/DEPLOY.md), one prefix per environment:

@@ -14,7 +14,7 @@ locals {
 }
 
 resource "google_vertex_ai_endpoint" "gpu" {
-  #checkov:skip=CKV2_GCP_33:Predictions need roles/aiplatform.user (dispatch_vertex alone has it); a private endpoint needs VPC peering and a VPC connector for the function, which this project has no other use for.
+  #checkov:skip=CKV2_GCP_33:A public endpoint, but only two accounts may predict: dispatch_vertex by its predictor role on this endpoint, validate_prompt by the same role on the project (Gemini's publisher models take no grant of their own); a private endpoint needs VPC peering and a VPC connector for the function, which this project has no other use for.
   #checkov:skip=CKV2_GCP_24:Google-managed encryption, as for the images bucket: prompts and pictures pass through for seconds, a customer key adds a KMS dependency for no gain here.
   count        = local.vertex_enabled ? 1 : 0
   name         = var.vertex_endpoint_id
@@ -24,6 +24,28 @@ resource "google_vertex_ai_endpoint" "gpu" {
   region       = local.vertex_gpu_region
   labels       = local.labels
   depends_on   = [google_project_service.enabled]
+}
+
+# Who may do what on the endpoint, granted on the endpoint (Vertex AI endpoints take IAM
+# policies: https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control):
+# dispatch_vertex predicts, Cloud Build deploys and undeploys its models, the budget workflow
+# undeploys them. google-beta: the endpoint IAM resources are beta-only.
+locals {
+  vertex_endpoint_grants = local.vertex_enabled ? {
+    dispatch = "predictor"
+    deployer = "releaser"
+    workflow = "stopper"
+  } : {}
+}
+
+resource "google_vertex_ai_endpoint_iam_member" "gpu" {
+  provider = google-beta
+  for_each = local.vertex_endpoint_grants
+  project  = var.project_id
+  location = local.vertex_gpu_region
+  endpoint = google_vertex_ai_endpoint.gpu[0].name
+  role     = google_project_iam_custom_role.vertex[each.value].name
+  member   = local.sa_member[each.key]
 }
 
 # The overflow signal: the oldest job still queued for the Cloud Run service
@@ -69,5 +91,5 @@ resource "google_artifact_registry_repository_iam_member" "vertex_pulls_images" 
   location   = google_artifact_registry_repository.images.location
   repository = google_artifact_registry_repository.images.name
   role       = "roles/artifactregistry.reader"
-  member     = "serviceAccount:service-${local.project_number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
+  member     = local.agent_member["vertex"]
 }

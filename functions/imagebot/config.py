@@ -21,9 +21,11 @@ class ConfigError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     project: str
-    bot_token: str = field(repr=False)
-    webhook_secret: str = field(repr=False)
     images_bucket: str
+    # Each function is given only the secret it uses (terraform/secrets.tf): the webhook the
+    # secret, the others the token. Whoever uses one refuses to run without it.
+    bot_token: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
     telegram_api_base: str = "https://api.telegram.org"
     prompts_topic: str = "prompts"
     validated_topic: str = "validated"
@@ -41,6 +43,7 @@ class Settings:
     ops_chat_id: int | None = None
     region: str = ""
     budget_workflow: str = "budget-guard"
+    budget_topic: str = "billing-alerts"  # the guard's topic: budget notifications, /resume requests
     budget_economy_at: float = 0.9
     budget_stop_at: float = 1.0
     workflows_api_endpoint: str = ""  # empty: the Workflows API; set: a local workflows-emulator
@@ -67,8 +70,8 @@ class Settings:
 
         return cls(
             project=env.get("GOOGLE_CLOUD_PROJECT") or required("GCP_PROJECT"),
-            bot_token=required("TELEGRAM_BOT_TOKEN"),
-            webhook_secret=required("TELEGRAM_WEBHOOK_SECRET"),
+            bot_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
             images_bucket=required("IMAGES_BUCKET"),
             telegram_api_base=env.get("TELEGRAM_API_BASE", cls.telegram_api_base).rstrip("/"),
             prompts_topic=env.get("PROMPTS_TOPIC", cls.prompts_topic),
@@ -86,6 +89,7 @@ class Settings:
             ops_chat_id=int(env["OPS_CHAT_ID"]) if env.get("OPS_CHAT_ID", "").strip() else None,
             region=env.get("REGION", cls.region),
             budget_workflow=env.get("BUDGET_WORKFLOW", cls.budget_workflow),
+            budget_topic=env.get("BUDGET_TOPIC", cls.budget_topic),
             budget_economy_at=float(env.get("BUDGET_ECONOMY_AT", cls.budget_economy_at)),
             budget_stop_at=float(env.get("BUDGET_STOP_AT", cls.budget_stop_at)),
             workflows_api_endpoint=env.get("WORKFLOWS_API_ENDPOINT", cls.workflows_api_endpoint),

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from google.cloud import firestore, pubsub_v1, storage
 
-from imagebot.config import Settings
+from imagebot.config import ConfigError, Settings
 from imagebot.core.pacing import Pacer
 from imagebot.core.quota import QuotaPolicy
 from imagebot.edges.gpu_endpoint import Predict, vertex_predict
@@ -63,6 +63,8 @@ class Runtime:
 
     @cached_property
     def bot(self) -> BotApi:
+        if not self.settings.bot_token:
+            raise ConfigError("environment variable TELEGRAM_BOT_TOKEN is required to call the Bot API")
         return BotApi(
             self.settings.bot_token,
             self.settings.telegram_api_base,

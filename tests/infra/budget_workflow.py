@@ -67,6 +67,7 @@ class BudgetWorkflow:
         self.apis.add_endpoint(VERTEX_ENDPOINT, [SERVING_MODEL])
         self.apis.reads_while_reconciling = 2
         self.apis.requests.clear()
+        self.apis.secrets[TOKEN_SECRET] = BOT_TOKEN
         self.bridge.executions.clear()
         httpx.delete(self.ops_doc_url(), headers={"Authorization": "Bearer owner"}, timeout=10)
 

@@ -1,8 +1,10 @@
 """A local stand-in for the Google REST APIs the budget workflow calls, over real HTTP.
 
-- Cloud Run Admin API v2: GET and PATCH (updateMask=scaling) of one service, answering the PATCH
-  with a long-running operation and reporting `reconciling` for a few reads afterwards, as
-  Cloud Run does while it rolls the change out; GET of the operation.
+- Cloud Run Admin API v2: GET and PATCH (updateMask=scaling, or updateMask=traffic as a rollback
+  sends it) of services, answering the PATCH with a long-running operation and reporting
+  `reconciling` for a few reads afterwards, as Cloud Run does while it rolls the change out; GET
+  of the operation. A traffic change must name revisions the service has and add up to 100.
+- Cloud Functions API v2: GET of a function (its Cloud Run service's name).
 - Secret Manager: `versions/latest:access` of the bot token.
 - Vertex AI ModelService and EndpointService (v1): models:upload, GET endpoint, :deployModel and
   :undeployModel, each answered with a finished long-running operation, as a real one reads
@@ -29,6 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 ACCESS_TOKEN = "owner"
 _SERVICE = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+)/services/([^/]+)$")
+_FUNCTION = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+)/functions/([^/]+)$")
+_REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 _OPERATION = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/operations/[^/]+)$")
 _UPLOAD = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/models:upload$")
 _ENDPOINT = re.compile(
@@ -53,6 +57,7 @@ class GoogleApis:
 
     secrets: dict[str, str] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    functions: dict[str, dict[str, Any]] = field(default_factory=dict)  # Cloud Functions by name
     reads_while_reconciling: int = 2  # GETs that still report reconciling after a PATCH
     patch_failures: list[int] = field(default_factory=list)  # statuses to answer the next PATCHes with
     requests: list[Recorded] = field(default_factory=list)
@@ -62,9 +67,23 @@ class GoogleApis:
     _pending: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add_service(self, parent: str, name: str, min_instances: int = 0, max_instances: int = 2) -> None:
+    def add_service(
+        self,
+        parent: str,
+        name: str,
+        min_instances: int = 0,
+        max_instances: int = 2,
+        revisions: list[str] | None = None,
+        traffic: list[dict[str, Any]] | None = None,
+    ) -> None:
         full = f"{parent}/services/{name}"
+        revisions = revisions or [f"{name}-00001-abc"]
+        traffic = traffic or [{"type": _REVISION, "revision": revisions[-1], "percent": 100}]
         self.services[full] = {
+            "revisions": list(revisions),  # not in the API's Service: the stand-in's own record
+            "latestReadyRevision": f"{full}/revisions/{revisions[-1]}",
+            "traffic": [dict(t) for t in traffic],
+            "trafficStatuses": [dict(t) for t in traffic],
             "name": full,
             "generation": "1",
             "observedGeneration": "1",
@@ -73,6 +92,22 @@ class GoogleApis:
             "template": {"scaling": {"minInstanceCount": min_instances, "maxInstanceCount": max_instances}},
             "terminalCondition": {"type": "Ready", "state": "CONDITION_SUCCEEDED"},
         }
+
+    def add_function(self, parent: str, name: str) -> None:
+        """A gen2 function, served by the Cloud Run service of the same name (add that too)."""
+        self.functions[f"{parent}/functions/{name}"] = {
+            "name": f"{parent}/functions/{name}",
+            "environment": "GEN_2",
+            "serviceConfig": {"service": f"{parent}/services/{name}"},
+        }
+
+    def deploy_revision(self, parent: str, name: str, revision: str) -> None:
+        """What `gcloud functions deploy` leaves: a new revision with all the traffic."""
+        service = self.services[f"{parent}/services/{name}"]
+        service["revisions"].append(revision)
+        service["latestReadyRevision"] = f"{parent}/services/{name}/revisions/{revision}"
+        service["traffic"] = [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
+        service["trafficStatuses"] = [dict(t) for t in service["traffic"]]
 
     def calls(self, method: str, path_part: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and path_part in r.path]
@@ -101,6 +136,11 @@ class GoogleApis:
                 return 200, self._read(name)
             if method == "PATCH":
                 return self._patch(name, m.group(1), query, body)
+        if (m := _FUNCTION.match(path)) and method == "GET":
+            function = self.functions.get(f"{m.group(1)}/functions/{m.group(2)}")
+            if function is None:
+                return 404, _error(404, "NOT_FOUND", f"Function {m.group(2)} does not exist")
+            return 200, function
         if (m := _OPERATION.match(path)) and method == "GET":
             return 200, {"name": m.group(1), "done": True}
         if (m := _UPLOAD.match(path)) and method == "POST":
@@ -123,15 +163,22 @@ class GoogleApis:
             status = self.patch_failures.pop(0)
             return status, _error(status, "UNAVAILABLE", "stand-in failure")
         mask = query.get("updateMask", [""])[0].split(",")
-        if mask != ["scaling"] or not isinstance(body, dict) or "scaling" not in body:
-            return 400, _error(
-                400, "INVALID_ARGUMENT", f"stand-in accepts updateMask=scaling only, got {mask}"
-            )
-        scaling = body["scaling"]
-        if scaling.get("scalingMode") not in ("AUTOMATIC", "MANUAL"):
-            return 400, _error(400, "INVALID_ARGUMENT", f"bad scalingMode {scaling.get('scalingMode')!r}")
         service = self.services[name]
-        service["scaling"] = dict(scaling)
+        if mask == ["traffic"] and isinstance(body, dict) and isinstance(body.get("traffic"), list):
+            problem = _traffic_problem(body["traffic"], service["revisions"])
+            if problem:
+                return 400, _error(400, "INVALID_ARGUMENT", problem)
+            service["traffic"] = [dict(t) for t in body["traffic"]]
+            service["trafficStatuses"] = [dict(t) for t in body["traffic"]]
+        elif mask == ["scaling"] and isinstance(body, dict) and "scaling" in body:
+            scaling = body["scaling"]
+            if scaling.get("scalingMode") not in ("AUTOMATIC", "MANUAL"):
+                return 400, _error(400, "INVALID_ARGUMENT", f"bad scalingMode {scaling.get('scalingMode')!r}")
+            service["scaling"] = dict(scaling)
+        else:
+            return 400, _error(
+                400, "INVALID_ARGUMENT", f"stand-in accepts updateMask=scaling or traffic only, got {mask}"
+            )
         service["generation"] = str(int(service["generation"]) + 1)
         service["reconciling"] = True
         self._pending[name] = self.reads_while_reconciling
@@ -201,6 +248,15 @@ class GoogleApis:
             parent = name.rsplit("/endpoints/", 1)[0]
             return 200, _done(parent, f"{_AIPLATFORM}.UndeployModelResponse", {})
         return 404, _error(404, "NOT_FOUND", f"no stand-in for {method} {name}:{verb}")
+
+
+def _traffic_problem(traffic: list[dict[str, Any]], revisions: list[str]) -> str:
+    """Why Cloud Run would refuse this traffic, or "" (revisions must exist; percents sum to 100)."""
+    for target in traffic:
+        if target.get("type") == _REVISION and target.get("revision") not in revisions:
+            return f"revision {target.get('revision')!r} does not exist"
+    total = sum(int(target.get("percent") or 0) for target in traffic)
+    return "" if total == 100 else f"traffic percents add up to {total}, not 100"
 
 
 def _done(parent: str, response_type: str, response: dict[str, Any]) -> dict[str, Any]:

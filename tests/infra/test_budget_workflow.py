@@ -8,6 +8,7 @@ from tests.infra.budget_workflow import (
     MAX_CHECKS,
     OPS_CHAT_ID,
     SERVING_MODEL,
+    TOKEN_SECRET,
     VERTEX_ENDPOINT,
     BudgetWorkflow,
 )
@@ -43,6 +44,39 @@ def test_stop_pauses_admissions_scales_the_gpu_to_zero_verifies_and_reports(
     # The Vertex AI endpoint's model is billed while deployed: undeployed too.
     assert result["undeployed"] == 1 and workflow.deployed_models() == []
     assert "Vertex AI models undeployed: 1" in report.params["text"]
+
+
+def test_a_verified_stop_is_recorded_and_a_resume_clears_it(workflow, ops_telegram):
+    workflow.put_ops_doc(mode="economy", set_by="budget")
+
+    assert workflow.run("stop").status_code == 200
+    ops = workflow.ops_doc()
+    assert ops["gpu_stop_verified"] is True and ops["set_by"] == "budget"  # only that field added
+
+    assert workflow.run("resume").status_code == 200
+    assert workflow.ops_doc()["gpu_stop_verified"] is False
+
+
+def test_a_stop_that_was_not_verified_is_recorded_as_not_verified(workflow, ops_telegram):
+    workflow.put_ops_doc(mode="paused", set_by="budget")
+    workflow.run("stop")  # verified once
+    workflow.apis.reads_while_reconciling = 10 * MAX_CHECKS
+
+    assert workflow.run("stop").status_code >= 500
+    assert workflow.ops_doc()["gpu_stop_verified"] is False  # from the start of the failed run
+
+
+def test_a_stop_whose_report_fails_still_ends_as_stopped(workflow, ops_telegram):
+    del workflow.apis.secrets[TOKEN_SECRET]  # the token cannot be read: no report
+
+    response = workflow.run("stop")
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["scaling_mode"] == "MANUAL" and result["reported"] == "failed"
+    assert workflow.scaling() == {"scalingMode": "MANUAL", "manualInstanceCount": 0}
+    assert workflow.ops_doc()["gpu_stop_verified"] is True
+    assert ops_telegram.calls("sendMessage") == []
 
 
 def test_stop_undeploys_an_idle_model_before_the_one_with_the_traffic(workflow, ops_telegram):

@@ -49,6 +49,58 @@ def test_the_gpu_image_is_built_from_its_own_folder_and_deployed_without_traffic
     assert "gcloud run deploy" in deploy and "--no-traffic" in deploy and "--tag=candidate" in deploy
 
 
+def test_the_image_is_recorded_with_provenance_and_deployed_by_digest(build):
+    built = steps(build)["build-gpu"]
+    image = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/${_REPO}/gpu-service:${BUILD_ID}"
+    # `images:`: Cloud Build records the digest and the provenance (it must exist in every build).
+    assert build["images"] == [image] and build["options"]["requestedVerifyOption"] == "VERIFIED"
+    assert "case" not in built["script"], "built in every build: `images:` needs it"
+    assert "{{index .RepoDigests 0}}" in built["script"] and "> /workspace/gpu-image" in built["script"]
+    for step_id in ("deploy-gpu", "deploy-vertex"):
+        script = steps(build)[step_id]["script"]
+        assert 'image="$(cat /workspace/gpu-image)"' in script, step_id
+    for step in build["steps"]:  # nothing deploys the tag, which can move
+        assert "gpu-service:${BUILD_ID}" not in step["script"] or step["id"] == "build-gpu", step["id"]
+
+
+def test_the_builds_own_pip_installs_check_hashes(build):
+    vertex = steps(build)["deploy-vertex"]["script"]
+    assert "--require-hashes -r requirements/deploy/vertex.txt" in vertex
+    lock = (ROOT / "requirements" / "deploy" / "vertex.txt").read_text()
+    pinned = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+) \\$", lock, flags=re.M)
+    assert len(pinned) > 10 and len(pinned) == len(re.findall(r"^[^#\s]", lock, flags=re.M))
+    blocks = re.split(r"^(?=[A-Za-z])", lock, flags=re.M)[1:]
+    assert all("--hash=sha256:" in block for block in blocks)
+    functions = dict(
+        re.findall(r"^([a-z0-9_.\-]+)==(\S+)$", (ROOT / "requirements/functions.txt").read_text(), re.M)
+    )
+    assert dict(pinned)["google-cloud-aiplatform"] == functions["google-cloud-aiplatform"]
+
+
+def test_every_gpu_deploy_and_promotion_first_asks_the_budget_guard(build):
+    guard = 'python3 deploy/rollout.py guard --project="${PROJECT_ID}" --region="${_REGION}"'
+    # A build that would deploy the GPU refuses before it deploys anything, functions included.
+    check = steps(build)["check-budget-stop"]
+    assert guard in check["script"] and "all|gpu" in check["script"]
+    for step_id in ("deploy-gpu", "deploy-functions"):
+        assert "check-budget-stop" in steps(build)[step_id]["waitFor"], step_id
+    for step_id, acts in (("deploy-gpu", "gcloud run deploy"), ("promote-gpu", "update-traffic")):
+        script = steps(build)[step_id]["script"]
+        assert guard in script and script.index(guard) < script.index(acts), step_id
+    # The Vertex AI deploy runs in the python image (no gcloud): its guard is the step it waits for.
+    assert steps(build)["deploy-vertex"]["waitFor"] == ["check-budget-stop-vertex"]
+    assert guard in steps(build)["check-budget-stop-vertex"]["script"]
+    assert steps(build)["check-budget-stop-vertex"]["waitFor"] == ["promote-gpu"]
+
+
+def test_the_scripts_are_called_with_flags_they_have(build):
+    for step in build["steps"]:
+        for script, flags in re.findall(r"deploy/(\w+\.py)((?:[^\n]|\\\n)*)", step["script"]):
+            source = (ROOT / "deploy" / script).read_text()
+            for flag in re.findall(r"(--[a-z-]+)=", flags):
+                assert f'"{flag}"' in source, f"{step['id']}: {script} has no {flag}"
+
+
 def test_smoke_comes_before_traffic_and_a_failure_rolls_back(build):
     by_id = steps(build)
     smoke = by_id["smoke"]
@@ -62,6 +114,17 @@ def test_smoke_comes_before_traffic_and_a_failure_rolls_back(build):
     assert "deploy/rollout.py snapshot" in by_id["snapshot"]["script"]
     # A function that fails to deploy puts the others back too.
     assert "deploy/rollout.py rollback" in by_id["deploy-functions"]["script"]
+
+
+def test_the_smoke_test_checks_the_webhook_through_telegram_and_the_functions_own_answers(build):
+    smoke = steps(build)["smoke"]
+    assert set(smoke["secretEnv"]) == {"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"}
+    assert '--webhook-probe-url="${_WEBHOOK_PROBE_URL}"' in smoke["script"]
+    assert '--since="$(cat /workspace/deploy-started)"' in smoke["script"]
+    assert "date +%s > /workspace/deploy-started" in steps(build)["check-substitutions"]["script"]
+    # Probed where the build can reach the function itself; behind the edge only Telegram can.
+    probe = load().locals["build_substitutions"]["_WEBHOOK_PROBE_URL"]
+    assert probe.startswith('${var.edge_enabled ? "" : google_cloudfunctions2_function.telegram_webhook')
 
 
 def test_the_webhook_is_registered_with_secrets_from_secret_manager_never_echoed(build):
@@ -83,7 +146,7 @@ def test_substitutions_select_environment_and_what_to_deploy(build):
     assert build["substitutions"]["_ENV"] == "dev" and build["substitutions"]["_DEPLOY"] == "all"
     check = steps(build)["check-substitutions"]["script"]
     assert "all|functions|gpu" in check and "dev|prod" in check
-    for step_id in ("build-gpu", "deploy-gpu"):
+    for step_id in ("deploy-gpu", "promote-gpu", "deploy-vertex"):
         assert "all|gpu" in steps(build)[step_id]["script"], step_id
     assert "all|functions" in steps(build)["deploy-functions"]["script"]
 

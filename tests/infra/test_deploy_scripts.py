@@ -9,9 +9,11 @@ import sys
 
 import pytest
 from imagebot.core import registry, texts
+from imagebot.core.updates import Ignored, parse_update
+from imagebot.flows import telegram_webhook as webhook
 
 from deploy import rollout, smoke, telegram_setup
-from gpu_service.contract import GenerationJob
+from gpu_service.contract import GenerationJob, output_object_names
 from gpu_service.pubsub import parse_push
 from tests.infra.tools import ROOT
 
@@ -32,9 +34,9 @@ def test_the_synthetic_job_is_one_the_gpu_service_accepts():
     pushed = parse_push(json.dumps(envelope).encode())
     job = GenerationJob.from_json(pushed.data)  # raises on anything off the contract
     assert job.job_id == job_id and job.chat_id == smoke.SMOKE_CHAT_ID
-    assert smoke.output_prefix(job_id) == f"outputs/{job_id}."
-    listing = {"items": [{"name": f"outputs/{job_id}.jpg", "size": "1234"}], "kind": "storage#objects"}
-    assert smoke.listed_names(listing) == [f"outputs/{job_id}.jpg"] and smoke.listed_names({}) == []
+    # Read by name, one per extension the GPU service may write: the deployer lists nothing.
+    assert smoke.output_names(job_id) == output_object_names(job_id)
+    assert all(name.startswith("outputs/smoke-") for name in smoke.output_names(job_id))
     assert len(smoke.smoke_job_id("x" * 200)) <= 64
     with pytest.raises(ValueError):
         smoke.smoke_job_id("$$$")
@@ -71,47 +73,64 @@ def test_the_summary_fails_on_any_failed_or_no_check():
     assert smoke.summary([])[0] is False
 
 
-def test_serving_revisions_read_gclouds_service_json():
+def test_getwebhookinfo_passes_only_without_a_delivery_error_since_the_deploy():
+    url, since = "https://bot.example/", 1_800_000_000
+    clean = {"url": url, "pending_update_count": 0, "has_custom_certificate": False}
+    assert smoke.webhook_info_verdict(clean, url, since).passed
+    old_error = {**clean, "last_error_date": since - 60, "last_error_message": "Connection timed out"}
+    assert smoke.webhook_info_verdict(old_error, url, since).passed
+    refused = {
+        **clean,
+        "last_error_date": since + 5,
+        "last_error_message": "Wrong response from the webhook: 403",
+    }
+    verdict = smoke.webhook_info_verdict(refused, url, since)
+    assert not verdict.passed and "403" in verdict.detail
+    # The first deploy: nothing registered yet (register-webhook comes after the promotion).
+    assert smoke.webhook_info_verdict({"url": "", "pending_update_count": 0}, url, since).passed
+
+
+def test_only_the_functions_own_answers_pass_the_probe():
+    assert all(v.passed for v in smoke.probe_verdicts(refused=401, accepted=200))
+    # Cloud Armor's default deny, or an ingress refusal: not the function, whatever the path.
+    refused, accepted = smoke.probe_verdicts(refused=403, accepted=403)
+    assert not refused.passed and "not the function" in refused.detail and not accepted.passed
+    assert not smoke.probe_verdicts(refused=200, accepted=200)[0].passed  # the secret check is off
+    assert not smoke.probe_verdicts(refused=401, accepted=401)[1].passed  # the secret differs
+
+
+def test_the_webhook_probe_is_an_update_the_bot_ignores():
+    assert isinstance(parse_update(smoke.IGNORED_UPDATE), Ignored)
+    assert smoke.SECRET_HEADER == webhook.SECRET_HEADER
+
+
+def test_serving_revisions_read_the_admin_api_v2_service():
     service = {
-        "status": {
-            "latestReadyRevisionName": "fn-00007-new",
-            "traffic": [
-                {"revisionName": "fn-00005-old", "percent": 90},
-                {"latestRevision": True, "percent": 10},
-                {"revisionName": "fn-00006-tagged", "tag": "candidate"},
-            ],
-        }
+        "latestReadyRevision": "projects/p/locations/r/services/fn/revisions/fn-00007-new",
+        "trafficStatuses": [
+            {"type": rollout.REVISION, "revision": "fn-00005-old", "percent": 90},
+            {"type": rollout.LATEST, "percent": 10},
+            {"type": rollout.REVISION, "revision": "fn-00006-tagged", "tag": "candidate"},
+        ],
     }
     assert rollout.serving_revisions(service) == {"fn-00005-old": 90, "fn-00007-new": 10}
-    assert rollout.traffic_argument({"b": 10, "a": 90}) == "a=90,b=10"
-    with pytest.raises(ValueError):
-        rollout.traffic_argument({"a": 50})
-
-
-def test_rollback_puts_functions_back_and_untags_the_gpu_candidate():
-    snapshot = {
-        "functions": {"rate-limit": {"rate-limit-00003-abc": 100}, "budget-guard": {}},
-        "gpu_service": "imagebot-gpu",
-    }
-    commands = rollout.rollback_commands(snapshot, "europe-west4")
-    assert commands == [
-        [
-            "run",
-            "services",
-            "update-traffic",
-            "rate-limit",
-            "--region=europe-west4",
-            "--to-revisions=rate-limit-00003-abc=100",
-        ],
-        [
-            "run",
-            "services",
-            "update-traffic",
-            "imagebot-gpu",
-            "--region=europe-west4",
-            "--remove-tags=candidate",
-        ],
+    assert rollout.traffic_to({"b": 10, "a": 90}) == [
+        {"type": rollout.REVISION, "revision": "a", "percent": 90},
+        {"type": rollout.REVISION, "revision": "b", "percent": 10},
     ]
+    with pytest.raises(ValueError):
+        rollout.traffic_to({"a": 50})
+    assert rollout.untagged(service["trafficStatuses"]) == service["trafficStatuses"][:2]
+
+
+def test_the_budget_stop_is_recognised_by_the_scaling_the_workflow_sets():
+    workflow = (ROOT / "workflows" / "budget_guard.yaml").read_text()
+    assert "scalingMode: MANUAL" in workflow and "manualInstanceCount: 0" in workflow
+    assert rollout.stopped_by_the_budget({"scaling": {"scalingMode": "MANUAL", "manualInstanceCount": 0}})
+    assert rollout.stopped_by_the_budget({"scaling": {"scalingMode": "MANUAL"}})  # proto3 omits 0
+    assert not rollout.stopped_by_the_budget({"scaling": {"scalingMode": "AUTOMATIC"}})
+    assert not rollout.stopped_by_the_budget({"scaling": {"scalingMode": "MANUAL", "manualInstanceCount": 2}})
+    assert not rollout.stopped_by_the_budget({})
 
 
 def test_set_webhook_asks_for_the_update_kinds_the_bot_parses():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections import defaultdict
 
 import pytest
@@ -97,7 +98,7 @@ def test_the_webhook_runs_as_many_threads_as_its_concurrency(tf):
     assert "THREADS = tostring(var.webhook_concurrency)" in service["environment_variables"]
 
 
-def test_every_function_gets_every_setting_and_both_secrets(tf):
+def test_every_function_gets_every_setting_and_only_the_secret_it_reads(tf):
     config = ROOT / "functions" / "imagebot" / "config.py"
     secrets = {value["env"] for value in tf.locals["secrets"].values()}
     wanted = env_names_read(config) - LOCAL_ONLY
@@ -106,14 +107,38 @@ def test_every_function_gets_every_setting_and_both_secrets(tf):
         f"settings config.py reads that terraform never sets: {sorted(wanted - provided)}"
     )
     assert secret_env_names(config) <= secrets, "a secret the code reads has no Secret Manager secret"
-    for name, body in tf.of_type(FUNCTION).items():
-        service = one(body["service_config"])
-        assert service["environment_variables"].startswith("${merge(local.function_env"), name
+    # The webhook checks the secret and sends nothing; every other function sends with the token.
+    expected = {entry: ["bot_token"] for entry in entry_points()} | {"telegram_webhook": ["webhook_secret"]}
+    assert tf.locals["function_secrets"] == expected
+    main = (ROOT / "functions" / "main.py").read_text()
+    webhook_entry = main[main.index("def telegram_webhook") : main.index("def validate_prompt")]
+    assert "rt.bot" not in webhook_entry and "rt.settings" in webhook_entry
+    accounts = {entry: account for entry, (account, _) in function_accounts(tf).items()}
+    for entry, body in functions(tf).items():
+        service = one(body.body["service_config"])
+        assert service["environment_variables"].startswith("${merge(local.function_env"), entry
         mounted = one(service["dynamic"])["secret_environment_variables"]
-        assert mounted["for_each"] == "${local.secrets}" and one(mounted["content"])["version"] == "latest", (
-            name
+        key = "each.key" if entry in tf.locals["pushed_functions"] else f'"{entry}"'
+        assert mounted["for_each"] == (
+            f"${{{{for key in local.function_secrets[{key}] : key => local.secrets[key]}}}}"
+        ), entry
+        assert one(mounted["content"])["version"] == "latest", entry
+        for secret in tf.locals["function_secrets"][entry]:  # its account may read what it mounts
+            assert accounts[entry] in tf.locals["secret_readers"][secret], (entry, secret)
+        assert "THREADS" in service["environment_variables"], entry
+
+
+def function_accounts(tf) -> dict[str, tuple[str, str]]:
+    """entry point → (its account key, the function's address)."""
+    found = {}
+    for entry, function in functions(tf).items():
+        email = one(function.body["service_config"])["service_account_email"]
+        account = re.search(r'sa_email\["(\w+)"\]', email)
+        found[entry] = (
+            account.group(1) if account else tf.locals["pushed_functions"][entry]["account"],
+            function.address,
         )
-        assert "THREADS" in service["environment_variables"], name
+    return found
 
 
 def test_every_push_subscription_is_authenticated_retried_and_dead_lettered(tf):
@@ -158,7 +183,85 @@ def test_the_pubsub_service_agent_may_dead_letter(tf):
     final = tf.resource("google_pubsub_topic_iam_member", "agent_publishes_unreportable")
     acks_reports = tf.resource("google_pubsub_subscription_iam_member", "agent_acks_dead_reports")
     assert final["member"] == acks_reports["member"] == "${local.pubsub_agent}"
-    assert "@gcp-sa-pubsub.iam.gserviceaccount.com" in tf.locals["pubsub_agent"]
+    assert tf.locals["pubsub_agent"] == '${local.agent_member["pubsub"]}'
+
+
+def test_service_agents_exist_before_any_grant_names_them(tf):
+    # An agent is created lazily on first use, so a grant naming it on an empty project fails;
+    # google_project_service_identity creates it first, and grants it its usual role, which an
+    # agent created on request does not get by itself.
+    agents = tf.locals["service_agents"]
+    assert {agent["service"] for agent in agents.values()} == {
+        "pubsub.googleapis.com",
+        "aiplatform.googleapis.com",
+        "cloudscheduler.googleapis.com",
+        "eventarc.googleapis.com",
+    }
+    identity = tf.resource("google_project_service_identity", "agents")
+    assert identity["for_each"] == "${local.service_agents}" and identity["provider"] == "google-beta"
+    assert tf.resource("google_project_iam_member", "agent_roles")["role"] == "${each.value.role}"
+    written = "".join(path.read_text() for path in TERRAFORM.glob("*.tf"))
+    assert "@gcp-sa-" not in written, "an agent named by its email: use local.agent_member"
+
+
+def test_on_an_empty_project_the_functions_wait_for_the_grants_they_build_and_run_with(tf):
+    wait = tf.resource("time_sleep", "grants_propagate")
+    waited = set(wait["depends_on"])
+    for grant in (
+        "google_service_account_iam_member.deployer_acts_as",
+        "google_artifact_registry_repository_iam_member.deployer_pushes",
+        "google_storage_bucket_iam_member.deployer_sources",
+        "google_project_iam_member.roles",
+        "google_project_iam_member.agent_roles",
+        "google_project_iam_member.gcs_agent_publishes",
+        "google_secret_manager_secret_iam_member.readers",
+    ):
+        assert f"${{{grant}}}" in waited, grant
+    for entry, function in functions(tf).items():
+        assert "${time_sleep.grants_propagate}" in function.body["depends_on"], entry
+    alert = tf.resource("google_monitoring_alert_policy", "error_rate")
+    assert alert["depends_on"] == ["${time_sleep.errors_metric_known}"]
+    assert tf.resource("time_sleep", "errors_metric_known")["depends_on"] == [
+        "${google_logging_metric.errors}"
+    ]
+
+
+def test_a_rollback_survives_the_next_apply(tf):
+    # rollout.py pins a function's traffic to its previous revision; with
+    # all_traffic_on_latest_revision managed, the next apply would move it back to the latest.
+    for entry, function in functions(tf).items():
+        ignored = one(function.body["lifecycle"])["ignore_changes"]
+        assert "${service_config[0].all_traffic_on_latest_revision}" in ignored, entry
+
+
+def test_prod_deploys_wait_for_an_approval(tf):
+    prod = tf.resource("google_cloudbuild_trigger", "prod_tag")
+    assert one(prod["approval_config"]) == {"approval_required": True}
+
+
+def test_the_deployer_touches_only_the_smoke_tests_objects_in_the_images_bucket(tf):
+    grant = tf.resource("google_storage_bucket_iam_member", "deployer_smoke_outputs")
+    expression = one(grant["condition"])["expression"]
+    assert expression == (
+        'resource.name.startsWith("projects/_/buckets/${google_storage_bucket.images.name}/objects/outputs/smoke-")'
+    )
+    smoke = (ROOT / "deploy" / "smoke.py").read_text()
+    assert "/o?prefix=" not in smoke  # a list is authorised on the bucket, where the condition fails
+
+
+def test_local_variables_and_state_are_never_committed():
+    paths = [
+        "terraform/environments/dev.local.tfvars",
+        "terraform/prod.local.tfvars",
+        "terraform/.terraform/providers/registry.terraform.io/x",
+        "terraform/terraform.tfstate",
+        "terraform/terraform.tfstate.backup",
+        "terraform/.build/functions.zip",
+    ]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.split() == paths, f"not ignored: {sorted(set(paths) - set(done.stdout.split()))}"
 
 
 def test_only_the_webhook_publishes_prompts(tf):
@@ -263,11 +366,14 @@ def test_the_workflow_gets_every_setting_it_reads(tf):
     assert workflow["call_log_level"] == "LOG_ERRORS_ONLY"  # the token is in the Bot API URL
 
 
-def test_the_edge_admits_only_telegram_and_bans_floods(tf):
+def test_the_edge_admits_only_telegram_and_throttles_it_never_bans_it(tf):
     policy = tf.resource("google_compute_security_policy", "webhook")
     rules = sorted(policy["rule"], key=lambda rule: int(rule["priority"]))
     first, default = rules[0], rules[-1]
-    assert first["action"] == "rate_based_ban"
+    # A ban would lock Telegram out for ban_duration_sec after one burst of updates.
+    assert first["action"] == "throttle" and "ban_duration_sec" not in one(first["rate_limit_options"])
+    assert one(first["rate_limit_options"])["exceed_action"] == "deny(429)"
+    assert not [rule for rule in rules if rule["action"] == "rate_based_ban"]
     assert one(one(first["match"])["config"])["src_ip_ranges"] == "${var.telegram_source_ranges}"
     assert default["action"].startswith("deny") and one(one(default["match"])["config"])["src_ip_ranges"] == [
         "*"

@@ -16,10 +16,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def tool_cache() -> Path:
+    """Where tools and fetched artefacts live between runs (CI caches it)."""
+    return Path(os.environ.get("IMAGEBOT_TOOLS") or Path.home() / ".cache" / "imagebot")
+
+
 def tool_venv(name: str) -> Path:
     pins = (ROOT / "requirements" / "tools" / f"{name}.txt").read_bytes()
-    cache = Path(os.environ.get("IMAGEBOT_TOOLS") or Path.home() / ".cache" / "imagebot")
-    return cache / f"{name}-{hashlib.sha256(pins).hexdigest()[:12]}"
+    return tool_cache() / f"{name}-{hashlib.sha256(pins).hexdigest()[:12]}"
 
 
 def tool_bin(name: str, program: str) -> Path:

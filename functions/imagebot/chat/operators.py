@@ -3,6 +3,7 @@ configured operators, and each handler checks again."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -10,7 +11,6 @@ from datetime import UTC, datetime
 from imagebot.core import budget, stats, texts
 from imagebot.core.ops import Mode
 from imagebot.core.updates import Command
-from imagebot.edges import workflows
 from imagebot.logs import fields
 from imagebot.ports import Services
 
@@ -67,8 +67,13 @@ def resume(command: Command, rt: Services) -> None:
     current = rt.config.get_ops()
     if current.set_by == budget.SET_BY_BUDGET and current.mode == Mode.PAUSED:
         # The budget guard also scaled the GPU service to zero: bring it back, or admitted
-        # jobs would wait for a GPU that never comes.
-        workflows.default_starter(rt.settings).start(budget.Workflow.RESUME, f"/resume by {command.user_id}")
+        # jobs would wait for a GPU that never comes. Only the budget guard may start the
+        # workflow (terraform/iam.tf), so it is asked on its own topic.
+        request = json.dumps({"action": budget.Workflow.RESUME.value, "by": command.user_id}).encode()
+        rt.publisher.publish(rt.settings.budget_topic, request, kind=budget.RESUME_REQUEST)
+    # The thresholds are re-armed: a stop the guard decided before is decided again if the
+    # spend still calls for it (raise the budget first, docs/OPERATIONS.md).
+    rt.config.set_ops(replace(current, budget_threshold=0.0))
     _set_mode(command, rt, Mode.NORMAL, "resumed")
 
 

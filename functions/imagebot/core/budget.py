@@ -5,8 +5,11 @@ whether or not a threshold was crossed; the body is the documented JSON (costAmo
 budgetAmount, alertThresholdExceeded when a threshold rule was crossed, costIntervalStart, …)
 and the attributes name the billing account, the budget and the schema version. Delivery is
 at-least-once and unordered, so the decision depends only on the notification and the ops
-document: within a budget period the guard only ever escalates, and a threshold it has acted on
-(`Ops.budget_threshold`) is never acted on again.
+document: within a budget period (and budget amount) the guard only ever escalates, and a
+threshold it has acted on (`Ops.budget_threshold`) is not acted on again, with one exception:
+at or above the stop threshold the stop is started again on every notification until the
+workflow has recorded that it verified the GPU at zero (`Ops.gpu_stop_verified`), so a stop
+that failed is retried. A new budget amount, and an operator's /resume, re-arm the thresholds.
 
     spend ≥ first threshold (e.g. 50%)   tell the operators
     spend ≥ economy_at (90%)             economy mode
@@ -30,6 +33,9 @@ from imagebot.core.ops import Mode, Ops
 SUPPORTED_SCHEMA = "1.0"
 SET_BY_BUDGET = "budget"
 SET_BY_OPERATOR = "operator"
+# The attribute of an operator's /resume request on the budget topic (Cloud Billing's own
+# notifications carry no `kind`): only the budget guard's account may start the workflow.
+RESUME_REQUEST = "operator-resume"
 
 
 class BadNotification(ValueError):
@@ -147,9 +153,26 @@ def decide(current: Ops, notification: BudgetNotification, policy: GuardPolicy, 
             resume = current.mode == Mode.PAUSED
             if current.budget_period:
                 notes.append(f"🔄 New budget period ({period[:10]}): back to normal mode.")
+    elif current.budget_amount and current.budget_amount != notification.budget:
+        # The budget was changed: its thresholds are fractions of the new amount.
+        base = replace(current, budget_threshold=0.0, updated_at=now)
+        notes.append(
+            f"🔁 Budget amount changed ({current.budget_amount:,.2f} → {notification.budget:,.2f}): "
+            "thresholds re-armed."
+        )
+    if base.budget_amount != notification.budget:
+        base = replace(base, budget_amount=notification.budget)
 
     threshold = effective_threshold(notification, policy)
     if threshold <= base.budget_threshold:
+        if threshold >= policy.stop_at and not base.gpu_stop_verified:
+            # Decided before, never verified: the last stop failed or is still running. Again.
+            return Decision(
+                base if base != current else None,
+                Workflow.STOP,
+                _join(notes),
+                f"threshold {threshold:.0%}: stop not verified yet, started again",
+            )
         changed = base != current
         why = "new budget period" if changed else f"threshold {threshold:.0%} already acted on"
         workflow = Workflow.RESUME if resume else None

@@ -36,6 +36,10 @@ class Ops:
     # The highest budget threshold (a fraction: 0.5, 0.9, 1.0) acted on in `budget_period`, so
     # that duplicate and out-of-order billing notifications never act twice or step back.
     budget_threshold: float = 0.0
+    budget_amount: float = 0.0  # the budget the threshold was reached against: a new amount re-arms
+    # Written by the budget workflow alone: false when a stop or resume starts, true once a stop
+    # verified the GPU at zero. Until then every notification at the stop threshold stops again.
+    gpu_stop_verified: bool = False
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> Ops:
@@ -48,6 +52,8 @@ class Ops:
             budget_period=doc.get("budget_period", ""),
             updated_at=doc.get("updated_at"),
             budget_threshold=float(doc.get("budget_threshold", 0.0)),
+            budget_amount=float(doc.get("budget_amount", 0.0)),
+            gpu_stop_verified=bool(doc.get("gpu_stop_verified", False)),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -58,7 +64,8 @@ class Ops:
             "budget_period": self.budget_period,
             "updated_at": self.updated_at,
             "budget_threshold": self.budget_threshold,
-        }
+            "budget_amount": self.budget_amount,
+        }  # gpu_stop_verified is the workflow's to write: never overwritten from here
 
 
 def quota_in_mode(policy: QuotaPolicy, mode: Mode) -> QuotaPolicy:

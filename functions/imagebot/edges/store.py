@@ -357,7 +357,8 @@ class ConfigStore(_Firestore):
         return Ops.from_doc(self._db.collection("config").document("ops").get().to_dict())
 
     def set_ops(self, ops: Ops) -> None:
-        self._db.collection("config").document("ops").set(ops.to_doc())
+        # Merged: the fields the budget workflow writes (gpu_stop_verified) are left alone.
+        self._db.collection("config").document("ops").set(ops.to_doc(), merge=True)
 
     def endpoint_failed_at(self) -> datetime | None:
         """When dispatch_vertex last got no answer from the endpoint (routing.ENDPOINT_REST)."""

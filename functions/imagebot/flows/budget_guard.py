@@ -10,6 +10,7 @@ the switch itself: spending must stop even when Telegram is down.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -24,15 +25,35 @@ log = logging.getLogger(__name__)
 
 
 def handle_message(data: Any, rt: Services, starter: WorkflowStarter | None = None) -> None:
-    """Entry from the `billing-alerts` Pub/Sub CloudEvent."""
+    """Entry from the `billing-alerts` Pub/Sub CloudEvent: a budget notification, or an
+    operator's /resume request (only this function may start the budget workflow)."""
     opened = decoded(
         data,
-        lambda message: budget.parse_notification(message.data, message.attributes),
+        lambda message: (
+            None
+            if message.attributes.get("kind") == budget.RESUME_REQUEST
+            else budget.parse_notification(message.data, message.attributes)
+        ),
         stage="budget",
         what="budget notification",
     )
-    if opened is not None:
-        guard(opened[0], rt, starter or default_starter(rt.settings))
+    if opened is None:
+        return
+    notification, message = opened
+    if notification is None:
+        resume_on_request(message.data, starter or default_starter(rt.settings))
+    else:
+        guard(notification, rt, starter or default_starter(rt.settings))
+
+
+def resume_on_request(body: bytes, starter: WorkflowStarter) -> None:
+    """An operator's /resume after a budget stop (chat/operators.py): the GPU service back to scaling."""
+    try:
+        by = json.loads(body).get("by", "an operator")
+    except (ValueError, AttributeError):
+        by = "an operator"
+    execution = starter.start(budget.Workflow.RESUME, f"/resume by {by}")
+    log.warning("budget workflow resume started: %s", execution, extra=fields(stage="budget"))
 
 
 def guard(notification: budget.BudgetNotification, rt: Services, starter: WorkflowStarter) -> budget.Decision:

@@ -44,7 +44,8 @@ class WebhookReply:
 
 
 def secret_matches(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+    """Never true without a configured secret: an empty one would let anyone in."""
+    return bool(expected) and given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def handle_webhook(

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 from google.cloud import pubsub_v1
+from imagebot.chat import operators
 from imagebot.config import Settings
 from imagebot.core.ops import Mode, Ops
+from imagebot.core.updates import Command
 from imagebot.flows import budget_guard
 from imagebot.runtime import Runtime
 
@@ -30,6 +32,7 @@ from tests.integration.functions.conftest import function_env
 from tests.support.pubsub import TopicTap
 
 TOPIC = "billing-alerts"
+OPERATOR_ID = 4242
 NOVEMBER, DECEMBER = "2026-11-01T07:00:00Z", "2026-12-01T08:00:00Z"
 ATTRIBUTES = {
     "billingAccountId": "01D4EE-079462-DFD6EC",
@@ -70,6 +73,7 @@ def budget_runtime(emulators, telegram_server, workflow_harness) -> Runtime:
         "REGION": REGION,
         "BUDGET_WORKFLOW": WORKFLOW,
         "WORKFLOWS_API_ENDPOINT": workflow_harness.bridge.endpoint,
+        "OPERATOR_IDS": str(OPERATOR_ID),
     }
     return Runtime(Settings.from_env(env))
 
@@ -184,3 +188,53 @@ def test_an_unreadable_notification_is_dropped_without_a_change(
 
     assert budget_runtime.config.get_ops() == Ops()
     assert workflow_harness.bridge.executions == [] and ops_texts(telegram) == []
+
+
+def test_a_resume_after_a_budget_stop_reaches_the_workflow_through_the_guard(
+    guard, budget_runtime, workflow_harness, telegram
+):
+    guard(notification(100.4, 1.0))
+    assert budget_runtime.config.get_ops().gpu_stop_verified is True  # the workflow verified it
+    tap = TopicTap(BUDGET_PROJECT, TOPIC)
+
+    # validate_prompt runs the command; its account may publish to the guard's topic but may
+    # not start the workflow (terraform/permissions.yaml): the guard starts it.
+    resume = Command(update_id=1, chat_id=OPERATOR_ID, user_id=OPERATOR_ID, message_id=1, name="resume")
+    operators.resume(resume, budget_runtime)
+    (request,) = tap.drain(expect=1)
+    assert request.attributes["kind"] == "operator-resume"
+    assert [e.argument["action"] for e in workflow_harness.bridge.executions] == ["stop"]
+    data = {
+        "message": {"data": base64.b64encode(request.data).decode(), "attributes": dict(request.attributes)}
+    }
+    budget_guard.handle_message(data, budget_runtime)
+
+    (stop, resumed) = workflow_harness.bridge.executions
+    assert resumed.argument == {"action": "resume", "reason": f"/resume by {OPERATOR_ID}"}
+    assert resumed.status == 200 and workflow_harness.scaling() == {"scalingMode": "AUTOMATIC"}
+    ops = budget_runtime.config.get_ops()
+    assert (ops.mode, ops.set_by, ops.budget_threshold) == (Mode.NORMAL, "operator", 0.0)
+    assert ops.gpu_stop_verified is False
+    # Re-armed: still over the budget, the next notification stops again. (Handed over directly:
+    # the `guard` fixture's own subscription also holds the resume request.)
+    again = {
+        "message": {"data": base64.b64encode(notification(100.9, 1.0)).decode(), "attributes": ATTRIBUTES}
+    }
+    budget_guard.handle_message(again, budget_runtime)
+    assert [e.argument["action"] for e in workflow_harness.bridge.executions] == ["stop", "resume", "stop"]
+
+
+def test_a_stop_that_was_not_verified_is_started_again_by_the_next_notification(
+    guard, budget_runtime, workflow_harness, telegram
+):
+    workflow_harness.apis.reads_while_reconciling = 1000  # Cloud Run never confirms: the run fails
+    guard(notification(100.4, 1.0))
+    assert budget_runtime.config.get_ops().gpu_stop_verified is False
+
+    workflow_harness.apis.reads_while_reconciling = 0
+    guard(notification(100.4, 1.0))  # the same notification, redelivered or repeated
+
+    assert [e.argument["action"] for e in workflow_harness.bridge.executions] == ["stop", "stop"]
+    assert budget_runtime.config.get_ops().gpu_stop_verified is True
+    guard(notification(100.6, 1.0))
+    assert len(workflow_harness.bridge.executions) == 2  # verified: nothing more to do

@@ -1,6 +1,7 @@
 """The billing guard's decisions, from the documented budget notification JSON."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,17 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NOVEMBER, DECEMBER, OCTOBER = "2026-11-01T07:00:00Z", "2026-12-01T08:00:00Z", "2026-10-01T07:00:00Z"
 ATTRIBUTES = {"billingAccountId": "01D4EE-079462-DFD6EC", "budgetId": "de72f49d-779b", "schemaVersion": "1.0"}
 POLICY = GuardPolicy()
+# Stopped at 100% of a 100.00 budget, and the workflow verified the GPU at zero.
+STOPPED = Ops(
+    Mode.PAUSED,
+    "budget 100%",
+    "budget",
+    NOVEMBER,
+    NOW,
+    budget_threshold=1.0,
+    budget_amount=100.0,
+    gpu_stop_verified=True,
+)
 
 
 def body(cost: float, threshold: float | None = None, start: str = NOVEMBER, amount: float = 100.0) -> bytes:
@@ -92,11 +104,38 @@ def test_second_threshold_switches_to_economy_and_third_stops_the_gpu():
     assert "Stopping" in stop.message
 
 
-def test_duplicates_and_late_lower_thresholds_do_nothing():
-    stopped = Ops(Mode.PAUSED, "budget 100%", "budget", NOVEMBER, NOW, budget_threshold=1.0)
+def test_duplicates_and_late_lower_thresholds_do_nothing_once_the_stop_is_verified():
+    stopped = STOPPED
     for late in (note(100.2, 1.0), note(91.0, 0.9), note(55.0, 0.5), note(60.0)):
         decision = decide(stopped, late, POLICY, NOW)
         assert not decision.acts, decision
+
+
+def test_the_stop_is_started_again_on_every_notification_until_it_is_verified():
+    stop = decide(Ops(budget_period=NOVEMBER, budget_amount=100.0), note(101.0, 1.0), POLICY, NOW)
+    assert stop.workflow == Workflow.STOP and stop.ops.gpu_stop_verified is False
+    # The workflow failed (nothing verified): every later notification at the limit stops again,
+    # without a second message to the operators; below the limit, nothing.
+    for again in (note(101.0, 1.0), note(102.5), note(100.0, 1.0)):
+        decision = decide(stop.ops, again, POLICY, NOW)
+        assert decision.workflow == Workflow.STOP and decision.message is None, again
+        assert "not verified" in decision.why
+    assert decide(stop.ops, note(95.0, 0.9), POLICY, NOW).workflow is None
+    verified = replace(stop.ops, gpu_stop_verified=True)  # what the workflow writes once verified
+    assert not decide(verified, note(103.0, 1.0), POLICY, NOW).acts
+
+
+def test_a_new_budget_amount_re_arms_the_thresholds():
+    stopped = STOPPED
+    raised = decide(stopped, note(101.0, 0.5, amount=200.0), POLICY, NOW)
+    assert raised.ops.budget_amount == 200.0 and raised.ops.budget_threshold == 0.5
+    assert "Budget amount changed (100.00 → 200.00)" in raised.message
+    # Against the new amount the stop is decided again when the spend reaches it.
+    assert decide(raised.ops, note(201.0, 1.0, amount=200.0), POLICY, NOW).workflow == Workflow.STOP
+    # The same amount again is not a change.
+    assert not decide(
+        replace(raised.ops, gpu_stop_verified=True), note(120.0, 0.5, amount=200.0), POLICY, NOW
+    ).acts
 
 
 def test_a_notification_from_a_past_period_is_ignored():

@@ -1,5 +1,8 @@
+import pytest
+from imagebot.config import ConfigError, Settings
 from imagebot.core.updates import Button, Command
 from imagebot.flows.telegram_webhook import button_answer, command_reply, needs_worker, secret_matches
+from imagebot.runtime import Runtime
 
 from tests.support.fakes import SETTINGS
 
@@ -72,3 +75,14 @@ def test_button_toasts_say_what_happens():
 
 def test_settings_repr_hides_secrets():
     assert "TEST-TOKEN" not in repr(SETTINGS) and "s3cret" not in repr(SETTINGS)
+
+
+def test_each_function_starts_with_only_the_secret_it_uses_and_refuses_without_it():
+    # terraform/secrets.tf: the webhook is given the webhook secret alone, the others the token.
+    webhook_env = {"GOOGLE_CLOUD_PROJECT": "p", "IMAGES_BUCKET": "b", "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+    assert Settings.from_env(webhook_env).bot_token == ""
+    worker = Settings.from_env({**webhook_env, "TELEGRAM_WEBHOOK_SECRET": "", "TELEGRAM_BOT_TOKEN": "1:T"})
+    # Without a configured secret nothing gets through, not even an empty header.
+    assert not secret_matches("", worker.webhook_secret) and not secret_matches("x", "")
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        _ = Runtime(Settings.from_env(webhook_env)).bot
