@@ -449,7 +449,8 @@ def test_the_overflow_query_is_indexed_and_dispatch_outlives_a_prediction(tf):
     assert index["collection"] == "jobs"
     assert [f["field_path"] for f in index["fields"]] == ["state", "gpu_route", "times.queued"]
     store = (ROOT / "functions" / "imagebot" / "edges" / "store.py").read_text()
-    query = store[store.index("def oldest_queued_since") : store.index("def seconds_per_image")]
+    start = store.index("def oldest_queued_since")
+    query = store[start : store.index("\n    def ", start)]  # to the method after it
     assert re.findall(r'FieldFilter\("([\w.]+)"', query) + re.findall(r'order_by\("([\w.]+)"\)', query) == [
         "state",
         "gpu_route",
