@@ -107,9 +107,8 @@ resource "google_storage_bucket_iam_member" "validate_reads_outputs" {
 }
 
 # The smoke test reads its synthetic output by name and removes it: its own objects only, never
-# a user's picture (an IAM condition on the object name; it lists nothing, since a list is
-# authorised on the bucket, where the condition is false:
-# https://cloud.google.com/storage/docs/access-control/iam#conditions).
+# a user's picture (an IAM condition on the object name). It lists nothing: a list names the
+# bucket, not an object, so a condition on object names cannot admit it.
 resource "google_storage_bucket_iam_member" "deployer_smoke_outputs" {
   bucket = google_storage_bucket.images.name
   role   = "roles/storage.objectUser"
