@@ -221,7 +221,8 @@ class LocalStack:
         )
 
     def _start_fake_telegram(self) -> str:
-        return self._start_fake("fake_telegram", f"--token={self.config.bot_token}")
+        # The token by the environment, not the command line: a process list shows arguments.
+        return self._start_fake("fake_telegram", env={"FAKE_TELEGRAM_TOKEN": self.config.bot_token})
 
     def _start_fake_vertex(self, predict_target: str) -> str:
         # Vertex AI is a managed service that keeps no state of ours: it comes back if it dies.
@@ -229,7 +230,13 @@ class LocalStack:
             "fake_vertex", f"--predict-target={predict_target}", restart=self.config.restart
         )
 
-    def _start_fake(self, module: str, *args: str, restart: RestartPolicy | None = None) -> str:
+    def _start_fake(
+        self,
+        module: str,
+        *args: str,
+        restart: RestartPolicy | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
         """A stand-in (`python -m local.<module> --port=N …`) on a free port; its base URL once
         its /_fake/health answers."""
         port = free_port()
@@ -238,6 +245,7 @@ class LocalStack:
             module,
             [sys.executable, "-m", f"local.{module}", f"--port={port}", *args],
             ready_url=f"{base}/_fake/health",
+            env=env,
             cwd=ROOT,
             restart=restart,
         )

@@ -35,6 +35,7 @@ from imagebot.store import Store
 from local.event_bridge import finalized_event, object_resource
 from local.fake_telegram_client import FakeTelegram, RecordedCall
 from local.stack import FAKE_BOT_USERNAME, LocalStack
+from local.wiring import MAX_DELIVERY_ATTEMPTS, UNREPORTABLE_TOPIC
 from tests.conftest import PROJECT
 from tests.e2e.conftest import E2E_BUCKET, E2E_SWEEP_PERIOD
 from tests.support.events import unique_ids
@@ -697,3 +698,35 @@ def test_a_burst_of_deliveries_is_paced_within_telegrams_limits(stack, telegram,
     assert busiest_minute(new_messages(group)) <= GROUP_PER_MINUTE, (
         f"{busiest_minute(new_messages(group))} in a minute"
     )
+
+
+# -- 7. a poison update ------------------------------------------------------------------------------
+
+
+def test_a_poison_update_is_tried_a_bounded_number_of_times_and_kept(stack, telegram):
+    """Ids beyond Telegram's 64-bit range (Firestore cannot store them) pass the webhook, then
+    fail validate_prompt on every attempt, and report_failure the same way. Each subscription
+    gives up after its five attempts: the update ends, kept, in report-failure-dead, rather than
+    being retried for ever (issue 15). (Refusing such ids at the webhook is functions/ work.)"""
+    unreportable = TopicTap(PROJECT, UNREPORTABLE_TOPIC)
+    poison = 2**70
+    sent = telegram.send_text(chat_id=poison, user_id=poison, text="a poison prompt")
+    assert sent.status == 200  # accepted: no range check at the webhook yet
+    update_id = str(sent.update_id)
+
+    def kept() -> list[pubsub_v1.types.PubsubMessage]:
+        messages = unreportable.drain(expect=1, timeout=2.0)
+        return [m for m in messages if m.attributes.get("update_id") == update_id]
+
+    [dead] = wait_until(kept, 240, f"update {update_id} in {UNREPORTABLE_TOPIC}", interval=0.5)
+    assert dead.attributes["CloudPubSubDeadLetterSourceSubscription"].endswith("prompts-dead-report")
+    tried = {
+        target: [
+            r["status"]
+            for r in stack.requests(target)["requests"]
+            if r.get("attributes", {}).get("update_id") == update_id
+        ]
+        for target in ("validate_prompt", "report_failure")
+    }
+    assert all(1 <= len(statuses) <= MAX_DELIVERY_ATTEMPTS for statuses in tried.values()), tried
+    assert all(status >= 500 for statuses in tried.values() for status in statuses), tried

@@ -93,6 +93,18 @@ def session_of(pid: int) -> int | None:
         return None
 
 
+def command_lines(sessions: set[int]) -> list[str]:
+    """The command lines of the processes in these sessions (what `ps` shows anyone)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if session_of(int(cmdline.parent.name)) in sessions:
+                found.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
 def living_in(sessions: set[int]) -> list[str]:
     """Processes (not zombies) in any of these sessions: what a stop left running."""
     left = []
@@ -125,6 +137,7 @@ class Run:
     console: Console
     log_dir: Path
     sessions: set[int]
+    command_lines: list[str]
     returncode: int
 
 
@@ -162,6 +175,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         console.wait_for(r"^scheduler \(pid \d+\) died with SIGKILL", 30, after=mark)
         console.wait_for(r"^scheduler restarted \(pid \d+, restart 1\)", 60, after=mark)
         sessions |= sessions_under(process.pid)
+        commands = command_lines(sessions)
 
         mark = len(console.lines)
         os.kill(process.pid, signal.SIGTERM)
@@ -169,7 +183,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         os.kill(process.pid, signal.SIGTERM)  # make's second SIGTERM, while the stop runs
         os.kill(process.pid, signal.SIGINT)
         returncode = process.wait(timeout=120)
-        yield Run(console, log_dir, sessions, returncode)
+        yield Run(console, log_dir, sessions, commands, returncode)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -200,7 +214,9 @@ def test_no_log_the_stack_writes_holds_the_token_or_the_secret(run: Run) -> None
     logs = [path for path in run.log_dir.rglob("*") if path.is_file()]
     assert {path.name for path in logs} >= {"fake_telegram.log", "deliver_image.log", "event_bridge.log"}
     assert "POST /bot<token>/sendPhoto" in (run.log_dir / "fake_telegram.log").read_text()  # logs are there
+    assert len(run.command_lines) >= 12
     for secret in (TOKEN, SECRET, TOKEN.split(":")[1]):
         assert secret not in run.console.text()
+        assert not [line for line in run.command_lines if secret in line], "a process list shows it"
         leaks = [path.name for path in logs if secret.encode() in path.read_bytes()]
         assert leaks == [], f"{secret!r} in {leaks}"
