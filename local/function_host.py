@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from functions_framework import create_app
 from functions_framework._http import create_server  # what the CLI runs (functions_framework/_cli.py)
@@ -98,8 +99,15 @@ class RequestLedger:
                 del self.records[:-MAX_RECORDS]
 
     def _answer_ledger(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """`?since=N`: only the records after seq N (`since=-1`: none, just the counts)."""
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        try:
+            since = int(query.get("since", "0"))
+        except ValueError:
+            since = 0
         with self.lock:
-            body = json.dumps({"in_flight": self.in_flight, "requests": self.records}).encode()
+            records = [] if since < 0 else [record for record in self.records if record["seq"] > since]
+            body = json.dumps({"in_flight": self.in_flight, "seq": self.seq, "requests": records}).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 

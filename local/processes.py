@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,24 +31,86 @@ log = logging.getLogger("local.processes")
 STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
+# Ports for the stack's servers come from below the kernel's ephemeral range (32768-60999 by
+# default), where every outgoing connection takes its local port: a port chosen there and freed
+# for a child to bind was at times taken by some connection first, and the child could not
+# listen (on a machine running several stacks, a stranger then answered on its port).
+SERVER_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    for _ in range(100):
+        port = random.choice(SERVER_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {SERVER_PORTS}")
+
+
+def listening_inodes(port: int) -> set[str]:
+    """The socket inodes listening on TCP `port` (Linux: /proc/net/tcp and tcp6)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def process_groups() -> dict[int, list[int]]:
+    """The living processes of each process group (zombies are dead, only not reaped yet)."""
+    groups: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            groups.setdefault(int(fields[2]), []).append(int(stat.parent.name))
+    return groups
+
+
+def group_members(pgid: int) -> list[int]:
+    return process_groups().get(pgid, [])
+
+
+def group_holds(pgid: int, inodes: set[str]) -> bool:
+    """Whether a process of group `pgid` has one of these sockets open."""
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for pid in group_members(pgid):
+        try:
+            if any(os.readlink(fd) in wanted for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
-    """Poll `url` until it answers anything HTTP; fail early if the process dies."""
+    """Poll `url` until the process answers it, anything HTTP; fail early if the process dies.
+    An answer on its port from a process not of its group does not count."""
+    port = httpx.URL(url).port
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited with {process.returncode}; see {log}:\n{_tail(log)}")
         try:
             httpx.get(url, timeout=1.0)
-            return
         except httpx.TransportError:
             time.sleep(0.2)
+            continue
+        if port is None or group_holds(process.pid, listening_inodes(port)):
+            return
+        time.sleep(0.2)  # a stranger holds the port: the process will fail to bind, and exit
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s; see {log}:\n{_tail(log)}")
 
 
@@ -290,34 +353,29 @@ def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
         os.killpg(pgid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a pid reused by someone else's process: not ours any more
-        return False
-    return True
-
-
 def _end_groups(processes: list[subprocess.Popen[bytes]], sig: int, timeout: float) -> None:
     """Signal every process group at once, wait for all of them (leaders and members) to end,
     and SIGKILL the groups still alive after `timeout`."""
     for process in processes:
         _kill_group(process.pid, sig)
-    deadline = time.monotonic() + timeout
-    alive = list(processes)
-    while alive and time.monotonic() < deadline:
-        for process in alive:
-            process.poll()  # reaps an ended leader, so its group can empty
-        alive = [p for p in alive if p.returncode is None or _group_alive(p.pid)]
-        if alive:
-            time.sleep(0.05)
+    alive = _wait_groups(processes, timeout)
     for process in alive:
         log.warning("pid %d did not stop within %.0fs; killing it", process.pid, timeout)
         _kill_group(process.pid)
-    for process in alive:
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            log.error("pid %d survived SIGKILL", process.pid)
+    for process in _wait_groups(alive, timeout):
+        log.error("pid %d's group survived SIGKILL: %s", process.pid, group_members(process.pid))
+
+
+def _wait_groups(processes: list[subprocess.Popen[bytes]], timeout: float) -> list[subprocess.Popen[bytes]]:
+    """Wait until each process and every member of its group has ended; those still alive."""
+    deadline = time.monotonic() + timeout
+    alive = list(processes)
+    while alive:
+        for process in alive:
+            process.poll()  # reaps an ended leader
+        groups = process_groups()
+        alive = [p for p in alive if p.returncode is None or p.pid in groups]
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return alive

@@ -288,10 +288,11 @@ class LocalStack:
         else:
             log.info("webhook registered: %s", url)
 
-    def requests(self, target: str) -> dict[str, Any]:
-        """What a function has answered: {"in_flight": n, "requests": [{"seq", "status", "ce_id" or
-        "message_id" and "attributes", …}]} (local/function_host.py)."""
-        response = httpx.get(f"{self.urls[target]}{LEDGER_PATH}", timeout=10)
+    def requests(self, target: str, since: int = 0) -> dict[str, Any]:
+        """What a function has answered after record `since` (-1: no records, only the counts):
+        {"in_flight": n, "seq": latest, "requests": [{"seq", "status", "ce_id" or "message_id"
+        and "attributes", …}]} (local/function_host.py)."""
+        response = httpx.get(f"{self.urls[target]}{LEDGER_PATH}", params={"since": since}, timeout=10)
         response.raise_for_status()
         return dict(response.json())
 
@@ -302,7 +303,7 @@ class LocalStack:
     def busy(self) -> list[str]:
         """What is at work right now: functions answering requests, the event bridge delivering
         (or with a retry due), the fake Bot API answering calls. Empty when all is idle."""
-        busy = [target for target in FUNCTIONS if self.requests(target)["in_flight"]]
+        busy = [target for target in FUNCTIONS if self.requests(target, since=-1)["in_flight"]]
         bridge = self.bridge_stats()
         if bridge["in_flight"] or bridge["pending_retries"]:
             busy.append("event_bridge")

@@ -674,7 +674,11 @@ def test_a_burst_of_deliveries_is_paced_within_telegrams_limits(stack, telegram,
             return f"u{sent.update_id}"
 
     job_ids = parallel(len(users) + len(members), send)
-    docs = wait_until(lambda: all_final(db, job_ids), 240, "every job of the burst final", interval=1.0)
+    try:
+        docs = wait_until(lambda: all_final(db, job_ids), 240, "every job of the burst final", interval=1.0)
+    except AssertionError as error:
+        states = Counter(job(db, job_id).get("state") for job_id in job_ids)
+        raise AssertionError(f"{error}: {dict(states)}; busy: {stack.busy()}") from None
     settle(stack, db, *job_ids)
     calls = telegram.calls(since=since)
 
