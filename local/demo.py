@@ -42,7 +42,7 @@ def main() -> int:
         with FakeTelegram(stack.telegram_api_base) as tg:
             tg.send_text(chat_id=CHAT_ID, user_id=CHAT_ID, text="/start", first_name="Ann")
             drawings = [draw(tg, CHAT_ID, prompt, style) for style, prompt in PROMPTS.items()]
-            time.sleep(0.5)  # let the last status message be removed before printing the chat
+            stack.wait_idle()  # the last status message removed (deliver_image is done)
             print_transcript(tg.chat(CHAT_ID)["transcript"])
         saved = [save(drawing, out) for drawing in drawings]
         print_timings(drawings, firestore.Client(project=stack.config.project))

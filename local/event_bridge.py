@@ -6,12 +6,14 @@ in binary HTTP mode (attributes in `ce-*` headers, the Cloud Storage object reso
 body), which functions-framework turns into the `CloudEvent` the function receives.
 
 Delivery is at-least-once, as with Eventarc: a non-2xx answer or a transport error is retried
-with bounded exponential backoff, and the event id stays the same for every attempt, so the
-receiver can deduplicate. Retries are scheduled, not slept on, so one failing object never holds
-up another. Objects present when the bridge starts are not announced (Eventarc only reports
-changes after the trigger exists).
+with Eventarc's documented policy (EventarcRetry: exponential backoff from 10 s up to 600 s, for
+as long as the message is retained, 24 h, with no cap on attempts), and the event id stays the
+same for every attempt, so the receiver can deduplicate. Retries are scheduled, not slept on, so
+one failing object never holds up another. Objects present when the bridge starts are not
+announced (Eventarc only reports changes after the trigger exists).
 
     python -m local.event_bridge --bucket B --target URL [--prefix outputs/] [--health-port P]
+        [--initial-backoff S --max-backoff S --retention S]   (tests compress time with these)
 
 `GET /healthz` on the health port answers 200 once the starting listing is taken, so a
 supervisor waiting on it knows that every object written from then on will be announced.
@@ -167,22 +169,51 @@ def backoff(attempt: int, initial: float, maximum: float) -> float:
 
 
 @dataclass(frozen=True)
+class EventarcRetry:
+    """Eventarc Standard's retries (cloud.google.com/eventarc/docs/retry-events): those of its
+    Pub/Sub transport subscription, an exponential backoff from 10 s up to 600 s between
+    attempts, for the 24 h retention Eventarc gives the message; no cap on the attempts. The
+    local stack's tests compress these times."""
+
+    initial_backoff: float = 10.0
+    max_backoff: float = 600.0
+    retention: float = 24 * 3600.0
+
+    def args(self) -> list[str]:
+        """The bridge's command-line flags for this policy."""
+        return [
+            f"--initial-backoff={self.initial_backoff}",
+            f"--max-backoff={self.max_backoff}",
+            f"--retention={self.retention}",
+        ]
+
+
+EVENTARC = EventarcRetry()
+
+
+@dataclass(frozen=True)
 class BridgeSettings:
+    """`retention`: an event not delivered within this many seconds of its announcement is
+    given up; `max_attempts` (None: no cap, as Eventarc) gives up sooner."""
+
     bucket: str
     target: str
     prefix: str = ""
     interval: float = 0.2
-    max_attempts: int = 8
-    initial_backoff: float = 0.5
-    max_backoff: float = 10.0
+    initial_backoff: float = EVENTARC.initial_backoff
+    max_backoff: float = EVENTARC.max_backoff
+    retention: float = EVENTARC.retention
+    max_attempts: int | None = None
     workers: int = 4
     timeout: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.workers < 1:
+        if (self.max_attempts is not None and self.max_attempts < 1) or self.workers < 1:
             raise ValueError("max_attempts and workers must be at least 1")
         if self.interval <= 0 or self.initial_backoff <= 0 or self.max_backoff < self.initial_backoff:
             raise ValueError("interval and backoffs must be positive, max_backoff >= initial_backoff")
+        if self.retention <= 0:
+            raise ValueError("retention must be positive")
         if not self.target.startswith(("http://", "https://")):
             raise ValueError(f"target must be an http(s) URL, not {self.target!r}")
 
@@ -193,7 +224,13 @@ class _Delivery:
     generation: str
     headers: dict[str, str]
     body: bytes
+    announced: float  # time.monotonic() of the announcement: the retention counts from it
     attempts: int = 0
+
+    def expired(self, settings: BridgeSettings, now: float, wait: float) -> bool:
+        """Whether the event is given up rather than tried again after `wait` seconds."""
+        capped = settings.max_attempts is not None and self.attempts >= settings.max_attempts
+        return capped or now + wait > self.announced + settings.retention
 
 
 @dataclass
@@ -204,6 +241,11 @@ class BridgeStats:
     attempts: int = 0
     failed_polls: int = 0
     pending_retries: int = 0
+    # Attempts handed to the pool and not finished, and listings taken: together a test's
+    # "nothing more is coming" from the bridge (no attempt under way or due, and a listing taken
+    # after the last object it cares about was written).
+    in_flight: int = 0
+    listings: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
 
 
@@ -281,11 +323,18 @@ class EventBridge:
             self._seen = set(blobs)
         for blob in sorted(new, key=lambda b: (b.time_created or datetime.min.replace(tzinfo=UTC), b.name)):
             headers, body = finalized_event(object_resource(blob))
-            delivery = _Delivery(blob.name, str(blob.generation), headers, body)
+            delivery = _Delivery(blob.name, str(blob.generation), headers, body, time.monotonic())
             with self._lock:
                 self._stats.announced += 1
-            self._pool.submit(self._attempt, delivery)
+            self._submit(delivery)
+        with self._lock:
+            self._stats.listings += 1
         return len(new)
+
+    def _submit(self, delivery: _Delivery) -> None:
+        with self._lock:
+            self._stats.in_flight += 1
+        self._pool.submit(self._attempt, delivery)
 
     def _list(self) -> Iterable[storage.Blob]:
         return list(self._client.list_blobs(self.settings.bucket, prefix=self.settings.prefix or None))
@@ -314,7 +363,7 @@ class EventBridge:
             while self._retries and self._retries[0][0] <= now:
                 due.append(heapq.heappop(self._retries)[2])
         for delivery in due:
-            self._pool.submit(self._attempt, delivery)
+            self._submit(delivery)
 
     def _attempt(self, delivery: _Delivery) -> None:
         delivery.attempts += 1
@@ -323,16 +372,19 @@ class EventBridge:
             outcome, succeeded = str(response.status_code), response.is_success
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             outcome, succeeded = type(error).__name__, False
+        wait = backoff(delivery.attempts, self.settings.initial_backoff, self.settings.max_backoff)
+        now = time.monotonic()
+        gave_up = not succeeded and delivery.expired(self.settings, now, wait)
         with self._lock:
+            self._stats.in_flight -= 1
             self._stats.attempts += 1
             self._stats.by_outcome[outcome] = self._stats.by_outcome.get(outcome, 0) + 1
             if succeeded:
                 self._stats.delivered += 1
-            elif delivery.attempts >= self.settings.max_attempts:
+            elif gave_up:
                 self._stats.gave_up += 1
             else:
-                wait = backoff(delivery.attempts, self.settings.initial_backoff, self.settings.max_backoff)
-                heapq.heappush(self._retries, (time.monotonic() + wait, next(self._order), delivery))
+                heapq.heappush(self._retries, (now + wait, next(self._order), delivery))
         fields = (delivery.headers["ce-id"], delivery.name, delivery.generation, delivery.attempts, outcome)
         extra = {
             "fields": {
@@ -345,7 +397,7 @@ class EventBridge:
         }
         if succeeded:
             log.info("delivered event %s for %s#%s (attempt %d: %s)", *fields, extra=extra)
-        elif delivery.attempts >= self.settings.max_attempts:
+        elif gave_up:
             log.error("gave up on event %s for %s#%s after %d attempts (last: %s)", *fields, extra=extra)
         else:
             log.warning("event %s for %s#%s failed (attempt %d: %s); will retry", *fields, extra=extra)
@@ -414,9 +466,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--health-port", type=int, help="serve GET /healthz here once ready")
     parser.add_argument("--health-host", default="127.0.0.1")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between listings")
-    parser.add_argument("--max-attempts", type=int, default=8)
-    parser.add_argument("--initial-backoff", type=float, default=0.5)
-    parser.add_argument("--max-backoff", type=float, default=10.0)
+    parser.add_argument("--max-attempts", type=int, help="give up sooner (Eventarc has no cap)")
+    parser.add_argument("--initial-backoff", type=float, default=EVENTARC.initial_backoff)
+    parser.add_argument("--max-backoff", type=float, default=EVENTARC.max_backoff)
+    parser.add_argument(
+        "--retention", type=float, default=EVENTARC.retention, help="seconds an event is retried for"
+    )
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args(argv)
 
@@ -432,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             max_attempts=args.max_attempts,
             initial_backoff=args.initial_backoff,
             max_backoff=args.max_backoff,
+            retention=args.retention,
             workers=args.workers,
         )
     except ValueError as error:

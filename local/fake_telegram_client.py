@@ -244,6 +244,12 @@ class FakeTelegram:
         records = self._request("GET", "/_fake/calls", params=params).json()["calls"]
         return [RecordedCall.from_json(record) for record in records]
 
+    def in_flight(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Calls the fake is answering right now ({"method", "params", "time"}): sent by the bot,
+        not yet answered (a fault's delay holds them), so not yet in `calls()`."""
+        calls = self._request("GET", "/_fake/in_flight").json()["calls"]
+        return [call for call in calls if method is None or call["method"].lower() == method.lower()]
+
     def last_seq(self) -> int:
         """The sequence number of the latest call: pass it as `since` to see only what follows."""
         calls = self.calls()

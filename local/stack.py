@@ -1,8 +1,14 @@
 """The whole pipeline on one machine: `python -m local.stack` (what `make up` runs).
 
 Real emulators, every function under functions-framework, the real GPU service, the event
-bridge standing in for Eventarc, a Vertex AI stand-in for prompt translation
+bridge standing in for Eventarc (with Eventarc's retry policy), a scheduler standing in for Cloud
+Scheduler (the stuck-job sweep), a Vertex AI stand-in for prompt translation
 (local/fake_vertex.py), and a fake Bot API unless TELEGRAM_API_BASE points elsewhere.
+
+The functions, the GPU service and the stand-ins for Google's services are supervised as Cloud
+Run runs instances: one that dies is reported on the console and restarted with backoff
+(local/processes.py). The emulators and the fake Bot API are not: their state would be gone.
+A stop signal stops everything at once; further signals during the stop are ignored.
 """
 
 from __future__ import annotations
@@ -14,15 +20,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import httpx
 from google.cloud import storage
 
 from local.emulators import EmulatorHosts, start_all
-from local.processes import Supervisor, free_port
+from local.event_bridge import EVENTARC, EventarcRetry
+from local.function_host import LEDGER_PATH
+from local.processes import RestartPolicy, Supervisor, free_port
 from local.wiring import Route, create_routes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,12 +49,16 @@ FUNCTIONS = (
     "report_progress",
     "deliver_image",
     "report_failure",
+    "sweep_stuck_jobs",
 )
 # The GPU service serves Vertex AI's custom-container routes too, and the Vertex AI stand-in
 # forwards an endpoint's predictions to them: the second GPU home, on the same process.
 AIP_ROUTES = {"AIP_HEALTH_ROUTE": "/vertex/health", "AIP_PREDICT_ROUTE": "/vertex/predict"}
 
 log = logging.getLogger("local.stack")
+# httpx logs every request's URL at INFO, and a Bot API URL holds the bot token
+# (functions/imagebot/telegram.py keeps it quiet the same way).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass
@@ -60,6 +75,13 @@ class StackConfig:
     # routing.py: auto overflows to the endpoint stand-in once the oldest job has waited
     # OVERFLOW_QUEUE_AGE_SECONDS (60 unless extra_env says otherwise).
     gpu_route: str = "auto"
+    # How a supervised child that dies comes back (Cloud Run replaces a crashed instance).
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    # Seconds between sweeps of stuck jobs: terraform's sweep_schedule is every five minutes
+    # (`make up` reads LOCAL_SWEEP_PERIOD_SECONDS).
+    sweep_period: float = 300.0
+    # The event bridge's retries: Eventarc's (10 s to 600 s, for 24 h) unless a test compresses them.
+    eventarc: EventarcRetry = EVENTARC
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -70,6 +92,8 @@ class StackConfig:
         if not config.bot_token:
             raise SystemExit("TELEGRAM_BOT_TOKEN is required when TELEGRAM_API_BASE is set")
         config.webhook_secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or config.webhook_secret
+        if period := os.environ.get("LOCAL_SWEEP_PERIOD_SECONDS"):
+            config.sweep_period = float(period)
         return config
 
 
@@ -144,6 +168,7 @@ class LocalStack:
             self.config.project, stack_routes(self.urls), dead_letter_endpoint=self.urls["report_failure"]
         )
         bridge_health = free_port()
+        self.urls["event_bridge"] = f"http://127.0.0.1:{bridge_health}"
         self.supervisor.start(
             "event_bridge",
             [
@@ -154,19 +179,29 @@ class LocalStack:
                 f"--target={self.urls['deliver_image']}",
                 "--prefix=outputs/",
                 f"--health-port={bridge_health}",
+                *self.config.eventarc.args(),
             ],
-            ready_url=f"http://127.0.0.1:{bridge_health}/healthz",
+            ready_url=f"{self.urls['event_bridge']}/healthz",
             env=env,
             cwd=ROOT,
+            restart=self.config.restart,
+        )
+        self.supervisor.spawn(
+            "scheduler",
+            [
+                sys.executable,
+                "-m",
+                "local.scheduler",
+                f"--project={self.config.project}",
+                "--topic=sweep",
+                f"--period={self.config.sweep_period}",
+            ],
+            env=env,
+            cwd=ROOT,
+            restart=self.config.restart,
         )
         self._register_webhook()
         log.info("stack ready in %.1fs; logs in %s", time.monotonic() - started, self.config.log_dir)
-
-    def start_gpu_service(self) -> None:
-        """(Re)start the GPU service on its port, as Cloud Run replaces a crashed instance, and
-        wait until it is warm: the fault tests kill it mid-generation."""
-        self._spawn_gpu_service(self.environment())
-        self._wait_gpu_service_ready()
 
     def _spawn_gpu_service(self, env: dict[str, str]) -> None:
         port = self.urls["gpu_service"].rsplit(":", 1)[1]
@@ -175,6 +210,7 @@ class LocalStack:
             [sys.executable, "-m", "gpu_service"],
             env={**env, **AIP_ROUTES, "PORT": port, "HOST": "127.0.0.1"},
             cwd=ROOT,
+            restart=self.config.restart,
         )
 
     def _wait_gpu_service_ready(self) -> None:
@@ -185,12 +221,22 @@ class LocalStack:
         )
 
     def _start_fake_telegram(self) -> str:
-        return self._start_fake("fake_telegram", f"--token={self.config.bot_token}")
+        # The token by the environment, not the command line: a process list shows arguments.
+        return self._start_fake("fake_telegram", env={"FAKE_TELEGRAM_TOKEN": self.config.bot_token})
 
     def _start_fake_vertex(self, predict_target: str) -> str:
-        return self._start_fake("fake_vertex", f"--predict-target={predict_target}")
+        # Vertex AI is a managed service that keeps no state of ours: it comes back if it dies.
+        return self._start_fake(
+            "fake_vertex", f"--predict-target={predict_target}", restart=self.config.restart
+        )
 
-    def _start_fake(self, module: str, *args: str) -> str:
+    def _start_fake(
+        self,
+        module: str,
+        *args: str,
+        restart: RestartPolicy | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
         """A stand-in (`python -m local.<module> --port=N …`) on a free port; its base URL once
         its /_fake/health answers."""
         port = free_port()
@@ -199,7 +245,9 @@ class LocalStack:
             module,
             [sys.executable, "-m", f"local.{module}", f"--port={port}", *args],
             ready_url=f"{base}/_fake/health",
+            env=env,
             cwd=ROOT,
+            restart=restart,
         )
         return base
 
@@ -207,18 +255,23 @@ class LocalStack:
         port = free_port()
         signature = "http" if target == "telegram_webhook" else "cloudevent"
         threads = self.config.webhook_threads if target == "telegram_webhook" else 8
+        # functions-framework as its CLI runs it, with a record of the requests it answered
+        # (local/function_host.py): what tests wait on instead of sleeping.
         self.supervisor.spawn(
             target,
             [
-                str(Path(sys.executable).with_name("functions-framework")),
+                sys.executable,
+                "-m",
+                "local.function_host",
                 f"--source={FUNCTIONS_SOURCE}",
                 f"--target={target}",
                 f"--signature-type={signature}",
                 "--host=127.0.0.1",
                 f"--port={port}",
             ],
-            env={**env, "THREADS": str(threads)},
+            env={**env, "THREADS": str(threads), "PYTHONPATH": str(ROOT)},
             cwd=FUNCTIONS_SOURCE.parent,
+            restart=self.config.restart,
         )
         return f"http://127.0.0.1:{port}"
 
@@ -232,6 +285,40 @@ class LocalStack:
         )
         if not response.json().get("ok"):
             log.warning("setWebhook was refused: %s", response.json().get("description"))
+        else:
+            log.info("webhook registered: %s", url)
+
+    def requests(self, target: str, since: int = 0) -> dict[str, Any]:
+        """What a function has answered after record `since` (-1: no records, only the counts):
+        {"in_flight": n, "seq": latest, "requests": [{"seq", "status", "ce_id" or "message_id"
+        and "attributes", …}]} (local/function_host.py)."""
+        response = httpx.get(f"{self.urls[target]}{LEDGER_PATH}", params={"since": since}, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def bridge_stats(self) -> dict[str, Any]:
+        """The event bridge's counters (local/event_bridge.py BridgeStats)."""
+        return dict(httpx.get(f"{self.urls['event_bridge']}/healthz", timeout=10).json())
+
+    def busy(self) -> list[str]:
+        """What is at work right now: functions answering requests, the event bridge delivering
+        (or with a retry due), the fake Bot API answering calls. Empty when all is idle."""
+        busy = [target for target in FUNCTIONS if self.requests(target, since=-1)["in_flight"]]
+        bridge = self.bridge_stats()
+        if bridge["in_flight"] or bridge["pending_retries"]:
+            busy.append("event_bridge")
+        if self.config.telegram_api_base is None:
+            calls = httpx.get(f"{self.telegram_api_base}/_fake/in_flight", timeout=10).json()["calls"]
+            busy += [f"Bot API {call['method']}" for call in calls]
+        return busy
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Return once `busy()` is empty: the moment nothing is at work."""
+        deadline = time.monotonic() + timeout
+        while busy := self.busy():
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the stack was still busy after {timeout:.0f}s: {busy}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         self.supervisor.stop()
@@ -275,6 +362,14 @@ def stack_routes(urls: dict[str, str]) -> list[Route]:
         Route(
             "job-progress", "job-progress-report", urls["report_progress"], dead_letters_fail_the_job=False
         ),
+        # Published by the scheduler (Cloud Scheduler in the cloud); a lost sweep is not a job.
+        Route(
+            "sweep",
+            "sweep-stuck-jobs",
+            urls["sweep_stuck_jobs"],
+            ack_deadline_seconds=120,
+            dead_letters_fail_the_job=False,
+        ),
     ]
 
 
@@ -296,10 +391,60 @@ def wait_for_ok(url: str, timeout: float, process: subprocess.Popen[bytes] | Non
     raise TimeoutError(f"{url} was not ready within {timeout:.0f}s")
 
 
-def main() -> None:
+class StopRequested(BaseException):
+    """A stop signal arrived: unwind whatever runs (a start, the wait) into `stack.stop()`.
+    A BaseException, like KeyboardInterrupt, so no `except Exception` on the way swallows it."""
+
+
+class Redact(logging.Filter):
+    """Replaces secrets in every record a handler emits: a second line behind keeping them out
+    of log calls (the bot token is part of every Bot API URL)."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "<redacted>")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+@dataclass
+class Shutdown:
+    """The stack's signal handling: the first SIGTERM or SIGINT stops it, once; every later one
+    (make sends a second SIGTERM while the stop runs) is reported and ignored, so the stop is
+    never cut short and leaves nothing running."""
+
+    stack: LocalStack
+    requested: threading.Event = field(default_factory=threading.Event)
+
+    def install(self) -> Shutdown:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self.handle)
+        return self
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.requested.is_set() or self.stack.supervisor.stopping:
+            log.warning("%s: the stack is already stopping; ignored", name)
+            return
+        self.requested.set()
+        log.warning("%s: stopping the stack", name)
+        raise StopRequested(name)
+
+
+def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    stack = LocalStack(StackConfig.from_env())
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    config = StackConfig.from_env()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(config.bot_token, config.webhook_secret))
+    stack = LocalStack(config)
+    shutdown = Shutdown(stack).install()
     try:
         stack.start()
         print(f"telegram api: {stack.telegram_api_base}", flush=True)
@@ -307,13 +452,14 @@ def main() -> None:
             print(f"playground: {stack.telegram_api_base}/_fake/chat", flush=True)
         print(f"logs: {stack.config.log_dir}", flush=True)
         print(f"webhook: {stack.webhook_url}", flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
+        shutdown.requested.wait()
+    except StopRequested:
         pass
     finally:
         stack.stop()
+        log.info("stack stopped")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,6 +13,9 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import pubsub_v1
 
 MAX_DELIVERY_ATTEMPTS = 5
+# What even report_failure cannot handle ends here, kept, as in terraform/pubsub.tf: a dead
+# letter that fails its report must not be retried for ever (a poison update would be).
+UNREPORTABLE_TOPIC = "report-failure-dead"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,17 @@ def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str |
     and, given an endpoint (report_failure), pushed there too."""
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
+    unreportable = publisher.topic_path(project, UNREPORTABLE_TOPIC)
+    if dead_letter_endpoint:
+        with contextlib.suppress(AlreadyExists):
+            publisher.create_topic(name=unreportable)
+        with contextlib.suppress(AlreadyExists):
+            subscriber.create_subscription(
+                request={
+                    "name": subscriber.subscription_path(project, f"{UNREPORTABLE_TOPIC}-keep"),
+                    "topic": unreportable,
+                }
+            )
     for route in routes:
         for topic in (route.topic, route.dead_letter_topic):
             with contextlib.suppress(AlreadyExists):
@@ -66,6 +80,10 @@ def create_routes(project: str, routes: list[Route], dead_letter_endpoint: str |
                 "topic": publisher.topic_path(project, route.dead_letter_topic),
                 "push_config": {"push_endpoint": dead_letter_endpoint},
                 "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 30}},
+                "dead_letter_policy": {
+                    "dead_letter_topic": unreportable,
+                    "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
+                },
             }
         for name, spec in subscriptions.items():
             with contextlib.suppress(AlreadyExists):

@@ -1,8 +1,12 @@
-"""`python -m local.fake_telegram --port P --token T [--webhook-url U --secret S] [--host H]`."""
+"""`python -m local.fake_telegram --port P --token T [--webhook-url U --secret S] [--host H]`.
+
+The token may come from FAKE_TELEGRAM_TOKEN instead, which keeps it out of the process list.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from types import FrameType
@@ -15,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.fake_telegram", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument(
-        "--token", required=True, help="the bot token the bot will use, e.g. 123456:TEST-TOKEN"
+        "--token",
+        default=os.environ.get("FAKE_TELEGRAM_TOKEN"),
+        help="the bot token the bot will use, e.g. 123456:TEST-TOKEN (default: $FAKE_TELEGRAM_TOKEN)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--webhook-url", help="deliver updates here before the bot calls setWebhook")
@@ -23,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bot-username", default="imagebot_local_bot")
     parser.add_argument("--webhook-timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("--token (or FAKE_TELEGRAM_TOKEN) is required")
     try:
         config = FakeTelegramConfig(
             token=args.token,

@@ -292,6 +292,10 @@ def create_app(config: FakeTelegramConfig) -> Flask:
             raise ControlError(400, "since must be an integer") from None
         return jsonify({"ok": True, "calls": store.calls_since(since, request.args.get("method") or None)})
 
+    @app.get("/_fake/in_flight")
+    def in_flight() -> Response:
+        return jsonify({"ok": True, "calls": store.calls_in_flight()})
+
     @app.get("/_fake/files/<file_id>")
     def file_bytes(file_id: str) -> Response:
         stored = store.file(file_id)

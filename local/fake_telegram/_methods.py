@@ -81,6 +81,7 @@ class BotApi:
     ) -> dict[str, Any]:
         """Run one method and record it; returns the call record, whose `response` is the answer."""
         started = time.time()
+        ticket = self.store.call_began(name, params.recorded(), started)
         try:
             handler = METHODS.get(name.lower())
             if handler is None:
@@ -99,6 +100,8 @@ class BotApi:
             status = 200
         except BotApiError as error:
             response, status = error.payload(), error.error_code
+        finally:
+            self.store.call_ended(ticket)
         return self._record(name, params, http_method, via_webhook_response, started, status, response)
 
     def refuse(self, name: str, params: Params, error: BotApiError, *, http_method: str) -> dict[str, Any]:

@@ -97,6 +97,10 @@ class Store:
         # Transcript entries keep numbering across a reset too: a chat's version (its latest
         # entry's seq) then never comes back to a value a waiting client already saw.
         self._transcript_seq = itertools.count(1)
+        # Calls being answered right now (a fault may hold one for seconds), by ticket; a reset
+        # leaves them, as it leaves the calls themselves to finish.
+        self.in_flight: dict[int, dict[str, Any]] = {}
+        self._tickets = itertools.count(1)
         self._clear_records()
 
     def _clear_records(self) -> None:
@@ -124,6 +128,22 @@ class Store:
             entry = {"seq": next(self._seq), **entry}
             self.calls.append(entry)
             return copy.deepcopy(entry)
+
+    def call_began(self, method: str, params: dict[str, Any], started: float) -> int:
+        """A call arrived and is being answered; its ticket, for `call_ended`."""
+        with self.lock:
+            ticket = next(self._tickets)
+            self.in_flight[ticket] = {"method": method, "params": copy.deepcopy(params), "time": started}
+            return ticket
+
+    def call_ended(self, ticket: int) -> None:
+        with self.lock:
+            self.in_flight.pop(ticket, None)
+
+    def calls_in_flight(self) -> list[dict[str, Any]]:
+        """What the bot is waiting for an answer to now: sent, not yet answered nor recorded."""
+        with self.lock:
+            return copy.deepcopy(list(self.in_flight.values()))
 
     def calls_since(self, since: int, method: str | None) -> list[dict[str, Any]]:
         with self.lock:

@@ -4,12 +4,12 @@ under the photo, groups, hostile text."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from local.stack import FAKE_BOT_USERNAME
 from tests.support.events import unique_ids
+from tests.support.waits import published
 
 pytestmark = pytest.mark.e2e
 chats = unique_ids(21_000_000)
@@ -66,7 +66,7 @@ def test_again_under_the_photo_draws_a_new_seed_and_same_seed_keeps_it(telegram)
     assert third.params["caption"].startswith(f"<b>Pixel Art</b> · seed {seed}\n")
 
 
-def test_in_a_group_the_bot_answers_mentions_and_ignores_chatter(telegram):
+def test_in_a_group_the_bot_answers_mentions_and_ignores_chatter(telegram, prompts_tap):
     group, member = -next(chats), next(chats)
     chatter = telegram.send_text(
         chat_id=group, user_id=member, text="lovely weather today", chat_type="supergroup"
@@ -89,7 +89,9 @@ def test_in_a_group_the_bot_answers_mentions_and_ignores_chatter(telegram):
         chat_id=group, user_id=member, text="/pixel@another_bot a cat", chat_type="supergroup"
     )
     assert other_bot.status == 200
-    time.sleep(1.5)
+    # Only the mention and the /realistic prompt go on to the worker; what is not published
+    # can never be answered.
+    assert published(prompts_tap, chatter.update_id, other_bot.update_id, others=2) == []
     texts = [
         call.params.get("text") or call.params.get("caption", "") for call in chat_calls(telegram, group)
     ]

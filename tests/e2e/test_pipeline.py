@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,23 +15,25 @@ from local.scenarios import draw
 from tests.conftest import PROJECT
 from tests.e2e.conftest import E2E_BUCKET
 from tests.support.events import unique_ids
+from tests.support.waits import answered, nothing_more_for, published, wait_until
 
 pytestmark = pytest.mark.e2e
 chats = unique_ids(20_000_000)
-SETTLE_SECONDS = 2.0  # long enough for a duplicate to have travelled the whole pipeline
+FINAL = ("delivered", "rejected", "failed")
 
 
 def job(job_id: str) -> dict | None:
     return firestore.Client(project=PROJECT).collection("jobs").document(job_id).get().to_dict()
 
 
+def final(job_id: str) -> dict | None:
+    current = job(job_id)
+    return current if current is not None and current["state"] in FINAL else None
+
+
 def settled_job(job_id: str, timeout: float = 10.0) -> dict:
     """The job once it reached a final state (delivery marks it just after sendPhoto returns)."""
-    deadline = time.monotonic() + timeout
-    while (current := job(job_id)) is None or current["state"] not in ("delivered", "rejected", "failed"):
-        assert time.monotonic() < deadline, f"job {job_id} still {current and current['state']}"
-        time.sleep(0.1)
-    return current
+    return wait_until(lambda: final(job_id), timeout, f"job {job_id} final")
 
 
 def calls_in_chat(telegram, method: str, chat_id: int) -> list:
@@ -95,16 +96,17 @@ def test_a_russian_prompt_is_drawn_from_english_and_captioned_in_the_users_words
 
 
 def test_an_overflowed_job_is_drawn_on_the_vertex_endpoint_and_delivered_once(stack, telegram):
-    # The stack runs GPU_ROUTE=auto. A job that has waited an hour for the Cloud Run service
+    # The stack runs GPU_ROUTE=auto. A job that has waited half an hour for the Cloud Run service
     # makes the next one overflow: rate_limit → vertex-jobs → dispatch_vertex → the Vertex AI
     # stand-in's predict → the GPU service's AIP predict route → the bucket → deliver_image.
     db = firestore.Client(project=PROJECT)
     db.collection("config").document("gpu_endpoint").delete()  # no endpoint failure on record
     jobs = db.collection("jobs")
     waiting = f"e2e-waiting-{next(chats)}"
-    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    # Past OVERFLOW_QUEUE_AGE_SECONDS, short of the sweep's JOB_DEADLINE_SECONDS (conftest.py).
+    half_an_hour_ago = datetime.now(UTC) - timedelta(minutes=30)
     jobs.document(waiting).set(
-        {"job_id": waiting, "state": "queued", "gpu_route": "cloudrun", "times": {"queued": an_hour_ago}}
+        {"job_id": waiting, "state": "queued", "gpu_route": "cloudrun", "times": {"queued": half_an_hour_ago}}
     )
     try:
         chat_id = next(chats)
@@ -116,12 +118,12 @@ def test_an_overflowed_job_is_drawn_on_the_vertex_endpoint_and_delivered_once(st
     assert done["state"] == "delivered" and done["gpu_route"] == "vertex" and "handed_back" not in done
     predicted = httpx.get(f"{stack.urls['vertex']}/_fake/predictions").json()["job_ids"]
     assert predicted.count(drawing.job_id) == 1
-    time.sleep(SETTLE_SECONDS)
+    nothing_more_for(stack, lambda: final(drawing.job_id))
     assert len(calls_in_chat(telegram, "sendPhoto", chat_id)) == 1
     assert drawing.photo.params["caption"].startswith("<b>Realistic</b>")
 
 
-def test_the_same_update_delivered_twice_yields_one_photo(telegram):
+def test_the_same_update_delivered_twice_yields_one_photo(stack, telegram):
     chat_id = next(chats)
     first = telegram.send_text(chat_id=chat_id, user_id=chat_id, text="a windmill in a tulip field")
     again = telegram.send_text(
@@ -137,7 +139,10 @@ def test_the_same_update_delivered_twice_yields_one_photo(telegram):
         chat_id, chat_id, question.result["message_id"], data, force=True, update_id=press.update_id
     )
     telegram.wait_for_call("sendPhoto", lambda c: str(c.params["chat_id"]) == str(chat_id))
-    time.sleep(SETTLE_SECONDS)
+    # Both copies of the prompt and of the press handled; after that nothing more can come.
+    answered(stack, "validate_prompt", 2, update_id=str(first.update_id))
+    answered(stack, "validate_prompt", 2, update_id=str(press.update_id))
+    nothing_more_for(stack, lambda: final(f"u{first.update_id}"))
 
     assert len(calls_in_chat(telegram, "sendPhoto", chat_id)) == 1
     questions = [c for c in calls_in_chat(telegram, "sendMessage", chat_id) if c.param_json("reply_markup")]
@@ -152,19 +157,20 @@ def test_a_second_finalize_event_for_the_same_object_sends_nothing(stack, telegr
     blob = storage.Client(project=PROJECT).bucket(E2E_BUCKET).get_blob(f"outputs/{drawing.job_id}.jpg")
     headers, body = finalized_event(object_resource(blob))
     headers["ce-id"] = "a-different-event-for-the-same-object"
+    # deliver_image answers once it has handled the event: a photo it sent would be recorded.
     response = httpx.post(stack.urls["deliver_image"], headers=headers, content=body, timeout=30)
     assert response.is_success
-    time.sleep(SETTLE_SECONDS)
+    nothing_more_for(stack, lambda: final(drawing.job_id))
     assert len(calls_in_chat(telegram, "sendPhoto", chat_id)) == 1
 
 
 @pytest.mark.parametrize("secret", ["wrong-secret", None])
-def test_a_wrong_secret_is_refused_and_nothing_is_published(telegram, secret):
+def test_a_wrong_secret_is_refused_and_nothing_is_published(telegram, prompts_tap, secret):
     chat_id = next(chats)
     kwargs = {"secret": secret} if secret else {"omit_secret": True}
     refused = telegram.send_text(chat_id=chat_id, user_id=chat_id, text="a forged prompt", **kwargs)
     assert refused.status == 401
-    time.sleep(SETTLE_SECONDS)
+    assert published(prompts_tap, refused.update_id) == []  # so nothing downstream can follow
     assert job(f"u{refused.update_id}") is None
     assert calls_in_chat(telegram, "sendMessage", chat_id) == []
 
@@ -172,25 +178,26 @@ def test_a_wrong_secret_is_refused_and_nothing_is_published(telegram, secret):
 @pytest.mark.parametrize(
     ("text", "answer"), [("\u200b", "Your prompt is empty"), ("x" * 501, "at most 500 characters")]
 )
-def test_an_empty_or_over_long_prompt_gets_a_clear_message_and_no_job(telegram, text, answer):
+def test_an_empty_or_over_long_prompt_gets_a_clear_message_and_no_job(stack, telegram, text, answer):
     chat_id = next(chats)
     sent = telegram.send_text(chat_id=chat_id, user_id=chat_id, text=text)
     reply = telegram.wait_for_call("sendMessage", lambda c: str(c.params["chat_id"]) == str(chat_id))
     assert answer in reply.params["text"]
-    time.sleep(SETTLE_SECONDS)
+    answered(stack, "validate_prompt", 1, update_id=str(sent.update_id))
+    nothing_more_for(stack, lambda: final(f"u{sent.update_id}"))
     assert settled_job(f"u{sent.update_id}")["state"] == "rejected"
     assert len(calls_in_chat(telegram, "sendMessage", chat_id)) == 1
     assert calls_in_chat(telegram, "sendPhoto", chat_id) == []
 
 
-def test_a_sticker_or_an_edit_neither_crashes_nor_makes_a_job(telegram):
+def test_a_sticker_or_an_edit_neither_crashes_nor_makes_a_job(telegram, prompts_tap):
     chat_id = next(chats)
     sticker = telegram.send_sticker(chat_id, chat_id)
     assert sticker.status == 200 and "only draw from text" in sticker.reply.params["text"]
     telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/help")
     edited = telegram.edit_message(chat_id, chat_id, "an edited prompt", ignore_allowed_updates=True)
     assert edited.status == 200
-    time.sleep(SETTLE_SECONDS)
+    assert published(prompts_tap, sticker.update_id, edited.update_id) == []
     assert job(f"u{sticker.update_id}") is None and job(f"u{edited.update_id}") is None
     assert calls_in_chat(telegram, "sendPhoto", chat_id) == []
     assert telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/start").status == 200

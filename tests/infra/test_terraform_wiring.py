@@ -465,12 +465,12 @@ def test_the_overflow_query_is_indexed_and_dispatch_outlives_a_prediction(tf):
 
 
 def test_the_local_stack_wires_pub_sub_as_the_cloud_does(tf):
-    # Every job topic of the cloud runs locally (sweep and billing-alerts come from Cloud
-    # Scheduler and Cloud Billing, which the local stack has not), with the same ack deadline,
-    # and the same topics' dead letters fail their job.
+    # Every topic of the cloud runs locally (sweep from the local scheduler, as from Cloud
+    # Scheduler) but billing-alerts (Cloud Billing, which the local stack has not), with the
+    # same ack deadline, and the same topics' dead letters fail their job.
     local = {route.topic: route for route in stack_routes(defaultdict(lambda: "http://127.0.0.1:9"))}
     routes = tf.locals["routes"]
-    assert set(local) == set(routes) - {"sweep", "billing-alerts"}
+    assert set(local) == set(routes) - {"billing-alerts"}
     assert {topic: route.ack_deadline_seconds for topic, route in local.items()} == {
         topic: routes[topic]["ack_deadline"] for topic in local
     }

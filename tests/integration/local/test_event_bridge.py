@@ -53,6 +53,29 @@ def upload(bucket: storage.Bucket, name: str, data: bytes = b"\x89PNG fake", **m
     return blob
 
 
+def wait_for_stats(
+    bridge: EventBridge, condition: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+) -> dict[str, Any]:
+    """The bridge's stats once `condition` holds for them: a recorded event, not a pause."""
+    deadline = time.monotonic() + timeout
+    while not condition(stats := bridge.stats()):
+        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {stats}"
+        time.sleep(0.01)
+    return stats
+
+
+def settled(stats: dict[str, Any]) -> bool:
+    """Nothing under way and nothing scheduled: no more attempts can come."""
+    return stats["in_flight"] == 0 and stats["pending_retries"] == 0
+
+
+def listed_after(bridge: EventBridge, listings: int = 2) -> dict[str, Any]:
+    """The stats once `listings` more listings are taken (the first may have begun before the
+    caller's last write) and every attempt they started is settled."""
+    target = bridge.stats()["listings"] + listings
+    return wait_for_stats(bridge, lambda stats: stats["listings"] >= target and settled(stats))
+
+
 def statuses(*codes: int) -> Callable[[Received], tuple[int, str, str]]:
     """Answer with these codes in turn, then 200 for ever."""
     remaining = list(codes)
@@ -72,10 +95,10 @@ def test_a_new_object_is_announced_once_as_eventarc_would(
     receiver = make_receiver()
     name = f"{prefix}job-1.png"
 
-    with EventBridge(settings(receiver.url, prefix)):
+    with EventBridge(settings(receiver.url, prefix)) as bridge:
         blob = upload(bucket, name, job_id="job-1", chat_id="42")
         receiver.wait_for(1)
-        time.sleep(0.5)  # ten more listings: none may announce it again
+        listed_after(bridge, listings=10)  # none of ten more listings may announce it again
 
     [request] = receiver.received
     assert request.method == "POST"
@@ -107,8 +130,7 @@ def test_a_failing_receiver_gets_the_same_event_until_it_succeeds_then_no_more(
     with EventBridge(settings(receiver.url, prefix)) as bridge:
         upload(bucket, f"{prefix}job-2.png")
         receiver.wait_for(3)
-        time.sleep(1.0)  # longer than the largest backoff: a fourth attempt would have come
-        stats = bridge.stats()
+        stats = wait_for_stats(bridge, lambda stats: stats["delivered"] == 1 and settled(stats))
 
     assert len(receiver.received) == 3
     assert len({request.headers["ce-id"] for request in receiver.received}) == 1
@@ -122,10 +144,10 @@ def test_an_object_present_before_start_is_not_announced(
     receiver = make_receiver()
     upload(bucket, f"{prefix}before.png")
 
-    with EventBridge(settings(receiver.url, prefix)):
+    with EventBridge(settings(receiver.url, prefix)) as bridge:
         upload(bucket, f"{prefix}after.png")
         receiver.wait_for(1)
-        time.sleep(0.3)
+        listed_after(bridge)
 
     assert [request.headers["ce-subject"] for request in receiver.received] == [f"objects/{prefix}after.png"]
 
@@ -168,14 +190,44 @@ def test_an_object_whose_delivery_keeps_failing_does_not_hold_up_another(
             time.sleep(0.01)
         upload(bucket, f"{prefix}fine.png")
         receiver.wait_for(5, timeout=10)
-        time.sleep(0.5)
-        stats = bridge.stats()
+        stats = wait_for_stats(
+            bridge, lambda stats: stats["delivered"] + stats["gave_up"] == 2 and settled(stats)
+        )
 
     subjects = [request.headers["ce-subject"].rsplit("/", 1)[-1] for request in receiver.received]
     assert subjects.count("stuck.png") == 4
     assert subjects.count("fine.png") == 1
     assert subjects.index("fine.png") < 3  # delivered before stuck.png's third attempt
     assert (stats["delivered"], stats["gave_up"]) == (1, 1)
+
+
+def test_retries_have_no_attempt_cap_only_the_retention_as_eventarc(
+    bucket: storage.Bucket, prefix: str, make_receiver: Callable[..., Receiver]
+) -> None:
+    """Eventarc retries until the message's retention runs out, not for a number of attempts:
+    twelve failures (more than the bridge's old cap of eight) still end in a delivery; an event
+    still failing when its retention runs out is given up, with no attempt after that."""
+    receiver = make_receiver(statuses(*[503] * 12))
+    with EventBridge(settings(receiver.url, prefix, initial_backoff=0.01, max_backoff=0.05)) as bridge:
+        upload(bucket, f"{prefix}long-outage.png")
+        stats = wait_for_stats(bridge, lambda stats: stats["delivered"] == 1 and settled(stats))
+    assert (stats["attempts"], stats["gave_up"]) == (13, 0)
+    assert len(receiver.received) == 13
+
+    failing = make_receiver(lambda received: (500, "", "text/plain"))
+    horizon = settings(failing.url, prefix, initial_backoff=0.05, max_backoff=0.2, retention=1.0)
+    with EventBridge(horizon) as bridge:
+        started = time.monotonic()
+        upload(bucket, f"{prefix}never.png")
+        stats = wait_for_stats(bridge, lambda stats: stats["gave_up"] == 1 and settled(stats))
+        gave_up = time.monotonic() - started
+        attempts = len(failing.received)
+        listed_after(bridge)
+    assert stats["delivered"] == 0
+    assert len(failing.received) == attempts  # nothing after giving up
+    # Attempts 0.05 s, 0.1 s, 0.2 s, then 0.2 s apart until the next would pass the 1 s retention.
+    assert 0.8 <= gave_up < 3.0, gave_up
+    assert 5 <= attempts <= 8, attempts
 
 
 @pytest.fixture
