@@ -31,11 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Generator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -595,7 +597,7 @@ class Model:
         return False
 
     def backoff(self, attempt: int) -> float:
-        return min(self.s.max_backoff_s, self.s.min_backoff_s * 2 ** (attempt - 1))
+        return min(self.s.max_backoff_s, self.s.min_backoff_s * 2.0 ** (attempt - 1))
 
     def paced(self, chat: int | None) -> Process:
         yield self.env.timeout(self.pacer.wait(self.env.now, chat))
@@ -829,8 +831,8 @@ def per_day(result: dict[str, Any], scenario: Scenario, settings: Settings) -> f
         * (p["gpu_l4_per_s"] + g.vcpu * p["run_instance_vcpu_s"] + g.gib * p["run_instance_gib_s"])
     )
     base_photos = scenario.users(0) / scenario.gap_s * 3600
-    per_photo = result["cost_per_photo_usd"] if result["counts"].get("photos") else 0.0
-    return round(result["cost_usd"]["total"] + rest * (idle + base_photos * per_photo), 2)
+    per_photo = float(result["cost_per_photo_usd"]) if result["counts"].get("photos") else 0.0
+    return round(float(result["cost_usd"]["total"]) + rest * (idle + base_photos * per_photo), 2)
 
 
 def print_result(result: dict[str, Any]) -> None:
@@ -870,29 +872,62 @@ def print_result(result: dict[str, Any]) -> None:
     )
 
 
-def plot(runs: list[tuple[Scenario, Model, dict[str, Any]]], path: Path, title: str) -> None:
+@dataclass(frozen=True)
+class Trace:
+    """What the plots need of a run (a Model itself does not cross a process boundary)."""
+
+    scenario: str
+    gpu_timeline: list[tuple[float, int, int, int]]
+    queue_samples: list[tuple[float, dict[str, int]]]
+    photos_at: list[float]
+    latencies: list[float]
+
+
+def simulate(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], Trace]:
+    """One scenario under the settings the arguments give, in a process of its own."""
+    settings = settings_from(args)
+    scenario = scenario_named(name, args.users)
+    model = Model(settings, scenario, seed=args.seed)
+    result = model.run()
+    result["cost_per_day_usd"] = per_day(result, scenario, settings) if name == "daily" else None
+    trace = Trace(
+        scenario.name, model.gpu.timeline, model.queue_samples, model.out.photos_at, model.out.latencies
+    )
+    return result, trace
+
+
+def scenario_named(name: str, users: int) -> Scenario:
+    makers: dict[str, Callable[[int], Scenario]] = {
+        "steady": steady,
+        "daily": daily_peak,
+        "burst": lambda n: channel_post(newcomers=n),
+    }
+    return makers[name](users)
+
+
+def plot(runs: list[tuple[dict[str, Any], Trace]], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3, len(runs), figsize=(5.2 * len(runs), 9), squeeze=False, sharex="col")
-    for column, (scenario, model, result) in enumerate(runs):
-        minutes = [t / 60 for t, *_ in model.gpu.timeline]
+    for column, (result, trace) in enumerate(runs):
+        minutes = [t / 60 for t, *_ in trace.gpu_timeline]
         top, middle, bottom = axes[0][column], axes[1][column], axes[2][column]
-        top.set_title(scenario.name.split(":")[0] + f"\np50 {result['prompt_to_photo_s']['p50']} s, "
+        top.set_title(trace.scenario.split(":")[0] + f"\np50 {result['prompt_to_photo_s']['p50']} s, "
                       f"p99 {result['prompt_to_photo_s']['p99']} s", fontsize=9)  # fmt: skip
-        top.step(minutes, [live for _, live, _, _ in model.gpu.timeline], label="GPU instances (billed)")
-        top.step(minutes, [ready for _, _, ready, _ in model.gpu.timeline], label="ready")
+        top.step(minutes, [live for _, live, _, _ in trace.gpu_timeline], label="GPU instances (billed)")
+        top.step(minutes, [ready for _, _, ready, _ in trace.gpu_timeline], label="ready")
         top.set_ylabel("GPU instances")
         top.legend(fontsize=7)
-        samples = model.queue_samples
+        samples = trace.queue_samples
         at = [t / 60 for t, _ in samples]
         for key in ("GPU (pending + on instances)", "pacer backlog (s)"):
             middle.plot(at, [sample[key] for _, sample in samples], label=key)
         middle.set_ylabel("queue")
         middle.legend(fontsize=7)
-        done = sorted(zip(model.out.photos_at, model.out.latencies, strict=True))
+        done = sorted(zip(trace.photos_at, trace.latencies, strict=True))
         bottom.scatter([t / 60 for t, _ in done], [lat for _, lat in done], s=1, alpha=0.3)
         bottom.set_ylabel("prompt → photo (s)")
         bottom.set_xlabel("minutes")
@@ -989,7 +1024,7 @@ def check_local(run: Path, gpu_log: Path | None, batch_max: int, concurrency: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gpu-min", type=int, default=1, help="GPU min_instance_count")
-    parser.add_argument("--gpu-max", type=int, default=3, help="GPU max_instance_count")
+    parser.add_argument("--gpu-max", type=int, default=8, help="GPU max_instance_count")
     parser.add_argument(
         "--gpu-concurrency", type=int, default=8, help="GPU requests an instance takes at once"
     )
@@ -1010,6 +1045,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--scenarios", default="steady,daily,burst")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--plot", default="capacity", help="the plots' file in docs/, without .png")
     parser.add_argument("--check-local", type=Path, help="a pipeline_overhead JSON to compare the model with")
     parser.add_argument("--gpu-log", type=Path, help="that run's gpu_service log (default: the one it names)")
     parser.add_argument(
@@ -1048,30 +1084,23 @@ def main(argv: list[str] | None = None) -> int:
         f"settings: GPU min {args.gpu_min}, max {args.gpu_max}, concurrency {args.gpu_concurrency}, batch "
         f"{args.batch}, window {args.window_ms:g} ms; {args.ask_style:.0%} of prompts asked for a style"
     )
-    makers: dict[str, Callable[[], Scenario]] = {
-        "steady": lambda: steady(args.users),
-        "daily": lambda: daily_peak(args.users),
-        "burst": lambda: channel_post(newcomers=args.users),
-    }
-    runs = []
-    for name in args.scenarios.split(","):
-        scenario = makers[name]()
-        model = Model(settings, scenario, seed=args.seed)
-        result = model.run()
-        result["cost_per_day_usd"] = per_day(result, scenario, settings) if name == "daily" else None
+    names = args.scenarios.split(",")
+    # One process a scenario: they are independent, and a collapsing system's retries make
+    # the slowest take most of a minute on this machine.
+    with ProcessPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        runs = list(pool.map(simulate, names, [args] * len(names)))
+    for result, _ in runs:
         print_result(result)
-        runs.append((scenario, model, result))
     results = {
         "args": {k: str(v) for k, v in vars(args).items()},
         "engine": settings.engine.name,
         "sources": SOURCES,
         "assumptions": ASSUMPTIONS,
         "prices_usd": PRICES,
-        "runs": [result for _, _, result in runs],
+        "runs": [result for result, _ in runs],
     }
     if not args.no_plot:
-        suffix = "" if args.engine == "sd15" else f"-{args.engine}"
-        path = DOCS / f"capacity{suffix}.png"
+        path = DOCS / f"{args.plot}.png"
         plot(runs, path, f"{settings.engine.name}; GPU max {args.gpu_max}, batch {args.batch}")
         print(f"\nplots: {path.relative_to(ROOT)}")
     print(f"saved {save('capacity', results).relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
