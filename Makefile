@@ -55,8 +55,8 @@ screenshot: install  ## docs/playground.png: a chat in the playground, in headle
 bench: install bench-webhook bench-pipeline bench-capacity  ## every benchmark: each prints figures and saves them under bench/results/
 	$(PY) bench/gpu_throughput.py
 
-bench-webhook: install  ## the webhook at 100 and 1,000 connections on the Pub/Sub emulator: req/s, latency, nothing lost
-	$(PY) bench/webhook_load.py
+bench-webhook: install $(BENCH_VENV)/.installed  ## the webhook and an aiogram peer, in turn, at 100 and 1,000 connections: req/s, latency, nothing lost
+	$(PY) bench/webhook_load.py --peer-python $(BENCH_VENV)/bin/python
 
 bench-capacity: $(BENCH_VENV)/.installed  ## the capacity model (SimPy) for 1,000 users: latency, queues, GPUs, cost; plots in docs/
 	$(BENCH_VENV)/bin/python bench/capacity.py
