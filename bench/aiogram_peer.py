@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 
+import uvloop
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.filters import CommandStart
@@ -76,6 +77,8 @@ def main() -> None:
         os.environ["GOOGLE_CLOUD_PROJECT"],
         os.environ.get("PROMPTS_TOPIC", "prompts"),
     )
+    # uvloop, as uvicorn gives telegram_webhook: the comparison is of the servers, not the loops.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
 
 

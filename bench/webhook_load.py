@@ -409,7 +409,7 @@ def start_webhook(supervisor: Supervisor, hosts: dict[str, str], secret: str, se
             str(Path(sys.executable).with_name("functions-framework")), f"--source={source}",
             "--target=telegram_webhook", "--signature-type=http", "--host=127.0.0.1", f"--port={port}",
         ],
-        env=env | ({"FUNCTION_USE_ASGI": "1"} if server.kind == "asgi" else {}),
+        env=env,
         cwd=source.parent,
     )  # fmt: skip
     supervisor.wait("webhook", url, timeout=60)
@@ -492,19 +492,29 @@ class Server:
     threads: int
     workers: int = 1
     source: Path = ROOT / "functions" / "main.py"
-    kind: str = "flask"  # flask: functions-framework's gunicorn; aiogram: the peer (bench/aiogram_peer.py)
+    kind: str = "functions"  # functions: under functions-framework; aiogram: the peer (bench/aiogram_peer.py)
     python: Path = Path(sys.executable)  # the peer's interpreter: the bench virtualenv's
 
     def __str__(self) -> str:
         if self.kind == "aiogram":
             return "aiogram"
+        if self.asgi:
+            return "asgi"
         return f"{self.threads}" + (f"x{self.workers}w" if self.workers > 1 else "")
+
+    @property
+    def asgi(self) -> bool:
+        """An `@functions_framework.aio.http` entry point: the framework serves it with uvicorn
+        (THREADS does not apply)."""
+        return self.kind != "aiogram" and "@functions_framework.aio.http" in self.source.read_text()
 
     @property
     def label(self) -> str:
         if self.kind == "aiogram":
             return "aiogram 3 peer (aiohttp)"
-        return f"telegram_webhook, THREADS={self.threads}"
+        if self.asgi:
+            return "telegram_webhook, ASGI (uvicorn)"
+        return f"telegram_webhook, Flask, THREADS={self.threads}"
 
 
 def run_server(
@@ -665,6 +675,9 @@ def main(argv: list[str] | None = None) -> int:
         help="compare with the aiogram peer, run by this interpreter (the bench virtualenv's): each "
         "server in turn at --compare-connections, --rounds times",
     )
+    parser.add_argument(
+        "--baseline-source", type=Path, help="a second functions' main.py loaded in turn too (before/after)"
+    )
     parser.add_argument("--compare-connections", default="100,1000")
     parser.add_argument("--compare-requests", type=int, default=6000, help="requests a comparison phase")
     parser.add_argument("--rounds", type=int, default=2)
@@ -716,6 +729,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"telegram_webhook under functions-framework (logs in {supervisor.log_dir}); latency in ms:")
         print(HEADER)
         servers = [Server(int(t), args.workers, args.source.resolve()) for t in args.threads.split(",")]
+        if args.baseline_source:  # e.g. the Flask entry point of an earlier commit, before and after
+            servers.insert(
+                0, Server(int(args.threads.split(",")[0]), args.workers, args.baseline_source.resolve())
+            )
         if args.peer_python:
             servers.append(Server(0, kind="aiogram", python=args.peer_python))
         for _ in range(args.rounds if args.peer_python else 1):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 
-import flask
 import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 from imagebot import admit, deliver, dispatch, failures, inbound, logs, progress, webhook
 from imagebot import budget_guard as budget_flow  # the entry point below has the module's name
 from imagebot.config import Settings
 from imagebot.runtime import Runtime
+from imagebot.webhook_async import handle_webhook_async, publisher_client
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 
 @functools.cache
@@ -20,18 +23,13 @@ def runtime() -> Runtime:
     return Runtime(Settings.from_env())
 
 
-@functions_framework.http
-def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
-    """HTTPS endpoint Telegram posts updates to."""
+@functions_framework.aio.http
+async def telegram_webhook(request: Request) -> JSONResponse:
+    """HTTPS endpoint Telegram posts updates to, on an event loop (served by uvicorn)."""
     rt = runtime()
-    reply = webhook.handle_webhook(
-        request.get_data(),
-        request.headers.get(webhook.SECRET_HEADER),
-        rt.settings,
-        rt.publisher,
-        rt.user_language,
-    )
-    return flask.jsonify(reply.body), reply.status
+    raw, secret = await request.body(), request.headers.get(webhook.SECRET_HEADER)
+    reply = await handle_webhook_async(raw, secret, rt.settings, publisher_client(), rt.user_language)
+    return JSONResponse(reply.body, reply.status)
 
 
 @functions_framework.cloud_event

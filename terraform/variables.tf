@@ -251,7 +251,7 @@ variable "vertex_replicas" {
 # --- sizes -----------------------------------------------------------------------------------
 
 variable "webhook_concurrency" {
-  description = "Requests one webhook instance serves at once; also its THREADS (Telegram opens up to 100 connections)."
+  description = "Requests one webhook instance serves at once (Telegram opens up to 100 connections). telegram_webhook is an ASGI function: one event loop serves them all, and the THREADS set from this applies to the Flask path only."
   type        = number
   default     = 32
   validation {
