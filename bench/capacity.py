@@ -198,10 +198,12 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class GpuSpec:
-    min_instances: int = 0
-    max_instances: int = 3
+    """The GPU service's settings; the defaults are terraform/environments/prod.tfvars'."""
+
+    min_instances: int = 1
+    max_instances: int = 8
     concurrency: int = 8
-    batch_max: int = 8
+    batch_max: int = 4
     window_s: float = 0.075
     cold_start_s: float = 5.0
     model_load_s: float = 60.0
@@ -1028,7 +1030,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gpu-concurrency", type=int, default=8, help="GPU requests an instance takes at once"
     )
-    parser.add_argument("--batch", type=int, default=8, help="BATCH_MAX_SIZE")
+    parser.add_argument("--batch", type=int, default=4, help="BATCH_MAX_SIZE")
     parser.add_argument("--window-ms", type=float, default=75, help="BATCH_WINDOW_MS")
     parser.add_argument(
         "--model-load-s", type=float, default=60.0, help="seconds to load the models (assumed)"
