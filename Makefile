@@ -9,8 +9,11 @@ TOOLS_CACHE ?= $(HOME)/.cache/imagebot
 export IMAGEBOT_TOOLS := $(TOOLS_CACHE)
 tool_venv = $(TOOLS_CACHE)/$(1)-$(shell sha256sum requirements/tools/$(1).txt | cut -c1-12)
 TOOL_STAMPS := $(call tool_venv,checkov)/.installed $(call tool_venv,workflows-emulator)/.installed
+# Bench-only packages (SimPy, matplotlib, the aiogram peer) in a virtualenv of their own, built the
+# same way, so that the test install stays small.
+BENCH_VENV := $(call tool_venv,bench)
 
-.PHONY: install tools lint sync format test test-unit up demo screenshot bench bench-webhook bench-pipeline clean
+.PHONY: install tools lint sync format test test-unit up demo screenshot bench bench-webhook bench-pipeline bench-capacity clean
 
 install: $(STAMP)
 
@@ -55,11 +58,14 @@ demo: install  ## bring the stack up, chat in each style, save photos under out/
 screenshot: install  ## docs/playground.png: a chat in the playground, in headless Chromium
 	$(PY) -m local.screenshot
 
-bench: install bench-webhook bench-pipeline  ## every benchmark: each prints figures and saves them under bench/results/
+bench: install bench-webhook bench-pipeline bench-capacity  ## every benchmark: each prints figures and saves them under bench/results/
 	$(PY) bench/gpu_throughput.py
 
-bench-webhook: install  ## the webhook at 100 and 1,000 connections on the Pub/Sub emulator: req/s, latency, nothing lost
-	$(PY) bench/webhook_load.py
+bench-webhook: install $(BENCH_VENV)/.installed  ## the webhook and an aiogram peer, in turn, at 100 and 1,000 connections: req/s, latency, nothing lost
+	$(PY) bench/webhook_load.py --peer-python $(BENCH_VENV)/bin/python
+
+bench-capacity: $(BENCH_VENV)/.installed  ## the capacity model (SimPy) for 1,000 users: latency, queues, GPUs, cost; plots in docs/
+	$(BENCH_VENV)/bin/python bench/capacity.py
 
 bench-pipeline: install  ## 200 prompts through the whole local stack: the pipeline's own overhead, webhook to sendPhoto
 	$(PY) bench/pipeline_overhead.py

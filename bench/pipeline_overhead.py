@@ -139,7 +139,14 @@ def job_record(job: dict[str, Any], photos: list[float]) -> dict[str, Any]:
             f"sendPhoto{n or ''}": round((at - times["received"].timestamp()) * 1000)
             for n, at in enumerate(photos)
         }
-    return {"state": job["state"], "style": job.get("style"), "reason": job.get("reason"), "ms": ms}
+    received = times["received"].timestamp() if "received" in times else None
+    return {
+        "state": job["state"],
+        "style": job.get("style"),
+        "reason": job.get("reason"),
+        "received_epoch": received,  # when the webhook took it: the model's arrivals (bench/capacity.py)
+        "ms": ms,
+    }
 
 
 def photos_by_chat(telegram: FakeTelegram, chats: range) -> dict[int, list[float]]:
@@ -221,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
 
+    results["gpu_service_log"] = str(stack.supervisor.log_path("gpu_service"))  # its batch times
     states = Counter(job["state"] for job in jobs.values())
     results["jobs"] = {
         job_id: job_record(job, photos[job["chat_id"]]) for job_id, job in sorted(jobs.items())

@@ -378,6 +378,19 @@ def start_emulators(supervisor: Supervisor) -> dict[str, str]:
 def start_webhook(supervisor: Supervisor, hosts: dict[str, str], secret: str, server: Server) -> str:
     port = free_port()
     source = server.source
+    url = f"http://127.0.0.1:{port}/"
+    if server.kind == "aiogram":
+        peer_env = {
+            **hosts,
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "PROMPTS_TOPIC": PROMPTS_TOPIC,
+            "TELEGRAM_WEBHOOK_SECRET": secret,
+            "PYTHONUNBUFFERED": "1",
+        }
+        script = ROOT / "bench" / "aiogram_peer.py"
+        supervisor.spawn("webhook", [str(server.python), str(script), f"--port={port}"], env=peer_env)
+        supervisor.wait("webhook", url, timeout=60)
+        return url
     env: dict[str, str] = {
         **hosts,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -399,7 +412,6 @@ def start_webhook(supervisor: Supervisor, hosts: dict[str, str], secret: str, se
         env=env,
         cwd=source.parent,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
     supervisor.wait("webhook", url, timeout=60)
     return url
 
@@ -480,9 +492,29 @@ class Server:
     threads: int
     workers: int = 1
     source: Path = ROOT / "functions" / "main.py"
+    kind: str = "functions"  # functions: under functions-framework; aiogram: the peer (bench/aiogram_peer.py)
+    python: Path = Path(sys.executable)  # the peer's interpreter: the bench virtualenv's
 
     def __str__(self) -> str:
+        if self.kind == "aiogram":
+            return "aiogram"
+        if self.asgi:
+            return "asgi"
         return f"{self.threads}" + (f"x{self.workers}w" if self.workers > 1 else "")
+
+    @property
+    def asgi(self) -> bool:
+        """An `@functions_framework.aio.http` entry point: the framework serves it with uvicorn
+        (THREADS does not apply)."""
+        return self.kind != "aiogram" and "@functions_framework.aio.http" in self.source.read_text()
+
+    @property
+    def label(self) -> str:
+        if self.kind == "aiogram":
+            return "aiogram 3 peer (aiohttp)"
+        if self.asgi:
+            return "telegram_webhook, ASGI (uvicorn)"
+        return f"telegram_webhook, Flask, THREADS={self.threads}"
 
 
 def run_server(
@@ -516,6 +548,7 @@ def run_server(
             statuses = Counter(s.status for s in samples if s.status is not None)
             rows.append(
                 {
+                    "server": server.label,
                     "threads": server.threads,
                     "workers": server.workers,
                     "client": client,
@@ -575,6 +608,41 @@ def print_row(row: dict[str, Any], server: Server) -> None:
     )
 
 
+def comparison(rows: list[dict[str, Any]], servers: list[Server]) -> list[str]:
+    """Side by side, each server's rows of every round, and ours over the peer's."""
+    lines = [
+        "  server                             | conns | round | req/s  |    p50 |    p99 | errors | lost "
+        "| doubled",
+    ]
+    by: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for row in rows:
+        by.setdefault((row["server"], row["connections"]), []).append(row)
+    levels = sorted({row["connections"] for row in rows})
+    for level in levels:
+        for server in servers:
+            for n, row in enumerate(by.get((server.label, level), []), start=1):
+                errors = sum(row["non_2xx"].values()) + sum(row["transport_errors"].values())
+                lines.append(
+                    f"  {server.label:<34} | {level:>5} | {n:>5} | {row['requests_per_second']:>6.0f} | "
+                    f"{row['p50_ms']:>6.1f} | {row['p99_ms']:>6.1f} | {errors:>6} | {row['lost']:>4} | "
+                    f"{row['doubled']:>7}"
+                )
+        peer = next((server for server in servers if server.kind == "aiogram"), None)
+        if peer is None:
+            continue
+        for server in servers:
+            if server is peer:
+                continue
+            ours, theirs = by.get((server.label, level), []), by.get((peer.label, level), [])
+            ratios = [
+                f"{a['requests_per_second'] / b['requests_per_second']:.2f}x req/s, p99 "
+                f"{a['p99_ms']:.0f} vs {b['p99_ms']:.0f} ms"
+                for a, b in zip(ours, theirs, strict=False)
+            ]
+            lines.append(f"  {server.label} / aiogram at {level}: " + "; ".join(ratios))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", default="32", help="THREADS values, comma-separated (the stack runs 32)")
@@ -601,6 +669,18 @@ def main(argv: list[str] | None = None) -> int:
         "--client", choices=sorted(CLIENTS), default="raw", help="the load client (raw: asyncio streams)"
     )
     parser.add_argument("--client-check", action="store_true", help="only the clients, against a null server")
+    parser.add_argument(
+        "--peer-python",
+        type=Path,
+        help="compare with the aiogram peer, run by this interpreter (the bench virtualenv's): each "
+        "server in turn at --compare-connections, --rounds times",
+    )
+    parser.add_argument(
+        "--baseline-source", type=Path, help="a second functions' main.py loaded in turn too (before/after)"
+    )
+    parser.add_argument("--compare-connections", default="100,1000")
+    parser.add_argument("--compare-requests", type=int, default=6000, help="requests a comparison phase")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=6)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -624,6 +704,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def phases() -> list[Phase]:
+        if args.peer_python:
+            return [
+                Phase(f"closed-{c}", int(c), args.compare_requests, args.time_limit)
+                for c in args.compare_connections.split(",")
+            ]
         batch = [Phase(f"closed-{c}", c, args.requests, args.time_limit) for c in closed]
         for rate in (float(r) for r in args.rates.split(",") if r):
             batch.append(
@@ -643,17 +728,24 @@ def main(argv: list[str] | None = None) -> int:
             publisher.create_topic(name=publisher.topic_path(PROJECT, PROMPTS_TOPIC))
         print(f"telegram_webhook under functions-framework (logs in {supervisor.log_dir}); latency in ms:")
         print(HEADER)
-        for threads in (int(t) for t in args.threads.split(",")):
-            results["runs"] += run_server(
-                Server(threads, args.workers, args.source.resolve()),
-                phases(),
-                hosts,
-                supervisor,
-                rng,
-                args.client,
+        servers = [Server(int(t), args.workers, args.source.resolve()) for t in args.threads.split(",")]
+        if args.baseline_source:  # e.g. the Flask entry point of an earlier commit, before and after
+            servers.insert(
+                0, Server(int(args.threads.split(",")[0]), args.workers, args.baseline_source.resolve())
             )
+        if args.peer_python:
+            servers.append(Server(0, kind="aiogram", python=args.peer_python))
+        for _ in range(args.rounds if args.peer_python else 1):
+            for server in servers:
+                results["runs"] += run_server(server, phases(), hosts, supervisor, rng, args.client)
     finally:
         supervisor.stop()
+    if args.peer_python:
+        print(
+            "\nside by side (each server loaded in turn, on the same emulators; errors: non-2xx, transport):"
+        )
+        for line in comparison(results["runs"], servers):
+            print(line)
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(
         "latency: from the update's arrival (closed loop: from sending) to the answer read; transport: errors"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 
-import flask
 import functions_framework
+import functions_framework.aio
 import imagebot.flows.budget_guard
 import imagebot.flows.deliver_image
 import imagebot.flows.dispatch_vertex
@@ -18,7 +18,10 @@ import imagebot.flows.validate_prompt
 from cloudevents.http import CloudEvent
 from imagebot import logs
 from imagebot.config import Settings
+from imagebot.edges.pubsub import publisher_client
 from imagebot.runtime import Runtime
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 
 @functools.cache
@@ -28,18 +31,16 @@ def runtime() -> Runtime:
     return Runtime(Settings.from_env())
 
 
-@functions_framework.http
-def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
-    """HTTPS endpoint Telegram posts updates to."""
+@functions_framework.aio.http
+async def telegram_webhook(request: Request) -> JSONResponse:
+    """HTTPS endpoint Telegram posts updates to, on an event loop (served by uvicorn)."""
     rt = runtime()
-    reply = imagebot.flows.telegram_webhook.handle_webhook(
-        request.get_data(),
-        request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER),
-        rt.settings,
-        rt.publisher,
-        rt.users.chosen_language,
+    raw = await request.body()
+    secret = request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER)
+    reply = await imagebot.flows.telegram_webhook.handle_webhook_async(
+        raw, secret, rt.settings, publisher_client(), rt.users.chosen_language
     )
-    return flask.jsonify(reply.body), reply.status
+    return JSONResponse(reply.body, reply.status)
 
 
 @functions_framework.cloud_event

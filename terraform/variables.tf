@@ -251,7 +251,7 @@ variable "vertex_replicas" {
 # --- sizes -----------------------------------------------------------------------------------
 
 variable "webhook_concurrency" {
-  description = "Requests one webhook instance serves at once; also its THREADS (Telegram opens up to 100 connections)."
+  description = "Requests one webhook instance serves at once (Telegram opens up to 100 connections). telegram_webhook is an ASGI function: one event loop serves them all, and the THREADS set from this applies to the Flask path only."
   type        = number
   default     = 32
   validation {
@@ -286,9 +286,9 @@ variable "gpu_max_instances" {
 }
 
 variable "gpu_concurrency" {
-  description = "Requests one GPU instance takes at once: at most the service's 8 server threads."
+  description = "Requests one GPU instance takes at once: at most the service's 8 server threads. Above gpu_batch_max_size so the next batch forms while one draws (docs/CAPACITY.md)."
   type        = number
-  default     = 4
+  default     = 8
   validation {
     condition     = var.gpu_concurrency >= 1 && var.gpu_concurrency <= 8
     error_message = "gpu_concurrency must be between 1 and 8 (gpu_service runs 8 threads)."
@@ -302,7 +302,7 @@ variable "gpu_style_paths" {
 }
 
 variable "gpu_batch_max_size" {
-  description = "Pictures one pipeline call may draw together (micro-batching)."
+  description = "Pictures one pipeline call may draw together (micro-batching). An L4 is GPU-bound from 2 on, so 4 draws as fast as 8 with less memory (docs/CAPACITY.md)."
   type        = number
   default     = 4
   validation {

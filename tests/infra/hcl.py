@@ -100,17 +100,17 @@ def load_tfvars(path: Path) -> dict[str, Any]:
 
 
 def entry_points(main: Path = ROOT / "functions" / "main.py") -> dict[str, str]:
-    """{function name: "http" | "cloud_event"} for every function decorated functions_framework.*"""
+    """{function name: "http" | "cloud_event"} for every function decorated functions_framework.*
+    or functions_framework.aio.* (an ASGI entry point, `async def`)."""
     found: dict[str, str] = {}
     for node in ast.parse(main.read_text()).body:
-        if not isinstance(node, ast.FunctionDef):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for decorator in node.decorator_list:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            if (
-                isinstance(target, ast.Attribute)
-                and isinstance(target.value, ast.Name)
-                and target.value.id == "functions_framework"
+            if isinstance(target, ast.Attribute) and ast.unparse(target.value) in (
+                "functions_framework",
+                "functions_framework.aio",
             ):
                 found[node.name] = target.attr
     return found

@@ -7,12 +7,16 @@ reply-in-response), after one read of the user's chosen language.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from google.cloud import pubsub_v1
 
 from imagebot.config import Settings
 from imagebot.core import keyboards, registry, texts
@@ -27,7 +31,7 @@ from imagebot.core.updates import (
     encode_event,
     parse_update,
 )
-from imagebot.edges.pubsub import Publisher
+from imagebot.edges.pubsub import PendingPublishes, Publisher
 from imagebot.logs import fields
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -147,3 +151,41 @@ def button_answer(button: Button, language: str) -> str:
 
 def send_message(chat_id: int, text: str) -> dict[str, Any]:
     return {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+
+
+# --- on an event loop (functions_framework.aio: Starlette under uvicorn) ----------------------
+# The same work by the same code: `handle_webhook` checks the secret in constant time, parses,
+# decides and starts the publish; here the publish is not waited for in a thread but awaited on
+# the loop, and the answer goes out only once Pub/Sub has confirmed every message (nothing may
+# run after the response in Cloud Functions). One event loop serves every connection Telegram
+# opens, so no request holds a thread while its publish is in flight. /start and /help are
+# answered after a Firestore read of the user's language; that read blocks, so an update that
+# may be such a command runs in a worker thread instead of on the loop (`may_answer_itself`, a
+# cheap look at the bytes: a wrong guess only costs a thread hop).
+
+# A message whose whole text is a command ("/start", "/help@bot"), in Telegram's compact JSON or
+# with spaces: the updates answered here after the language read. Not a parser: it only says
+# where to run the real one (a "/start payload" misses it and reads on the loop, still right).
+_BARE_COMMAND = re.compile(rb'"text"\s*:\s*"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?"')
+
+
+def may_answer_itself(raw: bytes) -> bool:
+    return _BARE_COMMAND.search(raw) is not None
+
+
+async def handle_webhook_async(
+    raw: bytes,
+    secret: str | None,
+    settings: Settings,
+    client: pubsub_v1.PublisherClient,
+    language_of: LanguageOf,
+) -> WebhookReply:
+    """`handle_webhook`'s answer, given only after its publish (if any) is confirmed; a failed
+    or late publish raises, and the framework answers 500, so Telegram sends the update again."""
+    publishes = PendingPublishes(client, settings.project)
+    if may_answer_itself(raw):
+        reply = await asyncio.to_thread(handle_webhook, raw, secret, settings, publishes, language_of)
+    else:
+        reply = handle_webhook(raw, secret, settings, publishes, language_of)
+    await publishes.confirmed()
+    return reply

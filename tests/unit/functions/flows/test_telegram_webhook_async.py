@@ -1,0 +1,106 @@
+import asyncio
+import json
+import threading
+from concurrent.futures import Future
+
+import pytest
+from imagebot.config import Settings
+from imagebot.flows.telegram_webhook import handle_webhook_async, may_answer_itself
+
+SETTINGS = Settings(project="p", bot_token="123456:TEST-TOKEN", webhook_secret="s3cret", images_bucket="b")
+
+
+class FakePublisherClient:
+    """The two calls of pubsub_v1.PublisherClient the webhook makes; each publish's future is
+    kept for the test to confirm or fail."""
+
+    def __init__(self):
+        self.published = []
+        self.futures = []
+
+    def topic_path(self, project, topic):
+        return f"projects/{project}/topics/{topic}"
+
+    def publish(self, topic, data, **attributes):
+        future = Future()
+        self.published.append((topic, json.loads(data), attributes))
+        self.futures.append(future)
+        return future
+
+
+def update(text, update_id=41):
+    sender = {"id": 7, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+    message = {"message_id": 3, "date": 0, "chat": {"id": 7, "type": "private"}, "from": sender, "text": text}
+    return json.dumps({"update_id": update_id, "message": message}).encode()
+
+
+async def started(coroutine):
+    """The coroutine as a task, run until it waits on something outside the loop."""
+    task = asyncio.create_task(coroutine)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return task
+
+
+def no_choice(user_id):
+    return None
+
+
+def test_a_prompt_is_answered_only_once_its_publish_is_confirmed():
+    client = FakePublisherClient()
+
+    async def scenario():
+        task = await started(
+            handle_webhook_async(update("a fox in the snow"), "s3cret", SETTINGS, client, no_choice)
+        )
+        waiting = not task.done()
+        client.futures[0].set_result("message-1")
+        return waiting, await task
+
+    waiting, reply = asyncio.run(scenario())
+    assert waiting
+    assert reply.status == 200
+    [(topic, _, attributes)] = client.published
+    assert topic == "projects/p/topics/prompts" and attributes["update_id"] == "41"
+
+
+def test_a_failed_publish_fails_the_request_so_telegram_sends_it_again():
+    client = FakePublisherClient()
+
+    async def scenario():
+        task = await started(
+            handle_webhook_async(update("a fox in the snow"), "s3cret", SETTINGS, client, no_choice)
+        )
+        client.futures[0].set_exception(RuntimeError("pubsub unavailable"))
+        return await task
+
+    with pytest.raises(RuntimeError, match="pubsub unavailable"):
+        asyncio.run(scenario())
+
+
+def test_a_wrong_secret_is_refused_before_anything_is_published():
+    client = FakePublisherClient()
+    reply = asyncio.run(handle_webhook_async(update("a fox"), "wrong", SETTINGS, client, no_choice))
+    assert reply.status == 401 and client.published == []
+
+
+def test_start_is_answered_in_the_response_with_its_language_read_off_the_loop():
+    client = FakePublisherClient()
+    readers = []
+
+    def language_of(user_id):
+        readers.append(threading.current_thread())
+        return "ru"
+
+    reply = asyncio.run(handle_webhook_async(update("/start"), "s3cret", SETTINGS, client, language_of))
+    assert reply.status == 200 and reply.body["method"] == "sendMessage"
+    assert reply.body["text"].startswith("Привет, Ann!")
+    assert readers and readers[0] is not threading.main_thread()
+    assert client.published == []
+
+
+def test_only_bare_commands_are_sent_to_a_thread():
+    assert may_answer_itself(b'{"text": "/start"}')
+    assert may_answer_itself(b'{"text":"/help@imagebot_bot"}')
+    assert not may_answer_itself(b'{"text": "/pixel a cat in a hat"}')
+    assert not may_answer_itself(b'{"text": "a cat in a hat"}')
