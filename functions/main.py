@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import flask
 import functions_framework
@@ -29,16 +30,21 @@ def runtime() -> Runtime:
 
 
 @functions_framework.http
-def telegram_webhook(request: flask.Request) -> tuple[flask.Response, int]:
-    """HTTPS endpoint Telegram posts updates to."""
+def telegram_webhook(request: flask.Request) -> flask.Response | tuple[flask.Response, int]:
+    """HTTPS endpoint Telegram posts updates to; the flow reads the body, within its limit."""
     rt = runtime()
-    reply = imagebot.flows.telegram_webhook.handle_webhook(
-        request.get_data(),
+    reply = imagebot.flows.telegram_webhook.handle_request(
+        request.stream.read,
+        request.content_length,
         request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER),
         rt.settings,
         rt.publisher,
         rt.users.chosen_language,
     )
+    if not reply.body_read:
+        # functions-framework reads whatever body is left before answering (its read_request
+        # hook) unless the answer streams: a refused body stays unread, and gunicorn closes.
+        return flask.Response(iter([json.dumps(reply.body)]), reply.status, mimetype="application/json")
     return flask.jsonify(reply.body), reply.status
 
 

@@ -8,14 +8,13 @@ reply-in-response), after one read of the user's chosen language.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from imagebot.config import Settings
-from imagebot.core import keyboards, registry, texts
+from imagebot.core import inbound, keyboards, registry, texts
 from imagebot.core.registry import AnsweredBy
 from imagebot.core.updates import (
     Button,
@@ -41,6 +40,9 @@ class WebhookReply:
 
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    # False when the request's body was refused unread (or read only up to the limit): what is
+    # left must stay unread, so the entry point must not let its framework drain it.
+    body_read: bool = True
 
 
 def secret_matches(given: str | None, expected: str) -> bool:
@@ -48,15 +50,55 @@ def secret_matches(given: str | None, expected: str) -> bool:
     return bool(expected) and given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def handle_request(
+    read: Callable[[int], bytes],
+    content_length: int | None,
+    secret: str | None,
+    settings: Settings,
+    publisher: Publisher,
+    language_of: LanguageOf,
+) -> WebhookReply:
+    """An HTTP request whose body is still unread: a declared size over the limit is refused
+    first, then a wrong secret, both without reading the body; then the body is read, never
+    more than inbound.MAX_BODY_BYTES of it."""
+    if inbound.declared_too_large(content_length):
+        return too_large(f"Content-Length {content_length}")
+    if not secret_matches(secret, settings.webhook_secret):
+        return replace(unauthorized(), body_read=False)
+    try:
+        raw = inbound.read_bounded(read)
+    except inbound.BodyTooLarge as error:
+        return too_large(str(error))
+    return handle_update(raw, settings, publisher, language_of)
+
+
 def handle_webhook(
     raw: bytes, secret: str | None, settings: Settings, publisher: Publisher, language_of: LanguageOf
 ) -> WebhookReply:
+    """A request whose body is already read (and bounded: see inbound.BoundedBody)."""
     if not secret_matches(secret, settings.webhook_secret):
-        log.warning("webhook call with a wrong or missing secret token", extra=fields(stage="webhook"))
-        return WebhookReply(401, {"error": "unauthorized"})
+        return unauthorized()
+    return handle_update(raw, settings, publisher, language_of)
+
+
+def unauthorized() -> WebhookReply:
+    log.warning("webhook call with a wrong or missing secret token", extra=fields(stage="webhook"))
+    return WebhookReply(401, {"error": "unauthorized"})
+
+
+def too_large(why: str) -> WebhookReply:
+    log.warning("webhook body over the limit", extra=fields(stage="webhook", error=why))
+    return WebhookReply(413, {"error": f"body over {inbound.MAX_BODY_BYTES} bytes"}, body_read=False)
+
+
+def handle_update(
+    raw: bytes, settings: Settings, publisher: Publisher, language_of: LanguageOf
+) -> WebhookReply:
+    """A body from Telegram (the secret matched): a 400 for anything no update can be, else
+    the event's answer."""
     try:
-        event = parse_update(json.loads(raw), settings.bot_username)
-    except (ValueError, MalformedUpdate) as error:
+        event = parse_update(inbound.load_json(raw), settings.bot_username)
+    except (inbound.MalformedBody, MalformedUpdate) as error:
         log.warning("malformed update", extra=fields(stage="webhook", error=str(error)[:200]))
         return WebhookReply(400, {"error": "malformed update"})
 
