@@ -43,7 +43,8 @@ def telegram_webhook(request: flask.Request) -> flask.Response | tuple[flask.Res
     )
     if not reply.body_read:
         # functions-framework reads whatever body is left before answering (its read_request
-        # hook) unless the answer streams: a refused body stays unread, and gunicorn closes.
+        # hook) unless the answer streams: a refused body stays unread here (gunicorn 27 then
+        # discards at most 64 KiB of it and closes the connection).
         return flask.Response(iter([json.dumps(reply.body)]), reply.status, mimetype="application/json")
     return flask.jsonify(reply.body), reply.status
 
