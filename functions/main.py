@@ -33,12 +33,16 @@ def runtime() -> Runtime:
 
 @functions_framework.aio.http
 async def telegram_webhook(request: Request) -> JSONResponse:
-    """HTTPS endpoint Telegram posts updates to, on an event loop (served by uvicorn)."""
+    """HTTPS endpoint Telegram posts updates to, on an event loop (served by uvicorn); the flow
+    reads the body, within its limit (a refused body is never read)."""
     rt = runtime()
-    raw = await request.body()
-    secret = request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER)
-    reply = await imagebot.flows.telegram_webhook.handle_webhook_async(
-        raw, secret, rt.settings, publisher_client(), rt.users.chosen_language
+    reply = await imagebot.flows.telegram_webhook.handle_request_async(
+        request.stream(),
+        request.headers.get("content-length"),
+        request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER),
+        rt.settings,
+        publisher_client(),
+        rt.users.chosen_language,
     )
     return JSONResponse(reply.body, reply.status)
 

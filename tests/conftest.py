@@ -6,12 +6,20 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from local.emulators import EmulatorHosts, start_all
 from local.processes import Supervisor
 
 PROJECT = "imagebot-local"
 BUCKET = "imagebot-images-local"
+
+# Property-based tests run in `make test`: a bounded number of examples each, no per-example
+# deadline (two cores are shared with the emulators), and no example database left in the tree.
+# HYPOTHESIS_PROFILE=thorough searches harder, for a bug hunt rather than every run.
+settings.register_profile("imagebot", max_examples=100, deadline=None, database=None, print_blob=True)
+settings.register_profile("thorough", parent=settings.get_profile("imagebot"), max_examples=5000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "imagebot"))
 
 
 @pytest.fixture(scope="session")

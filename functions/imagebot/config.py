@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from imagebot.core.routing import ROUTE_SETTINGS
+from imagebot.core.updates import TEXT_MAX_CHARS
 
 
 class ConfigError(RuntimeError):
@@ -78,7 +79,7 @@ class Settings:
             validated_topic=env.get("VALIDATED_TOPIC", cls.validated_topic),
             generation_topic=env.get("GENERATION_TOPIC", cls.generation_topic),
             prompt_min_chars=int(env.get("PROMPT_MIN_CHARS", cls.prompt_min_chars)),
-            prompt_max_chars=int(env.get("PROMPT_MAX_CHARS", cls.prompt_max_chars)),
+            prompt_max_chars=prompt_max_chars(int(env.get("PROMPT_MAX_CHARS", cls.prompt_max_chars))),
             rate_burst=int(env.get("RATE_BURST", cls.rate_burst)),
             rate_refill_seconds=float(env.get("RATE_REFILL_SECONDS", cls.rate_refill_seconds)),
             daily_quota=int(env.get("DAILY_QUOTA", cls.daily_quota)),
@@ -120,6 +121,14 @@ class Settings:
 
 
 _ENDPOINT = re.compile(r"^projects/[^/]+/locations/(?P<region>[a-z0-9-]+)/endpoints/[^/]+$")
+
+
+def prompt_max_chars(limit: int) -> int:
+    """PROMPT_MAX_CHARS within what the webhook lets through, so a prompt under it is never
+    refused there (400) instead of drawn."""
+    if not 0 < limit <= TEXT_MAX_CHARS:
+        raise ConfigError(f"PROMPT_MAX_CHARS must be between 1 and {TEXT_MAX_CHARS}, not {limit}")
+    return limit
 
 
 def gpu_route(route: str, endpoint: str) -> str:

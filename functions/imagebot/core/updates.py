@@ -89,40 +89,80 @@ class MalformedUpdate(ValueError):
     pass
 
 
+# Telegram's documented ranges. Chat and user ids "may have more than 32 significant bits …
+# But [have] at most 52 significant bits, so a signed 64-bit integer or double-precision float
+# type are safe for storing this identifier" (Bot API, Chat.id and User.id; the MTProto page
+# "Bot API dialog IDs" gives -4,000,000,000,000 to 1,099,511,627,775). update_id and message_id
+# are Integers of no stated size: they are held to signed 64 bits, the range Firestore and every
+# store downstream can hold, so an id past it (2^70) is refused here and never loops there.
+PEER_IDS = range(-(2**52 - 1), 2**52)
+INT64_IDS = range(-(2**63), 2**63)
+# Telegram sends at most 4,096 characters in a message. A longer text (which no real update
+# holds) is refused before it is published; up to here, the validation step answers "too long".
+TEXT_MAX_CHARS = 4 * 4096
+
+
 def parse_update(update: Any, bot_username: str = "") -> Event:
-    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+    if not isinstance(update, dict):
         raise MalformedUpdate("an update is a JSON object with an integer update_id")
-    update_id: int = update["update_id"]
-    try:
-        if "message" in update:
-            return _parse_message(update_id, update["message"], bot_username.lower())
-        if "callback_query" in update:
-            return _parse_callback(update_id, update["callback_query"])
-    except (KeyError, TypeError, AttributeError) as error:
-        raise MalformedUpdate(f"update {update_id} lacks a field: {error}") from error
+    update_id = _id(update, "update_id", INT64_IDS)
+    if "message" in update:
+        return _parse_message(update_id, _object(update, "message"), bot_username.lower())
+    if "callback_query" in update:
+        return _parse_callback(update_id, _object(update, "callback_query"))
     kinds = sorted(set(update) - {"update_id"})
     return Ignored(update_id, f"unhandled update kind {','.join(kinds) or 'none'}")
 
 
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        raise MalformedUpdate(f"{key} is missing or not an object")
+    return value
+
+
+def _optional_object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional object field; absent or null reads as empty."""
+    return {} if parent.get(key) is None else _object(parent, key)
+
+
+def _id(parent: dict[str, Any], key: str, allowed: range) -> int:
+    value = parent.get(key)
+    # bool is an int in Python, but `true` is no id.
+    if type(value) is not int or value not in allowed:
+        shown = str(value)[:40] if type(value) is int else type(value).__name__
+        raise MalformedUpdate(f"{key} is not a Telegram id: {shown}")
+    return value
+
+
+def _string(parent: dict[str, Any], key: str) -> str | None:
+    """An optional string field (its characters already made valid by inbound.load_json)."""
+    value = parent.get(key)
+    if value is not None and not isinstance(value, str):
+        raise MalformedUpdate(f"{key} is not a string")
+    return value
+
+
 def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
-    chat = message["chat"]
-    sender = message.get("from") or {}
-    private = chat["type"] == "private"
-    text: str | None = message.get("text")
+    chat = _object(message, "chat")
+    chat_id = _id(chat, "id", PEER_IDS)
+    message_id = _id(message, "message_id", INT64_IDS)
+    sender = _optional_object(message, "from")
+    language_code = _string(sender, "language_code")
+    private = _string(chat, "type") == "private"
+    text = _string(message, "text")
     if text is None:
-        return (
-            NotText(update_id, chat["id"], sender.get("language_code"))
-            if private
-            else Ignored(update_id, "not text")
-        )
+        return NotText(update_id, chat_id, language_code) if private else Ignored(update_id, "not text")
+    if len(text) > TEXT_MAX_CHARS:
+        raise MalformedUpdate(f"a text of {len(text)} characters, over Telegram's own limit")
     if "id" not in sender:
         return Ignored(update_id, "message without a sender")
-    base = {
+    base: dict[str, Any] = {
         "update_id": update_id,
-        "chat_id": chat["id"],
-        "user_id": sender["id"],
-        "message_id": message["message_id"],
-        "language_code": sender.get("language_code"),
+        "chat_id": chat_id,
+        "user_id": _id(sender, "id", PEER_IDS),
+        "message_id": message_id,
+        "language_code": language_code,
     }
     command = _COMMAND.match(text.strip())
     if command:
@@ -131,33 +171,36 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
             return Ignored(update_id, "a command for another bot")
         if name in STYLES:
             return Prompt(**base, text=args, style=name) if args else Command(**base, name=name)
-        return Command(**base, name=name, args=args, first_name=sender.get("first_name", ""))
+        return Command(**base, name=name, args=args, first_name=_string(sender, "first_name") or "")
     if private:
         return Prompt(**base, text=text)
     mention = f"@{bot}" if bot else None
     if mention and mention in text.lower():
         return Prompt(**base, text=re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE))
-    replied = (message.get("reply_to_message") or {}).get("from") or {}
-    if bot and (replied.get("username") or "").lower() == bot:
+    replied = _optional_object(_optional_object(message, "reply_to_message"), "from")
+    if bot and (_string(replied, "username") or "").lower() == bot:
         return Prompt(**base, text=text)
     return Ignored(update_id, "group text not addressed to the bot")
 
 
 def _parse_callback(update_id: int, query: dict[str, Any]) -> Event:
-    callback = keyboards.parse(query.get("data") or "")
-    message = query.get("message")
+    callback = keyboards.parse(_string(query, "data") or "")
+    message = _optional_object(query, "message")
     if callback is None or not message:
         return Ignored(update_id, "callback data the bot did not send")
-    sender = query["from"]
+    sender = _object(query, "from")
+    query_id = _string(query, "id")
+    if not query_id:
+        raise MalformedUpdate("a callback query without an id")
     return Button(
         update_id=update_id,
-        chat_id=message["chat"]["id"],
-        user_id=sender["id"],
-        message_id=message["message_id"],
-        callback_query_id=query["id"],
+        chat_id=_id(_object(message, "chat"), "id", PEER_IDS),
+        user_id=_id(sender, "id", PEER_IDS),
+        message_id=_id(message, "message_id", INT64_IDS),
+        callback_query_id=query_id,
         action=callback.action,
         args=callback.args,
-        language_code=sender.get("language_code"),
+        language_code=_string(sender, "language_code"),
     )
 
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.cloud import pubsub_v1
 
 from imagebot.config import Settings
-from imagebot.core import keyboards, registry, texts
+from imagebot.core import inbound, keyboards, registry, texts
 from imagebot.core.registry import AnsweredBy
 from imagebot.core.updates import (
     Button,
@@ -45,6 +44,9 @@ class WebhookReply:
 
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    # False when the request's body was refused unread (or read only up to the limit): what is
+    # left must stay unread, so the entry point must not let its framework drain it.
+    body_read: bool = True
 
 
 def secret_matches(given: str | None, expected: str) -> bool:
@@ -52,15 +54,55 @@ def secret_matches(given: str | None, expected: str) -> bool:
     return bool(expected) and given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def handle_request(
+    read: Callable[[int], bytes],
+    content_length: int | None,
+    secret: str | None,
+    settings: Settings,
+    publisher: Publisher,
+    language_of: LanguageOf,
+) -> WebhookReply:
+    """An HTTP request whose body is still unread: a declared size over the limit is refused
+    first, then a wrong secret, both without reading the body; then the body is read, never
+    more than inbound.MAX_BODY_BYTES of it."""
+    if inbound.declared_too_large(content_length):
+        return too_large(f"Content-Length {content_length}")
+    if not secret_matches(secret, settings.webhook_secret):
+        return replace(unauthorized(), body_read=False)
+    try:
+        raw = inbound.read_bounded(read)
+    except inbound.BodyTooLarge as error:
+        return too_large(str(error))
+    return handle_update(raw, settings, publisher, language_of)
+
+
 def handle_webhook(
     raw: bytes, secret: str | None, settings: Settings, publisher: Publisher, language_of: LanguageOf
 ) -> WebhookReply:
+    """A request whose body is already read (and bounded: see inbound.BoundedBody)."""
     if not secret_matches(secret, settings.webhook_secret):
-        log.warning("webhook call with a wrong or missing secret token", extra=fields(stage="webhook"))
-        return WebhookReply(401, {"error": "unauthorized"})
+        return unauthorized()
+    return handle_update(raw, settings, publisher, language_of)
+
+
+def unauthorized() -> WebhookReply:
+    log.warning("webhook call with a wrong or missing secret token", extra=fields(stage="webhook"))
+    return WebhookReply(401, {"error": "unauthorized"})
+
+
+def too_large(why: str) -> WebhookReply:
+    log.warning("webhook body over the limit", extra=fields(stage="webhook", error=why))
+    return WebhookReply(413, {"error": f"body over {inbound.MAX_BODY_BYTES} bytes"}, body_read=False)
+
+
+def handle_update(
+    raw: bytes, settings: Settings, publisher: Publisher, language_of: LanguageOf
+) -> WebhookReply:
+    """A body from Telegram (the secret matched): a 400 for anything no update can be, else
+    the event's answer."""
     try:
-        event = parse_update(json.loads(raw), settings.bot_username)
-    except (ValueError, MalformedUpdate) as error:
+        event = parse_update(inbound.load_json(raw), settings.bot_username)
+    except (inbound.MalformedBody, MalformedUpdate) as error:
         log.warning("malformed update", extra=fields(stage="webhook", error=str(error)[:200]))
         return WebhookReply(400, {"error": "malformed update"})
 
@@ -171,6 +213,31 @@ _BARE_COMMAND = re.compile(rb'"text"\s*:\s*"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?"')
 
 def may_answer_itself(raw: bytes) -> bool:
     return _BARE_COMMAND.search(raw) is not None
+
+
+async def handle_request_async(
+    chunks: AsyncIterator[bytes],
+    content_length: str | None,
+    secret: str | None,
+    settings: Settings,
+    client: pubsub_v1.PublisherClient,
+    language_of: LanguageOf,
+) -> WebhookReply:
+    """`handle_request` on the event loop: the same refusals in the same order (a declared size
+    over the limit, then a wrong secret, both before any of the body is read), then the body,
+    read no further than one chunk past the limit."""
+    declared = int(content_length) if content_length and content_length.isdigit() else None
+    if inbound.declared_too_large(declared):
+        return too_large(f"Content-Length {content_length}")
+    if not secret_matches(secret, settings.webhook_secret):
+        return replace(unauthorized(), body_read=False)
+    body = inbound.BoundedBody()
+    try:
+        async for chunk in chunks:
+            body.add(chunk)
+    except inbound.BodyTooLarge as error:
+        return too_large(str(error))
+    return await handle_webhook_async(body.value(), secret, settings, client, language_of)
 
 
 async def handle_webhook_async(

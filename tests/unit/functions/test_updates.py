@@ -1,6 +1,7 @@
 import pytest
 from imagebot.core import keyboards
 from imagebot.core.updates import (
+    TEXT_MAX_CHARS,
     Button,
     Command,
     Ignored,
@@ -172,3 +173,83 @@ def test_button_events_round_trip():
 def test_undecodable_events_are_refused(body):
     with pytest.raises(MalformedUpdate):
         decode_event(body)
+
+
+def with_ids(update_id=10, chat_id=7, user_id=7, message_id=5):
+    update = message("a red fox", chat={**PRIVATE, "id": chat_id})
+    update["update_id"] = update_id
+    update["message"]["from"] = {**USER, "id": user_id}
+    update["message"]["message_id"] = message_id
+    return update
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        {"update_id": 2**63 - 1, "message_id": -(2**63)},
+        {"chat_id": -(2**52 - 1), "user_id": 2**52 - 1},
+        {"chat_id": -1_001_234_567_890, "user_id": 1_099_511_627_775},  # a supergroup; the top of the range
+    ],
+)
+def test_ids_within_telegrams_ranges_are_taken(ids):
+    event = parse(with_ids(**ids))
+    assert isinstance(event, Prompt)
+    assert decode_event(encode_event(event)) == event
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        {"update_id": 2**70},
+        {"update_id": 2**63},
+        {"update_id": -(2**63) - 1},
+        {"update_id": True},
+        {"update_id": 1.0},
+        {"message_id": 2**64},
+        {"chat_id": 2**52},
+        {"chat_id": -(2**52)},
+        {"user_id": 2**63},
+        {"user_id": "7"},
+    ],
+)
+def test_ids_past_telegrams_ranges_are_refused(ids):
+    with pytest.raises(MalformedUpdate, match="not a Telegram id"):
+        parse(with_ids(**ids))
+
+
+def test_ids_of_a_button_press_are_checked_too():
+    update = {
+        "update_id": 16,
+        "callback_query": {
+            "id": "c",
+            "from": {**USER, "id": 2**70},
+            "message": {"message_id": 1, "chat": PRIVATE},
+            "data": "lang:en",
+        },
+    }
+    with pytest.raises(MalformedUpdate, match="not a Telegram id"):
+        parse(update)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"text": 5},
+        {"text": ["a cat"]},
+        {"from": {**USER, "language_code": {"ru": 1}}},
+        {"from": "Ann"},
+        {"chat": {**PRIVATE, "type": 1}},
+        {"chat": GROUP, "reply_to_message": []},
+    ],
+)
+def test_fields_of_the_wrong_type_are_malformed_not_crashes(change):
+    update = message("a red fox")
+    update["message"].update(change)
+    with pytest.raises(MalformedUpdate):
+        parse(update)
+
+
+def test_a_text_longer_than_telegram_sends_is_refused_and_a_long_one_goes_on_to_be_told():
+    assert parse(message("a" * TEXT_MAX_CHARS)).text == "a" * TEXT_MAX_CHARS
+    with pytest.raises(MalformedUpdate, match="over Telegram's own limit"):
+        parse(message("a" * (TEXT_MAX_CHARS + 1)))

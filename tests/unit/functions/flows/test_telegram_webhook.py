@@ -1,6 +1,6 @@
 import pytest
 from imagebot.config import ConfigError, Settings
-from imagebot.core.updates import Button, Command
+from imagebot.core.updates import TEXT_MAX_CHARS, Button, Command
 from imagebot.flows.telegram_webhook import button_answer, command_reply, needs_worker, secret_matches
 from imagebot.runtime import Runtime
 
@@ -86,3 +86,13 @@ def test_each_function_starts_with_only_the_secret_it_uses_and_refuses_without_i
     assert not secret_matches("", worker.webhook_secret) and not secret_matches("x", "")
     with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
         _ = Runtime(Settings.from_env(webhook_env)).bot
+
+
+def test_prompt_max_chars_stays_within_what_the_webhook_lets_through():
+    env = {"GOOGLE_CLOUD_PROJECT": "p", "IMAGES_BUCKET": "b"}
+    assert (
+        Settings.from_env({**env, "PROMPT_MAX_CHARS": str(TEXT_MAX_CHARS)}).prompt_max_chars == TEXT_MAX_CHARS
+    )
+    for limit in (0, TEXT_MAX_CHARS + 1):
+        with pytest.raises(ConfigError, match="PROMPT_MAX_CHARS"):
+            Settings.from_env({**env, "PROMPT_MAX_CHARS": str(limit)})

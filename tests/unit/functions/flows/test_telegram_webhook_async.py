@@ -5,7 +5,8 @@ from concurrent.futures import Future
 
 import pytest
 from imagebot.config import Settings
-from imagebot.flows.telegram_webhook import handle_webhook_async, may_answer_itself
+from imagebot.core import inbound
+from imagebot.flows.telegram_webhook import handle_request_async, handle_webhook_async, may_answer_itself
 
 SETTINGS = Settings(project="p", bot_token="123456:TEST-TOKEN", webhook_secret="s3cret", images_bucket="b")
 
@@ -104,3 +105,53 @@ def test_only_bare_commands_are_sent_to_a_thread():
     assert may_answer_itself(b'{"text":"/help@imagebot_bot"}')
     assert not may_answer_itself(b'{"text": "/pixel a cat in a hat"}')
     assert not may_answer_itself(b'{"text": "a cat in a hat"}')
+
+
+class Chunks:
+    """An ASGI request body as Starlette streams it, counting what the handler pulled."""
+
+    def __init__(self, chunks):
+        self._chunks = list(chunks)
+        self.pulled = 0
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.pulled == len(self._chunks):
+            raise StopAsyncIteration
+        self.pulled += 1
+        return self._chunks[self.pulled - 1]
+
+
+def test_the_async_entry_refuses_a_large_or_unauthorised_body_before_reading_it():
+    client = FakePublisherClient()
+    big = str(inbound.MAX_BODY_BYTES + 1)
+    for length, secret, status in ((big, "s3cret", 413), (None, "wrong", 401), (None, None, 401)):
+        body = Chunks([b"{}"])
+        reply = asyncio.run(handle_request_async(body, length, secret, SETTINGS, client, no_choice))
+        assert (reply.status, reply.body_read, body.pulled) == (status, False, 0)
+    assert client.published == []
+
+
+def test_the_async_entry_stops_reading_one_chunk_past_the_limit():
+    client = FakePublisherClient()
+    chunk = b"x" * inbound.READ_CHUNK_BYTES
+    endless = Chunks([chunk] * (2 * inbound.MAX_BODY_BYTES // len(chunk)))
+    reply = asyncio.run(handle_request_async(endless, None, "s3cret", SETTINGS, client, no_choice))
+    assert reply.status == 413 and client.published == []
+    assert endless.pulled == inbound.MAX_BODY_BYTES // len(chunk) + 1
+
+
+def test_the_async_entry_reads_a_chunked_update_and_publishes_it():
+    client = FakePublisherClient()
+    raw = update("a fox in the snow")
+    body = Chunks([raw[:10], raw[10:]])
+
+    async def scenario():
+        task = await started(handle_request_async(body, str(len(raw)), "s3cret", SETTINGS, client, no_choice))
+        client.futures[0].set_result("message-1")
+        return await task
+
+    reply = asyncio.run(scenario())
+    assert reply.status == 200 and len(client.published) == 1
