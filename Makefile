@@ -10,7 +10,10 @@ export IMAGEBOT_TOOLS := $(TOOLS_CACHE)
 tool_venv = $(TOOLS_CACHE)/$(1)-$(shell sha256sum requirements/tools/$(1).txt | cut -c1-12)
 TOOL_STAMPS := $(call tool_venv,checkov)/.installed $(call tool_venv,workflows-emulator)/.installed
 
-.PHONY: install tools lint format test test-unit up demo screenshot bench bench-webhook bench-pipeline clean
+.PHONY: install tools lint format test test-unit up demo models screenshot bench bench-webhook bench-pipeline clean
+# Where `make models` puts the real models, and what `make demo MODEL_DIR=...` draws with.
+MODELS_DIR ?= models
+MODEL_DIR ?=
 
 install: $(STAMP)
 
@@ -43,8 +46,11 @@ test-unit: install  ## the pure core only: seconds, no emulators
 up: install  ## the whole pipeline in the foreground; prints `webhook: <url>` and `playground: <url>` when ready
 	$(PY) -m local.stack
 
-demo: install  ## bring the stack up, chat in each style, save photos under out/, shut down
-	$(PY) -m local.demo
+demo: install  ## bring the stack up, chat in each style, save photos under out/, shut down (MODEL_DIR=models: real pictures)
+	$(if $(MODEL_DIR),MODEL_DIR=$(abspath $(MODEL_DIR)) STEP_PROGRESS=true WARM_UP=false) $(PY) -m local.demo
+
+models: install  ## the styles' real models from the Hugging Face Hub into $(MODELS_DIR)/ (about 16 GB; needs internet)
+	HF_HUB_OFFLINE=0 $(PY) -m gpu_service.prepare_models --dest $(MODELS_DIR) --work-dir $(MODELS_DIR).work
 
 screenshot: install  ## docs/playground.png: a chat in the playground, in headless Chromium
 	$(PY) -m local.screenshot

@@ -2,8 +2,9 @@
 
 The functions own the state machine (queued is the last state they set before the GPU, and
 generated is followed by delivered, or by failed). This service only moves a job
-queued → generating → generated, stamps `times.<state>`, and never moves one backwards: a
-redelivered message must not pull a delivered job back to generating.
+queued → generating → generated (or → rejected, for a flagged picture), stamps
+`times.<state>`, and never moves one backwards: a redelivered message must not pull a delivered
+job back to generating.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ log = logging.getLogger(__name__)
 
 GENERATING = "generating"
 GENERATED = "generated"
+REJECTED = "rejected"
 
 # The states each move may start from. Any other state (generated, delivered, failed, ...)
 # is already past the move, or final: the document is left as it is.
 _MOVES_FROM: dict[str, frozenset[str]] = {
     GENERATING: frozenset({"queued"}),
     GENERATED: frozenset({"queued", GENERATING}),
+    REJECTED: frozenset({"queued", GENERATING}),
 }
 
 
@@ -39,9 +42,9 @@ def may_move(current: str | None, target: str) -> bool:
     return current in _MOVES_FROM[target]
 
 
-def changes_for(target: str, now: datetime) -> dict[str, Any]:
+def changes_for(target: str, now: datetime, **fields: Any) -> dict[str, Any]:
     """Pure: the Firestore field updates for a move (a dotted path updates one key of `times`)."""
-    return {"state": target, f"times.{target}": now}
+    return {"state": target, f"times.{target}": now, **fields}
 
 
 class JobDocuments:
@@ -52,10 +55,14 @@ class JobDocuments:
     def mark_generating(self, job_id: str, now: datetime) -> Move:
         return self._move(job_id, GENERATING, now)
 
-    def mark_generated(self, job_id: str, now: datetime) -> Move:
-        return self._move(job_id, GENERATED, now)
+    def mark_generated(self, job_id: str, now: datetime, **fields: Any) -> Move:
+        """`fields`: what the picture says about the job (seed, negative_applied)."""
+        return self._move(job_id, GENERATED, now, **fields)
 
-    def _move(self, job_id: str, target: str, now: datetime) -> Move:
+    def mark_rejected(self, job_id: str, reason: str, now: datetime) -> Move:
+        return self._move(job_id, REJECTED, now, reason=reason)
+
+    def _move(self, job_id: str, target: str, now: datetime, **fields: Any) -> Move:
         ref = self._db.collection(self._collection).document(job_id)
 
         # Read and write in one transaction: a concurrent move (say, delivery) between the
@@ -68,7 +75,7 @@ class JobDocuments:
             if not may_move((snapshot.to_dict() or {}).get("state"), target):
                 return Move.UNCHANGED
             # update(), never set(): it fails rather than create a document that is missing.
-            transaction.update(ref, changes_for(target, now))
+            transaction.update(ref, changes_for(target, now, **fields))
             return Move.MOVED
 
         outcome: Move = attempt(self._db.transaction())

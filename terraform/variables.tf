@@ -288,7 +288,7 @@ variable "gpu_max_instances" {
 variable "gpu_concurrency" {
   description = "Requests one GPU instance takes at once: at most the service's 8 server threads."
   type        = number
-  default     = 4
+  default     = 8
   validation {
     condition     = var.gpu_concurrency >= 1 && var.gpu_concurrency <= 8
     error_message = "gpu_concurrency must be between 1 and 8 (gpu_service runs 8 threads)."

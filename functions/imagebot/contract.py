@@ -110,22 +110,26 @@ class OutputMetadata:
 @dataclass(frozen=True)
 class ProgressEvent:
     job_id: str
-    state: str  # "generating"
+    state: str  # "generating", or "rejected" (the GPU's safety checker flagged the picture)
     version: int = CONTRACT_VERSION
+    reason: str = ""
 
     @classmethod
     def from_json(cls, body: bytes) -> ProgressEvent:
         try:
             raw = json.loads(body)
             event = cls(
-                job_id=raw["job_id"], state=raw["state"], version=raw.get("version", CONTRACT_VERSION)
+                job_id=raw["job_id"],
+                state=raw["state"],
+                version=raw.get("version", CONTRACT_VERSION),
+                reason=str(raw.get("reason", "")),
             )
         except (ValueError, TypeError, KeyError) as error:
             raise ContractError(f"not a progress event: {error!r}") from error
         if (
             event.version != CONTRACT_VERSION
             or not _JOB_ID.match(str(event.job_id))
-            or event.state != "generating"
+            or event.state not in ("generating", "rejected")
         ):
             raise ContractError(f"bad progress event {raw!r}")
         return event

@@ -1,11 +1,12 @@
-"""report_progress: the GPU service started drawing a job; the user sees it at once."""
+"""report_progress: the GPU service started drawing a job, or rejected its picture (the safety
+checker flagged it); the user sees it at once."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from imagebot import texts
+from imagebot import keyboards, texts
 from imagebot.contract import ContractError, ProgressEvent
 from imagebot.events import BadEvent, pubsub_data
 from imagebot.jobs import State
@@ -27,6 +28,14 @@ def handle_message(data: Any, rt: Runtime) -> None:
         )
         return
     job = rt.store.get_job(event.job_id)
+    if event.state == State.REJECTED:
+        # The GPU has rejected the job already (reason "flagged") and acknowledged its message:
+        # this is the one place the user hears of it. Again draws a new seed.
+        if job is not None and job["state"] == State.REJECTED:
+            language = job.get("language", texts.DEFAULT_LANGUAGE)
+            text = texts.render(language, "rejected_flagged")
+            show_status(job, text, rt, reply_markup=keyboards.again(event.job_id, language))
+        return
     if job is None or job["state"] != State.GENERATING:
         # Already drawn or delivered (the photo beat this message): the status is gone.
         log.info("progress for a job past generating", extra=fields(stage="progress", job_id=event.job_id))

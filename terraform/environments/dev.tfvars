@@ -12,7 +12,7 @@ ops_chat_id     = ""
 
 gpu_min_instances      = 0
 gpu_max_instances      = 1
-gpu_concurrency        = 4
+gpu_concurrency        = 8
 outputs_retention_days = 3
 edge_enabled           = false
 analytics_views        = false

@@ -15,7 +15,7 @@ operator_ids       = []
 
 gpu_min_instances      = 1
 gpu_max_instances      = 3
-gpu_concurrency        = 4
+gpu_concurrency        = 8
 webhook_max_instances  = 20
 outputs_retention_days = 7
 edge_enabled           = true

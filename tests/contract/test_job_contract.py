@@ -136,3 +136,11 @@ def test_a_progress_event_from_the_gpu_service_is_read_by_the_functions():
     assert (event.job_id, event.state, event.version) == ("u77", "generating", functions.CONTRACT_VERSION)
     with pytest.raises(functions.ContractError):
         functions.ProgressEvent.from_json(gpu.progress_event("../u77"))
+
+
+def test_a_rejection_from_the_gpu_service_is_read_by_the_functions_with_its_reason():
+    event = functions.ProgressEvent.from_json(gpu.progress_event("u77", "rejected", "flagged"))
+
+    assert (event.job_id, event.state, event.reason) == ("u77", "rejected", "flagged")
+    with pytest.raises(ValueError, match="progress state"):
+        gpu.progress_event("u77", "exploded")
