@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 TINY_SIZE = 128
 TINY_STEPS = 2
 # Enough to run every kernel of a plan's shapes once (CUDA context, cuDNN autotuning, allocator,
-# and with torch.compile the compilation of each shape and adapter set).
-WARM_UP_STEPS = 2
+# and with torch.compile the compilation of each shape and adapter set): one step.
+WARM_UP_STEPS = 1
 # A decoded picture whose brightest value is below this is "all black": a fp16 overflow in the
 # VAE, or the pipeline's own blanking. Never sent; drawn once more with another seed.
 BLACK_LEVEL = 2 / 255
@@ -216,15 +216,22 @@ class Engine:
         )
 
     def warm_up(self) -> None:
-        """Every shape each style can serve (style x aspect x recipe), once, at the batch size
-        the batcher forms, through decoding and the safety checker: the first jobs pay for no
-        CUDA kernel or compilation, and a batch that does not fit in memory fails here, before
-        /readyz turns 200, not on a user's job."""
+        """Every shape each style can serve (style x aspect x recipe), once, before /readyz
+        turns 200: the first jobs pay for no CUDA kernel or compilation, and a batch that does
+        not fit in memory fails here, not on a user's job.
+
+        Each distinct tensor shape (a UNet's width x height, guided or not) runs at the batch
+        size the batcher forms, the largest memory it will need; the other plans of that shape
+        (other adapters, schedulers, step counts) at one picture, which is all their kernels
+        and compiled graphs need. Each decoder size is decoded and checked once.
+        """
         if not self.warm_up_enabled:
             log.warning("warm-up switched off (WARM_UP=false): each shape's first job pays for it")
             return
         started = time.perf_counter()
         seen: set[tuple[Any, ...]] = set()
+        full: set[tuple[Any, ...]] = set()
+        decoded: set[tuple[Any, ...]] = set()
         self.warmed = []
         for style in self.styles.values():
             pipeline = self._pipelines[style.id]
@@ -233,6 +240,9 @@ class Engine:
                 if key in seen:
                     continue
                 seen.add(key)
+                shape = (id(pipeline.unet), plan.width, plan.height, plan.applies_negative)
+                batch = 1 if shape in full else self.warm_up_batch
+                full.add(shape)
                 jobs = [
                     GenerationJob(
                         job_id=f"warm-up-{n}",
@@ -242,14 +252,16 @@ class Engine:
                         seed=n,
                         negative_prompt="warm-up" if plan.applies_negative else "",
                     )
-                    for n in range(self.warm_up_batch)
+                    for n in range(batch)
                 ]
                 latents, _ = self._denoise(
                     plan, jobs, [job.seed for job in jobs], steps=min(WARM_UP_STEPS, plan.steps)
                 )
-                pictures = [_to_image(self._decode(style.id, latents[:1])[0])]
-                if self.safety is not None:
-                    self._flagged(self.safety, pictures[0])
+                if (id(pipeline.vae), plan.width, plan.height) not in decoded:
+                    decoded.add((id(pipeline.vae), plan.width, plan.height))
+                    picture = _to_image(self._decode(style.id, latents[:1])[0])
+                    if self.safety is not None:
+                        self._flagged(self.safety, picture)
                 self.warmed.append(plan)
         log.info(
             "engine warm",

@@ -60,7 +60,7 @@ def test_prepare_uploads_one_folder_per_style_loras_and_a_manifest(
             f"{style}/model_index.json",
             f"{style}/unet/diffusion_pytorch_model.safetensors",
             f"{style}/text_encoder_2/model.safetensors",
-            f"{style}/tokenizer_2/vocab.json",
+            f"{style}/tokenizer_2/tokenizer_config.json",
             f"{style}/vae/diffusion_pytorch_model.safetensors",
         } <= names
     assert {
