@@ -13,7 +13,10 @@ TOOL_STAMPS := $(call tool_venv,checkov)/.installed $(call tool_venv,workflows-e
 # same way, so that the test install stays small.
 BENCH_VENV := $(call tool_venv,bench)
 
-.PHONY: install tools lint sync format test test-unit up demo screenshot bench bench-webhook bench-pipeline bench-capacity clean
+.PHONY: install tools lint sync format test test-unit up demo models screenshot bench bench-webhook bench-pipeline bench-capacity clean
+# Where `make models` puts the real models, and what `make demo MODEL_DIR=...` draws with.
+MODELS_DIR ?= models
+MODEL_DIR ?=
 
 install: $(STAMP)
 
@@ -52,8 +55,11 @@ test-unit: install  ## the pure core only: seconds, no emulators
 up: install  ## the whole pipeline in the foreground; prints `webhook: <url>` and `playground: <url>` when ready
 	$(PY) -m local.stack
 
-demo: install  ## bring the stack up, chat in each style, save photos under out/, shut down
-	$(PY) -m local.demo
+demo: install  ## bring the stack up, chat in each style, save photos under out/, shut down (MODEL_DIR=models: real pictures)
+	$(if $(MODEL_DIR),MODEL_DIR=$(abspath $(MODEL_DIR)) STEP_PROGRESS=true WARM_UP=false) $(PY) -m local.demo
+
+models: install  ## the styles' real models from the Hugging Face Hub into $(MODELS_DIR)/ (about 16 GB; needs internet)
+	HF_HUB_OFFLINE=0 $(PY) -m gpu_service.prepare_models --dest $(MODELS_DIR) --work-dir $(MODELS_DIR).work
 
 screenshot: install  ## docs/playground.png: a chat in the playground, in headless Chromium
 	$(PY) -m local.screenshot

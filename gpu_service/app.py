@@ -3,9 +3,11 @@
     GET  /healthz  200 while the process runs (liveness); cheap, never touches the engine
     GET  /readyz   503 until the engine is loaded and warm, then 200 (startup probe)
     POST /         a push delivery:
-                   200 generated | skipped (the output already existed): acknowledged
-                   400 not a push envelope, not a job of the contract, a blocked prompt,
-                       or a picture the safety checker flagged (the body says which)
+                   200 generated | skipped (the output already existed) | rejected (the
+                       safety checker flagged the picture: the job is rejected and the user
+                       told; never worth a retry): acknowledged
+                   400 not a push envelope, not a job of the contract, a blocked prompt, or a
+                       picture broken twice (the body says which)
                    503 the engine is not warm yet
                    500 generation or storage failed (this job only: a batch's other jobs
                        are answered on their own)
@@ -199,6 +201,9 @@ def create_app(
                 if term is not None:
                     raise BlockedPrompt(term)
                 outcome, outputs = _process(job, engine)
+                if outcome is Outcome.REJECTED:
+                    # Final and already told: the caller must neither retry it nor tell again.
+                    return prediction.failed(job.job_id, "refused: flagged", retryable=False)
             except JobRefused as refusal:
                 _log_refusal(refusal)
                 return prediction.failed(job.job_id, f"refused: {refusal.reason}", retryable=False)
@@ -254,4 +259,6 @@ def _load_configured_engine(settings: Settings) -> BatchEngine:
         cache_dir=settings.model_cache_dir,
         compile_unet=settings.torch_compile,
         warm_up_batch=settings.batch_max_size,
+        warm_up=settings.warm_up,
+        step_progress=settings.step_progress,
     )

@@ -130,28 +130,41 @@ class MicroBatcher(Generic[Item, Result]):
             return batch
 
 
+class Finishable(Protocol):
+    """A job's drawn latents: `finish` decodes, checks and encodes them (raises on failure)."""
+
+    def finish(self) -> GeneratedImage: ...
+
+
 class BatchEngine(Protocol):
     """What the batcher needs of an engine (engine.Engine is one)."""
 
     def plan_for(self, job: GenerationJob) -> Hashable: ...
 
-    def generate_batch(self, jobs: Sequence[GenerationJob]) -> list[GeneratedImage | Exception]: ...
+    def draw_batch(self, jobs: Sequence[GenerationJob]) -> Sequence[Finishable | Exception]: ...
 
     def warm_up(self) -> None: ...
 
 
 class BatchingEngine:
-    """An engine whose `generate` goes through a MicroBatcher: what the HTTP app calls."""
+    """An engine whose `generate` goes through a MicroBatcher: what the HTTP app calls.
+
+    The batcher's one worker runs only the GPU's denoising loop of each batch; decoding, the
+    safety checker, post-processing and encoding run in the job's own request thread (as does
+    the upload after it), so the worker starts the next batch at once. That is why the
+    server's concurrency must exceed BATCH_MAX_SIZE: the next batch forms from requests that
+    arrive while one draws and others finish.
+    """
 
     def __init__(self, engine: BatchEngine, policy: BatchPolicy) -> None:
         self.engine = engine
         self.policy = policy
-        self._batcher: MicroBatcher[GenerationJob, GeneratedImage] = MicroBatcher(
-            engine.generate_batch, engine.plan_for, policy
+        self._batcher: MicroBatcher[GenerationJob, Finishable] = MicroBatcher(
+            engine.draw_batch, engine.plan_for, policy
         )
 
     def generate(self, job: GenerationJob) -> GeneratedImage:
-        return self._batcher.submit(job).result()
+        return self._batcher.submit(job).result().finish()
 
     def warm_up(self) -> None:
         self.engine.warm_up()

@@ -36,6 +36,11 @@ class Settings:
     batch_window_ms: int = 75
     # torch.compile the UNets: faster steps after minutes of compiling at start-up.
     torch_compile: bool = False
+    # Draw every served shape once before /readyz turns 200 (off only for a demo with real
+    # models on a CPU, where each warm-up picture takes minutes).
+    warm_up: bool = True
+    # A progress bar of each picture's steps on stderr (a demo's real models on a CPU).
+    step_progress: bool = False
     port: int = 8080
     host: str = "0.0.0.0"
     # None: CUDA when a GPU is visible, else the CPU. Decided when the engine loads, so that
@@ -72,6 +77,8 @@ class Settings:
             batch_max_size=_integer("BATCH_MAX_SIZE", text("BATCH_MAX_SIZE", "4"), low=1, high=64),
             batch_window_ms=_integer("BATCH_WINDOW_MS", text("BATCH_WINDOW_MS", "75"), low=0, high=10_000),
             torch_compile=_flag("TORCH_COMPILE", text("TORCH_COMPILE", "false")),
+            warm_up=_flag("WARM_UP", text("WARM_UP", "true")),
+            step_progress=_flag("STEP_PROGRESS", text("STEP_PROGRESS", "false")),
             port=port,
             host=text("HOST", "0.0.0.0"),
             torch_device=text("TORCH_DEVICE") or None,

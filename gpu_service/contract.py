@@ -5,8 +5,11 @@ The functions keep their own side (functions/imagebot/core/contract.py), on the 
 reads with the other. The GPU service reads generation jobs, writes the output
 object `outputs/<job_id>.<ext>` (ext: png for pixel art, jpg or webp for the others; the
 object's contentType says which) with the metadata below, and moves the job document from
-queued to generating to generated (stamping `times.generating` and `times.generated`), never
-backwards. A job has at most one output object, whatever its extension.
+queued to generating to generated (stamping `times.generating` and `times.generated`, and
+setting `seed`, the seed the picture was drawn with, and `negative_applied`, whether the job's
+negative prompt was), never backwards. A picture the safety checker flags moves the job to
+rejected with reason "flagged" instead, and a progress event with state "rejected" tells the
+functions to tell the user. A job has at most one output object, whatever its extension.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from gpu_service.vocabulary import (
     MODES,
     OUTPUT_EXTENSIONS,
     OUTPUT_PREFIX,
+    PROGRESS_STATES,
     STYLES,
 )
 
@@ -85,9 +89,15 @@ def output_object_names(job_id: str) -> list[str]:
     return [output_object_name(job_id, extension) for extension in OUTPUT_EXTENSIONS]
 
 
-def progress_event(job_id: str) -> bytes:
-    """The body of a progress message: this job is being drawn now."""
-    return json.dumps({"version": CONTRACT_VERSION, "job_id": job_id, "state": GENERATING}).encode()
+def progress_event(job_id: str, state: str = GENERATING, reason: str | None = None) -> bytes:
+    """The body of a progress message: this job is being drawn now, or was rejected (with its
+    reason) and its user must hear of it."""
+    if state not in PROGRESS_STATES:
+        raise ValueError(f"progress state must be one of {PROGRESS_STATES}, not {state!r}")
+    body: dict[str, object] = {"version": CONTRACT_VERSION, "job_id": job_id, "state": state}
+    if reason is not None:
+        body["reason"] = reason
+    return json.dumps(body).encode()
 
 
 def output_metadata(job: GenerationJob, width: int, height: int) -> dict[str, str]:

@@ -4,7 +4,11 @@
 alike, so tests exercise the same loading path as production (gpu_service/loading.py).
 
 A pipeline call draws a batch of jobs that share a plan (style, recipe, size: styles.Plan),
-with one torch.Generator per job, so a job draws the same picture alone or in a batch.
+with one torch.Generator per job, so a job draws the same picture alone or in a batch. The
+call stops at the latents (`draw_batch`, on the batcher's thread: the GPU's denoising loop and
+nothing else); decoding, the broken-picture check, the safety checker, post-processing and
+encoding happen in `Pending.finish`, on the job's own request thread, so the batcher starts
+the next batch at once and the CPU work overlaps the GPU's.
 """
 
 from __future__ import annotations
@@ -13,16 +17,19 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+import numpy as np
 import torch
-from diffusers import StableDiffusionPipeline
+from diffusers import StableDiffusionXLPipeline
 from PIL import Image
 
 from gpu_service import encoding, postprocess
 from gpu_service.contract import STYLES, GenerationJob
 from gpu_service.images import GeneratedImage
-from gpu_service.refusals import UnsafeOutput
+from gpu_service.refusals import BrokenOutput, UnsafeOutput
+from gpu_service.safety import SafetyCheck
 from gpu_service.schedulers import make_scheduler
 from gpu_service.styles import Plan, Style
 
@@ -31,37 +38,58 @@ log = logging.getLogger(__name__)
 # The tiny pipeline's pictures are noise whatever their size: draw them small and in few steps
 # so a CPU makes one in well under a second.
 TINY_SIZE = 128
-TINY_ECONOMY_SIZE = 64
 TINY_STEPS = 2
-# Enough to run every kernel of a plan's shapes once (CUDA context, cuDNN autotuning, allocator).
-WARM_UP_STEPS = 2
+# Enough to run every kernel of a plan's shapes once (CUDA context, cuDNN autotuning, allocator,
+# and with torch.compile the compilation of each shape and adapter set): one step.
+WARM_UP_STEPS = 1
+# A decoded picture whose brightest value is below this is "all black": a fp16 overflow in the
+# VAE, or the pipeline's own blanking. Never sent; drawn once more with another seed.
+BLACK_LEVEL = 2 / 255
+
+
+def redraw_seed(seed: int) -> int:
+    """The seed of the one redraw of a broken picture: another seed, the same for every replay
+    of the job (a redelivered message redraws the same picture)."""
+    return (seed * 2654435761 + 0x9E3779B9) % 2**32
+
+
+def is_broken(pixels: np.ndarray) -> bool:
+    """A decoded picture (floats in 0..1) that must not be sent: NaN anywhere, or all black."""
+    return bool(np.isnan(pixels).any() or float(np.nanmax(pixels)) < BLACK_LEVEL)
 
 
 @dataclass
-class Adapters:
-    """The LoRA adapters of one UNet, and which of them are on right now.
+class Pending:
+    """One job's latents, drawn; `finish` decodes, checks and encodes them (raises on failure:
+    refusals.UnsafeOutput for a flagged picture, BrokenOutput for one broken twice)."""
 
-    When every plan that runs on a UNet uses the same adapters (the usual case: each style on
-    its own model, fast path, and economy also on the fast path), they are fused into the
-    UNet's weights at load time: no switching, and no extra matrix products per step.
-    """
+    engine: Engine
+    plan: Plan
+    job: GenerationJob
+    latents: torch.Tensor
+    seconds: float
+    batch_size: int
+    seed: int
+    redrawn: bool = False
 
-    fused: tuple[tuple[str, float], ...] | None = None
-    active: tuple[tuple[str, float], ...] | None = None  # None: unknown, set on the next batch
+    def finish(self) -> GeneratedImage:
+        return self.engine.finish(self)
 
 
 class Engine:
-    """Draws the pictures of a batch of jobs: plan, seeded noise, pipeline, post-processing, file."""
+    """Draws the pictures of a batch of jobs: plan, seeded noise, pipeline, checks, file."""
 
     def __init__(
         self,
-        pipelines: Mapping[str, StableDiffusionPipeline],
+        pipelines: Mapping[str, StableDiffusionXLPipeline],
         styles: Mapping[str, Style],
         *,
         device: str,
         tiny: bool = False,
-        adapters: Mapping[str, Adapters] | None = None,
+        safety: SafetyCheck | None = None,
         warm_up_batch: int = 1,
+        step_progress: bool = False,
+        warm_up: bool = True,
     ) -> None:
         missing = [style for style in STYLES if style not in pipelines or style not in styles]
         if missing:
@@ -69,20 +97,35 @@ class Engine:
         self.styles = dict(styles)
         self.device = device
         self.tiny = tiny
+        self.safety = safety
         self.warm_up_batch = warm_up_batch
+        self.warm_up_enabled = warm_up
         self._pipelines = dict(pipelines)
-        # By style; styles that share a UNet share one record. None: no LoRA at all.
-        self.adapters = dict(adapters or {})
-        # Pipeline calls are not reentrant (the scheduler and the adapters are per-call state),
-        # and one GPU runs one batch at a time anyway. The batcher's single worker is the only
-        # caller in the service; the lock keeps direct callers (warm-up, tests) safe too.
+        # Each pipeline's scheduler config as loaded: every batch's scheduler is built from it,
+        # never from the previous batch's scheduler (schedulers.make_scheduler).
+        self._scheduler_configs = {
+            id(pipeline): dict(pipeline.scheduler.config) for pipeline in self._pipelines.values()
+        }
+        for pipeline in self._pipelines.values():
+            pipeline.set_progress_bar_config(disable=not step_progress, desc="steps", leave=False)
+        # (pipeline, adapters) of the last batch: styles share UNets and text encoders, so the
+        # adapters are set again whenever either changes.
+        self._active: tuple[int, tuple[tuple[str, float], ...]] | None = None
+        # Shapes drawn by warm_up (style, recipe, width, height), in order.
+        self.warmed: list[Plan] = []
+        # The GPU's work: the denoising loop, and each picture's decode and safety check, one at
+        # a time. The GPU runs one stream of kernels anyway, so this costs no throughput, and
+        # it bounds peak memory by the larger of a batch's denoising and one decode, not their
+        # sum. Post-processing, encoding and upload (CPU work) run outside it, in parallel.
         self._lock = threading.Lock()
 
-    def pipeline_for(self, style_id: str) -> StableDiffusionPipeline:
+    def pipeline_for(self, style_id: str) -> StableDiffusionXLPipeline:
         return self._pipelines[style_id]
 
     def plan_for(self, job: GenerationJob) -> Plan:
-        return self.styles[job.style].plan(mode=job.mode, aspect=job.aspect)
+        return self.styles[job.style].plan(
+            mode=job.mode, aspect=job.aspect, negative=bool(job.negative_prompt.strip())
+        )
 
     def generate(self, job: GenerationJob) -> GeneratedImage:
         (result,) = self.generate_batch([job])
@@ -91,51 +134,40 @@ class Engine:
         return result
 
     def generate_batch(self, jobs: Sequence[GenerationJob]) -> list[GeneratedImage | Exception]:
-        """One result per job, in order: its picture, or the error that is its alone.
+        """draw_batch and each job's finish, in this thread: one result per job, in order."""
+        results: list[GeneratedImage | Exception] = []
+        for pending in self.draw_batch(jobs):
+            if isinstance(pending, Exception):
+                results.append(pending)
+                continue
+            try:
+                results.append(pending.finish())
+            except Exception as error:  # noqa: BLE001  # this job's failure, not the batch's
+                results.append(error)
+        return results
 
-        All jobs must share one plan. If the batched call fails, each job is drawn again on its
-        own, so that one bad job (say, one that runs out of memory) fails alone.
+    def draw_batch(self, jobs: Sequence[GenerationJob]) -> list[Pending | Exception]:
+        """The latents of a batch of jobs of one plan: one result per job, in order.
+
+        If the batched call fails, each job is drawn again on its own, so that one bad job (say,
+        one that runs out of memory) fails alone.
         """
         plans = {self.plan_for(job) for job in jobs}
         if len(plans) != 1:
             raise ValueError(f"a batch needs jobs of one plan, got {len(plans)}")
         (plan,) = plans
+        seeds = [job.seed for job in jobs]
         try:
-            pictures, flagged, seconds = self._draw(plan, jobs)
+            latents, seconds = self._denoise(plan, jobs, seeds)
         except Exception as error:
             if len(jobs) == 1:
                 return [error]
             log.warning("batched call failed; drawing its %d jobs one by one", len(jobs), exc_info=True)
-            return [self.generate_batch([job])[0] for job in jobs]
-        style = self.styles[plan.style]
-        results: list[GeneratedImage | Exception] = []
-        for job, picture, unsafe in zip(jobs, pictures, flagged, strict=True):
-            if unsafe:
-                log.warning("the safety checker flagged the picture; refused", extra={"job_id": job.job_id})
-                results.append(UnsafeOutput())
-                continue
-            try:
-                encoded = encoding.encode(postprocess.apply(style.postprocess, picture), style.encoding)
-            except Exception as error:  # noqa: BLE001  # this job's failure, not the batch's
-                results.append(error)
-                continue
-            results.append(
-                GeneratedImage(
-                    data=encoded.data,
-                    encoding=encoded.encoding,
-                    width=encoded.width,
-                    height=encoded.height,
-                    style=style.id,
-                    seed=job.seed,
-                    steps=plan.steps,
-                    seconds=seconds,
-                    batch_size=len(jobs),
-                )
-            )
+            return [self.draw_batch([job])[0] for job in jobs]
         log.info(
             "batch drawn",
             extra={
-                "style": style.id,
+                "style": plan.style,
                 "recipe": plan.recipe_name,
                 "steps": plan.steps,
                 "width": plan.width,
@@ -144,81 +176,165 @@ class Engine:
                 "duration_ms": round(seconds * 1000),
             },
         )
-        return results
+        return [
+            Pending(self, plan, job, latents[n : n + 1], seconds, len(jobs), job.seed)
+            for n, job in enumerate(jobs)
+        ]
+
+    def finish(self, pending: Pending) -> GeneratedImage:
+        plan, job = pending.plan, pending.job
+        pixels = self._decode(plan.style, pending.latents)
+        if is_broken(pixels):
+            if pending.redrawn:
+                log.error("the redrawn picture is broken too; refused", extra={"job_id": job.job_id})
+                raise BrokenOutput()
+            seed = redraw_seed(pending.seed)
+            log.warning(
+                "broken picture (NaN or all black); drawing it once more with seed %d",
+                seed,
+                extra={"job_id": job.job_id, "seed": seed},
+            )
+            latents, seconds = self._denoise(plan, [job], [seed])
+            return replace(pending, latents=latents, seconds=seconds, seed=seed, redrawn=True).finish()
+        picture = _to_image(pixels[0])
+        if self.safety is not None and self._flagged(self.safety, picture):
+            log.warning("the safety checker flagged the picture; refused", extra={"job_id": job.job_id})
+            raise UnsafeOutput()
+        style = self.styles[plan.style]
+        encoded = encoding.encode(postprocess.apply(style.postprocess, picture), style.encoding)
+        return GeneratedImage(
+            data=encoded.data,
+            encoding=encoded.encoding,
+            width=encoded.width,
+            height=encoded.height,
+            style=style.id,
+            seed=pending.seed,
+            steps=plan.steps,
+            seconds=pending.seconds,
+            batch_size=pending.batch_size,
+            negative_applied=plan.applies_negative and bool(job.negative_prompt.strip()),
+        )
 
     def warm_up(self) -> None:
-        """Every plan each style can run, once, at the batch size the batcher forms: the first
-        jobs do not pay for CUDA kernels, and a batch that does not fit in memory fails here,
-        before /readyz turns 200, not on a user's job."""
+        """Every shape each style can serve (style x aspect x recipe), once, before /readyz
+        turns 200: the first jobs pay for no CUDA kernel or compilation, and a batch that does
+        not fit in memory fails here, not on a user's job.
+
+        Each distinct tensor shape (a UNet's width x height, guided or not) runs at the batch
+        size the batcher forms, the largest memory it will need; the other plans of that shape
+        (other adapters, schedulers, step counts) at one picture, which is all their kernels
+        and compiled graphs need. Each decoder size is decoded and checked once.
+        """
+        if not self.warm_up_enabled:
+            log.warning("warm-up switched off (WARM_UP=false): each shape's first job pays for it")
+            return
         started = time.perf_counter()
-        warmed: set[tuple[int, str, int, int, tuple[tuple[str, float], ...]]] = set()
+        seen: set[tuple[Any, ...]] = set()
+        full: set[tuple[Any, ...]] = set()
+        decoded: set[tuple[Any, ...]] = set()
+        self.warmed = []
         for style in self.styles.values():
             pipeline = self._pipelines[style.id]
             for plan in style.plans():
-                key = (id(pipeline), plan.scheduler, plan.width, plan.height, plan.adapters)
-                if key in warmed:
+                key = (id(pipeline), replace(plan, style=""))
+                if key in seen:
                     continue
-                warmed.add(key)
+                seen.add(key)
+                shape = (id(pipeline.unet), plan.width, plan.height, plan.applies_negative)
+                batch = 1 if shape in full else self.warm_up_batch
+                full.add(shape)
                 jobs = [
-                    GenerationJob(job_id=f"warm-up-{n}", chat_id=0, prompt="warm-up", style=style.id, seed=n)
-                    for n in range(self.warm_up_batch)
+                    GenerationJob(
+                        job_id=f"warm-up-{n}",
+                        chat_id=0,
+                        prompt="warm-up",
+                        style=style.id,
+                        seed=n,
+                        negative_prompt="warm-up" if plan.applies_negative else "",
+                    )
+                    for n in range(batch)
                 ]
-                self._draw(plan, jobs, steps=min(WARM_UP_STEPS, plan.steps))
+                latents, _ = self._denoise(
+                    plan, jobs, [job.seed for job in jobs], steps=min(WARM_UP_STEPS, plan.steps)
+                )
+                if (id(pipeline.vae), plan.width, plan.height) not in decoded:
+                    decoded.add((id(pipeline.vae), plan.width, plan.height))
+                    picture = _to_image(self._decode(style.id, latents[:1])[0])
+                    if self.safety is not None:
+                        self._flagged(self.safety, picture)
+                self.warmed.append(plan)
         log.info(
             "engine warm",
             extra={
                 "duration_ms": round((time.perf_counter() - started) * 1000),
                 "batch_size": self.warm_up_batch,
+                "shapes": len(self.warmed),
             },
         )
 
-    def _draw(
-        self, plan: Plan, jobs: Sequence[GenerationJob], *, steps: int | None = None
-    ) -> tuple[list[Image.Image], list[bool], float]:
+    def _denoise(
+        self, plan: Plan, jobs: Sequence[GenerationJob], seeds: Sequence[int], *, steps: int | None = None
+    ) -> tuple[torch.Tensor, float]:
         style = self.styles[plan.style]
         pipeline = self._pipelines[plan.style]
         # One generator per job, on the CPU: each job's starting noise depends on its own seed
-        # only (not on its place in the batch), and is the same on every device. (The picture
-        # also depends on the precision: the tiny test model draws differently in fp16 on a
-        # GPU than in fp32 on a laptop from the same noise, measured on an H100.)
-        generators = [torch.Generator("cpu").manual_seed(job.seed) for job in jobs]
+        # only (not on its place in the batch), and is the same on every device.
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+        negative: dict[str, Any] = {}
+        if plan.applies_negative:
+            negative["negative_prompt"] = [style.negative_prompt_for(job.negative_prompt) for job in jobs]
         with self._lock:
-            self._switch_adapters(plan.style, pipeline, plan.adapters)
-            pipeline.scheduler = make_scheduler(plan.scheduler, pipeline.scheduler.config)
+            self._switch_adapters(pipeline, plan.adapters)
+            pipeline.scheduler = make_scheduler(
+                plan.scheduler, self._scheduler_configs[id(pipeline)], timestep_spacing=plan.timestep_spacing
+            )
             started = time.perf_counter()
             output = pipeline(
                 prompt=[style.prompt_for(job.prompt) for job in jobs],
-                negative_prompt=[style.negative_prompt_for(job.negative_prompt) for job in jobs],
                 num_inference_steps=steps or plan.steps,
                 guidance_scale=plan.guidance,
                 width=plan.width,
                 height=plan.height,
                 generator=generators,
-                output_type="pil",
+                output_type="latent",
+                **negative,
             )
             if self.device.startswith("cuda"):
                 torch.cuda.synchronize()  # so the time below is the GPU's, not the launch's
             seconds = time.perf_counter() - started
-        flagged = list(output.nsfw_content_detected or [False] * len(jobs))
-        return list(output.images), [bool(flag) for flag in flagged], seconds
+        latents: torch.Tensor = output.images
+        return latents, seconds
+
+    def _flagged(self, safety: SafetyCheck, picture: Image.Image) -> bool:
+        with self._lock:
+            return safety.flagged([picture])[0]
+
+    def _decode(self, style_id: str, latents: torch.Tensor) -> np.ndarray:
+        """Latents to pictures as floats in 0..1, (N, H, W, 3); NaNs kept, for is_broken."""
+        vae = self._pipelines[style_id].vae
+        with self._lock, torch.no_grad():
+            decoded = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
+            pixels = (decoded.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+        result: np.ndarray = pixels
+        return result
 
     def _switch_adapters(
-        self, style_id: str, pipeline: StableDiffusionPipeline, wanted: tuple[tuple[str, float], ...]
+        self, pipeline: StableDiffusionXLPipeline, wanted: tuple[tuple[str, float], ...]
     ) -> None:
-        adapters = self.adapters.get(style_id)
-        if adapters is None:
-            if wanted:
-                raise RuntimeError(f"style {style_id} has no LoRA adapters loaded")
+        key = (id(pipeline), wanted)
+        if self._active == key:
             return
-        if adapters.fused is not None:
-            if adapters.fused != wanted:
-                raise RuntimeError(f"adapters {wanted} asked of a UNet with {adapters.fused} fused")
-            return
-        if adapters.active == wanted:
-            return
+        loaded = {name for names in pipeline.get_list_adapters().values() for name in names}
+        missing = [name for name, _ in wanted if name not in loaded]
+        if missing:
+            raise RuntimeError(f"LoRA adapters {missing} are not loaded")
         if wanted:
             pipeline.enable_lora()
             pipeline.set_adapters([name for name, _ in wanted], [scale for _, scale in wanted])
-        else:
+        elif loaded:
             pipeline.disable_lora()
-        adapters.active = wanted
+        self._active = key
+
+
+def _to_image(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray((pixels * 255).round().astype(np.uint8), "RGB")

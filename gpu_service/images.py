@@ -20,6 +20,9 @@ class GeneratedImage(Encoded):
     steps: int
     seconds: float  # this job's share of the pipeline call, for the logs
     batch_size: int = 1  # how many jobs shared the pipeline call
+    # Whether the job's own negative prompt (`--no ...`) was drawn with: a recipe without
+    # guidance cannot, and the caption must then not claim it.
+    negative_applied: bool = False
 
 
 class ImageGenerator(Protocol):

@@ -2,8 +2,9 @@
 
 The functions own the state machine (queued is the last state they set before the GPU, and
 generated is followed by delivered, or by failed). This service only moves a job
-queued → generating → generated, stamps `times.<state>`, and never moves one backwards: a
-redelivered message must not pull a delivered job back to generating.
+queued → generating → generated (or → rejected, for a flagged picture), stamps
+`times.<state>`, and never moves one backwards: a redelivered message must not pull a delivered
+job back to generating.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from gpu_service.vocabulary import GENERATED, GENERATING, GPU_MOVES
+from gpu_service.vocabulary import GENERATED, GENERATING, GPU_MOVES, REJECTED
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ def may_move(current: str | None, target: str) -> bool:
     return current in _MOVES_FROM[target]
 
 
-def changes_for(target: str, now: datetime) -> dict[str, Any]:
+def changes_for(target: str, now: datetime, **fields: Any) -> dict[str, Any]:
     """Pure: the Firestore field updates for a move (a dotted path updates one key of `times`)."""
-    return {"state": target, f"times.{target}": now}
+    return {"state": target, f"times.{target}": now, **fields}
 
 
 class JobDocuments:
@@ -48,10 +49,14 @@ class JobDocuments:
     def mark_generating(self, job_id: str, now: datetime) -> Move:
         return self._move(job_id, GENERATING, now)
 
-    def mark_generated(self, job_id: str, now: datetime) -> Move:
-        return self._move(job_id, GENERATED, now)
+    def mark_generated(self, job_id: str, now: datetime, **fields: Any) -> Move:
+        """`fields`: what the picture says about the job (seed, negative_applied)."""
+        return self._move(job_id, GENERATED, now, **fields)
 
-    def _move(self, job_id: str, target: str, now: datetime) -> Move:
+    def mark_rejected(self, job_id: str, reason: str, now: datetime) -> Move:
+        return self._move(job_id, REJECTED, now, reason=reason)
+
+    def _move(self, job_id: str, target: str, now: datetime, **fields: Any) -> Move:
         ref = self._db.collection(self._collection).document(job_id)
 
         # Read and write in one transaction: a concurrent move (say, delivery) between the
@@ -64,7 +69,7 @@ class JobDocuments:
             if not may_move((snapshot.to_dict() or {}).get("state"), target):
                 return Move.UNCHANGED
             # update(), never set(): it fails rather than create a document that is missing.
-            transaction.update(ref, changes_for(target, now))
+            transaction.update(ref, changes_for(target, now, **fields))
             return Move.MOVED
 
         outcome: Move = attempt(self._db.transaction())

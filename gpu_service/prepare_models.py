@@ -113,35 +113,28 @@ def prepare(
             if style.vae is None
             else tuple(c for c in layout.REQUIRED_COMPONENTS if c != "vae")
         )
-        model = hub.fetch(style.model, [layout.MODEL_INDEX, *layout.component_patterns(own)])
-        _require(model, style.model, [layout.MODEL_INDEX, *_required_files(own)])
-        record(f"{style.id} model", style.model, model)
-        _copy(model.folder, target, [layout.MODEL_INDEX, *layout.component_patterns(own)])
+        _fetch_into(hub, style.model, own, target, f"{style.id} model", record, with_index=True)
         if style.vae is not None:
-            vae = hub.fetch(style.vae, list(layout.COMPONENT_FILES["vae"]))
-            _require(vae, style.vae, list(layout.COMPONENT_FILES["vae"]))
-            record(f"{style.id} vae", style.vae, vae)
-            _copy(vae.folder, target / "vae", list(layout.COMPONENT_FILES["vae"]))
+            _fetch_into(hub, style.vae, ("vae",), target, f"{style.id} vae", record, flat=True)
         index = json.loads((target / layout.MODEL_INDEX).read_text())
-        if with_safety_checker:
-            patterns = layout.component_patterns(layout.SAFETY_COMPONENTS)
-            safety = hub.fetch(SAFETY_CHECKER, patterns)
-            _require(safety, SAFETY_CHECKER, patterns)
-            record(f"{style.id} safety checker", SAFETY_CHECKER, safety)
-            _copy(safety.folder, target, patterns)
-            index.update(
-                safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
-                feature_extractor=["transformers", "CLIPImageProcessor"],
-                requires_safety_checker=True,
-            )
-        else:
-            index.update(
-                safety_checker=[None, None], feature_extractor=[None, None], requires_safety_checker=False
-            )
+        # SDXL pipelines have no safety checker slot: it runs standalone (safety/ below).
+        for component in layout.SAFETY_COMPONENTS:
+            index.pop(component, None)
+        index.pop("requires_safety_checker", None)
         (target / layout.MODEL_INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
-        if half:
-            for weights in sorted(target.rglob(f"*{layout.WEIGHTS_SUFFIX}")):
-                _to_half(weights)
+
+    if with_safety_checker:
+        _fetch_into(
+            hub,
+            SAFETY_CHECKER,
+            layout.SAFETY_COMPONENTS,
+            staging / layout.safety_dir(),
+            "safety checker",
+            record,
+        )
+    if half:
+        for weights in sorted(staging.rglob(f"*{layout.WEIGHTS_SUFFIX}")):
+            _to_half(weights)
 
     for name, lora in loras_for(styles).items():
         if lora.source.weight_name is None:
@@ -149,7 +142,7 @@ def prepare(
         snapshot = hub.fetch(lora.source, [lora.source.weight_name])
         _require(snapshot, lora.source, [lora.source.weight_name])
         record(f"lora {name}", lora.source, snapshot)
-        _copy(snapshot.folder, staging / layout.lora_dir(name), [lora.source.weight_name])
+        _copy(snapshot.folder, staging / layout.lora_dir(name), [(lora.source.weight_name,) * 2])
 
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -221,14 +214,21 @@ def main(argv: Sequence[str] | None = None, *, storage_client: Any = None) -> in
     parser.add_argument("--keep-dtype", action="store_true", help="keep the published float32 weights")
     parser.add_argument("--no-safety-checker", action="store_true", help="leave the safety checker out")
     parser.add_argument("--hub-endpoint", default=None, help="a Hub mirror (default: HF_ENDPOINT or the Hub)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no download progress bars (for a job's log, say)"
+    )
     args = parser.parse_args(argv)
     logs.configure()
-    # One line per HTTP request and progress bars are noise in a job's log.
+    # One line per HTTP request is noise; a progress bar per file (on stderr) is what an
+    # operator waiting for 15 GB wants, unless the output is a log.
     for name in ("httpx", "httpx2", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    from huggingface_hub.utils import disable_progress_bars
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
-    disable_progress_bars()
+    if args.quiet:
+        disable_progress_bars()
+    else:
+        enable_progress_bars()
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         # The service's container sets it; preparing is the one step that needs the Hub.
         log.critical("HF_HUB_OFFLINE is set: run with HF_HUB_OFFLINE=0 to reach the Hub")
@@ -266,24 +266,47 @@ def main(argv: Sequence[str] | None = None, *, storage_client: Any = None) -> in
     return 0
 
 
-def _required_files(components: Sequence[str]) -> list[str]:
-    # Every tokenizer file is optional on its own; _require checks that one form is there.
-    return [
-        f"{component}/{name}"
+def _fetch_into(
+    hub: Hub,
+    source: ModelSource,
+    components: tuple[str, ...],
+    target: Path,
+    role: str,
+    record: Any,
+    *,
+    with_index: bool = False,
+    flat: bool = False,
+) -> None:
+    """The components' files of `source` (its variant's weights, saved under the plain names)
+    into `target`; `flat`: a repository that is one component (a VAE) at its top level."""
+    names = [
+        (f"{component}/{name}", layout.variant_name(f"{component}/{name}", source.variant))
         for component in components
         for name in layout.COMPONENT_FILES[component]
-        if component != "tokenizer"
     ]
+    if flat:
+        names = [(plain, fetched.split("/", 1)[1]) for plain, fetched in names]
+    patterns = [fetched for _, fetched in names] + ([layout.MODEL_INDEX] if with_index else [])
+    snapshot = hub.fetch(source, patterns)
+    required = [fetched for plain, fetched in names if plain.split("/")[0] not in layout.TOKENIZERS]
+    _require(snapshot, source, required + ([layout.MODEL_INDEX] if with_index else []), components)
+    record(role, source, snapshot)
+    _copy(snapshot.folder, target, [(fetched, plain) for plain, fetched in names])
+    if with_index:
+        _copy(snapshot.folder, target, [(layout.MODEL_INDEX, layout.MODEL_INDEX)])
 
 
-def _require(snapshot: Snapshot, source: ModelSource, files: Sequence[str]) -> None:
+def _require(
+    snapshot: Snapshot, source: ModelSource, files: Sequence[str], components: Sequence[str] = ()
+) -> None:
     missing = [name for name in files if not (snapshot.folder / name).is_file()]
-    if any(name.startswith("tokenizer/") for name in layout.component_patterns(("tokenizer",))) and (
-        f"{layout.MODEL_INDEX}" in files
-    ):
-        tokenizer = snapshot.folder / "tokenizer"
-        if not ((tokenizer / "tokenizer.json").is_file() or (tokenizer / "vocab.json").is_file()):
-            missing.append("tokenizer/vocab.json (or tokenizer.json)")
+    for component in layout.TOKENIZERS:
+        # Every tokenizer file is optional on its own; one of the two forms must be there.
+        tokenizer = snapshot.folder / component
+        if component in components and not (
+            (tokenizer / "tokenizer.json").is_file() or (tokenizer / "vocab.json").is_file()
+        ):
+            missing.append(f"{component}/vocab.json (or tokenizer.json)")
     if missing:
         raise PrepareError(
             f"{source.repo}@{snapshot.commit} lacks {', '.join(missing)}: not a diffusers repository"
@@ -291,13 +314,14 @@ def _require(snapshot: Snapshot, source: ModelSource, files: Sequence[str]) -> N
         )
 
 
-def _copy(source: Path, target: Path, patterns: Sequence[str]) -> None:
-    for name in patterns:
-        found = source / name
+def _copy(source: Path, target: Path, names: Sequence[tuple[str, str]]) -> None:
+    """(name in the snapshot, name in the target) pairs; files the snapshot lacks are skipped."""
+    for fetched, plain in names:
+        found = source / fetched
         if found.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / plain).parent.mkdir(parents=True, exist_ok=True)
             # The Hub cache links snapshot files to blobs: copy the content, not the link.
-            shutil.copyfile(found.resolve(), target / name)
+            shutil.copyfile(found.resolve(), target / plain)
 
 
 def _to_half(path: Path) -> None:

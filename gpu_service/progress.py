@@ -20,11 +20,16 @@ PUBLISH_TIMEOUT_SECONDS = 5.0
 class ProgressReporter(Protocol):
     def started(self, job_id: str) -> None: ...
 
+    def rejected(self, job_id: str, reason: str) -> None: ...
+
 
 class SilentProgress:
     """No progress topic configured."""
 
     def started(self, job_id: str) -> None:
+        return None
+
+    def rejected(self, job_id: str, reason: str) -> None:
         return None
 
 
@@ -34,9 +39,13 @@ class PubSubProgress:
         self._topic = publisher.topic_path(project, topic)
 
     def started(self, job_id: str) -> None:
+        self._publish(job_id, progress_event(job_id))
+
+    def rejected(self, job_id: str, reason: str) -> None:
+        self._publish(job_id, progress_event(job_id, "rejected", reason))
+
+    def _publish(self, job_id: str, body: bytes) -> None:
         try:
-            self._publisher.publish(self._topic, progress_event(job_id), job_id=job_id).result(
-                timeout=PUBLISH_TIMEOUT_SECONDS
-            )
+            self._publisher.publish(self._topic, body, job_id=job_id).result(timeout=PUBLISH_TIMEOUT_SECONDS)
         except Exception:
             log.warning("progress event not published", exc_info=True, extra={"reason": "progress"})

@@ -1,11 +1,15 @@
 """Jobs that will never succeed, however often Pub/Sub redelivers them.
 
-The HTTP edge answers these 400 with the reason: Pub/Sub retries, then moves the message to the
-dead-letter topic, where the failure reporter closes the job and tells the user. Anything else
-that goes wrong is a 500 and may succeed on a redelivery.
+A blocked prompt is answered 400 with the reason: Pub/Sub retries, then moves the message to the
+dead-letter topic, where the failure reporter closes the job and tells the user. A flagged
+picture is a final answer of its own: the job is rejected at once (reason "flagged"), the user
+told, and the message acknowledged (service.process_job). Anything else that goes wrong is a
+500 and may succeed on a redelivery.
 """
 
 from __future__ import annotations
+
+from gpu_service.vocabulary import FLAGGED
 
 
 class JobRefused(Exception):
@@ -24,7 +28,14 @@ class BlockedPrompt(JobRefused):
 
 
 class UnsafeOutput(JobRefused):
-    """The model's safety checker flagged the picture: it is not uploaded."""
+    """The safety checker flagged the picture: it is not uploaded, and the job is rejected."""
 
     def __init__(self) -> None:
-        super().__init__("unsafe output")
+        super().__init__(FLAGGED)
+
+
+class BrokenOutput(JobRefused):
+    """The picture decoded to NaN or black twice, with two seeds: never sent."""
+
+    def __init__(self) -> None:
+        super().__init__("broken output")

@@ -1,9 +1,18 @@
 """How each style is drawn, as data: the one file to edit to change a model or a recipe. Pure.
 
-Every style is an SD 1.5-family model, so one fast path serves all three: the LCM-LoRA
-(latent-consistency/lcm-lora-sdv1-5) turns any SD 1.5 UNet into a 4-8 step model. Each style
-also has a quality path (a classic scheduler, more steps, real classifier-free guidance) and an
-economy recipe (fewest steps, smaller picture) that the ops mode "economy" selects.
+Every style is a Stable Diffusion XL-family model drawn at 1024 px (and SDXL's portrait and
+landscape buckets), with few-step LoRAs for speed:
+
+    fast     SDXL-Lightning's 4-step LoRA: 4 UNet passes, no classifier-free guidance, so no
+             negative prompt (the default for a job without `--no ...`)
+    guided   LCM-LoRA for SDXL at guidance 1.5: 8 steps of 2 passes, and the negative prompt
+             is honoured (the default path for a job that says `--no ...`)
+    quality  the plain fine-tune with a classic sampler and real guidance (STYLE_PATHS)
+    economy  SDXL-Lightning's 2-step LoRA: 2 passes, no negative prompt (ops mode "economy")
+
+Realistic is its own fine-tune (RealVisXL); Ghibli and Pixel Art are LoRAs on one shared SDXL
+base UNet. Each licence below is the one its model card declares: nothing non-commercial and
+nothing gated (no DMD2, cc-by-nc; no SDXL-Turbo, gated and non-commercial).
 
 The weights are never fetched at run time: `python -m gpu_service.prepare_models` copies every
 model below, at its revision, into the models bucket (layout in gpu_service/layout.py) and
@@ -17,17 +26,19 @@ from dataclasses import dataclass, replace
 
 from gpu_service.contract import ASPECTS, MODES, STYLES
 
-# A branch, not a commit: the preparation command resolves it and writes the commit it got into
-# the models bucket's manifest.json. Replace it here with that commit to pin the model, so that
-# a rebuilt bucket holds the same weights and a seed keeps drawing the same picture.
+# A branch, not a commit: the preparation command resolves it, logs a WARNING and writes the
+# commit it got into the models bucket's manifest.json. Only used where no commit could be
+# read from the Hub's public pages when this was written; replace it with the manifest's.
 UNPINNED = "main"
 
-# SD 1.5 works in 8x8-pixel latents and its UNet halves them three times: sizes that are
-# multiples of 64 avoid the padding artefacts of odd latent sizes.
+# SDXL works in 8x8-pixel latents and its UNet halves them twice: its training buckets are
+# multiples of 64. Smaller than 768 px it no longer composes well.
 SIZE_STEP = 64
+MIN_SIDE = 768
 
 # Names the engine maps to diffusers scheduler classes (gpu_service/schedulers.py).
-SCHEDULERS = ("lcm", "dpmpp_2m_karras", "euler_a", "ddim")
+SCHEDULERS = ("lcm", "euler", "dpmpp_2m_karras", "euler_a", "ddim")
+TIMESTEP_SPACINGS = ("leading", "trailing", "linspace")
 PATHS = ("fast", "quality")
 ENCODINGS = ("png", "jpeg", "webp")
 
@@ -40,6 +51,11 @@ class ModelSource:
     revision: str = UNPINNED
     # For a LoRA repository: the one weights file to take from it.
     weight_name: str | None = None
+    # "fp16": take each component's .fp16.safetensors file (half the download; what the GPU
+    # runs anyway), saved under the plain name.
+    variant: str | None = None
+    # As the model card declares it (its `license:`), checked when the model was chosen.
+    licence: str = ""
 
     @property
     def pinned(self) -> bool:
@@ -55,15 +71,17 @@ class Lora:
 
 @dataclass(frozen=True)
 class Recipe:
-    scheduler: str  # a name in SCHEDULERS; "lcm" also switches the LCM-LoRA on
+    scheduler: str  # a name in SCHEDULERS
     steps: int
-    # 1.0 switches classifier-free guidance off: one UNet pass per step instead of two, and the
-    # negative prompt is not used. LCM is distilled to work that way.
+    # At most 1 switches classifier-free guidance off: one UNet pass per step instead of two,
+    # and no negative prompt. Few-step distillations are made to work that way.
     guidance: float
+    lora: Lora | None = None  # the few-step LoRA this recipe needs, if any
+    timestep_spacing: str | None = None  # None: the model's own
 
     @property
-    def uses_lcm(self) -> bool:
-        return self.scheduler == "lcm"
+    def applies_negative(self) -> bool:
+        return self.guidance > 1
 
 
 @dataclass(frozen=True)
@@ -72,26 +90,31 @@ class Plan:
     plans can share one batched pipeline call."""
 
     style: str
-    recipe_name: str  # fast | quality | economy
+    recipe_name: str  # fast | guided | quality | economy
     scheduler: str
     steps: int
     guidance: float
     width: int
     height: int
     adapters: tuple[tuple[str, float], ...]  # (LoRA name, scale) switched on for this call
+    timestep_spacing: str | None = None
+
+    @property
+    def applies_negative(self) -> bool:
+        return self.guidance > 1
 
 
 @dataclass(frozen=True)
 class Style:
     id: str
-    model: ModelSource  # UNet, text encoder, tokenizer and scheduler config
+    model: ModelSource  # UNet, text encoders, tokenizers and scheduler config
     prompt_template: str  # `{prompt}` is replaced by the user's prompt
-    negative_prompt: str
-    size: int  # side of a square picture; portrait and landscape stretch one side (size_for)
+    negative_prompt: str  # used by the recipes with guidance only
+    size: int  # side of a square picture; portrait and landscape are SDXL's buckets (size_for)
     fast: Recipe
+    guided: Recipe  # the fast path of a job with a negative prompt
     quality: Recipe
     economy: Recipe
-    economy_size: int
     postprocess: str  # a name in postprocess.POSTPROCESSORS
     encoding: str  # a name in ENCODINGS
     path: str = "fast"  # the recipe of a normal-mode job: fast or quality
@@ -103,12 +126,21 @@ class Style:
             raise ValueError(f"style {self.id}: path must be one of {PATHS}, not {self.path!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"style {self.id}: encoding must be one of {ENCODINGS}, not {self.encoding!r}")
-        for recipe in (self.fast, self.quality, self.economy):
-            if recipe.scheduler not in SCHEDULERS or recipe.steps < 1:
+        for recipe in self.recipes().values():
+            if (
+                recipe.scheduler not in SCHEDULERS
+                or recipe.steps < 1
+                or recipe.guidance < 0
+                or recipe.timestep_spacing not in (None, *TIMESTEP_SPACINGS)
+            ):
                 raise ValueError(f"style {self.id}: bad recipe {recipe}")
-        for side in (self.size, self.economy_size):
-            if side % SIZE_STEP:
-                raise ValueError(f"style {self.id}: sizes must be multiples of {SIZE_STEP}, not {side}")
+        if not self.guided.applies_negative or not self.quality.applies_negative:
+            raise ValueError(f"style {self.id}: the guided and quality recipes need guidance above 1")
+        if self.size % 16:
+            raise ValueError(f"style {self.id}: the size must be a multiple of 16, not {self.size}")
+
+    def recipes(self) -> dict[str, Recipe]:
+        return {"fast": self.fast, "guided": self.guided, "quality": self.quality, "economy": self.economy}
 
     def prompt_for(self, user_prompt: str) -> str:
         return self.prompt_template.format(prompt=user_prompt.strip())
@@ -117,31 +149,38 @@ class Style:
         """The style's negative prompt, then the user's own, if any."""
         return ", ".join(part for part in (self.negative_prompt, user_negative.strip()) if part)
 
-    def recipe_for(self, mode: str) -> tuple[str, Recipe]:
+    def recipe_for(self, mode: str, *, negative: bool = False) -> tuple[str, Recipe]:
+        """The recipe of a job: economy mode takes the economy recipe (which may ignore a
+        negative prompt: the caption then does not claim it); otherwise the style's path, and on
+        the fast path a job with a negative prompt takes the guided recipe that honours it."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         if mode == "economy":
             return "economy", self.economy
-        return self.path, self.fast if self.path == "fast" else self.quality
+        if self.path == "quality":
+            return "quality", self.quality
+        if negative and not self.fast.applies_negative:
+            return "guided", self.guided
+        return "fast", self.fast
 
-    def size_for(self, aspect: str, mode: str = "normal") -> tuple[int, int]:
-        """(width, height) for an aspect of the contract: one side 1.5 times the other."""
+    def size_for(self, aspect: str) -> tuple[int, int]:
+        """(width, height) for an aspect of the contract: SDXL's training buckets, 1024x1024,
+        896x1152 and 1152x896 (the sides 7/8 and 9/8 of the square's)."""
         if aspect not in ASPECTS:
             raise ValueError(f"unknown aspect {aspect!r}")
-        side = self.economy_size if mode == "economy" else self.size
-        longer = _round_to_step(side * 3 // 2)
+        short, long = self.size * 7 // 8, self.size * 9 // 8
         if aspect == "portrait":
-            return side, longer
+            return short, long
         if aspect == "landscape":
-            return longer, side
-        return side, side
+            return long, short
+        return self.size, self.size
 
-    def plan(self, *, mode: str, aspect: str) -> Plan:
-        name, recipe = self.recipe_for(mode)
-        width, height = self.size_for(aspect, mode)
+    def plan(self, *, mode: str, aspect: str, negative: bool = False) -> Plan:
+        name, recipe = self.recipe_for(mode, negative=negative)
+        width, height = self.size_for(aspect)
         adapters = [] if self.lora is None else [(self.lora.name, self.lora.scale)]
-        if recipe.uses_lcm:
-            adapters.append((LCM_LORA.name, LCM_LORA.scale))
+        if recipe.lora is not None:
+            adapters.append((recipe.lora.name, recipe.lora.scale))
         return Plan(
             style=self.id,
             recipe_name=name,
@@ -151,17 +190,23 @@ class Style:
             width=width,
             height=height,
             adapters=tuple(adapters),
+            timestep_spacing=recipe.timestep_spacing,
         )
 
     def plans(self) -> list[Plan]:
-        """Every plan this style can run with its current path, square: what warm-up draws and
-        what decides whether its LoRAs may be fused into the UNet."""
-        return [self.plan(mode=mode, aspect="square") for mode in MODES]
+        """Every plan this style can serve with its current path: each aspect of each recipe a
+        job can reach. What warm-up draws, so that no user's job is a shape's first."""
+        found: dict[Plan, None] = {}
+        for mode in MODES:
+            for negative in (False, True):
+                for aspect in ASPECTS:
+                    found[self.plan(mode=mode, aspect=aspect, negative=negative)] = None
+        return list(found)
 
     def with_path(self, path: str) -> Style:
         return replace(self, path=path)
 
-    def scaled(self, *, size: int, economy_size: int, steps: int) -> Style:
+    def scaled(self, *, size: int, steps: int) -> Style:
         """The same style drawn smaller and in at most `steps` steps (the tiny CPU pipeline)."""
 
         def fewer(recipe: Recipe) -> Recipe:
@@ -170,108 +215,166 @@ class Style:
         return replace(
             self,
             size=size,
-            economy_size=economy_size,
             fast=fewer(self.fast),
+            guided=fewer(self.guided),
             quality=fewer(self.quality),
             economy=fewer(self.economy),
         )
 
 
-def _round_to_step(pixels: int) -> int:
-    return max(SIZE_STEP, round(pixels / SIZE_STEP) * SIZE_STEP)
+# --- the models, each with the licence its model card declares ---------------------------------
 
+# Stable Diffusion XL base 1.0: the base of Ghibli and Pixel Art. CreativeML Open RAIL++-M
+# (commercial use allowed, with its use restrictions); not gated.
+SDXL_BASE = ModelSource(
+    "stabilityai/stable-diffusion-xl-base-1.0",
+    revision="462165984030d82259a11f4367a4eed129e94a7b",
+    variant="fp16",
+    licence="openrail++",
+)
 
-# The few-step fast path for every SD 1.5 UNet (its card: 4 to 8 steps, guidance 1 to 2).
-LCM_LORA = Lora(
-    "lcm",
-    # Pinned: the commit the Hub listed as main's head (file pytorch_lora_weights.safetensors).
+# SDXL's VAE fine-tuned to stay finite in fp16 (the original overflows to NaN, so a black
+# picture, unless run in fp32): same latent space, one copy for all styles. MIT.
+SDXL_VAE_FP16_FIX = ModelSource(
+    "madebyollin/sdxl-vae-fp16-fix", revision="207b116dae70ace3637169f1ddd2434b91b3a8cd", licence="mit"
+)
+
+# SDXL has no safety checker of its own: the diffusers one (a CLIP image classifier, from
+# SD 1.5's repository) runs on the decoded pictures (gpu_service/safety.py). CreativeML
+# OpenRAIL-M.
+SAFETY_CHECKER = ModelSource(
+    "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    revision="451f4fe16113bff5a5d2269ed5ad43b0592e9a14",
+    licence="creativeml-openrail-m",
+)
+
+# SDXL-Lightning (ByteDance), progressive adversarial distillation of SDXL base: its card's
+# recipe is EulerDiscreteScheduler with timestep_spacing="trailing", guidance_scale=0 and as
+# many steps as the LoRA's name says; the LoRAs work on SDXL fine-tunes too. Open RAIL++-M.
+LIGHTNING_REVISION = "c9a24f48e1c025556787b0c58dd67a091ece2e44"
+LIGHTNING_4 = Lora(
+    "lightning-4",
     ModelSource(
-        "latent-consistency/lcm-lora-sdv1-5",
-        revision="cf2fced511dbe7e26c8d1d397e728fbab875db4b",
+        "ByteDance/SDXL-Lightning",
+        revision=LIGHTNING_REVISION,
+        weight_name="sdxl_lightning_4step_lora.safetensors",
+        licence="openrail++",
+    ),
+)
+LIGHTNING_2 = Lora(
+    "lightning-2",
+    ModelSource(
+        "ByteDance/SDXL-Lightning",
+        revision=LIGHTNING_REVISION,
+        weight_name="sdxl_lightning_2step_lora.safetensors",
+        licence="openrail++",
+    ),
+)
+# LCM-LoRA for SDXL: its card uses LCMScheduler with 2 to 8 steps and guidance 1 to 2 (above
+# 1 it is real classifier-free guidance, so the negative prompt counts); the pixel-art-xl card
+# recommends exactly this: 8 steps, guidance 1.5. Open RAIL++-M.
+LCM_XL = Lora(
+    "lcm",
+    ModelSource(
+        "latent-consistency/lcm-lora-sdxl",
+        revision="e4f4bc876032ad70aa9d241af2a2f33db0f3f048",
         weight_name="pytorch_lora_weights.safetensors",
+        licence="openrail++",
     ),
 )
 
-# SD's autoencoder with its decoder fine-tuned (same latent space, fewer artefacts in faces and
-# text); Realistic Vision's card asks for it. One VAE for all styles is also one copy in memory.
-SD_VAE_FT_MSE = ModelSource("stabilityai/sd-vae-ft-mse")
-
-# The diffusers safety checker (a CLIP image classifier) and its feature extractor, copied into
-# every style's folder; a flagged picture is refused, never uploaded (engine.UnsafeOutput).
-SAFETY_CHECKER = ModelSource("stable-diffusion-v1-5/stable-diffusion-v1-5")
-
-# One economy recipe for all: LCM's minimum steps, no guidance, and a 384-pixel side (about
-# 0.56 of the pixels of 512): roughly a third of a normal fast job's GPU time.
-ECONOMY = Recipe(scheduler="lcm", steps=4, guidance=1.0)
-ECONOMY_SIZE = 384
-FAST = Recipe(scheduler="lcm", steps=6, guidance=1.0)
-
-GHIBLI = Style(
-    id="ghibli",
-    # Fine-tuned on Studio Ghibli film stills; "ghibli style" is its trigger phrase. Pinned to
-    # the commit that added its safetensors weights (main's head when this was written).
-    model=ModelSource("nitrosocke/Ghibli-Diffusion", revision="75f68c4d7a51cf573ded51526297fd2b8cdb84ff"),
-    prompt_template="ghibli style, {prompt}",
-    negative_prompt="lowres, blurry, bad anatomy, extra fingers, text, watermark, signature",
-    size=512,
-    fast=FAST,
-    quality=Recipe(scheduler="dpmpp_2m_karras", steps=25, guidance=7.0),
-    economy=ECONOMY,
-    economy_size=ECONOMY_SIZE,
-    postprocess="none",
-    encoding="jpeg",
-    vae=SD_VAE_FT_MSE,
-)
+FAST = Recipe(scheduler="euler", steps=4, guidance=0.0, lora=LIGHTNING_4, timestep_spacing="trailing")
+GUIDED = Recipe(scheduler="lcm", steps=8, guidance=1.5, lora=LCM_XL)
+ECONOMY = Recipe(scheduler="euler", steps=2, guidance=0.0, lora=LIGHTNING_2, timestep_spacing="trailing")
+SIZE = 1024
 
 REALISTIC = Style(
     id="realistic",
-    # A photorealistic SD 1.5 fine-tune, in diffusers layout with safetensors weights. Pinned to
-    # a commit whose tree holds them; "noVAE": it expects an external VAE (its card: ft-MSE).
+    # RealVisXL V5.0, a photorealistic SDXL fine-tune, in diffusers layout with fp16 files;
+    # pinned to the commit that uploaded them. Open RAIL++-M. Its card asks for 25+ steps of
+    # DPM++ 2M Karras (the quality path) and gives the negative prompt below.
     model=ModelSource(
-        "SG161222/Realistic_Vision_V5.1_noVAE", revision="672a55008829cf5e581a6a33159daf03c44a0f0b"
+        "SG161222/RealVisXL_V5.0",
+        revision="17f70fbda0897972c4637aa3a30ea924b8ed8c69",
+        variant="fp16",
+        licence="openrail++",
     ),
-    prompt_template="RAW photo, {prompt}, dslr, soft lighting, high quality, film grain",
-    negative_prompt="cartoon, anime, drawing, painting, 3d render, cgi, deformed, bad anatomy, blurry, text",
-    size=512,
+    prompt_template="RAW photo, {prompt}, 8k uhd, dslr, soft lighting, high quality, film grain",
+    negative_prompt="(face asymmetry, eyes asymmetry, deformed eyes, open mouth), cartoon, drawing, text",
+    size=SIZE,
     fast=FAST,
-    # Its card recommends a low guidance scale.
+    guided=GUIDED,
     quality=Recipe(scheduler="dpmpp_2m_karras", steps=25, guidance=5.0),
     economy=ECONOMY,
-    economy_size=ECONOMY_SIZE,
     postprocess="none",
     encoding="jpeg",
-    vae=SD_VAE_FT_MSE,
+    vae=SDXL_VAE_FP16_FIX,
+)
+
+GHIBLI = Style(
+    id="ghibli",
+    # SDXL base plus a Studio Ghibli-look slider LoRA (MIT, its card). Its card applies it at
+    # strength 2 with the trigger words "Studio Ghibli style". No commit of it could be read
+    # from the Hub's public pages: UNPINNED until the manifest names one.
+    model=SDXL_BASE,
+    lora=Lora(
+        "ghibli",
+        ModelSource(
+            "ntc-ai/SDXL-LoRA-slider.Studio-Ghibli-style",
+            weight_name="Studio Ghibli style.safetensors",
+            licence="mit",
+        ),
+        scale=2.0,
+    ),
+    prompt_template="{prompt}, Studio Ghibli style, hand-drawn anime film still, soft colours",
+    negative_prompt="photo, 3d render, lowres, blurry, text, watermark, signature",
+    size=SIZE,
+    fast=FAST,
+    guided=GUIDED,
+    quality=Recipe(scheduler="dpmpp_2m_karras", steps=25, guidance=6.0),
+    economy=ECONOMY,
+    postprocess="none",
+    encoding="jpeg",
+    vae=SDXL_VAE_FP16_FIX,
 )
 
 PIXEL = Style(
     id="pixel",
-    # Stable Diffusion 1.5 itself plus a pixel-art LoRA for it ("PixArFK" is its trigger). Its
-    # output only looks like pixel art, so post-processing snaps it onto a real grid with a real
-    # palette. Check the LoRA's licence (a bespoke one) before a public deployment.
-    model=ModelSource("stable-diffusion-v1-5/stable-diffusion-v1-5"),
+    # SDXL base plus nerijs/pixel-art-xl (CreativeML OpenRAIL-M), pinned to the commit that
+    # uploaded its weights. Its card: LoRA strength 1.2, "pixel" in the prompt, negative "3d
+    # render, realistic", and a nearest-neighbour downscale for pixel-perfect output, which
+    # the pixel grid (postprocess.pixel_grid) does properly.
+    model=SDXL_BASE,
     lora=Lora(
         "pixel-art",
         ModelSource(
-            "artificialguybr/pixelartredmond-1-5v-pixel-art-loras-for-sd-1-5",
-            weight_name="PixelArtRedmond15V-PixelArt-PIXARFK.safetensors",
+            "nerijs/pixel-art-xl",
+            revision="ff35fec8148216e65984f6fc84caf76fb6821a18",
+            weight_name="pixel-art-xl.safetensors",
+            licence="creativeml-openrail-m",
         ),
+        scale=1.2,
     ),
-    prompt_template="pixel art, PixArFK, {prompt}",
-    negative_prompt="blurry, smooth shading, photo, 3d render, text, watermark",
-    size=512,
+    prompt_template="pixel, pixel art, {prompt}",
+    negative_prompt="3d render, realistic, blurry, smooth shading, photo, text, watermark",
+    size=SIZE,
     fast=FAST,
-    quality=Recipe(scheduler="euler_a", steps=25, guidance=7.5),
+    guided=GUIDED,
+    quality=Recipe(scheduler="euler_a", steps=25, guidance=6.0),
     economy=ECONOMY,
-    economy_size=ECONOMY_SIZE,
     postprocess="pixel_grid",
-    # Lossless: flat cells and a 16-colour palette compress far better as PNG than as JPEG.
+    # Lossless: flat cells and a small palette compress far better as PNG than as JPEG.
     encoding="png",
-    vae=SD_VAE_FT_MSE,
+    vae=SDXL_VAE_FP16_FIX,
 )
 
 STYLES_BY_ID: dict[str, Style] = {style.id: style for style in (GHIBLI, REALISTIC, PIXEL)}
 if tuple(STYLES_BY_ID) != STYLES:
     raise RuntimeError(f"styles {tuple(STYLES_BY_ID)} do not match the contract's {STYLES}")
+for _style in STYLES_BY_ID.values():
+    for _side in _style.size_for("portrait") + (_style.size,):
+        if _side % SIZE_STEP or _side < MIN_SIDE:
+            raise RuntimeError(f"style {_style.id}: side {_side} is not a multiple of 64 of at least 768")
 
 
 def with_paths(styles: dict[str, Style], paths: dict[str, str]) -> dict[str, Style]:
@@ -286,8 +389,23 @@ def loras_for(styles: Iterable[Style]) -> dict[str, Lora]:
     """Every LoRA the styles' plans switch on, by adapter name."""
     loras: dict[str, Lora] = {}
     for style in styles:
-        if style.lora is not None:
-            loras[style.lora.name] = style.lora
-        if any(plan.adapters and LCM_LORA.name in dict(plan.adapters) for plan in style.plans()):
-            loras[LCM_LORA.name] = LCM_LORA
+        used = {name for plan in style.plans() for name, _ in plan.adapters}
+        candidates = [style.lora, *(recipe.lora for recipe in style.recipes().values())]
+        for lora in candidates:
+            if lora is not None and lora.name in used:
+                loras[lora.name] = lora
     return loras
+
+
+def sources(styles: Iterable[Style]) -> list[tuple[str, ModelSource]]:
+    """(role, source) of every model the styles draw with: what the README's licence table and
+    the preparation command list."""
+    styles = list(styles)
+    found: list[tuple[str, ModelSource]] = []
+    for style in styles:
+        found.append((f"{style.id} model", style.model))
+        if style.vae is not None:
+            found.append((f"{style.id} vae", style.vae))
+    found += [(f"lora {name}", lora.source) for name, lora in loras_for(styles).items()]
+    found.append(("safety checker", SAFETY_CHECKER))
+    return found

@@ -22,10 +22,17 @@ JOB_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 # The job document jobs/<job_id>. The functions own the state machine; the GPU service makes two
 # moves of it, each only from these states (never backwards: a redelivered message must not pull
 # a delivered job back to generating), and stamps `times.<state>` with each.
+# A third move ends a job whose picture the GPU's safety checker flagged: rejected, with this
+# reason, and a progress event in that state tells the functions to tell the user.
 QUEUED = "queued"
 GENERATING = "generating"
 GENERATED = "generated"
+REJECTED = "rejected"
+FLAGGED = "flagged"
 GPU_MOVES: dict[str, frozenset[str]] = {
     GENERATING: frozenset({QUEUED}),
     GENERATED: frozenset({QUEUED, GENERATING}),
+    REJECTED: frozenset({QUEUED, GENERATING}),
 }
+# The states a progress event (GPU → report_progress) may carry.
+PROGRESS_STATES = (GENERATING, REJECTED)

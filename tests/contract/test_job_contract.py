@@ -146,6 +146,14 @@ def test_a_progress_event_from_the_gpu_service_is_read_by_the_functions():
         functions.ProgressEvent.from_json(gpu.progress_event("../u77"))
 
 
+def test_a_rejection_from_the_gpu_service_is_read_by_the_functions_with_its_reason():
+    event = functions.ProgressEvent.from_json(gpu.progress_event("u77", "rejected", "flagged"))
+
+    assert (event.job_id, event.state, event.reason) == ("u77", "rejected", "flagged")
+    with pytest.raises(ValueError, match="progress state"):
+        gpu.progress_event("u77", "exploded")
+
+
 # The job document: the functions own the state machine, the GPU service makes two moves of it.
 ALL_STATES = [state.value for state in functions_jobs.State]
 

@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 from imagebot.core.vocabulary import (
     ASPECTS,
     CONTRACT_VERSION,
-    GENERATING,
     JOB_ID_PATTERN,
     MODES,
     OUTPUT_EXTENSIONS,
     OUTPUT_PREFIX,
+    PROGRESS_STATES,
     STYLES,
 )
 
@@ -117,22 +117,26 @@ class OutputMetadata:
 @dataclass(frozen=True)
 class ProgressEvent:
     job_id: str
-    state: str  # GENERATING
+    state: str  # GENERATING, or REJECTED (the GPU's safety checker flagged the picture)
     version: int = CONTRACT_VERSION
+    reason: str = ""
 
     @classmethod
     def from_json(cls, body: bytes) -> ProgressEvent:
         try:
             raw = json.loads(body)
             event = cls(
-                job_id=raw["job_id"], state=raw["state"], version=raw.get("version", CONTRACT_VERSION)
+                job_id=raw["job_id"],
+                state=raw["state"],
+                version=raw.get("version", CONTRACT_VERSION),
+                reason=str(raw.get("reason", "")),
             )
         except (ValueError, TypeError, KeyError) as error:
             raise ContractError(f"not a progress event: {error!r}") from error
         if (
             event.version != CONTRACT_VERSION
             or not _JOB_ID.match(str(event.job_id))
-            or event.state != GENERATING
+            or event.state not in PROGRESS_STATES
         ):
             raise ContractError(f"bad progress event {raw!r}")
         return event

@@ -106,5 +106,10 @@ def language_menu(current: str) -> dict[str, Any]:
     }
 
 
+def again(job_id: str, language: str) -> dict[str, Any]:
+    """Again alone: the same prompt and style with a new seed (a flagged picture's answer)."""
+    return {"inline_keyboard": [[_button(texts.render(language, "button_again"), "again", job_id)]]}
+
+
 def retry(job_id: str, language: str) -> dict[str, Any]:
     return {"inline_keyboard": [[_button(texts.render(language, "button_retry"), "retry", job_id)]]}

@@ -1,14 +1,16 @@
-"""report_progress: the GPU service started drawing a job; the user sees it at once."""
+"""report_progress: the GPU service started drawing a job, or rejected its picture (the safety
+checker flagged it); the user sees it at once."""
 
 from __future__ import annotations
 
 import logging
 
-from imagebot.core import texts
+from imagebot.core import keyboards, texts
 from imagebot.core.contract import ProgressEvent
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State
 from imagebot.core.styles import label
+from imagebot.core.vocabulary import FLAGGED
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -23,6 +25,15 @@ log = logging.getLogger(__name__)
 )
 def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -> None:
     job = rt.jobs.get_job(event.job_id)
+    if event.state == State.REJECTED:
+        # The GPU has rejected the job already (reason "flagged") and acknowledged its message:
+        # this is the one place the user hears of it. Again draws a new seed.
+        if job is not None and job["state"] == State.REJECTED:
+            language = job.get("language", texts.DEFAULT_LANGUAGE)
+            flagged = job.get("reason") == FLAGGED  # the only rejection the GPU makes today
+            text = texts.render(language, "rejected_flagged" if flagged else "failed_generic")
+            show_status(job, text, rt, reply_markup=keyboards.again(event.job_id, language))
+        return
     if job is None or job["state"] != State.GENERATING:
         # Already drawn or delivered (the photo beat this message): the status is gone.
         log.info("progress for a job past generating", extra=fields(stage="progress", job_id=event.job_id))

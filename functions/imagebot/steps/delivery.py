@@ -67,13 +67,11 @@ def send_photo(job: dict[str, Any], rt: Services, *, photo: tuple[str, bytes, st
 
 def photo_caption(job: dict[str, Any], *, drawn_as: str = "") -> str:
     language = job.get("language", texts.DEFAULT_LANGUAGE)
+    # The GPU says whether the negative prompt was drawn with (economy's recipe cannot):
+    # the caption claims it only then.
+    negative = job.get("negative_prompt", "") if job.get("negative_applied", True) else ""
     return texts.caption(
-        language,
-        label(job["style"]),
-        job["prompt"],
-        job["seed"],
-        job.get("negative_prompt", ""),
-        drawn_as=drawn_as,
+        language, label(job["style"]), job["prompt"], job["seed"], negative, drawn_as=drawn_as
     )
 
 

@@ -53,3 +53,22 @@ def test_a_429_from_telegram_is_waited_out_and_the_photo_still_arrives(runtime, 
     assert [call.status for call in attempts] == [429, 200]
     assert attempts[1].time - attempts[0].time >= 1.0  # retry_after honoured
     assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED
+
+
+def test_a_flagged_picture_is_told_plainly_in_the_users_language_with_again(runtime, telegram):
+    chat_id, job_id = next(ids), f"u{next(ids)}"
+    status_id = runtime.bot.send_message(chat_id, "🎨 drawing")["message_id"]
+    put_job(
+        runtime, job_id, chat_id, State.REJECTED, language="ru", reason="flagged", status_message_id=status_id
+    )
+    body = {"version": 1, "job_id": job_id, "state": "rejected", "reason": "flagged"}
+
+    report_progress.handle_message(pubsub_event_data(json.dumps(body).encode()), runtime)
+
+    (edit,) = telegram.calls("editMessageText")
+    assert edit.params["message_id"] == status_id
+    assert edit.params["text"] == "Рисунок не отправлен: фильтр счёл его недопустимым. Нажмите 🔁 Ещё раз."
+    markup = edit.params["reply_markup"]
+    (button,) = (json.loads(markup) if isinstance(markup, str) else markup)["inline_keyboard"][0]
+    assert button["text"] == "🔁 Ещё раз" and job_id in button["callback_data"]
+    assert button["callback_data"].startswith("again")

@@ -1,10 +1,11 @@
 """Concurrent pushes over real HTTP: micro-batching, a failure that stays with its job, and
-the refusals (blocked prompt, unsafe picture) that Pub/Sub must dead-letter (the blocked
-prompt through the Vertex AI predict route too)."""
+the blocked prompt that Pub/Sub must dead-letter (through the Vertex AI predict route too), and
+the flagged picture that ends its job at once."""
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -18,14 +19,16 @@ from gpu_service.app import create_app
 from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob, output_object_name, output_object_names
 from gpu_service.engine import Engine
-from gpu_service.tiny_pipeline import build_tiny_safety_checker
-from tests.support.spy import spy_engine
+from tests.conftest import PROJECT
+from tests.support.pubsub import TopicTap
+from tests.support.spy import FlagEverything, spy_engine
 
 from .conftest import Answer, wait_until_ready
 
 Push = Callable[..., httpx.Response]
 Send = Callable[..., Answer]
 Serve = Callable[..., AbstractContextManager[str]]
+FLAGGED_TOPIC = "it-job-progress-flagged"
 
 
 def jobs(prefix: str, count: int, **fields: object) -> list[GenerationJob]:
@@ -117,7 +120,7 @@ def test_a_blocked_prompt_is_refused_with_a_400_and_nothing_is_drawn(
     assert job_document.get().to_dict() == before
 
 
-def test_a_picture_the_safety_checker_flags_is_refused_and_not_uploaded(
+def test_a_flagged_picture_rejects_the_job_at_once_tells_the_functions_and_is_acknowledged(
     serve: Serve,
     push: Push,
     settings: Settings,
@@ -126,10 +129,14 @@ def test_a_picture_the_safety_checker_flags_is_refused_and_not_uploaded(
     firestore_client: firestore.Client,
     bucket: storage.Bucket,
     job_id: str,
+    job_document: firestore.DocumentReference,
+    job_in_state: Callable[[str], object],
 ) -> None:
-    checker, extractor = build_tiny_safety_checker(flag_all=True)
-    engine, _ = spy_engine(tiny_engine, safety_checker=checker, feature_extractor=extractor)
-    app = create_app(settings, engine, storage_client=storage_client, firestore_client=firestore_client)
+    tap = TopicTap(PROJECT, FLAGGED_TOPIC)
+    engine, _ = spy_engine(tiny_engine, safety=FlagEverything())
+    with_progress = replace(settings, progress_topic=FLAGGED_TOPIC)
+    app = create_app(with_progress, engine, storage_client=storage_client, firestore_client=firestore_client)
+    job_in_state("queued")
 
     with serve(app) as url:
         wait_until_ready(url)
@@ -137,9 +144,17 @@ def test_a_picture_the_safety_checker_flags_is_refused_and_not_uploaded(
             GenerationJob(job_id=job_id, chat_id=7, prompt="a fox", style="ghibli", seed=1), url=url
         )
 
-    assert response.status_code == 400
-    assert response.text.strip() == "refused: unsafe output"
+    # 200: acknowledged, so Pub/Sub neither retries it nor dead-letters it into a failure.
+    assert (response.status_code, response.text.strip()) == (200, "rejected")
+    document = job_document.get().to_dict() or {}
+    assert (document["state"], document["reason"]) == ("rejected", "flagged")
+    assert "rejected" in document["times"]
     assert not any(bucket.blob(name).exists() for name in output_object_names(job_id))
+    events = sorted((json.loads(m.data) for m in tap.drain(expect=2, timeout=10)), key=lambda e: e["state"])
+    assert events == [
+        {"version": 1, "job_id": job_id, "state": "generating"},
+        {"version": 1, "job_id": job_id, "state": "rejected", "reason": "flagged"},
+    ]
 
 
 def test_an_output_under_another_extension_counts_as_done(

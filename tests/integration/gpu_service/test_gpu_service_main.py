@@ -16,6 +16,7 @@ from google.cloud import firestore, storage
 from gpu_service.contract import GenerationJob, output_object_name
 from local.processes import Supervisor, free_port
 from tests.conftest import BUCKET, PROJECT
+from tests.integration.gpu_service.conftest import READY_TIMEOUT_SECONDS
 
 REPO = Path(__file__).resolve().parents[3]
 Push = Callable[..., httpx.Response]
@@ -45,10 +46,11 @@ def test_the_service_process_answers_at_once_warms_up_and_draws(
             cwd=REPO,
             timeout=30,
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
             if time.monotonic() > deadline:
-                pytest.fail(f"/readyz not 200 after 90 s:\n{(tmp_path / 'gpu-service.log').read_text()}")
+                log = (tmp_path / "gpu-service.log").read_text()
+                pytest.fail(f"/readyz not 200 after {READY_TIMEOUT_SECONDS:.0f} s:\n{log}")
             time.sleep(0.2)
 
         response = push(
@@ -64,7 +66,8 @@ def test_the_service_process_answers_at_once_warms_up_and_draws(
     entries = [json.loads(line) for line in lines if line.startswith("{")]
     assert len(entries) == len(lines), "every log line is one JSON object"
     assert any(
-        e["severity"] == "WARNING" and "no model weights configured: tiny random pipeline" in e["message"]
+        e["severity"] == "WARNING"
+        and "NO MODEL WEIGHTS CONFIGURED: TINY RANDOM SDXL PIPELINE" in e["message"]
         for e in entries
     )
     done = [e for e in entries if e["message"] == "job done"]

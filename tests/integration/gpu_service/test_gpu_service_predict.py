@@ -16,7 +16,7 @@ from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob, output_object_name, output_object_names
 from gpu_service.engine import Engine
 from gpu_service.prediction import MAX_INSTANCES
-from tests.support.spy import spy_engine
+from tests.support.spy import FlagEverything, spy_engine
 
 from .conftest import PREDICT_ROUTE, wait_until_ready
 
@@ -111,6 +111,34 @@ def test_one_request_of_several_jobs_shares_pipeline_calls_and_answers_each_in_o
     assert len(spy.calls) < 3
     for name in (blocked.job_id, off_contract["job_id"]):
         assert not any(bucket.blob(object_name).exists() for object_name in output_object_names(str(name)))
+
+
+def test_a_flagged_picture_through_the_predict_route_is_final_and_not_retryable(
+    serve: Serve,
+    predict: Predict,
+    settings: Settings,
+    tiny_engine: Engine,
+    storage_client: storage.Client,
+    firestore_client: firestore.Client,
+    bucket: storage.Bucket,
+    job_id: str,
+    job_document: firestore.DocumentReference,
+    job_in_state: Callable[[str], object],
+) -> None:
+    engine, _ = spy_engine(tiny_engine, safety=FlagEverything())
+    app = create_app(settings, engine, storage_client=storage_client, firestore_client=firestore_client)
+    job_in_state("queued")
+
+    with serve(app) as url:
+        wait_until_ready(url)
+        response = predict(job(job_id), url=url)
+
+    # dispatch_vertex reads it as refused for good and closes nothing twice: the job is rejected.
+    assert response.json()["predictions"] == [
+        {"job_id": job_id, "error": "refused: flagged", "retryable": False}
+    ]
+    assert (job_document.get().to_dict() or {})["state"] == "rejected"
+    assert not any(bucket.blob(name).exists() for name in output_object_names(job_id))
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ from PIL import Image
 from gpu_service.app import create_app
 from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob, output_metadata, output_object_name, output_object_names
-from gpu_service.engine import TINY_SIZE, Engine
-from tests.integration.gpu_service.conftest import Answer
+from gpu_service.engine import Engine
+from tests.integration.gpu_service.conftest import Answer, wait_until_ready
 
 Push = Callable[..., httpx.Response]
 Send = Callable[..., Answer]
@@ -59,11 +59,14 @@ def test_a_pixel_job_becomes_a_png_with_contract_metadata_and_a_generated_docume
     assert answer.object_name in (None, blob.name)  # the predict route names it
     assert blob.content_type == "image/png"
     assert [name for name in output_object_names(job_id) if bucket.blob(name).exists()] == [blob.name]
-    assert blob.metadata == output_metadata(job, TINY_SIZE, TINY_SIZE * 3 // 2)
     picture = Image.open(io.BytesIO(blob.download_as_bytes()))
-    assert (picture.format, picture.size) == ("PNG", (TINY_SIZE, TINY_SIZE * 3 // 2))
+    # Drawn in the portrait bucket (7:9), then the pixel grid's cells scaled up to >= 1024 px.
+    width, height = picture.size
+    assert picture.format == "PNG" and width >= 1024 and width * 9 == height * 7
+    assert blob.metadata == output_metadata(job, width, height)
     document = job_document.get().to_dict()
     assert document["state"] == "generated"
+    assert (document["seed"], document["negative_applied"]) == (job.seed, False)
     times = document["times"]
     assert queued_at <= times["generating"] <= times["generated"]
     assert document["chat_id"] == 7  # the move touched nothing else
@@ -188,6 +191,7 @@ def test_a_storage_failure_is_a_500_and_the_job_is_left_for_the_redelivery(
     job_in_state("queued")
 
     with serve(app) as url:
+        wait_until_ready(url)
         answer = send(make_job(job_id), url=url)
         health = httpx.get(f"{url}/healthz")
 

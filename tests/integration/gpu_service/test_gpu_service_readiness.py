@@ -17,7 +17,7 @@ from gpu_service.config import Settings
 from gpu_service.contract import GenerationJob
 from gpu_service.engine import Engine
 
-from .conftest import HEALTH_ROUTE
+from .conftest import HEALTH_ROUTE, READY_TIMEOUT_SECONDS
 
 Push = Callable[..., httpx.Response]
 Serve = Callable[..., AbstractContextManager[str]]
@@ -56,7 +56,7 @@ def test_readyz_is_503_until_the_engine_is_warm_then_200(
         early_push = push(job, url=url)
         early_predict = predict(job, url=url)
         loading.set()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS  # then the warm-up of every shape
         while (warm := httpx.get(f"{url}/readyz")).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
         warm_vertex = httpx.get(f"{url}{HEALTH_ROUTE}")

@@ -57,24 +57,39 @@ def test_prepare_uploads_one_folder_per_style_loras_and_a_manifest(
     manifest = json.loads(models_bucket.blob("2026-07-01/manifest.json").download_as_bytes())
 
     for style in STYLES:
-        assert {f"{style}/model_index.json", f"{style}/unet/diffusion_pytorch_model.safetensors"} <= names
         assert {
+            f"{style}/model_index.json",
+            f"{style}/unet/diffusion_pytorch_model.safetensors",
+            f"{style}/text_encoder_2/model.safetensors",
+            f"{style}/tokenizer_2/tokenizer_config.json",
             f"{style}/vae/diffusion_pytorch_model.safetensors",
-            f"{style}/safety_checker/model.safetensors",
         } <= names
-    assert {"loras/lcm/pytorch_lora_weights.safetensors", "manifest.json"} <= names
+    assert {
+        "safety/safety_checker/model.safetensors",
+        "safety/feature_extractor/preprocessor_config.json",
+    } <= names
+    assert {
+        "loras/lightning-4/sdxl_lightning_4step_lora.safetensors",
+        "loras/lightning-2/sdxl_lightning_2step_lora.safetensors",
+        "loras/lcm/pytorch_lora_weights.safetensors",
+        "loras/ghibli/Studio Ghibli style.safetensors",
+        "loras/pixel-art/pixel-art-xl.safetensors",
+        "manifest.json",
+    } <= names
     assert set(manifest["files"]) == names - {"manifest.json"}
-    # Only the diffusers safetensors files were downloaded: no pickles, no variants, no cards.
+    # Only the diffusers safetensors files of the fp16 variant were downloaded: no pickles,
+    # no fp32 weights, no single-file checkpoints, no cards.
     assert not any(path.endswith(tuple(JUNK)) for path in fake.downloaded())
-    assert not any(name.endswith((".bin", ".ckpt", ".fp16.safetensors", "README.md")) for name in names)
+    assert any(path.endswith("unet/diffusion_pytorch_model.fp16.safetensors") for path in fake.downloaded())
+    assert not any(name.endswith((".bin", ".fp16.safetensors", "README.md")) for name in names)
     # Each revision is recorded with the commit it resolved to.
-    lcm = next(source for source in manifest["sources"] if source["role"] == "lora lcm")
-    assert lcm["commit"] == lcm["revision"] == "cf2fced511dbe7e26c8d1d397e728fbab875db4b"
-    vae = next(source for source in manifest["sources"] if source["role"] == "ghibli vae")
-    assert vae["revision"] == "main" and len(vae["commit"]) == 40
+    lightning = next(source for source in manifest["sources"] if source["role"] == "lora lightning-4")
+    assert lightning["commit"] == lightning["revision"] == "c9a24f48e1c025556787b0c58dd67a091ece2e44"
+    ghibli = next(source for source in manifest["sources"] if source["role"] == "lora ghibli")
+    assert ghibli["revision"] == "main" and len(ghibli["commit"]) == 40
     assert manifest["dtype"] == "float16"
     index = json.loads(models_bucket.blob("2026-07-01/realistic/model_index.json").download_as_bytes())
-    assert index["safety_checker"] == ["stable_diffusion", "StableDiffusionSafetyChecker"]
+    assert index["_class_name"] == "StableDiffusionXLPipeline" and "safety_checker" not in index
 
 
 def test_preparing_again_uploads_nothing_new(
@@ -104,10 +119,10 @@ def test_the_service_loads_the_styles_from_the_gs_prefix_and_draws(
     assert (tmp_path / "manifest.json").is_file() and (tmp_path / "pixel/unet/config.json").is_file()
     assert not engine.tiny
     assert len({id(engine.pipeline_for(style).vae) for style in STYLES}) == 1  # one VAE for all
-    assert engine.pipeline_for("ghibli").safety_checker is engine.pipeline_for("pixel").safety_checker
-    assert engine.adapters["pixel"].fused == (("pixel-art", 1.0), ("lcm", 1.0))
-    picture = engine.generate(make_job(style="pixel", mode="economy"))
-    assert picture.encoding == "png" and picture.width == 64
+    assert engine.pipeline_for("ghibli").unet is engine.pipeline_for("pixel").unet  # one base
+    assert engine.safety is not None
+    picture = engine.generate(make_job(style="pixel", mode="economy", negative_prompt="birds"))
+    assert picture.encoding == "png" and picture.width >= 128 and not picture.negative_applied
     # Copied once: a second start with the same disk downloads nothing.
     before = (tmp_path / "ghibli/unet/diffusion_pytorch_model.safetensors").stat().st_mtime_ns
     download_models(prepared, tmp_path, client=storage_client)

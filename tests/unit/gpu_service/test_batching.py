@@ -8,7 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gpu_service.batching import BatchPolicy, MicroBatcher
+from gpu_service.batching import BatchingEngine, BatchPolicy, MicroBatcher
+from gpu_service.engine import Pending
+from gpu_service.images import GeneratedImage
+from gpu_service.loading import load_engine
+
+from .conftest import make_job
 
 
 class Recorder:
@@ -124,3 +129,26 @@ def test_a_full_batch_goes_at_once_without_waiting_for_the_window() -> None:
 def test_a_bad_policy_is_refused() -> None:
     with pytest.raises(ValueError):
         BatchPolicy(max_batch=0)
+
+
+def test_the_batcher_thread_only_denoises_and_each_job_finishes_in_its_own_thread() -> None:
+    engine = load_engine(None, device="cpu")
+    finished_in: list[str] = []
+    real_finish = engine.finish
+
+    def finish(pending: Pending) -> GeneratedImage:
+        finished_in.append(threading.current_thread().name)
+        return real_finish(pending)
+
+    engine.finish = finish  # type: ignore[method-assign]  # a spy on the real method
+    batching = BatchingEngine(engine, BatchPolicy(max_batch=2, window_seconds=5.0))
+    try:
+        with ThreadPoolExecutor(2, thread_name_prefix="request") as pool:
+            images = list(
+                pool.map(batching.generate, [make_job(job_id="a", seed=1), make_job(job_id="b", seed=2)])
+            )
+    finally:
+        batching.close()
+
+    assert [image.batch_size for image in images] == [2, 2]  # one batch
+    assert sorted(finished_in) == ["request_0", "request_1"]  # not "micro-batcher"

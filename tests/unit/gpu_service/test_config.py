@@ -125,3 +125,15 @@ def test_vertex_routes_that_cannot_be_served_are_refused(health: str, predict: s
 def test_a_bad_vertex_port_is_named() -> None:
     with pytest.raises(ConfigError, match="AIP_HTTP_PORT"):
         Settings.from_env({**REQUIRED, "AIP_HTTP_PORT": "http"})
+
+
+def test_warm_up_and_step_progress_are_switches_for_a_real_model_demo_on_a_cpu() -> None:
+    base = {"GOOGLE_CLOUD_PROJECT": "p", "IMAGES_BUCKET": "b"}
+
+    default = Settings.from_env(base)
+    demo = Settings.from_env({**base, "WARM_UP": "false", "STEP_PROGRESS": "true"})
+
+    assert (default.warm_up, default.step_progress) == (True, False)
+    assert (demo.warm_up, demo.step_progress) == (False, True)
+    with pytest.raises(ConfigError, match="WARM_UP"):
+        Settings.from_env({**base, "WARM_UP": "sometimes"})

@@ -9,15 +9,23 @@ from gpu_service.contract import ASPECTS, STYLES
 from gpu_service.styles import (
     ECONOMY,
     GHIBLI,
-    LCM_LORA,
+    LCM_XL,
+    LIGHTNING_2,
+    LIGHTNING_4,
+    MIN_SIDE,
     PIXEL,
     REALISTIC,
     SCHEDULERS,
     STYLES_BY_ID,
     Style,
     loras_for,
+    sources,
     with_paths,
 )
+
+# Licences that forbid commercial use or gate the weights: none may appear (DMD2 is
+# cc-by-nc-4.0; SDXL-Turbo's research licence is non-commercial and gated).
+NOT_ALLOWED = ("nc", "non-commercial", "research", "gated")
 
 
 def test_the_styles_are_exactly_the_contracts() -> None:
@@ -26,20 +34,36 @@ def test_the_styles_are_exactly_the_contracts() -> None:
 
 
 @pytest.mark.parametrize("style", STYLES_BY_ID.values(), ids=STYLES)
-def test_every_style_is_a_complete_sd15_recipe(style: Style) -> None:
+def test_every_style_is_a_complete_sdxl_recipe_at_1024(style: Style) -> None:
     assert "/" in style.model.repo and style.model.revision
     assert "{prompt}" in style.prompt_template and style.negative_prompt
-    assert style.fast.scheduler == "lcm" and 4 <= style.fast.steps <= 8 and style.fast.guidance <= 2
-    assert style.quality.scheduler in SCHEDULERS and style.quality.scheduler != "lcm"
-    assert 20 <= style.quality.steps <= 50 and style.quality.guidance > 2
-    assert style.economy.steps <= style.fast.steps and style.economy_size < style.size == 512
+    assert style.size == 1024 and style.path == "fast"
+    # Few steps without guidance by default; a guided few-step recipe for negative prompts.
+    assert style.fast.lora == LIGHTNING_4 and style.fast.steps == 4 and not style.fast.applies_negative
+    assert style.guided.lora == LCM_XL and 1.5 <= style.guided.guidance <= 3 and style.guided.steps <= 8
+    assert style.quality.scheduler in SCHEDULERS and style.quality.lora is None
+    assert 20 <= style.quality.steps <= 50 and style.quality.applies_negative
+    assert style.economy == ECONOMY and style.economy.steps < style.fast.steps
     assert style.postprocess in postprocess.POSTPROCESSORS
-    assert style.path == "fast"  # one fast path serves all three
+    assert style.vae is not None and style.vae.repo == "madebyollin/sdxl-vae-fp16-fix"
 
 
-def test_pinned_revisions_are_commit_hashes() -> None:
-    assert LCM_LORA.source.pinned and GHIBLI.model.pinned and REALISTIC.model.pinned
-    assert not PIXEL.model.pinned  # "main" until prepare_models's manifest says which commit
+def test_every_model_has_a_commercial_licence_and_all_but_one_a_commit() -> None:
+    found = sources(STYLES_BY_ID.values())
+
+    assert {role for role, _ in found} >= {"ghibli model", "lora lightning-4", "lora lcm", "safety checker"}
+    for role, source in found:
+        assert source.licence and not any(word in source.licence for word in NOT_ALLOWED), role
+    unpinned = {source.repo for _, source in found if not source.pinned}
+    # No commit of the Ghibli slider could be read from the Hub's public pages: the manifest
+    # records the one main resolves to (gpu_service/prepare_models.py).
+    assert unpinned == {"ntc-ai/SDXL-LoRA-slider.Studio-Ghibli-style"}
+
+
+def test_ghibli_and_pixel_are_loras_on_one_base_and_realistic_is_its_own_fine_tune() -> None:
+    assert GHIBLI.model == PIXEL.model != REALISTIC.model
+    assert GHIBLI.lora is not None and PIXEL.lora is not None and REALISTIC.lora is None
+    assert (PIXEL.lora.scale, GHIBLI.lora.scale) == (1.2, 2.0)  # their cards' strengths
 
 
 def test_pixel_art_is_a_lossless_grid_and_the_others_jpeg() -> None:
@@ -51,7 +75,7 @@ def test_pixel_art_is_a_lossless_grid_and_the_others_jpeg() -> None:
 
 
 def test_the_prompt_template_wraps_the_user_prompt() -> None:
-    assert GHIBLI.prompt_for("  a cat on a roof ") == "ghibli style, a cat on a roof"
+    assert PIXEL.prompt_for("  a cat on a roof ") == "pixel, pixel art, a cat on a roof"
 
 
 def test_the_users_negative_prompt_follows_the_styles() -> None:
@@ -59,37 +83,50 @@ def test_the_users_negative_prompt_follows_the_styles() -> None:
     assert PIXEL.negative_prompt_for("  ") == PIXEL.negative_prompt
 
 
-def test_aspects_stretch_one_side_by_half_in_multiples_of_64() -> None:
+def test_the_aspects_are_sdxls_own_buckets_never_below_768() -> None:
     sizes = {aspect: GHIBLI.size_for(aspect) for aspect in ASPECTS}
-    economy = {aspect: GHIBLI.size_for(aspect, "economy") for aspect in ASPECTS}
 
-    assert sizes == {"square": (512, 512), "portrait": (512, 768), "landscape": (768, 512)}
-    assert economy == {"square": (384, 384), "portrait": (384, 576), "landscape": (576, 384)}
+    assert sizes == {"square": (1024, 1024), "portrait": (896, 1152), "landscape": (1152, 896)}
+    assert all(min(size) >= MIN_SIDE for size in sizes.values())
+    assert GHIBLI.plan(mode="economy", aspect="portrait").width == 896  # economy: fewer steps only
 
 
-def test_a_normal_job_takes_the_styles_path_and_an_economy_job_the_economy_recipe() -> None:
+def test_a_normal_job_takes_the_styles_path_a_negative_one_the_guided_and_economy_its_own() -> None:
     fast = GHIBLI.plan(mode="normal", aspect="square")
-    quality = GHIBLI.with_path("quality").plan(mode="normal", aspect="portrait")
-    economy = GHIBLI.with_path("quality").plan(mode="economy", aspect="square")
+    guided = GHIBLI.plan(mode="normal", aspect="square", negative=True)
+    quality = GHIBLI.with_path("quality").plan(mode="normal", aspect="portrait", negative=True)
+    economy = GHIBLI.plan(mode="economy", aspect="square", negative=True)
 
-    assert (fast.recipe_name, fast.scheduler, fast.steps, fast.guidance) == ("fast", "lcm", 6, 1.0)
-    assert fast.adapters == (("lcm", 1.0),)
-    assert (quality.recipe_name, quality.scheduler, quality.steps, quality.guidance) == (
-        "quality",
-        "dpmpp_2m_karras",
-        25,
-        7.0,
-    )
-    assert quality.adapters == () and (quality.width, quality.height) == (512, 768)
-    assert (economy.recipe_name, economy.steps, economy.width) == ("economy", ECONOMY.steps, 384)
-    assert economy.adapters == (("lcm", 1.0),)
+    assert (fast.recipe_name, fast.scheduler, fast.steps, fast.guidance) == ("fast", "euler", 4, 0.0)
+    assert fast.timestep_spacing == "trailing" and not fast.applies_negative
+    assert fast.adapters == (("ghibli", 2.0), (LIGHTNING_4.name, 1.0))
+    assert (guided.recipe_name, guided.scheduler, guided.guidance) == ("guided", "lcm", 1.5)
+    assert guided.applies_negative and guided.adapters == (("ghibli", 2.0), ("lcm", 1.0))
+    assert (quality.recipe_name, quality.scheduler, quality.steps) == ("quality", "dpmpp_2m_karras", 25)
+    assert quality.adapters == (("ghibli", 2.0),) and (quality.width, quality.height) == (896, 1152)
+    assert (economy.recipe_name, economy.steps) == ("economy", 2) and not economy.applies_negative
+    assert economy.adapters == (("ghibli", 2.0), (LIGHTNING_2.name, 1.0))
 
 
-def test_a_style_lora_is_always_on_and_comes_before_lcm() -> None:
-    assert PIXEL.plan(mode="normal", aspect="square").adapters == (("pixel-art", 1.0), ("lcm", 1.0))
-    assert PIXEL.with_path("quality").plan(mode="normal", aspect="square").adapters == (("pixel-art", 1.0),)
-    assert set(loras_for(STYLES_BY_ID.values())) == {"lcm", "pixel-art"}
-    assert set(loras_for([GHIBLI])) == {"lcm"}
+def test_every_plan_a_style_serves_is_listed_for_warm_up() -> None:
+    plans = PIXEL.plans()
+
+    assert {(p.recipe_name, p.width, p.height) for p in plans} == {
+        (recipe, *PIXEL.size_for(aspect)) for recipe in ("fast", "guided", "economy") for aspect in ASPECTS
+    }
+    assert len(plans) == len(set(plans)) == 9
+
+
+def test_the_loras_of_the_styles_are_the_few_step_ones_and_the_style_ones() -> None:
+    assert set(loras_for(STYLES_BY_ID.values())) == {
+        "lightning-4",
+        "lightning-2",
+        "lcm",
+        "ghibli",
+        "pixel-art",
+    }
+    assert set(loras_for([REALISTIC])) == {"lightning-4", "lightning-2", "lcm"}
+    assert set(loras_for([REALISTIC.with_path("quality")])) == {"lightning-2"}  # economy only
 
 
 def test_jobs_batch_together_only_with_equal_plans() -> None:
@@ -98,6 +135,7 @@ def test_jobs_batch_together_only_with_equal_plans() -> None:
     assert square == REALISTIC.plan(mode="normal", aspect="square")
     assert square != REALISTIC.plan(mode="economy", aspect="square")
     assert square != REALISTIC.plan(mode="normal", aspect="portrait")
+    assert square != REALISTIC.plan(mode="normal", aspect="square", negative=True)
     assert square != GHIBLI.plan(mode="normal", aspect="square")
 
 
@@ -115,18 +153,24 @@ def test_operators_choose_paths_per_style() -> None:
 
 @pytest.mark.parametrize(
     ("change", "reason"),
-    [({"path": "slow"}, "path"), ({"encoding": "gif"}, "encoding"), ({"size": 500}, "multiples of 64")],
+    [
+        ({"path": "slow"}, "path"),
+        ({"encoding": "gif"}, "encoding"),
+        ({"size": 1000}, "multiple of 16"),
+        ({"guided": replace(ECONOMY, lora=None)}, "guidance above 1"),
+        ({"fast": replace(ECONOMY, timestep_spacing="sideways")}, "bad recipe"),
+    ],
 )
 def test_a_malformed_style_is_refused_when_defined(change: dict[str, object], reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         replace(GHIBLI, **change)
 
 
-def test_scaled_keeps_everything_but_sizes_and_caps_the_steps() -> None:
-    small = PIXEL.scaled(size=128, economy_size=64, steps=2)
+def test_scaled_keeps_everything_but_the_size_and_caps_the_steps() -> None:
+    small = PIXEL.scaled(size=128, steps=2)
 
-    assert (small.size, small.economy_size) == (128, 64)
-    assert (small.fast.steps, small.quality.steps, small.economy.steps) == (2, 2, 2)
+    assert small.size == 128 and small.size_for("portrait") == (112, 144)
+    assert (small.fast.steps, small.guided.steps, small.quality.steps, small.economy.steps) == (2, 2, 2, 2)
     assert (small.lora, small.prompt_template, small.encoding) == (
         PIXEL.lora,
         PIXEL.prompt_template,
