@@ -15,13 +15,13 @@ from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
+from imagebot.steps.failure import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
 # How long a delivery in flight keeps others off the same job. Longer than one send takes,
 # short enough that a crashed instance's claim does not hold the photo back for long.
 DELIVERY_LEASE = timedelta(minutes=2)
-UNREACHABLE = "unreachable"  # the reason a job closes with when Telegram answers 403
 
 
 def deliver_output(
