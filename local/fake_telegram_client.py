@@ -296,11 +296,14 @@ class FakeTelegram:
         retry_after: int | None = None,
         description: str | None = None,
         delay: float = 0.0,
+        seconds: float | None = None,
     ) -> dict[str, int]:
-        """The next `count` calls of `method` fail so (429 gets `retry_after`, 1 s unless given)."""
+        """The next `count` calls of `method` fail so (429 gets `retry_after`, 1 s unless given),
+        or, with `seconds`, every call from now until that many seconds have passed."""
         body = _without_none(
             method=method,
             count=count,
+            seconds=seconds,
             error_code=error_code,
             retry_after=retry_after,
             description=description,

@@ -37,6 +37,13 @@ class Settings:
     rate_refill_seconds: float = 20.0
     daily_quota: int = 50
     telegram_timeout_seconds: float = 15.0
+    # The longest 429 retry_after the Bot API client waits out in the call itself; a longer
+    # one is raised with its retry_after, and the photo is tried again that much later.
+    telegram_max_wait_seconds: float = 30.0
+    # A photo that could not be sent (5xx, timeout) is tried again after a doubling backoff from
+    # the first figure up to the second (or after a 429's retry_after), by the sweep or Eventarc.
+    delivery_retry_initial_seconds: float = 10.0
+    delivery_retry_max_seconds: float = 300.0
     bot_username: str = ""  # without "@"; lets the bot see mentions and commands meant for it in groups
     operator_ids: frozenset[int] = frozenset()  # users who may /stats, /pause and /resume
     job_deadline_seconds: float = 900.0  # an admitted job not drawn by then is failed and reported
@@ -84,6 +91,15 @@ class Settings:
             rate_refill_seconds=float(env.get("RATE_REFILL_SECONDS", cls.rate_refill_seconds)),
             daily_quota=int(env.get("DAILY_QUOTA", cls.daily_quota)),
             telegram_timeout_seconds=float(env.get("TELEGRAM_TIMEOUT_SECONDS", cls.telegram_timeout_seconds)),
+            telegram_max_wait_seconds=float(
+                env.get("TELEGRAM_MAX_WAIT_SECONDS", cls.telegram_max_wait_seconds)
+            ),
+            delivery_retry_initial_seconds=float(
+                env.get("DELIVERY_RETRY_INITIAL_SECONDS", cls.delivery_retry_initial_seconds)
+            ),
+            delivery_retry_max_seconds=float(
+                env.get("DELIVERY_RETRY_MAX_SECONDS", cls.delivery_retry_max_seconds)
+            ),
             bot_username=env.get("BOT_USERNAME", "").strip().lstrip("@"),
             job_deadline_seconds=float(env.get("JOB_DEADLINE_SECONDS", cls.job_deadline_seconds)),
             operator_ids=frozenset(int(i) for i in env.get("OPERATOR_IDS", "").replace(",", " ").split()),

@@ -69,6 +69,7 @@ class Runtime:
             self.settings.bot_token,
             self.settings.telegram_api_base,
             timeout=self.settings.telegram_timeout_seconds,
+            max_retry_after=self.settings.telegram_max_wait_seconds,
             pace=Pacer(self.pacing.reserve_slot),
         )
 

@@ -341,7 +341,13 @@ def create_app(config: FakeTelegramConfig) -> Flask:
                     description=body.get("description"),
                     delay=float(body.get("delay", 0)),
                 )
-                store.faults.inject(method_name, fault, int(body.get("count", 1)))
+                seconds = body.get("seconds")
+                store.faults.inject(
+                    method_name,
+                    fault,
+                    int(body.get("count", 1)),
+                    None if seconds is None else float(seconds),
+                )
             except (TypeError, ValueError) as error:
                 raise ControlError(400, str(error)) from None
         elif request.method == "DELETE":

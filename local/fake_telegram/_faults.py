@@ -1,4 +1,5 @@
-"""Scripted failures: the next N calls of a method answer with an error, Telegram-style.
+"""Scripted failures: the next N calls of a method answer with an error, Telegram-style, or
+every call for the next S seconds (an outage).
 
 Bot API method names are case-insensitive, so faults are keyed by the lower-cased name.
 """
@@ -6,6 +7,7 @@ Bot API method names are case-insensitive, so faults are keyed by the lower-case
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -67,7 +69,8 @@ def make_fault(
 @dataclass
 class _Pending:
     fault: Fault
-    remaining: int
+    remaining: int  # calls left; for a timed fault, the calls it answered so far
+    until: float | None = None  # time.monotonic() the timed fault ends at
 
 
 class FaultBook:
@@ -77,21 +80,30 @@ class FaultBook:
         self._lock = threading.Lock()
         self._pending: dict[str, deque[_Pending]] = {}
 
-    def inject(self, method: str, fault: Fault, count: int = 1) -> None:
+    def inject(self, method: str, fault: Fault, count: int = 1, seconds: float | None = None) -> None:
+        """The next `count` calls fail, or, with `seconds`, every call until that long from now."""
         if count < 1:
             raise ValueError("count must be at least 1")
+        if seconds is not None and not 0 < seconds <= 3600:
+            raise ValueError("seconds must be above 0 and at most 3600")
         if not method:
             raise ValueError("method is empty")
+        until = None if seconds is None else time.monotonic() + seconds
         with self._lock:
-            self._pending.setdefault(method.lower(), deque()).append(_Pending(fault, count))
+            self._pending.setdefault(method.lower(), deque()).append(_Pending(fault, count, until))
 
     def take(self, method: str) -> Fault | None:
         """The fault the next call of `method` must answer with, or None; consumes one."""
         with self._lock:
             queue = self._pending.get(method.lower())
+            while queue and queue[0].until is not None and time.monotonic() >= queue[0].until:
+                queue.popleft()  # an outage that is over
             if not queue:
+                self._pending.pop(method.lower(), None)
                 return None
             head = queue[0]
+            if head.until is not None:
+                return head.fault
             head.remaining -= 1
             if head.remaining == 0:
                 queue.popleft()
@@ -101,7 +113,12 @@ class FaultBook:
 
     def remaining(self) -> dict[str, int]:
         with self._lock:
-            return {method: sum(p.remaining for p in queue) for method, queue in self._pending.items()}
+            now = time.monotonic()  # an outage still on counts as one
+            pending = {
+                method: sum(p.remaining if p.until is None else int(now < p.until) for p in queue)
+                for method, queue in self._pending.items()
+            }
+            return {method: count for method, count in pending.items() if count}
 
     def clear(self) -> None:
         with self._lock:

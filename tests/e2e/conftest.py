@@ -36,7 +36,15 @@ def stack(emulators: EmulatorHosts, tmp_path_factory: pytest.TempPathFactory) ->
         # (test_pipeline.py): a busy test machine's queue must not move other tests' jobs.
         # The sweep (every E2E_SWEEP_PERIOD) fails jobs older than JOB_DEADLINE_SECONDS: an hour
         # here, so the job test_pipeline.py seeds half an hour old stays queued while it overflows.
-        extra_env={"OVERFLOW_QUEUE_AGE_SECONDS": "900", "JOB_DEADLINE_SECONDS": "3600"},
+        # A photo Telegram refuses is tried again after 0.5 s, doubling up to 5 s (10 s and
+        # 300 s in the cloud); the client waits out a 429 of up to 5 s in the call (30 s).
+        extra_env={
+            "OVERFLOW_QUEUE_AGE_SECONDS": "900",
+            "JOB_DEADLINE_SECONDS": "3600",
+            "DELIVERY_RETRY_INITIAL_SECONDS": "0.5",
+            "DELIVERY_RETRY_MAX_SECONDS": "5",
+            "TELEGRAM_MAX_WAIT_SECONDS": "5",
+        },
         eventarc=E2E_EVENTARC,
         sweep_period=E2E_SWEEP_PERIOD,
         restart=E2E_RESTART,

@@ -14,7 +14,7 @@ from typing import Any
 
 from imagebot.config import Settings
 from imagebot.core import quota, texts
-from imagebot.core.jobs import State, applied, move
+from imagebot.core.jobs import State, applied, claimable, move
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.translation import Translator
@@ -89,15 +89,20 @@ class FakeJobs:
         fields = {"reason": refusal.reason, "retry_after_seconds": refusal.retry_after_seconds}
         return self.move_job(job_id, State.REJECTED, now, told=refusal.tell, **fields), refusal
 
-    def claim_delivery(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Doc | None:
+    def claim_delivery(
+        self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
+    ) -> Doc | None:
         job = self.docs.get(job_id)
-        if job is None or job["state"] in (State.DELIVERED, State.FAILED):
+        if not claimable(job, job_id, claimant, now, lease, due_only=due_only):
             return None
-        claim = job.get("delivery_claim")
-        if claim and claim["by"] != claimant and now - claim["at"] < lease:
-            return None
+        assert job is not None
         job["delivery_claim"] = {"by": claimant, "at": now}
         return self.get_job(job_id)
+
+    def defer_delivery(self, job_id: str, retry_at: datetime, **fields: Any) -> None:
+        job = self.docs[job_id]
+        job.pop("delivery_claim", None)
+        job.update(delivery_retry_at=retry_at, **fields)
 
     def release_delivery(self, job_id: str) -> None:
         self.docs[job_id].pop("delivery_claim", None)
@@ -205,9 +210,18 @@ class FakeBot:
 
     def __init__(self) -> None:
         self.calls: list[Sent] = []
+        self.refused: list[Sent] = []  # calls answered with an error from `errors`
+        # Errors the next calls of a method raise (a TelegramError, say), first in first out.
+        self.errors: dict[str, list[Exception]] = {}
         self._ids = itertools.count(100)
 
+    def fail_next(self, method: str, *errors: Exception) -> None:
+        self.errors.setdefault(method, []).extend(errors)
+
     def _record(self, method: str, chat_id: int, **params: Any) -> dict[str, Any]:
+        if self.errors.get(method):
+            self.refused.append(Sent(method, chat_id, params))
+            raise self.errors[method].pop(0)
         self.calls.append(Sent(method, chat_id, params))
         return {"message_id": next(self._ids), "chat": {"id": chat_id}}
 

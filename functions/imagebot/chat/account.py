@@ -73,7 +73,7 @@ def _edit_quietly(rt: Services, chat_id: int, message_id: int, text: str, menu: 
     try:
         rt.bot.edit_message_text(chat_id, message_id, text, reply_markup=menu)
     except TelegramError as error:
-        if error.transient:
+        if error.transient or error.user_unreachable:
             raise
         # "message is not modified" after a second press on the same choice: nothing to show.
 

@@ -9,7 +9,7 @@ Every move stamps `times.<state>`, which gives the latency breakdown and the aud
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -52,6 +52,50 @@ def move(current: State, target: State, now: datetime, **fields: Any) -> dict[st
     if not can_move(current, target):
         raise ValueError(f"job cannot move from {current} to {target}")
     return {"state": target.value, f"times.{target.value}": now, **fields}
+
+
+class DeliveryPending(RuntimeError):
+    """The photo may not be sent now: another attempt holds a live claim on the job, or its
+    retry time (`delivery_retry_at`) has not come. Raised so the event is delivered again."""
+
+    def __init__(self, job_id: str, reason: str, until: datetime) -> None:
+        super().__init__(f"{job_id}: {reason} until {until.isoformat()}")
+        self.until = until
+
+
+def delivery_retry_delay(
+    attempts: int, retry_after: float | None, *, initial: float, cap: float
+) -> timedelta:
+    """How long to wait before the next try of a photo that could not be sent: what Telegram
+    said (`retry_after`, never less), or a doubling backoff from `initial` up to `cap` after
+    the `attempts` tries that failed before this one."""
+    if retry_after is not None and retry_after > 0:
+        return timedelta(seconds=retry_after)
+    return timedelta(seconds=min(cap, initial * 2 ** min(attempts, 32)))
+
+
+def claimable(
+    job: dict[str, Any] | None,
+    job_id: str,
+    claimant: str,
+    now: datetime,
+    lease: timedelta,
+    *,
+    due_only: bool = True,
+) -> bool:
+    """Whether `claimant` may take the job's delivery now (JobStore.claim_delivery, in its
+    transaction): False when there is nothing to send (no job, or a final one). Raises
+    DeliveryPending while another attempt's claim is live, or, with `due_only`, before the
+    job's `delivery_retry_at`."""
+    if job is None or State(job["state"]) in FINAL:
+        return False
+    claim = job.get("delivery_claim") or {}
+    if claim and claim["by"] != claimant and now - claim["at"] < lease:
+        raise DeliveryPending(job_id, "another attempt holds the delivery", claim["at"] + lease)
+    retry_at = job.get("delivery_retry_at")
+    if due_only and retry_at is not None and now < retry_at:
+        raise DeliveryPending(job_id, "the next try is not due", retry_at)
+    return True
 
 
 def job_id_for_update(update_id: int) -> str:

@@ -17,7 +17,7 @@ from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
 from imagebot.core import pacing, quota, texts
-from imagebot.core.jobs import State, applied, can_move, move
+from imagebot.core.jobs import State, applied, can_move, claimable, move
 from imagebot.core.ops import Ops
 
 Doc = dict[str, Any]
@@ -177,23 +177,32 @@ class JobStore(_Firestore):
 
         return self._contended(attempt)
 
-    def claim_delivery(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Doc | None:
-        """The job, if this claimant may send its photo now; None if it is delivered or
-        another delivery holds a live claim (an event redelivered while the first still runs)."""
+    def claim_delivery(
+        self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
+    ) -> Doc | None:
+        """The job, if this claimant may send its photo now; None if there is nothing to send
+        (delivered, closed, unknown). Raises DeliveryPending, to be tried again later, while
+        another attempt holds a live claim (it may be sending; should it have crashed, the
+        lease runs out and a later attempt delivers), or, with `due_only`, before the job's
+        `delivery_retry_at`."""
         ref = self._job(job_id)
 
         @firestore.transactional
         def attempt(transaction: firestore.Transaction) -> Doc | None:
             job = ref.get(transaction=transaction).to_dict()
-            if job is None or State(job["state"]) in (State.DELIVERED, State.FAILED):
-                return None
-            claim = job.get("delivery_claim") or {}
-            if claim and claim["by"] != claimant and now - claim["at"] < lease:
+            if not claimable(job, job_id, claimant, now, lease, due_only=due_only):
                 return None
             transaction.update(ref, {"delivery_claim": {"by": claimant, "at": now}})
             return job
 
         return attempt(self._db.transaction())
+
+    def defer_delivery(self, job_id: str, retry_at: datetime, **fields: Any) -> None:
+        """A send that failed for now: when to try again, what to send (`fields`), and the
+        claim released, so the next attempt (the sweep's or Eventarc's) may claim it."""
+        self._job(job_id).update(
+            {"delivery_retry_at": retry_at, **fields, "delivery_claim": firestore.DELETE_FIELD}
+        )
 
     def release_delivery(self, job_id: str) -> None:
         """After a failed send, so the retried event may claim the delivery at once."""

@@ -34,6 +34,14 @@ class TelegramError(Exception):
         return self.error_code == 429 or self.error_code >= 500
 
     @property
+    def not_before(self) -> float | None:
+        """Seconds Telegram asked us to wait before trying again (a 429's retry_after); a
+        retry sooner than that is refused again, so whoever retries must wait at least this."""
+        if self.error_code != 429:
+            return None
+        return float(self.retry_after) if self.retry_after is not None else 1.0
+
+    @property
     def user_unreachable(self) -> bool:
         """The user blocked the bot or the chat is gone: retrying will never help."""
         return self.error_code == 403 or (
@@ -59,14 +67,18 @@ class BotApi:
         self._pace = pace
 
     def call(self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
-        """Call a method; a 429 whose retry_after fits the budget is waited out once."""
+        """Call a method; a 429 whose retry_after fits `max_retry_after` is waited out once.
+
+        A longer one (or a second 429) is raised as it came, a transient TelegramError with its
+        `retry_after` (`not_before`): the caller tries again no sooner than that, later."""
         try:
             return self._call_once(method, params, files)
         except TelegramError as error:
-            if error.error_code != 429 or (error.retry_after or 0) > self._max_retry_after:
+            wait = error.not_before
+            if wait is None or wait > self._max_retry_after:
                 raise
-            log.warning("telegram rate limit on %s, waiting %ss", method, error.retry_after)
-            time.sleep(error.retry_after or 1)
+            log.warning("telegram rate limit on %s, waiting %ss", method, wait)
+            time.sleep(wait)
             return self._call_once(method, params, files)
 
     def _call_once(self, method: str, params: dict[str, Any], files: dict[str, Any] | None) -> Any:

@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 DEFAULT_SECONDS_PER_IMAGE = 6.0  # until the running average has its first figure
 
 
-@decode_or_drop(lambda message: message.data.decode(), stage="admit", what="validated message")
+@decode_or_drop(
+    lambda message: message.data.decode(),
+    stage="admit",
+    what="validated message",
+    job_of=lambda job_id, message: job_id,
+)
 def handle_message(job_id: str, message: PubSubMessage, rt: Services) -> None:
     admit(job_id, rt, message.message_id)
 

@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 
 
 @decode_or_drop(
-    lambda message: ProgressEvent.from_json(message.data), stage="progress", what="progress message"
+    lambda message: ProgressEvent.from_json(message.data),
+    stage="progress",
+    what="progress message",
+    job_of=lambda event, message: event.job_id,
 )
 def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -> None:
     job = rt.jobs.get_job(event.job_id)
@@ -42,5 +45,5 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
     try:
         rt.bot.send_chat_action(job["chat_id"], "upload_photo")
     except TelegramError as error:
-        if error.transient:
+        if error.transient or error.user_unreachable:
             raise

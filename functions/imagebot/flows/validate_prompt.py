@@ -11,6 +11,7 @@ import logging
 from imagebot.chat import creation
 from imagebot.core import registry
 from imagebot.core.events import PubSubMessage
+from imagebot.core.jobs import job_id_for_update
 from imagebot.core.registry import AnsweredBy
 from imagebot.core.updates import Button, Command, Prompt, Published, decode_event
 from imagebot.logs import fields
@@ -20,7 +21,13 @@ from imagebot.steps.decoding import decode_or_drop
 log = logging.getLogger(__name__)
 
 
-@decode_or_drop(lambda message: decode_event(message.data), stage="validate", what="inbound message")
+@decode_or_drop(
+    lambda message: decode_event(message.data),
+    stage="validate",
+    what="inbound message",
+    # A prompt's job, if it was made before the 403; a button's job is the user's to retry.
+    job_of=lambda event, message: job_id_for_update(event.update_id) if isinstance(event, Prompt) else None,
+)
 def handle_message(event: Published, message: PubSubMessage, rt: Services) -> None:
     """Entry from a Pub/Sub CloudEvent (`handle_message(event.data, rt)`)."""
     if not rt.jobs.begin_update(event.update_id, rt.now(), message.message_id):

@@ -1,5 +1,6 @@
 """Sending a finished picture and the bookkeeping after it: shared by deliver_image (a new
-drawing) and rate_limit (a picture from the prompt cache), and the "Drawn as" button."""
+drawing), sweep_stuck_jobs (a photo Telegram would not take earlier) and rate_limit (a picture
+from the prompt cache), and the "Drawn as" button."""
 
 from __future__ import annotations
 
@@ -8,17 +9,103 @@ from datetime import timedelta
 from typing import Any
 
 from imagebot.core import keyboards, texts
-from imagebot.core.jobs import stage_durations
+from imagebot.core.events import StorageObject
+from imagebot.core.jobs import State, delivery_retry_delay, stage_durations
 from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
+from imagebot.steps.failure import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
 # How long a delivery in flight keeps others off the same job. Longer than one send takes,
 # short enough that a crashed instance's claim does not hold the photo back for long.
 DELIVERY_LEASE = timedelta(minutes=2)
+
+
+def deliver_output(
+    job_id: str, obj: StorageObject, claimant: str, rt: Services, *, context: dict[str, Any]
+) -> bool:
+    """Send the job's photo from `obj` once, and close the job; True when this call sent it.
+
+    The claim (JobStore.claim_delivery, a transaction) keeps every other attempt off the job
+    while this one sends, so there is never a second photo; it raises DeliveryPending while
+    another attempt holds it or before the job's `delivery_retry_at`. A send that fails for
+    now (a 5xx, a timeout, a 429) records when to try again and what to send, releases the
+    claim and raises, so Eventarc redelivers and the sweep (sweep_stuck_jobs) tries then too.
+    A user who cannot be reached closes the job at once."""
+    job = rt.jobs.claim_delivery(job_id, claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
+    if job is None:
+        log.info("already delivered, failed or unknown", extra=context)
+        return False
+    try:
+        photo = rt.download(obj.bucket, obj.name)
+        sent = send_photo(job, rt, photo=(obj.name.rsplit("/", 1)[-1], photo, obj.content_type))
+    except TelegramError as error:
+        if error.user_unreachable:
+            rt.jobs.move_job(job_id, State.FAILED, rt.now(), reason=UNREACHABLE, error=str(error))
+            log.warning(
+                "user unreachable; job closed without a photo", extra={**context, "error": str(error)}
+            )
+            return False
+        if not error.transient:
+            rt.jobs.release_delivery(job_id)
+            raise
+        attempts = int(job.get("delivery_attempts", 0))
+        s = rt.settings
+        delay = delivery_retry_delay(
+            attempts,
+            error.not_before,
+            initial=s.delivery_retry_initial_seconds,
+            cap=s.delivery_retry_max_seconds,
+        )
+        rt.jobs.defer_delivery(
+            job_id,
+            rt.now() + delay,
+            delivery_attempts=attempts + 1,
+            output_name=obj.name,
+            output_type=obj.content_type,
+            delivery_error=str(error),
+        )
+        log.warning(
+            "photo not sent; tried again later",
+            extra={**context, "error": str(error), "reason": f"retry in {delay.total_seconds():.0f}s"},
+        )
+        raise
+    except Exception:
+        rt.jobs.release_delivery(job_id)
+        raise
+
+    photo_file_id = sent["photo"][-1]["file_id"] if sent.get("photo") else None
+    # The GPU stamps `generated` just after the upload; an event that outruns that stamp would
+    # close the job without its drawing time. The object's creation time is when it was drawn.
+    drawn = (
+        {} if "generated" in job.get("times", {}) or obj.created is None else {"times.generated": obj.created}
+    )
+    delivered = rt.jobs.move_job(
+        job_id,
+        State.DELIVERED,
+        rt.now(),
+        photo_file_id=photo_file_id,
+        delivered_message_id=sent["message_id"],
+        output_name=obj.name,
+        **drawn,
+    )
+    log.info("photo delivered", extra=context)
+    remove_status(job, rt)
+    if delivered is not None:
+        remember_quietly(delivered, rt)
+    return True
+
+
+def recorded_output(job: dict[str, Any], bucket: str) -> StorageObject | None:
+    """The output a deferred delivery recorded on the job (deliver_output), to send again."""
+    name = job.get("output_name")
+    if not isinstance(name, str):
+        return None
+    content_type = str(job.get("output_type") or "application/octet-stream")
+    return StorageObject(bucket=bucket, name=name, generation="", content_type=content_type, metadata={})
 
 
 def remember_quietly(job: dict[str, Any], rt: Services) -> None:

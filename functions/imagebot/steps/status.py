@@ -21,7 +21,7 @@ def show_status(
         try:
             rt.bot.edit_message_text(job["chat_id"], message_id, text, reply_markup=reply_markup)
         except TelegramError as error:
-            if error.transient:
+            if error.transient or error.user_unreachable:
                 raise
             # "message is not modified" on a redelivery, or the user deleted it: harmless.
             log.info("status edit skipped", extra=fields(job_id=job["job_id"], error=str(error)))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.cloud import storage
-from imagebot.core.jobs import State
+from imagebot.core.jobs import DeliveryPending, State
 from imagebot.edges.telegram import TelegramError
-from imagebot.flows import deliver_image
+from imagebot.flows import deliver_image, sweep_stuck_jobs
 
 from gpu_service.contract import GenerationJob as GpuSideJob
 from gpu_service.contract import output_metadata, output_object_name
@@ -82,16 +82,23 @@ def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, tel
     assert job["output_name"] == f"outputs/{job_id}.png"
 
 
-def test_a_failed_send_releases_the_claim_so_the_retry_delivers(runtime, telegram, generated_job):
+def test_a_failed_send_releases_the_claim_and_a_retry_once_due_delivers(runtime, telegram, generated_job):
+    job_id = generated_job["job_id"]
     event = upload_output(generated_job)
     telegram.inject_fault("sendPhoto", error_code=500, count=1)
     with pytest.raises(TelegramError):
         deliver_image.handle_event(event, "event-1", runtime)
-    assert runtime.jobs.get_job(generated_job["job_id"])["state"] == State.GENERATED
+    job = runtime.jobs.get_job(job_id)
+    assert job["state"] == State.GENERATED and "delivery_claim" not in job
+    wait = (job["delivery_retry_at"] - datetime.now(UTC)).total_seconds()
+    assert 0 < wait <= runtime.settings.delivery_retry_initial_seconds  # the first backoff step
+    with pytest.raises(DeliveryPending):
+        deliver_image.handle_event(event, "event-1", runtime)  # redelivered too soon
 
+    runtime.jobs.set_job_fields(job_id, delivery_retry_at=datetime.now(UTC))
     deliver_image.handle_event(event, "event-1", runtime)
     assert [call.ok for call in telegram.calls("sendPhoto")] == [False, True]
-    assert runtime.jobs.get_job(generated_job["job_id"])["state"] == State.DELIVERED
+    assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED
 
 
 def test_a_user_who_blocked_the_bot_closes_the_job_without_retries(runtime, telegram, generated_job):
@@ -101,7 +108,7 @@ def test_a_user_who_blocked_the_bot_closes_the_job_without_retries(runtime, tele
     deliver_image.handle_event(event, "event-2", runtime)
 
     job = runtime.jobs.get_job(generated_job["job_id"])
-    assert (job["state"], job["reason"]) == (State.FAILED, "undeliverable")
+    assert (job["state"], job["reason"]) == (State.FAILED, "unreachable")
     assert len(telegram.calls("sendPhoto")) == 1
 
 
@@ -126,3 +133,57 @@ def test_an_event_that_outruns_the_generated_stamp_keeps_the_drawing_time(runtim
     assert done["state"] == State.DELIVERED
     assert done["times"]["generated"] == datetime.fromisoformat(event["timeCreated"].replace("Z", "+00:00"))
     assert set(done["durations_ms"]) >= {"generated", "delivered"}
+
+
+def test_a_long_429_is_not_retried_before_its_retry_after_and_the_sweep_sends_it_then(
+    runtime, telegram, generated_job
+):
+    """retry_after 90 is above what the client waits in the call (30 s): the job records when
+    to try again, Eventarc's redeliveries before then send nothing, and once it is due the
+    sweep sends the photo, once."""
+    job_id = generated_job["job_id"]
+    event = upload_output(generated_job)
+    telegram.inject_fault("sendPhoto", error_code=429, retry_after=90)
+    before = datetime.now(UTC)
+    with pytest.raises(TelegramError) as raised:
+        deliver_image.handle_event(event, "event-1", runtime)
+    assert raised.value.not_before == 90
+    job = runtime.jobs.get_job(job_id)
+    assert job["state"] == State.GENERATED and "delivery_claim" not in job
+    assert (
+        before + timedelta(seconds=90)
+        <= job["delivery_retry_at"]
+        <= datetime.now(UTC) + timedelta(seconds=90)
+    )
+    assert job["output_name"] == f"outputs/{job_id}.png" and job["output_type"] == "image/png"
+
+    with pytest.raises(DeliveryPending):
+        deliver_image.handle_event(event, "event-1", runtime)  # Eventarc, 10 s later
+    sweep_stuck_jobs.sweep(runtime)  # the sweep, before the retry time
+    assert len(telegram.calls("sendPhoto")) == 1
+
+    # 90 s later, as far as the job knows.
+    runtime.jobs.set_job_fields(job_id, delivery_retry_at=datetime.now(UTC) - timedelta(seconds=1))
+    sweep_stuck_jobs.sweep(runtime)
+    deliver_image.handle_event(event, "event-1", runtime)  # Eventarc's next try finds it done
+    assert [call.status for call in telegram.calls("sendPhoto")] == [429, 200]
+    done = runtime.jobs.get_job(job_id)
+    assert done["state"] == State.DELIVERED
+    assert telegram.file_bytes(done["photo_file_id"]) == png()
+
+
+def test_a_crashed_attempts_claim_holds_the_redelivery_back_until_its_lease_ends(
+    runtime, telegram, generated_job
+):
+    job_id = generated_job["job_id"]
+    event = upload_output(generated_job)
+    assert runtime.jobs.claim_delivery(job_id, "event-1/crashed", datetime.now(UTC), timedelta(minutes=2))
+    with pytest.raises(DeliveryPending):  # raised, not acknowledged: Eventarc tries again
+        deliver_image.handle_event(event, "event-1", runtime)
+    assert telegram.calls("sendPhoto") == []
+
+    lapsed = datetime.now(UTC) - timedelta(minutes=3)
+    runtime.jobs.set_job_fields(job_id, delivery_claim={"by": "event-1/crashed", "at": lapsed})
+    deliver_image.handle_event(event, "event-1", runtime)
+    assert len(telegram.calls("sendPhoto")) == 1
+    assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED

@@ -103,3 +103,42 @@ def test_transport_errors_become_transient_telegram_errors_without_the_token():
         api(handler).send_message(7, "hi")
     assert raised.value.transient
     assert TOKEN not in str(raised.value)
+
+
+def too_many(retry_after):
+    parameters = {} if retry_after is None else {"parameters": {"retry_after": retry_after}}
+    return httpx.Response(
+        429, json={"ok": False, "error_code": 429, "description": "Too Many Requests", **parameters}
+    )
+
+
+def test_a_429_above_what_the_client_may_sleep_is_raised_at_once_with_its_retry_after(monkeypatch):
+    """retry_after 90 with a 2 s budget: one call, no sleep, no second try sooner than 90 s;
+    the error says how long whoever retries must wait."""
+    sleeps, calls = [], []
+    monkeypatch.setattr("imagebot.edges.telegram.time.sleep", sleeps.append)
+
+    def handler(request):
+        calls.append(request.url.path)
+        return too_many(90)
+
+    with pytest.raises(TelegramError) as raised:
+        api(handler).send_photo(7, ("a.png", b"PNG", "image/png"), caption="c")
+    assert (len(calls), sleeps) == (1, [])
+    assert raised.value.transient and raised.value.not_before == 90.0
+
+
+def test_a_short_429_is_slept_for_exactly_its_retry_after_and_a_second_one_is_raised(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr("imagebot.edges.telegram.time.sleep", sleeps.append)
+    answers = iter([too_many(2), too_many(2)])
+    with pytest.raises(TelegramError) as raised:
+        api(lambda request: next(answers)).delete_message(7, 1)
+    assert sleeps == [2.0]
+    assert raised.value.not_before == 2.0
+
+
+def test_only_a_429_sets_a_time_before_which_not_to_retry():
+    assert TelegramError("sendPhoto", 500, "Internal Server Error").not_before is None
+    assert TelegramError("sendPhoto", 599, "transport error: ReadTimeout").not_before is None
+    assert TelegramError("sendPhoto", 429, "Too Many Requests").not_before == 1.0

@@ -93,3 +93,27 @@ def test_clear_drops_everything_pending() -> None:
 def test_count_must_be_positive() -> None:
     with pytest.raises(ValueError):
         FaultBook().inject("sendMessage", make_fault(500), count=0)
+
+
+def test_a_timed_fault_answers_every_call_until_its_time_is_up_then_the_next_fault_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("local.fake_telegram._faults.time.monotonic", lambda: clock[0])
+    book = FaultBook()
+    book.inject("sendPhoto", make_fault(500), seconds=180)
+    book.inject("sendPhoto", make_fault(429, retry_after=3))
+
+    outage = [book.take("sendPhoto") for _ in range(50)]
+    assert {fault.error_code if fault else None for fault in outage} == {500}
+    assert book.remaining() == {"sendphoto": 2}
+    clock[0] += 179.9
+    assert book.take("sendPhoto").error_code == 500
+    clock[0] += 0.1
+    assert book.take("sendPhoto").error_code == 429
+    assert book.take("sendPhoto") is None and book.remaining() == {}
+
+
+def test_a_timed_fault_needs_a_sensible_length() -> None:
+    with pytest.raises(ValueError):
+        FaultBook().inject("sendPhoto", make_fault(500), seconds=0)
