@@ -117,6 +117,83 @@ class RequestLedger:
         return [body]
 
 
+class AsgiRequestLedger:
+    """The same ledger for an ASGI app (an entry point on functions_framework.aio, which
+    create_app serves with Starlette on uvicorn): it shares RequestLedger's records."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ledger = RequestLedger(lambda environ, start_response: [])
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        environ: Environ = {
+            "PATH_INFO": scope.get("path", ""),
+            "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        }
+        for name, value in scope.get("headers", []):
+            environ["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
+        if environ["PATH_INFO"] == LEDGER_PATH:
+            await self._answer_ledger(environ, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return dict(await receive())
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status: list[int] = []
+
+        async def recording_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        ledger = self.ledger
+        started = time.time()
+        with ledger.lock:
+            ledger.in_flight += 1
+        try:
+            await self.app(scope, replay, recording_send)
+        finally:
+            record = {
+                "path": environ["PATH_INFO"],
+                "status": status[0] if status else 500,
+                "started": started,
+                "finished": time.time(),
+                **request_ids(environ, body),
+            }
+            with ledger.lock:
+                ledger.in_flight -= 1
+                ledger.seq += 1
+                ledger.records.append({"seq": ledger.seq, **record})
+                del ledger.records[:-MAX_RECORDS]
+
+    async def _answer_ledger(self, environ: Environ, send: Any) -> None:
+        answer: dict[str, Any] = {}
+
+        def start_response(code: str, headers: list[tuple[str, str]]) -> None:
+            answer.update(status=int(code.split()[0]), headers=headers)
+
+        body = b"".join(self.ledger._answer_ledger(environ, start_response))
+        headers = [(k.lower().encode(), v.encode()) for k, v in answer["headers"]]
+        await send({"type": "http.response.start", "status": answer["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m local.function_host", description=__doc__.split("\n\n")[0]
@@ -129,7 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # functions-framework ships no type hints.
     app = create_app(args.target, args.source, args.signature_type)  # type: ignore[no-untyped-call]
-    app.wsgi_app = RequestLedger(app.wsgi_app)  # Flask's hook for WSGI middleware
+    if hasattr(app, "wsgi_app"):
+        app.wsgi_app = RequestLedger(app.wsgi_app)  # Flask's hook for WSGI middleware
+        create_server(app, False).run(args.host, args.port)  # type: ignore[no-untyped-call]
+        return
+    # An ASGI app (functions_framework.aio): Starlette, which create_server runs on uvicorn.
+    # The middleware is added Starlette's way, so the server still sees a Starlette app.
+    app.add_middleware(AsgiRequestLedger)
     create_server(app, False).run(args.host, args.port)  # type: ignore[no-untyped-call]
 
 
