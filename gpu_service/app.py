@@ -261,4 +261,5 @@ def _load_configured_engine(settings: Settings) -> BatchEngine:
         warm_up_batch=settings.batch_max_size,
         warm_up=settings.warm_up,
         step_progress=settings.step_progress,
+        tiny_flag_word=settings.tiny_flag_word,
     )

@@ -27,6 +27,10 @@ class Settings:
     # model_cache_dir at start-up. None: the tiny random pipeline.
     model_dir: str | None = None
     model_cache_dir: str = DEFAULT_MODEL_CACHE_DIR
+    # The tiny pipeline only (no model_dir): its safety checker also flags every picture of a
+    # prompt with this word, so a local stack can follow a flagged picture to the user. None:
+    # the tiny pipeline has no safety checker. Real weights ignore it.
+    tiny_flag_word: str | None = None
     # style id -> "fast" | "quality": overrides the style's own path (styles.py) for normal
     # mode. Economy mode always takes the economy recipe.
     style_paths: Mapping[str, str] = field(default_factory=dict)
@@ -73,6 +77,7 @@ class Settings:
             images_bucket=environ["IMAGES_BUCKET"].strip(),
             model_dir=text("MODEL_DIR") or None,
             model_cache_dir=text("MODEL_CACHE_DIR", DEFAULT_MODEL_CACHE_DIR),
+            tiny_flag_word=text("TINY_FLAG_WORD") or None,
             style_paths=parse_style_paths(text("STYLE_PATHS")),
             batch_max_size=_integer("BATCH_MAX_SIZE", text("BATCH_MAX_SIZE", "4"), low=1, high=64),
             batch_window_ms=_integer("BATCH_WINDOW_MS", text("BATCH_WINDOW_MS", "75"), low=0, high=10_000),

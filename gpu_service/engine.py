@@ -197,7 +197,7 @@ class Engine:
             latents, seconds = self._denoise(plan, [job], [seed])
             return replace(pending, latents=latents, seconds=seconds, seed=seed, redrawn=True).finish()
         picture = _to_image(pixels[0])
-        if self.safety is not None and self._flagged(self.safety, picture):
+        if self.safety is not None and self._flagged(self.safety, picture, job.prompt):
             log.warning("the safety checker flagged the picture; refused", extra={"job_id": job.job_id})
             raise UnsafeOutput()
         style = self.styles[plan.style]
@@ -261,7 +261,7 @@ class Engine:
                     decoded.add((id(pipeline.vae), plan.width, plan.height))
                     picture = _to_image(self._decode(style.id, latents[:1])[0])
                     if self.safety is not None:
-                        self._flagged(self.safety, picture)
+                        self._flagged(self.safety, picture, "warm-up")
                 self.warmed.append(plan)
         log.info(
             "engine warm",
@@ -305,9 +305,9 @@ class Engine:
         latents: torch.Tensor = output.images
         return latents, seconds
 
-    def _flagged(self, safety: SafetyCheck, picture: Image.Image) -> bool:
+    def _flagged(self, safety: SafetyCheck, picture: Image.Image, prompt: str) -> bool:
         with self._lock:
-            return safety.flagged([picture])[0]
+            return safety.flagged([picture], [prompt])[0]
 
     def _decode(self, style_id: str, latents: torch.Tensor) -> np.ndarray:
         """Latents to pictures as floats in 0..1, (N, H, W, 3); NaNs kept, for is_broken."""

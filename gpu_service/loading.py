@@ -28,9 +28,9 @@ from transformers import CLIPImageProcessor
 
 from gpu_service import layout, logs
 from gpu_service.engine import TINY_SIZE, TINY_STEPS, Engine
-from gpu_service.safety import ClipSafetyChecker, SafetyCheck
+from gpu_service.safety import ClipSafetyChecker, MarkedPromptChecker, SafetyCheck
 from gpu_service.styles import STYLES_BY_ID, Style, loras_for
-from gpu_service.tiny_pipeline import add_tiny_lora, build_tiny_pipeline
+from gpu_service.tiny_pipeline import add_tiny_lora, build_tiny_pipeline, build_tiny_safety_checker
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def load_engine(
     step_progress: bool = False,
     compile_backend: str = "inductor",
     warm_up: bool = True,
+    tiny_flag_word: str | None = None,
 ) -> Engine:
     """Every style's pipeline from `models` (a folder, or a gs:// prefix copied to `cache_dir`),
     or, with no `models`, one tiny random-weight pipeline shared by all styles."""
@@ -89,6 +90,12 @@ def load_engine(
             # Style LoRAs carry text-encoder weights too, as most published ones do.
             add_tiny_lora(tiny, name, seed=seed + 1, text_encoders=name in style_loras)
         pipelines = {style_id: tiny for style_id in styles}
+        if tiny_flag_word:
+            checker, extractor = build_tiny_safety_checker()
+            safety = MarkedPromptChecker(ClipSafetyChecker(checker, extractor, device=device), tiny_flag_word)
+            log.warning(
+                "tiny safety checker: pictures of prompts with the word %r are flagged", tiny_flag_word
+            )
         log.warning(
             "tiny SDXL pipeline: pictures are coloured noise, %dx%d in %d steps",
             TINY_SIZE,

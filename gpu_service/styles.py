@@ -314,8 +314,16 @@ REALISTIC = Style(
 GHIBLI = Style(
     id="ghibli",
     # SDXL base plus a Studio Ghibli-look slider LoRA (MIT, its card). Its card applies it at
-    # strength 2 with the trigger words "Studio Ghibli style". No commit of it could be read
-    # from the Hub's public pages: UNPINNED until the manifest names one.
+    # strength 2 with the trigger words "Studio Ghibli style". No full commit of it could be
+    # read from the Hub's public pages: its commit history
+    # (huggingface.co/ntc-ai/SDXL-LoRA-slider.Studio-Ghibli-style/commits/main) shows only
+    # short ids, 1c83757 (Dec 15, 2023: "Update README, safetensors and PNGs", the weights)
+    # and the head 20e726d (README only), and no page or project found quotes the 40-hex one.
+    # No replacement qualified: artificialguybr/StudioGhibli.Redmond-V2 (commit
+    # 817c828e2b732b8e4776f922361b1708b27f4684) declares no licence on its card, and
+    # artificialguybr/StudioGhibliRedmond (creativeml-openrail-m) calls itself "a
+    # non-commercial, fan-made creation". UNPINNED until the manifest names one: the commit
+    # it records should start with 20e726d (or 1c83757 for the same weights).
     model=SDXL_BASE,
     lora=Lora(
         "ghibli",

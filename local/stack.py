@@ -51,6 +51,10 @@ FUNCTIONS = (
     "report_failure",
     "sweep_stuck_jobs",
 )
+# The tiny pipeline's safety checker flags every picture of a prompt with this word (the
+# GPU service's TINY_FLAG_WORD; real weights ignore it): a flagged picture, on purpose.
+TINY_FLAG_WORD = "flagme"
+
 # The GPU service serves Vertex AI's custom-container routes too, and the Vertex AI stand-in
 # forwards an endpoint's predictions to them: the second GPU home, on the same process.
 AIP_ROUTES = {"AIP_HEALTH_ROUTE": "/vertex/health", "AIP_PREDICT_ROUTE": "/vertex/predict"}
@@ -208,7 +212,7 @@ class LocalStack:
         self.supervisor.spawn(
             "gpu_service",
             [sys.executable, "-m", "gpu_service"],
-            env={**env, **AIP_ROUTES, "PORT": port, "HOST": "127.0.0.1"},
+            env={**env, **AIP_ROUTES, "PORT": port, "HOST": "127.0.0.1", "TINY_FLAG_WORD": TINY_FLAG_WORD},
             cwd=ROOT,
             restart=self.config.restart,
         )

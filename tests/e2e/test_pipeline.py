@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,6 +13,7 @@ from PIL import Image
 
 from local.event_bridge import finalized_event, object_resource
 from local.scenarios import draw
+from local.stack import TINY_FLAG_WORD
 from tests.conftest import PROJECT
 from tests.e2e.conftest import E2E_BUCKET
 from tests.support.events import unique_ids
@@ -201,3 +203,83 @@ def test_a_sticker_or_an_edit_neither_crashes_nor_makes_a_job(telegram, prompts_
     assert job(f"u{sticker.update_id}") is None and job(f"u{edited.update_id}") is None
     assert calls_in_chat(telegram, "sendPhoto", chat_id) == []
     assert telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/start").status == 200
+
+
+def gpu_log(stack, job_id: str) -> list[dict]:
+    """The GPU service's JSON log lines about the job (its log context carries the job id)."""
+    lines = stack.supervisor.log_path("gpu_service").read_text(errors="replace").splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    return [record for record in records if record.get("job_id") == job_id]
+
+
+def flagged_notice(telegram, chat_id: int, job_id: str, since: int):
+    """The status message that tells the user the picture was flagged, with its Again button."""
+
+    def notice(call) -> bool:
+        return (
+            str(call.params.get("chat_id")) == str(chat_id)
+            and "flagged as unsafe" in call.params.get("text", "")
+            and call.params.get("reply_markup") is not None
+            and f"again:{job_id}"
+            in [b["callback_data"] for row in call.param_json("reply_markup")["inline_keyboard"] for b in row]
+        )
+
+    return wait_until(
+        lambda: next(
+            (c for m in ("editMessageText", "sendMessage") for c in telegram.calls(m, since) if notice(c)),
+            None,
+        ),
+        120,
+        f"the flagged notice for {job_id}",
+    )
+
+
+def test_a_flagged_picture_is_refused_in_one_attempt_and_the_user_told_with_again(stack, telegram):
+    # The stack's tiny pipeline has a safety checker that flags every picture of a prompt with
+    # TINY_FLAG_WORD (gpu_service/safety.py MarkedPromptChecker; local/stack.py sets it).
+    chat_id = next(chats)
+    since = telegram.last_seq()
+    sent = telegram.send_text(chat_id=chat_id, user_id=chat_id, text=f"a {TINY_FLAG_WORD} harbour {chat_id}")
+    assert sent.status == 200
+    question = telegram.wait_for_call(
+        "sendMessage",
+        lambda c: str(c.params["chat_id"]) == str(chat_id) and c.param_json("reply_markup"),
+        since=since,
+    )
+    data = next(
+        b["callback_data"]
+        for row in question.param_json("reply_markup")["inline_keyboard"]
+        for b in row
+        if b["callback_data"].startswith("style:ghibli:")
+    )
+    assert telegram.press_button(chat_id, chat_id, question.result["message_id"], data).status == 200
+    job_id = data.split(":")[2]
+
+    notice = flagged_notice(telegram, chat_id, job_id, since)
+    done = settled_job(job_id)
+    assert (done["state"], done["reason"]) == ("rejected", "flagged")
+    answered(stack, "report_progress", 1, job_id=job_id)
+    nothing_more_for(stack, lambda: final(job_id))
+    # One push attempt: the GPU drew, flagged and rejected the job once, and answered it 2xx,
+    # so Pub/Sub delivered it no second time (a redelivery would log again under the job id).
+    records = gpu_log(stack, job_id)
+    assert [r["message"] for r in records if "safety checker" in r["message"]] == [
+        "the safety checker flagged the picture; refused"
+    ]
+    rejected = [r for r in records if r["message"].startswith("job rejected")]
+    assert len(rejected) == 1 and rejected[0].get("delivery_attempt") in (None, 1), rejected
+    assert len({r["message_id"] for r in records if "message_id" in r}) == 1
+    assert calls_in_chat(telegram, "sendPhoto", chat_id) == []
+    assert not list(
+        storage.Client(project=PROJECT).bucket(E2E_BUCKET).list_blobs(prefix=f"outputs/{job_id}.")
+    )
+
+    # Again is a new job with a new seed (the word is still in the prompt, so it is flagged too).
+    since = telegram.last_seq()
+    notice_id = notice.params.get("message_id") or notice.result["message_id"]
+    again = telegram.press_button(chat_id, chat_id, int(notice_id), f"again:{job_id}")
+    assert again.status == 200
+    retried = settled_job(f"u{again.update_id}", timeout=120)
+    assert retried["job_id"] != job_id and retried["seed"] != done["seed"]
+    assert (retried["state"], retried["reason"]) == ("rejected", "flagged")
+    flagged_notice(telegram, chat_id, retried["job_id"], since)

@@ -61,5 +61,5 @@ class FlagEverything:
     in a way a test could rely on, so tests of the flagged path use this, or
     tiny_pipeline.build_tiny_safety_checker(flag_all=True))."""
 
-    def flagged(self, pictures: Any) -> list[bool]:
+    def flagged(self, pictures: Any, prompts: Any) -> list[bool]:
         return [True] * len(pictures)

@@ -32,6 +32,7 @@ def test_every_variable_is_read() -> None:
         "PORT": "9000",
         "TORCH_DEVICE": "cuda:1",
         "HOST": "127.0.0.1",
+        "TINY_FLAG_WORD": "flagme",
     }
 
     settings = Settings.from_env(environ)
@@ -43,6 +44,7 @@ def test_every_variable_is_read() -> None:
     assert settings.port == 9000
     assert settings.torch_device == "cuda:1"
     assert settings.host == "127.0.0.1"
+    assert settings.tiny_flag_word == "flagme"
 
 
 def test_empty_model_dir_means_the_tiny_pipeline() -> None:

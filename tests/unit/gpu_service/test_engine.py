@@ -13,7 +13,7 @@ from gpu_service.contract import ASPECTS, STYLES
 from gpu_service.engine import TINY_SIZE, TINY_STEPS, Engine, redraw_seed
 from gpu_service.loading import load_engine
 from gpu_service.refusals import BrokenOutput, UnsafeOutput
-from gpu_service.safety import ClipSafetyChecker
+from gpu_service.safety import ClipSafetyChecker, MarkedPromptChecker
 from gpu_service.styles import LCM_XL, LIGHTNING_2, LIGHTNING_4, Recipe
 from gpu_service.tiny_pipeline import build_tiny_safety_checker
 from tests.support.spy import FlagEverything
@@ -241,6 +241,29 @@ def test_a_checker_that_flags_nothing_lets_the_picture_through(tiny_engine: Engi
     engine, _ = spy_engine(tiny_engine, safety=ClipSafetyChecker(checker, extractor, device="cpu"))
 
     assert engine.generate(make_job()).data
+
+
+def test_the_tiny_checker_flags_the_pictures_of_a_prompt_with_its_marker_word_only(
+    tiny_engine: Engine,
+) -> None:
+    checker, extractor = build_tiny_safety_checker(flag_all=False)
+    marked = MarkedPromptChecker(ClipSafetyChecker(checker, extractor, device="cpu"), "flagme")
+    engine, _ = spy_engine(tiny_engine, safety=marked)
+
+    results = engine.generate_batch(
+        [
+            make_job(job_id="u1", prompt="a FlagMe harbour"),
+            make_job(job_id="u2", prompt="a flagmeadow harbour"),
+        ]
+    )
+
+    assert isinstance(results[0], UnsafeOutput) and results[0].reason == "flagged"
+    assert not isinstance(results[1], BaseException) and results[1].data  # a word, not a substring
+
+
+def test_the_tiny_pipeline_has_a_safety_checker_only_with_a_marker_word() -> None:
+    assert load_engine(None, warm_up=False).safety is None
+    assert isinstance(load_engine(None, warm_up=False, tiny_flag_word="flagme").safety, MarkedPromptChecker)
 
 
 def test_a_nan_or_black_decode_is_drawn_once_more_with_a_new_seed_never_sent(tiny_engine: Engine) -> None:
