@@ -22,20 +22,25 @@ resource "google_storage_bucket_object" "functions_source" {
 locals {
   # Every setting functions/imagebot/config.py reads (tests/infra checks the list is complete).
   function_env = {
-    GOOGLE_CLOUD_PROJECT           = var.project_id
-    IMAGES_BUCKET                  = google_storage_bucket.images.name
-    TELEGRAM_API_BASE              = local.telegram_api
-    PROMPTS_TOPIC                  = "prompts"
-    VALIDATED_TOPIC                = "validated"
-    GENERATION_TOPIC               = "generation-jobs"
-    PROGRESS_TOPIC                 = "job-progress"
-    PROMPT_MIN_CHARS               = tostring(var.prompt_min_chars)
-    PROMPT_MAX_CHARS               = tostring(var.prompt_max_chars)
-    RATE_BURST                     = tostring(var.rate_burst)
-    RATE_REFILL_SECONDS            = tostring(var.rate_refill_seconds)
-    DAILY_QUOTA                    = tostring(var.daily_quota)
-    TELEGRAM_TIMEOUT_SECONDS       = tostring(var.telegram_timeout_seconds)
-    JOB_DEADLINE_SECONDS           = tostring(var.job_deadline_seconds)
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    IMAGES_BUCKET            = google_storage_bucket.images.name
+    TELEGRAM_API_BASE        = local.telegram_api
+    PROMPTS_TOPIC            = "prompts"
+    VALIDATED_TOPIC          = "validated"
+    GENERATION_TOPIC         = "generation-jobs"
+    PROGRESS_TOPIC           = "job-progress"
+    PROMPT_MIN_CHARS         = tostring(var.prompt_min_chars)
+    PROMPT_MAX_CHARS         = tostring(var.prompt_max_chars)
+    RATE_BURST               = tostring(var.rate_burst)
+    RATE_REFILL_SECONDS      = tostring(var.rate_refill_seconds)
+    DAILY_QUOTA              = tostring(var.daily_quota)
+    TELEGRAM_TIMEOUT_SECONDS = tostring(var.telegram_timeout_seconds)
+    JOB_DEADLINE_SECONDS     = tostring(var.job_deadline_seconds)
+    # A 429 whose retry_after is longer than this is not slept on: the photo is deferred and
+    # sent by the sweep (docs/OPERATIONS.md); the backoff of a deferred photo doubles between these.
+    TELEGRAM_MAX_WAIT_SECONDS      = "30"
+    DELIVERY_RETRY_INITIAL_SECONDS = "10"
+    DELIVERY_RETRY_MAX_SECONDS     = "300"
     BOT_USERNAME                   = var.bot_username
     OPERATOR_IDS                   = join(",", [for id in var.operator_ids : tostring(id)])
     OPS_CHAT_ID                    = var.ops_chat_id

@@ -85,6 +85,16 @@ resource "google_cloud_run_v2_service" "gpu" {
         name  = "TORCH_COMPILE"
         value = tostring(var.gpu_torch_compile)
       }
+      # Every served shape is drawn once before /readyz says ready, so no user's first job pays
+      # for it; the per-step progress bar is for a person watching `make demo`, not Cloud Logging.
+      env {
+        name  = "WARM_UP"
+        value = "true"
+      }
+      env {
+        name  = "STEP_PROGRESS"
+        value = "false"
+      }
       env {
         name  = "PROGRESS_TOPIC"
         value = google_pubsub_topic.topic["job-progress"].name
