@@ -106,6 +106,13 @@ resource "google_storage_bucket_iam_member" "validate_reads_outputs" {
   member = local.sa_member["validate"]
 }
 
+# sweep_stuck_jobs (the failures account) sends a photo whose delivery Telegram put off.
+resource "google_storage_bucket_iam_member" "failures_reads_outputs" {
+  bucket = google_storage_bucket.images.name
+  role   = "roles/storage.objectViewer"
+  member = local.sa_member["failures"]
+}
+
 # The smoke test reads its synthetic output by name and removes it: its own objects only, never
 # a user's picture (an IAM condition on the object name). It lists nothing: a list names the
 # bucket, not an object, so a condition on object names cannot admit it.
