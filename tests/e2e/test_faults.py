@@ -30,6 +30,7 @@ import httpx
 import pytest
 from google.cloud import firestore, pubsub_v1, storage
 from imagebot.core.contract import GenerationJob
+from imagebot.core.updates import Prompt, encode_event
 from imagebot.edges.store import JobStore
 
 from local.event_bridge import finalized_event, object_resource
@@ -786,16 +787,24 @@ def test_a_burst_of_deliveries_is_paced_within_telegrams_limits(stack, telegram,
 # -- 7. a poison update ------------------------------------------------------------------------------
 
 
-def test_a_poison_update_is_tried_a_bounded_number_of_times_and_kept(stack, telegram):
-    """Ids beyond Telegram's 64-bit range (Firestore cannot store them) pass the webhook, then
-    fail validate_prompt on every attempt, and report_failure the same way. Each subscription
-    gives up after its five attempts: the update ends, kept, in report-failure-dead, rather than
-    being retried for ever (issue 15). (Refusing such ids at the webhook is functions/ work.)"""
-    unreportable = TopicTap(PROJECT, UNREPORTABLE_TOPIC)
+def test_a_poison_update_is_refused_at_the_webhook_and_one_that_got_past_it_is_kept(
+    stack, telegram, publisher
+):
+    """Ids beyond Telegram's 64-bit range (Firestore cannot store them) are refused by the
+    webhook with 400, before anything is published. A message that got past it all the same (an
+    older webhook, a hand-published one) fails validate_prompt on every attempt, and
+    report_failure the same way: each subscription gives up after its five attempts, and the
+    message ends, kept, in report-failure-dead rather than being retried for ever (issue 15)."""
     poison = 2**70
-    sent = telegram.send_text(chat_id=poison, user_id=poison, text="a poison prompt")
-    assert sent.status == 200  # accepted: no range check at the webhook yet
-    update_id = str(sent.update_id)
+    refused = telegram.send_text(chat_id=poison, user_id=poison, text="a poison prompt")
+    assert refused.status == 400 and "malformed" in refused.body
+
+    unreportable = TopicTap(PROJECT, UNREPORTABLE_TOPIC)
+    update_id = str(next(chats))
+    event = Prompt(
+        update_id=int(update_id), chat_id=poison, user_id=poison, message_id=1, text="a poison prompt"
+    )
+    publish(publisher, "prompts", encode_event(event), update_id=update_id, kind=event.kind)
 
     def kept() -> list[pubsub_v1.types.PubsubMessage]:
         messages = unreportable.drain(expect=1, timeout=2.0)
