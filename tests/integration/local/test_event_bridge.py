@@ -21,6 +21,7 @@ from local.emulators import EmulatorHosts
 from local.event_bridge import EVENT_TYPE, BridgeSettings, EventBridge, event_id
 from local.processes import Supervisor, free_port
 from tests.conftest import BUCKET, PROJECT
+from tests.support.waits import wait_until
 
 from .conftest import Received, Receiver
 
@@ -56,7 +57,8 @@ def upload(bucket: storage.Bucket, name: str, data: bytes = b"\x89PNG fake", **m
 def wait_for_stats(
     bridge: EventBridge, condition: Callable[[dict[str, Any]], bool], timeout: float = 10.0
 ) -> dict[str, Any]:
-    """The bridge's stats once `condition` holds for them: a recorded event, not a pause."""
+    """The bridge's stats once `condition` holds for them (tests/support/waits.wait_until cannot
+    put the last stats in its failure message)."""
     deadline = time.monotonic() + timeout
     while not condition(stats := bridge.stats()):
         assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {stats}"
@@ -185,9 +187,7 @@ def test_an_object_whose_delivery_keeps_failing_does_not_hold_up_another(
 
     with EventBridge(bridge_settings) as bridge:
         upload(bucket, f"{prefix}stuck.png")
-        deadline = time.monotonic() + 5
-        while not receiver.received and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: receiver.received, 5, "the stuck object's event", interval=0.01)
         upload(bucket, f"{prefix}fine.png")
         receiver.wait_for(5, timeout=10)
         stats = wait_for_stats(

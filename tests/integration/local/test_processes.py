@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from local.processes import RestartPolicy, Supervisor, free_port
+from tests.support.waits import wait_until
 
 # A child that serves HTTP on its port and, given a pid file, starts a grandchild in its own
 # group that ignores SIGTERM (as the gcloud wrapper's JVM outlives the wrapper).
@@ -111,9 +112,7 @@ def test_a_child_stopped_on_purpose_or_without_a_policy_is_not_restarted(
     with caplog.at_level(logging.ERROR, logger="local.processes"):
         supervisor.stop_one("kept")
         supervisor.kill("plain")
-        reported = time.monotonic() + 5
-        while not caplog.records and time.monotonic() < reported:
-            time.sleep(0.05)
+        wait_until(lambda: caplog.records, 5, "the supervisor's report of the death", interval=0.05)
 
     assert "kept" not in supervisor.processes
     assert supervisor.restarts("plain") == 0
