@@ -12,7 +12,7 @@ from functools import cached_property
 from google.cloud import firestore, pubsub_v1, storage
 
 from imagebot.config import ConfigError, Settings
-from imagebot.core.pacing import Pacer
+from imagebot.core.pacing import Pacer, PacingPolicy
 from imagebot.core.quota import QuotaPolicy
 from imagebot.edges.gpu_endpoint import Predict, vertex_predict
 from imagebot.edges.pubsub import Publisher
@@ -70,7 +70,11 @@ class Runtime:
             self.settings.telegram_api_base,
             timeout=self.settings.telegram_timeout_seconds,
             max_retry_after=self.settings.telegram_max_wait_seconds,
-            pace=Pacer(self.pacing.reserve_slot),
+            # One wait limit: a slot further off than a 429 we would wait out is refused alike.
+            pace=Pacer(
+                self.pacing.reserve_slot,
+                PacingPolicy(max_wait=self.settings.telegram_max_wait_seconds),
+            ),
         )
 
     @cached_property

@@ -7,6 +7,11 @@ The reservation is the generic cell rate algorithm: a slot document holds the th
 of the next send, each reservation moves it on by one interval, and a send may go early by the
 burst tolerance (so a status message and its photo need not wait a second apart, while a stream
 to one chat settles at one a second). Shards keep any one document's write rate low.
+
+A slot further off than `max_wait` is not taken: the send is refused at once with
+PacingBacklog, which the Bot API client turns into a 429 with that `retry_after`, so every
+caller handles a deep backlog exactly as it handles Telegram's own rate limit (tries later).
+Sending after a capped wait instead would go early, and break the limit it waits for.
 """
 
 from __future__ import annotations
@@ -46,14 +51,31 @@ class PacingPolicy:
 
 
 def reserve(
-    next_free_at: float | None, now: float, interval: float, tolerance: float = 0.0
-) -> tuple[float, float]:
-    """(when this send may go, the slot's new theoretical time). Pure."""
+    next_free_at: float | None,
+    now: float,
+    interval: float,
+    tolerance: float = 0.0,
+    horizon: float = float("inf"),
+) -> tuple[float, float | None]:
+    """(when this send may go, the slot's new theoretical time). Pure. A slot more than
+    `horizon` seconds off is not taken: the new time is None and the slot stays as it was."""
     theoretical = max(now, next_free_at or now)
-    return max(now, theoretical - tolerance), theoretical + interval
+    slot = max(now, theoretical - tolerance)
+    if slot - now > horizon:
+        return slot, None
+    return slot, theoretical + interval
 
 
-Reserve = Callable[[str, float, float], float]  # (key, interval, tolerance) -> slot time, wall clock
+# (key, interval, tolerance, horizon) -> slot time, wall clock; taken only within the horizon.
+Reserve = Callable[[str, float, float, float], float]
+
+
+class PacingBacklog(Exception):
+    """The next free slot is `seconds` away, beyond `max_wait`: try the send again later."""
+
+    def __init__(self, key: str, seconds: float) -> None:
+        super().__init__(f"pacing backlog on {key}: next slot in {seconds:.1f}s")
+        self.seconds = seconds
 
 
 class Pacer:
@@ -72,7 +94,8 @@ class Pacer:
         self._sleep = sleep
 
     def __call__(self, method: str, chat_id: int | None) -> float:
-        """Waits for the slot; returns the seconds waited."""
+        """Waits for the slot; returns the seconds waited. Raises PacingBacklog when the
+        slot is further off than `max_wait` (nothing is sent, and that slot is not taken)."""
         if method not in BOT_WIDE:
             return 0.0
         shard = random.randrange(self._policy.shards)
@@ -83,14 +106,16 @@ class Pacer:
                 slot,
                 self._slot(f"chat-{chat_id}", policy.chat_interval(chat_id), policy.chat_tolerance(chat_id)),
             )
-        wait = min(max(0.0, slot - self._clock()), self._policy.max_wait)
+        wait = max(0.0, slot - self._clock())
+        if wait > self._policy.max_wait:
+            raise PacingBacklog(f"{method} to {chat_id}", wait)
         if wait > 0:
             self._sleep(wait)
         return wait
 
     def _slot(self, key: str, interval: float, tolerance: float) -> float:
         try:
-            return self._reserve(key, interval, tolerance)
+            return self._reserve(key, interval, tolerance, self._policy.max_wait)
         except Exception:
             # Pacing must never cost a message: without a slot the call goes now, and a 429
             # (honoured by the Bot API client) is the worst that can follow.

@@ -342,8 +342,11 @@ class CacheStats(_Firestore):
 class PacingStore(_Firestore):
     """Outbound pacing slots `pacing/<key>` (core/pacing.py)."""
 
-    def reserve_slot(self, key: str, interval: float, tolerance: float = 0.0) -> float:
-        """The time a send may go under the pace kept in `pacing/<key>` (see pacing.py)."""
+    def reserve_slot(
+        self, key: str, interval: float, tolerance: float = 0.0, horizon: float = float("inf")
+    ) -> float:
+        """The time a send may go under the pace kept in `pacing/<key>` (see pacing.py); a
+        slot more than `horizon` seconds off is only read, not taken."""
         ref = self._db.collection("pacing").document(key)
 
         @firestore.transactional
@@ -351,9 +354,10 @@ class PacingStore(_Firestore):
             saved = (ref.get(transaction=transaction).to_dict() or {}).get("next_free_at")
             # The clock is read inside the attempt: a reservation that waited for the lock
             # must not claim a slot that has already passed.
-            slot, next_free_at = pacing.reserve(saved, time.time(), interval, tolerance)
-            expire_at = datetime.now(UTC) + PACING_RETENTION
-            transaction.set(ref, {"next_free_at": next_free_at, "expire_at": expire_at})
+            slot, next_free_at = pacing.reserve(saved, time.time(), interval, tolerance, horizon)
+            if next_free_at is not None:
+                expire_at = datetime.now(UTC) + PACING_RETENTION
+                transaction.set(ref, {"next_free_at": next_free_at, "expire_at": expire_at})
             return slot
 
         return self._contended(attempt)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from imagebot.core.pacing import PacingBacklog
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
@@ -85,7 +88,11 @@ class BotApi:
         payload = {key: value for key, value in params.items() if value is not None}
         if self._pace is not None:
             chat_id = payload.get("chat_id")
-            self._pace(method, chat_id if isinstance(chat_id, int) else None)
+            try:
+                self._pace(method, chat_id if isinstance(chat_id, int) else None)
+            except PacingBacklog as backlog:
+                # Our own limit, answered the way Telegram answers its own: a 429 to wait out.
+                raise TelegramError(method, 429, str(backlog), math.ceil(backlog.seconds)) from None
         try:
             if files:
                 # Multipart fields are strings: nested objects travel as JSON, as the Bot API expects.

@@ -6,6 +6,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from google.cloud import firestore
 from imagebot.edges.store import CacheStats
 
@@ -17,6 +18,14 @@ def test_concurrent_reservations_get_distinct_slots_one_interval_apart(runtime):
     assert now <= slots[0]
     # At least one interval apart (more when a contender reserved after the slot had passed).
     assert all(later - earlier >= 1.0 - 1e-6 for earlier, later in zip(slots, slots[1:], strict=False))
+
+
+def test_a_slot_beyond_the_horizon_is_read_but_not_taken(runtime):
+    key = f"chat-test-{uuid.uuid4().hex[:8]}"
+    first = runtime.pacing.reserve_slot(key, 60.0)
+    # The next slot is a minute off: past a 30 s horizon it is reported, and stays free.
+    assert runtime.pacing.reserve_slot(key, 60.0, 0.0, 30.0) - first >= 60.0 - 1e-6
+    assert runtime.pacing.reserve_slot(key, 60.0) - first == pytest.approx(60.0, abs=1e-6)
 
 
 def test_the_bot_client_waits_for_its_chat_slot(runtime, telegram):

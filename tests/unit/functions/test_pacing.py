@@ -1,5 +1,5 @@
 import pytest
-from imagebot.core.pacing import Pacer, PacingPolicy, reserve
+from imagebot.core.pacing import Pacer, PacingBacklog, PacingPolicy, reserve
 
 
 def test_reserve_gives_now_when_free_and_queues_behind_the_last_otherwise():
@@ -23,8 +23,10 @@ class Slots:
         self.now = now
         self.next_free: dict[str, float] = {}
 
-    def __call__(self, key, interval, tolerance):
-        slot, self.next_free[key] = reserve(self.next_free.get(key), self.now, interval, tolerance)
+    def __call__(self, key, interval, tolerance, horizon=float("inf")):
+        slot, taken = reserve(self.next_free.get(key), self.now, interval, tolerance, horizon)
+        if taken is not None:
+            self.next_free[key] = taken
         return slot
 
 
@@ -54,12 +56,23 @@ def test_groups_get_three_seconds_and_edits_only_the_bot_wide_pace():
     assert pacer("answerCallbackQuery", -100) == 0.0 and pacer("sendChatAction", 7) == 0.0
 
 
-def test_the_bot_wide_pace_spreads_many_chats_over_time_and_waits_are_capped():
+def test_reserve_beyond_the_horizon_takes_nothing():
+    assert reserve(130.0, 100.0, 3.0, horizon=20.0) == (130.0, None)
+    assert reserve(115.0, 100.0, 3.0, horizon=20.0) == (115.0, 118.0)
+
+
+def test_a_backlog_beyond_max_wait_is_refused_at_once_and_leaves_its_slot_free():
+    """Sending after a capped wait would go early and break the very limit waited for: the
+    send is refused instead (the client makes it a 429), and the slot stays for a later try."""
     slots = Slots(0.0)
-    pacer, _ = pacer_at(0.0, slots, PacingPolicy(shards=1, per_second=25.0, max_wait=0.5))
-    waits = [pacer("sendMessage", chat) for chat in range(1, 31)]
-    assert waits[:3] == [0.0, 0.04, 0.08]
-    assert max(waits) == 0.5
+    pacer, waits = pacer_at(0.0, slots, PacingPolicy(shards=1, per_second=25.0, max_wait=0.5))
+    sent = [pacer("sendMessage", chat) for chat in range(1, 14)]
+    assert sent[:3] == [0.0, 0.04, 0.08] and max(sent) == pytest.approx(0.48)
+    with pytest.raises(PacingBacklog) as refused:
+        pacer("sendMessage", 99)
+    assert refused.value.seconds == pytest.approx(0.52)
+    assert slots.next_free["bot-0"] == pytest.approx(0.52)  # not moved by the refused send
+    assert waits == sent[1:]
 
 
 def test_a_failing_slot_store_never_holds_a_message_back():

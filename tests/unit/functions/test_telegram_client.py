@@ -142,3 +142,23 @@ def test_only_a_429_sets_a_time_before_which_not_to_retry():
     assert TelegramError("sendPhoto", 500, "Internal Server Error").not_before is None
     assert TelegramError("sendPhoto", 599, "transport error: ReadTimeout").not_before is None
     assert TelegramError("sendPhoto", 429, "Too Many Requests").not_before == 1.0
+
+
+def test_a_pacing_backlog_is_raised_as_a_429_without_calling_telegram(monkeypatch):
+    """Our own limit is answered as Telegram answers its own: nothing is sent, and the caller
+    gets a transient error that says when to try again."""
+    from imagebot.core.pacing import Pacer, PacingPolicy
+
+    sleeps, calls = [], []
+    monkeypatch.setattr("imagebot.edges.telegram.time.sleep", sleeps.append)
+    far_off = Pacer(lambda key, interval, tolerance, horizon: 1_040.0, PacingPolicy(), clock=lambda: 1_000.0)
+    bot = BotApi(
+        TOKEN,
+        "https://bot.test",
+        client=httpx.Client(transport=httpx.MockTransport(lambda r: calls.append(r) or ok({}))),
+        pace=far_off,
+    )
+    with pytest.raises(TelegramError) as raised:
+        bot.send_message(-100, "hello")
+    assert (calls, sleeps) == ([], [])
+    assert raised.value.transient and raised.value.not_before == 40.0
