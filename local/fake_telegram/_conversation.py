@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 # Media a user can send besides text and photos; the bot is expected to refuse them.
 _OTHER_MEDIA = {"animation": _media.animation, "video": _media.video, "video_note": _media.video_note}
-# What the Telegram apps send a file as when its type is not given.
-_DEFAULT_MIME = "application/octet-stream"
 
 
 class ConversationError(ValueError):
@@ -103,7 +101,7 @@ class Conversation:
         if image is None:
             # What Pillow cannot open (or was sent as a file) arrives as a document, as from the apps.
             name = str(request.get("file_name") or "file")
-            mime = str(request.get("mime_type") or _DEFAULT_MIME)
+            mime = str(request.get("mime_type") or _media.sniffed_mime(data))
             return {"document": _media.document(self.store, data, name, mime)}
         return {"photo": _media.photo_sizes(self.store, data, image)}
 

@@ -34,11 +34,13 @@ def photo_sizes(store: Store, data: bytes, image: Image.Image) -> list[dict[str,
     """The PhotoSize array, smallest first; thumbnails of a picture that does not decode are left out."""
     width, height = image.size
     sizes: list[dict[str, Any]] = []
+    decoded: Image.Image | None = None
     for box in THUMBNAIL_BOXES:
         if max(width, height) <= box:
             break
         try:
-            thumbnail = image.convert("RGB")
+            decoded = decoded or image.convert("RGB")  # decoded once for all the sizes
+            thumbnail = decoded.copy()
             thumbnail.thumbnail((box, box))
             buffer = io.BytesIO()
             thumbnail.save(buffer, format="JPEG", quality=80)
@@ -81,6 +83,16 @@ def document(store: Store, data: bytes, file_name: str, mime_type: str) -> dict[
     with store.lock:
         store.documents[stored.file_id] = described
     return dict(described)
+
+
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+
+
+def sniffed_mime(data: bytes) -> str:
+    """The type a Telegram app names for a file it sends: from its first bytes, as they do."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in _SIGNATURES if data.startswith(magic)), "application/octet-stream")
 
 
 def _stub(store: Store, kind: str, mime_type: str, extension: str) -> dict[str, Any]:

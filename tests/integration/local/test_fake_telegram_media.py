@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import struct
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,6 +42,21 @@ def jpeg(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), "orange").save(buffer, format="JPEG")
     return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims width x height (900 million pixels here) in a few dozen bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def download(http: httpx.Client, server: FakeTelegramServer, file_id: str) -> httpx.Response:
@@ -118,6 +135,18 @@ def test_bytes_pillow_cannot_open_arrive_as_a_document_and_a_truncated_jpeg_as_a
     assert download(http, fake_telegram_server, only["file_id"]).content == truncated
 
 
+def test_a_decompression_bomb_arrives_as_a_png_document_without_being_decoded(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer, telegram: FakeTelegram, webhook: Receiver
+) -> None:
+    bomb = png_header_only(30_000, 30_000)
+
+    telegram.send_photo(42, 42, bomb, file_name="bomb.png")
+
+    document = last_update(webhook)["message"]["document"]
+    assert (document["mime_type"], document["file_size"]) == ("image/png", len(bomb))
+    assert download(http, fake_telegram_server, document["file_id"]).content == bomb
+
+
 def test_an_album_is_one_update_per_photo_sharing_a_media_group_id(
     telegram: FakeTelegram, webhook: Receiver
 ) -> None:
@@ -155,6 +184,7 @@ def test_a_file_over_20_mb_cannot_be_fetched_and_an_unknown_path_is_not_found(
     unknown_id = http.post(f"{fake_telegram_server.api_url}/getFile", json={"file_id": "AgACnope"})
     unknown_path = http.get(f"{fake_telegram_server.base_url}/file/bot{TOKEN}/photos/file_999.jpg")
 
+    assert document["mime_type"] == "application/octet-stream"
     assert too_big.status_code == 400
     assert too_big.json()["description"] == "Bad Request: file is too big"
     assert unknown_id.json()["description"] == "Bad Request: invalid file_id"
