@@ -52,7 +52,8 @@ Where it knowingly differs from Telegram:
   HTML only (the bot's mode), not for the Markdown modes;
 - an inline result is placed in a chat the test names, as a message the fake keeps, so an edit
   by inline_message_id can be read back; answerInlineQuery checks article and photo results
-  (photo_url + thumbnail_url, or photo_file_id) and refuses other types;
+  (photo_url + thumbnail_url, or photo_file_id) and refuses other types; as in Telegram, an
+  inline message's new media is a file_id or a URL, never an upload (attach://);
 - it is stricter than Telegram where Telegram fails silently: an InputMedia field Telegram does
   not know (reply_markup on an album item) and reply_markup on sendMediaGroup are 400s, and an
   album needs 2-10 items;

@@ -667,6 +667,15 @@ def edit_message_media(api: BotApi, p: Params) -> dict[str, Any] | bool:
     if item is None:
         raise bad_request('parameter "media" is required')
     markup = _reply_markup(p)
+    # Telegram's rule: an inline message's new media is a file_id or a URL, never a new upload.
+    if (
+        p.present("inline_message_id")
+        and isinstance(item, dict)
+        and str(item.get("media", "")).startswith("attach://")
+    ):
+        raise bad_request(
+            "a new file can't be uploaded to edit an inline message: send a file_id or an HTTP URL"
+        )
     content = _input_media(api, p, item)
     with api.store.lock:
         chat_id, message, inline = api.edit_target(p)

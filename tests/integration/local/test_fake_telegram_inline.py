@@ -220,11 +220,19 @@ def test_a_chosen_result_with_a_keyboard_is_placed_and_edited_by_its_inline_mess
         KEYBOARD,
     )
 
-    media = {"type": "photo", "media": "attach://done", "caption": "Pixel Art"}
-    edited = http.post(
+    uploaded = http.post(
         f"{api}/editMessageMedia",
-        data={"inline_message_id": chosen.inline_message_id, "media": json.dumps(media)},
+        data={
+            "inline_message_id": chosen.inline_message_id,
+            "media": json.dumps({"type": "photo", "media": "attach://done"}),
+        },
         files={"done": ("done.png", png(128, 128), "image/png")},
+    ).json()
+    # The finished picture is sent somewhere first (or given by URL); its file_id edits the message.
+    done = http.post(f"{api}/sendPhoto", data={"chat_id": "7"}, files={"photo": ("d.png", png(128, 128))})
+    media = {"type": "photo", "media": done.json()["result"]["photo"][-1]["file_id"], "caption": "Pixel Art"}
+    edited = http.post(
+        f"{api}/editMessageMedia", json={"inline_message_id": chosen.inline_message_id, "media": media}
     ).json()
     caption = http.post(
         f"{api}/editMessageCaption",
@@ -234,6 +242,9 @@ def test_a_chosen_result_with_a_keyboard_is_placed_and_edited_by_its_inline_mess
         f"{api}/editMessageText", json={"inline_message_id": chosen.inline_message_id, "text": "no"}
     ).json()
 
+    assert uploaded["description"] == (
+        "Bad Request: a new file can't be uploaded to edit an inline message: send a file_id or an HTTP URL"
+    )
     assert edited == {"ok": True, "result": True}
     assert caption == {"ok": True, "result": True}
     assert text["description"] == "Bad Request: there is no text in the message to edit"
@@ -258,6 +269,23 @@ def test_a_chosen_article_without_a_keyboard_has_no_inline_message_id(
     assert "inline_message_id" not in update and chosen.inline_message_id is None
     assert chosen.message["chat"]["id"] == 42
     assert chosen.message["text"] == "<b>fox</b>"
+
+
+def test_a_chosen_article_with_a_keyboard_can_have_its_text_edited(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer, telegram: FakeTelegram, webhook: Receiver
+) -> None:
+    sent = telegram.send_inline_query(42, "fox")
+    answer(http, fake_telegram_server, sent.inline_query_id, [article("a1", reply_markup=KEYBOARD)])
+    chosen = telegram.choose_inline_result(42, sent.inline_query_id, "a1")
+
+    edited = http.post(
+        f"{fake_telegram_server.api_url}/editMessageText",
+        json={"inline_message_id": chosen.inline_message_id, "text": "<i>done</i>", "parse_mode": "HTML"},
+    ).json()
+
+    assert edited == {"ok": True, "result": True}
+    now = telegram.message(42, chosen.message["message_id"])
+    assert now is not None and now["text"] == "done" and "reply_markup" not in now
 
 
 def test_a_photo_url_result_is_fetched_when_chosen(
