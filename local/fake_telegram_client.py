@@ -9,12 +9,13 @@ png = telegram.file_bytes(photo.result["photo"][-1]["file_id"])
 
 from __future__ import annotations
 
+import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -73,6 +74,27 @@ class WebhookResult:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class InlineQuerySent:
+    """An inline query the user typed: its id (for the answer and a choice) and its delivery."""
+
+    inline_query_id: str
+    delivery: WebhookResult
+
+
+@dataclass(frozen=True)
+class ChosenInlineResult:
+    """The user picked a result: the message it placed in the chat, and the update's delivery."""
+
+    delivery: WebhookResult
+    message: dict[str, Any]
+    # Only when the result had a keyboard (as in Telegram): what the bot edits the message by.
+    inline_message_id: str | None
+
+
+OtherMedia = Literal["animation", "video", "video_note"]
 
 
 class FakeTelegram:
@@ -213,6 +235,137 @@ class FakeTelegram:
         )
         return self._deliver("/_fake/callbacks", body, secret, omit_secret)
 
+    def send_photo(
+        self,
+        chat_id: int,
+        user_id: int,
+        image: bytes,
+        *,
+        caption: str | None = None,
+        as_document: bool = False,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        media_group_id: str | None = None,
+        reply_to_message_id: int | None = None,
+        language_code: str | None = None,
+        first_name: str | None = None,
+        chat_type: str = "private",
+        update_id: int | None = None,
+        secret: str | None = None,
+        omit_secret: bool = False,
+    ) -> WebhookResult:
+        """The user sends a picture: a photo message (PhotoSize array, the largest is `image` byte for
+        byte), or with `as_document` a file (file_name, mime_type). Bytes Pillow cannot open
+        arrive as a document whatever `as_document` says, as the Telegram apps send them."""
+        body = _without_none(
+            chat_id=chat_id,
+            user_id=user_id,
+            photo=base64.b64encode(image).decode(),
+            caption=caption,
+            as_document=as_document or None,
+            file_name=file_name,
+            mime_type=mime_type,
+            media_group_id=media_group_id,
+            reply_to_message_id=reply_to_message_id,
+            language_code=language_code,
+            first_name=first_name,
+            chat_type=chat_type,
+            update_id=update_id,
+        )
+        return self._deliver("/_fake/messages", body, secret, omit_secret)
+
+    def send_album(
+        self,
+        chat_id: int,
+        user_id: int,
+        images: Sequence[bytes],
+        *,
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        language_code: str | None = None,
+        chat_type: str = "private",
+    ) -> list[WebhookResult]:
+        """The user sends several photos at once: one update per photo, sharing a media_group_id;
+        the caption is on the first, as the apps put it."""
+        group = media_group_id or str(time.time_ns())
+        return [
+            self.send_photo(
+                chat_id,
+                user_id,
+                image,
+                caption=caption if index == 0 else None,
+                media_group_id=group,
+                language_code=language_code,
+                chat_type=chat_type,
+            )
+            for index, image in enumerate(images)
+        ]
+
+    def send_media(
+        self,
+        chat_id: int,
+        user_id: int,
+        kind: OtherMedia,
+        *,
+        caption: str | None = None,
+        chat_type: str = "private",
+        update_id: int | None = None,
+    ) -> WebhookResult:
+        """The user sends an animation (GIF), a video or a video note (stand-in bytes)."""
+        body = _without_none(
+            chat_id=chat_id, user_id=user_id, caption=caption, chat_type=chat_type, update_id=update_id
+        )
+        return self._deliver("/_fake/messages", {**body, kind: True}, None, False)
+
+    def send_inline_query(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        offset: str = "",
+        chat_type: str | None = "private",
+        language_code: str | None = None,
+        first_name: str | None = None,
+        update_id: int | None = None,
+        ignore_allowed_updates: bool = False,
+    ) -> InlineQuerySent:
+        """The user types `@bot <query>`; chat_type is "sender", "private", "group", ... or None."""
+        body = _without_none(
+            user_id=user_id,
+            query=query,
+            offset=offset,
+            chat_type=chat_type,
+            language_code=language_code,
+            first_name=first_name,
+            update_id=update_id,
+        )
+        outcome = self._post_control("/_fake/inline_queries", body, None, False, ignore_allowed_updates)
+        return InlineQuerySent(outcome["inline_query_id"], _webhook_result(outcome))
+
+    def choose_inline_result(
+        self,
+        user_id: int,
+        inline_query_id: str,
+        result_id: str,
+        *,
+        chat_id: int | None = None,
+        update_id: int | None = None,
+        ignore_allowed_updates: bool = False,
+    ) -> ChosenInlineResult:
+        """The user picks an answered result; it is placed in `chat_id` (their private chat by
+        default) and the bot gets `chosen_inline_result` (if it asked for it in allowed_updates)."""
+        body = _without_none(
+            user_id=user_id,
+            inline_query_id=inline_query_id,
+            result_id=result_id,
+            chat_id=chat_id,
+            update_id=update_id,
+        )
+        outcome = self._post_control(
+            "/_fake/chosen_inline_results", body, None, False, ignore_allowed_updates
+        )
+        return ChosenInlineResult(_webhook_result(outcome), outcome["message"], outcome["inline_message_id"])
+
     def _deliver(
         self,
         path: str,
@@ -221,23 +374,88 @@ class FakeTelegram:
         omit_secret: bool,
         ignore_allowed_updates: bool = False,
     ) -> WebhookResult:
+        return _webhook_result(self._post_control(path, body, secret, omit_secret, ignore_allowed_updates))
+
+    def _post_control(
+        self,
+        path: str,
+        body: dict[str, Any],
+        secret: str | None,
+        omit_secret: bool,
+        ignore_allowed_updates: bool,
+    ) -> dict[str, Any]:
         params = _without_none(
             secret=secret,
             omit_secret="1" if omit_secret else None,
             ignore_allowed_updates="1" if ignore_allowed_updates else None,
         )
-        outcome = self._request("POST", path, json=body, params=params).json()
-        reply = outcome.get("reply")
-        return WebhookResult(
-            update_id=outcome["update_id"],
-            delivered=outcome["delivered"],
-            status=outcome["status"],
-            body=outcome["body"],
-            error=outcome["error"],
-            reply=RecordedCall.from_json(reply) if reply else None,
-        )
+        outcome: dict[str, Any] = self._request("POST", path, json=body, params=params).json()
+        return outcome
 
     # -- what the bot did -----------------------------------------------------------------------
+
+    def inline_answer(self, inline_query_id: str) -> list[dict[str, Any]] | None:
+        """The results the bot answered the query with (as accepted), or None while unanswered."""
+        answer = self._request("GET", f"/_fake/inline_queries/{inline_query_id}").json()
+        return answer["results"] if answer["answered"] else None
+
+    def wait_for_inline_answer(self, inline_query_id: str, *, timeout: float = 30.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while (results := self.inline_answer(inline_query_id)) is None:
+            if time.monotonic() >= deadline:
+                calls = [(c.status, c.description) for c in self.calls("answerInlineQuery")]
+                raise TimeoutError(
+                    f"inline query {inline_query_id} unanswered within {timeout:.1f}s; {calls}"
+                )
+            time.sleep(0.05)
+        return results
+
+    def albums(self, chat_id: int | None = None, since: int = 0) -> list[list[dict[str, Any]]]:
+        """The messages of each album the bot sent (successful sendMediaGroup calls), oldest first."""
+        return [
+            call.result
+            for call in self.calls("sendMediaGroup", since)
+            if call.ok and (chat_id is None or str(call.params.get("chat_id")) == str(chat_id))
+        ]
+
+    def wait_for_album(self, chat_id: int, *, since: int = 0, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The messages of the first album sent to `chat_id` after `since`."""
+        call = self.wait_for_call(
+            "sendMediaGroup",
+            lambda c: c.ok and str(c.params.get("chat_id")) == str(chat_id),
+            since=since,
+            timeout=timeout,
+        )
+        result: list[dict[str, Any]] = call.result
+        return result
+
+    def media_edits(self, since: int = 0) -> list[RecordedCall]:
+        """Successful editMessageMedia calls, oldest first (`param_json("media")` is what was sent)."""
+        return [call for call in self.calls("editMessageMedia", since) if call.ok]
+
+    def wait_for_media_edit(
+        self,
+        *,
+        chat_id: int | None = None,
+        message_id: int | None = None,
+        inline_message_id: str | None = None,
+        since: int = 0,
+        timeout: float = 30.0,
+    ) -> RecordedCall:
+        """The first successful editMessageMedia of that message (by chat and id, or inline id)."""
+
+        def matches(call: RecordedCall) -> bool:
+            wanted = _without_none(
+                chat_id=chat_id, message_id=message_id, inline_message_id=inline_message_id
+            )
+            return call.ok and all(str(call.params.get(k)) == str(v) for k, v in wanted.items())
+
+        return self.wait_for_call("editMessageMedia", matches, since=since, timeout=timeout)
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """A message as it is now (after any edits), or None if it is not (or no longer) there."""
+        messages = self.chat(chat_id)["messages"]
+        return next((m for m in messages if m["message_id"] == message_id), None)
 
     def calls(self, method: str | None = None, since: int = 0) -> list[RecordedCall]:
         params = _without_none(method=method, since=str(since))
@@ -323,6 +541,18 @@ class FakeTelegram:
             return self._http.get("/_fake/health").is_success
         except httpx.TransportError:
             return False
+
+
+def _webhook_result(outcome: dict[str, Any]) -> WebhookResult:
+    reply = outcome.get("reply")
+    return WebhookResult(
+        update_id=outcome["update_id"],
+        delivered=outcome["delivered"],
+        status=outcome["status"],
+        body=outcome["body"],
+        error=outcome["error"],
+        reply=RecordedCall.from_json(reply) if reply else None,
+    )
 
 
 def _without_none(**values: Any) -> dict[str, Any]:

@@ -12,8 +12,18 @@ Controls for tests and the demo, outside the Bot API (all JSON):
     POST /_fake/messages   {chat_id, user_id, text | sticker: true, edited: true, message_id,
                             reply_to_message_id, language_code, first_name, username,
                             chat_type, update_id}
+                           or a medium instead of text: photo: <base64 bytes> (a PhotoSize
+                            array; sent as a document with as_document: true, and so are bytes
+                            Pillow cannot open), file_name, mime_type, caption, media_group_id
+                            (an album is one such message per photo); animation | video |
+                            video_note: true
     POST /_fake/callbacks  {chat_id, user_id, message_id, data, force}
-         the three delivering controls take ?secret=<value> (send this secret instead),
+    POST /_fake/inline_queries  {user_id, query, offset, chat_type} -> also {inline_query_id}
+    GET  /_fake/inline_queries/<id>  {query, answered, results}: the answer the fake took
+    POST /_fake/chosen_inline_results  {user_id, inline_query_id, result_id, chat_id}
+                            places the result in chat_id (the user's own chat by default) via the
+                            bot -> also {message, inline_message_id} (only with a keyboard)
+         the delivering controls take ?secret=<value> (send this secret instead),
          ?omit_secret=1, and ?ignore_allowed_updates=1 (deliver a kind the bot did not ask
          for), and answer {update_id, delivered, status, body, error, reply}; `reply` is the
          recorded call of a method the webhook named in its response, if any
@@ -40,7 +50,14 @@ Where it knowingly differs from Telegram:
 - the bot may write to a chat no user ever opened (Telegram would answer 403);
 - parse_mode is parsed to plain text with Telegram's grammar, simplified; entities come back for
   HTML only (the bot's mode), not for the Markdown modes;
-- inline messages (inline_message_id) are acknowledged and otherwise ignored.
+- an inline result is placed in a chat the test names, as a message the fake keeps, so an edit
+  by inline_message_id can be read back; answerInlineQuery checks article and photo results
+  (photo_url + thumbnail_url, or photo_file_id) and refuses other types; as in Telegram, an
+  inline message's new media is a file_id or a URL, never an upload (attach://);
+- it is stricter than Telegram where Telegram fails silently: an InputMedia field Telegram does
+  not know (reply_markup on an album item) and reply_markup on sendMediaGroup are 400s, and an
+  album needs 2-10 items;
+- a user's animation, video or video note carries stand-in bytes, not a playable file.
 
 Run it with `python -m local.fake_telegram --port P --token T [--webhook-url U --secret S]`,
 or in-process with `FakeTelegramServer`; `local.fake_telegram_client.FakeTelegram` drives the

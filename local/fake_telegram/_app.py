@@ -45,6 +45,8 @@ class FakeTelegramConfig:
     secret_token: str | None = None
     # How long the fake waits for the webhook to answer (Telegram gives up after about a minute).
     webhook_timeout: float = 60.0
+    # How long an inline query takes an answer (Telegram's window is a few seconds).
+    inline_query_timeout: float = 10.0
 
     def bot(self) -> dict[str, Any]:
         bot_id, _, rest = self.token.partition(":")
@@ -202,8 +204,8 @@ def _flag(name: str) -> bool:
 
 def create_app(config: FakeTelegramConfig) -> Flask:
     store = Store(config.bot())
-    api = BotApi(store)
-    conversation = Conversation(store)
+    api = BotApi(store, inline_query_timeout=config.inline_query_timeout)
+    conversation = Conversation(store, api)
     sender = WebhookSender(store, api, config.webhook_timeout)
     if config.webhook_url:
         store.webhook = Webhook(
@@ -217,14 +219,14 @@ def create_app(config: FakeTelegramConfig) -> Flask:
     # For in-process owners: FakeTelegramServer closes the sender; a test may inspect the store.
     app.extensions["fake_telegram"] = {"store": store, "webhook_sender": sender}
 
-    def deliver(update: dict[str, Any]) -> Response:
+    def deliver(update: dict[str, Any], **extra: Any) -> Response:
         outcome = sender.deliver(
             update,
             secret=request.args.get("secret"),
             omit_secret=_flag("omit_secret"),
             ignore_allowed_updates=_flag("ignore_allowed_updates"),
         )
-        return jsonify({"ok": True, **outcome})
+        return jsonify({"ok": True, **outcome, **extra})
 
     @app.errorhandler(BotApiError)
     def bot_api_error(error: BotApiError) -> Response:
@@ -283,6 +285,32 @@ def create_app(config: FakeTelegramConfig) -> Flask:
     @app.post("/_fake/callbacks")
     def post_callback() -> Response:
         return deliver(conversation.button_press(_control_body()))
+
+    @app.post("/_fake/inline_queries")
+    def post_inline_query() -> Response:
+        query_id, update = conversation.inline_query(_control_body())
+        return deliver(update, inline_query_id=query_id)
+
+    @app.post("/_fake/chosen_inline_results")
+    def post_chosen_inline_result() -> Response:
+        message, update = conversation.choose_inline_result(_control_body())
+        inline_message_id = update["chosen_inline_result"].get("inline_message_id")
+        return deliver(update, message=message, inline_message_id=inline_message_id)
+
+    @app.get("/_fake/inline_queries/<query_id>")
+    def inline_answer(query_id: str) -> Response:
+        with store.lock:
+            query = store.inline_queries.get(query_id)
+            if query is None:
+                raise ControlError(404, f"no inline query {query_id}")
+            return jsonify(
+                {
+                    "ok": True,
+                    "query": query.query,
+                    "answered": query.answer is not None,
+                    "results": query.answer or [],
+                }
+            )
 
     @app.get("/_fake/calls")
     def list_calls() -> Response:

@@ -5,10 +5,22 @@ Messages from users and from the bot share one message_id sequence per chat, as 
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
 
-from local.fake_telegram import _markup, _updates
-from local.fake_telegram._store import Store, now
+from local.fake_telegram import _inline, _markup, _media, _updates
+from local.fake_telegram._errors import BotApiError
+from local.fake_telegram._params import Params
+from local.fake_telegram._store import InlineMessage, InlineQuery, Store, now
+
+if TYPE_CHECKING:
+    from local.fake_telegram._methods import BotApi
+
+# Media a user can send besides text and photos; the bot is expected to refuse them.
+_OTHER_MEDIA = {"animation": _media.animation, "video": _media.video, "video_note": _media.video_note}
 
 
 class ConversationError(ValueError):
@@ -21,8 +33,9 @@ class ConversationError(ValueError):
 
 
 class Conversation:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, api: BotApi) -> None:
         self.store = store
+        self.api = api
 
     def user_message(self, request: dict[str, Any]) -> dict[str, Any]:
         """An Update for a control request to /_fake/messages (see the package docstring)."""
@@ -40,9 +53,14 @@ class Conversation:
             raise ConversationError(400, str(error)) from None
         if request.get("edited"):
             return self._edit(request, chat_id, user_id)
+        media = self._media_of(request)
+        if media is not None:
+            return self._media_message(request, chat, sender, media)
         text = request.get("text")
         if not request.get("sticker") and (not isinstance(text, str) or not text):
-            raise ConversationError(400, 'text is required (or "sticker": true)')
+            raise ConversationError(
+                400, 'text is required (or "sticker", "animation", "video", "video_note": true, or "photo")'
+            )
         with self.store.lock:
             reply_to = self._reply_to(chat_id, request.get("reply_to_message_id"))
             self.store.chat_log(chat_id, known=chat)
@@ -64,6 +82,141 @@ class Conversation:
             self.store.save_message(message)
             self.store.note(chat_id, _user_note(kind, message, user_id))
             return self._update(request, "message", message)
+
+    def _media_of(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The media part of a user's message: a photo or document from base64 bytes, or a stub medium."""
+        for kind, make in _OTHER_MEDIA.items():
+            if request.get(kind):
+                return make(self.store)
+        encoded = request.get("photo")
+        if encoded is None:
+            return None
+        try:
+            data = base64.b64decode(str(encoded), validate=True)
+        except (binascii.Error, ValueError):
+            raise ConversationError(400, "photo must be the file's bytes in base64") from None
+        if not data:
+            raise ConversationError(400, "photo is empty")
+        image = None if request.get("as_document") else _media.open_image(data)
+        if image is None:
+            # What Pillow cannot open (or was sent as a file) arrives as a document, as from the apps.
+            name = str(request.get("file_name") or "file")
+            mime = str(request.get("mime_type") or _media.sniffed_mime(data))
+            return {"document": _media.document(self.store, data, name, mime)}
+        return {"photo": _media.photo_sizes(self.store, data, image)}
+
+    def _media_message(
+        self, request: dict[str, Any], chat: dict[str, Any], sender: dict[str, Any], media: dict[str, Any]
+    ) -> dict[str, Any]:
+        caption = request.get("caption")
+        if caption is not None and not isinstance(caption, str):
+            raise ConversationError(400, "caption must be a string")
+        with self.store.lock:
+            reply_to = self._reply_to(chat["id"], request.get("reply_to_message_id"))
+            self.store.chat_log(chat["id"], known=chat)
+            message: dict[str, Any] = {
+                "message_id": self.store.new_message_id(chat["id"]),
+                "from": sender,
+                "chat": chat,
+                "date": now(),
+                **media,
+            }
+            if request.get("media_group_id") is not None:
+                message["media_group_id"] = str(request["media_group_id"])
+            if caption:
+                message["caption"] = caption
+            if reply_to is not None:
+                message["reply_to_message"] = _updates.without_reply(reply_to)
+            self.store.save_message(message)
+            kind = next(kind for kind in ("photo", *_OTHER_MEDIA, "document") if kind in message)
+            self.store.note(chat["id"], _user_note(kind, message, sender["id"]))
+            return self._update(request, "message", message)
+
+    def inline_query(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(query id, the inline_query Update) for a control request to /_fake/inline_queries."""
+        sender = self._sender(request)
+        query = request.get("query", "")
+        if not isinstance(query, str) or len(query) > 256:
+            raise ConversationError(400, "query must be a string of at most 256 characters")
+        query_id = str(secrets.randbelow(10**18) + 10**18)
+        payload: dict[str, Any] = {
+            "id": query_id,
+            "from": sender,
+            "query": query,
+            "offset": str(request.get("offset") or ""),
+        }
+        chat_type = request.get("chat_type")
+        if chat_type is not None:
+            if chat_type not in ("sender", *_updates.CHAT_TYPES):
+                raise ConversationError(400, f"chat_type {chat_type!r} is not an inline chat type")
+            payload["chat_type"] = chat_type
+        with self.store.lock:
+            self.store.inline_queries[query_id] = InlineQuery(sender, query, time.time())
+        return query_id, self._update(request, "inline_query", payload)
+
+    def choose_inline_result(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The user picks a result: (the message placed, the chosen_inline_result Update).
+
+        The message goes to `chat_id` (the user's private chat by default) "via" the bot. Telegram
+        gives an inline_message_id only when the result has a keyboard; so does the fake.
+        """
+        sender = self._sender(request)
+        query_id = str(request.get("inline_query_id") or "")
+        result_id = str(request.get("result_id") or "")
+        with self.store.lock:
+            query = self.store.inline_queries.get(query_id)
+        if query is None or query.sender["id"] != sender["id"]:
+            raise ConversationError(404, f"user {sender['id']} asked no inline query {query_id!r}")
+        result = _inline.find_result(query.answer, result_id)
+        if result is None:
+            raise ConversationError(409, f"the answer to inline query {query_id} has no result {result_id!r}")
+        content = self._result_content(result)
+        chat_id = integer(request, "chat_id", default=sender["id"])
+        with self.store.lock:
+            private = _updates.chat(chat_id, "private", sender) if chat_id == sender["id"] else None
+            log = self.store.chat_log(chat_id, known=private)
+            message: dict[str, Any] = {
+                "message_id": self.store.new_message_id(chat_id),
+                "from": sender,
+                "chat": log.chat,
+                "date": now(),
+                "via_bot": self.store.bot,
+                **content,
+            }
+            shown = _markup.shown_on_message(result.get("reply_markup"))
+            chosen: dict[str, Any] = {"result_id": result_id, "from": sender, "query": query.query}
+            if shown:
+                message["reply_markup"] = shown
+                inline_message_id = secrets.token_urlsafe(27)
+                self.store.inline_messages[inline_message_id] = InlineMessage(chat_id, message["message_id"])
+                chosen["inline_message_id"] = inline_message_id
+            saved = self.store.save_message(message)
+            note = _user_note("inline_result", saved, sender["id"])
+            self.store.note(chat_id, {**note, "result_id": result_id})
+            return saved, self._update(request, "chosen_inline_result", chosen)
+
+    def _result_content(self, result: dict[str, Any]) -> dict[str, Any]:
+        if "input_message_content" in result:
+            return _inline.text_content(result)
+        try:
+            if "photo_file_id" in result:
+                photo = self.api.photo_of(str(result["photo_file_id"]))
+            else:
+                fetched = self.api.media_content(Params({}), str(result["photo_url"]), "photo")
+                photo = self.api.photo_of(fetched)
+        except BotApiError as error:
+            raise ConversationError(
+                409, f"result {result['id']!r} has no photo to show: {error.description}"
+            ) from None
+        return {"photo": photo, **_inline.caption_content(result)}
+
+    def _sender(self, request: dict[str, Any]) -> dict[str, Any]:
+        return _updates.user(
+            integer(request, "user_id"),
+            first_name=str(request.get("first_name") or "Test"),
+            username=request.get("username"),
+            language_code=request.get("language_code"),
+        )
 
     def _edit(self, request: dict[str, Any], chat_id: int, user_id: int) -> dict[str, Any]:
         text = request.get("text")
@@ -168,6 +321,19 @@ def _user_note(kind: str, message: dict[str, Any], user_id: int) -> dict[str, An
     }
     if "text" in message:
         note["text"] = message["text"]
+    if "caption" in message:
+        note["caption"] = message["caption"]
     if "sticker" in message:
         note["sticker"] = message["sticker"]["emoji"]
+    return {**note, **_media_note(message)}
+
+
+def _media_note(message: dict[str, Any]) -> dict[str, Any]:
+    note: dict[str, Any] = {}
+    if "photo" in message:
+        note["photo_file_id"] = message["photo"][-1]["file_id"]
+    if "document" in message:
+        note["document_file_id"] = message["document"]["file_id"]
+    if "media_group_id" in message:
+        note["media_group_id"] = message["media_group_id"]
     return note

@@ -6,7 +6,6 @@ names are case-insensitive in the Bot API, so the registry is keyed by the lower
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import threading
@@ -16,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
-from local.fake_telegram import _formatting, _markup
+from local.fake_telegram import _formatting, _inline, _markup, _media
 from local.fake_telegram._errors import BotApiError, bad_request, not_found
 from local.fake_telegram._params import Params, Upload
 from local.fake_telegram._store import NO_WEBHOOK_INFO, Store, Webhook, now
@@ -26,8 +24,6 @@ from local.fake_telegram._store import NO_WEBHOOK_INFO, Store, Webhook, now
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
-# Telegram keeps several sizes of a photo; boxes it scales into (the largest is the photo itself).
-THUMBNAIL_BOXES = (90, 320, 800, 1280)
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -72,9 +68,11 @@ def method(name: str) -> Callable[[Method], Method]:
 
 
 class BotApi:
-    def __init__(self, store: Store, fetch_timeout: float = 10.0) -> None:
+    def __init__(self, store: Store, fetch_timeout: float = 10.0, inline_query_timeout: float = 10.0) -> None:
         self.store = store
         self.fetch_timeout = fetch_timeout
+        # Telegram takes an inline query's answer for a few seconds only (then "query is too old").
+        self.inline_query_timeout = inline_query_timeout
 
     def call(
         self, name: str, params: Params, *, http_method: str = "POST", via_webhook_response: bool = False
@@ -149,6 +147,9 @@ class BotApi:
             }
             if reply_to is not None:
                 message["reply_to_message"] = reply_to
+            thread_id = p.integer("message_thread_id")
+            if thread_id is not None:
+                message["message_thread_id"] = thread_id
             shown = _markup.shown_on_message(markup)
             if shown:
                 message["reply_markup"] = shown
@@ -183,7 +184,7 @@ class BotApi:
         found = self.store.message(chat_id, message_id)
         if found is None:
             raise bad_request(f"message to {verb} not found")
-        if edit and found["from"].get("id") != self.store.bot["id"]:
+        if edit and self.store.bot["id"] not in (found["from"].get("id"), found.get("via_bot", {}).get("id")):
             raise bad_request("message can't be edited")
         return chat_id, found
 
@@ -194,6 +195,15 @@ class BotApi:
         value = p.string(field)
         if not value:
             raise bad_request(f"there is no {field} in the request")
+        return self.media_content(p, value, field)
+
+    def media_content(self, p: Params, value: str, field: str) -> Upload | str:
+        """A file named by `attach://<part>`, a URL (fetched) or a file_id."""
+        if value.startswith("attach://"):
+            upload = p.uploads.get(value.removeprefix("attach://"))
+            if upload is None:
+                raise bad_request("can't parse InputMedia: media not found")
+            return upload
         if value.startswith(("http://", "https://")):
             try:
                 response = httpx.get(value, timeout=self.fetch_timeout, follow_redirects=True)
@@ -206,48 +216,41 @@ class BotApi:
         return value
 
     def photo_sizes(self, upload: Upload) -> list[dict[str, Any]]:
+        """A bot's photo, checked as Telegram checks it before it takes one."""
         if len(upload.data) > MAX_PHOTO_BYTES:
             raise BotApiError(413, "Request Entity Too Large")
+        image = _media.open_image(upload.data)
         try:
-            image = Image.open(io.BytesIO(upload.data))
+            if image is None:
+                raise OSError
             image.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+        except (OSError, ValueError, SyntaxError):
             raise bad_request("IMAGE_PROCESS_FAILED") from None
         width, height = image.size
         if width + height > 10_000 or max(width, height) > 20 * min(width, height):
             raise bad_request("PHOTO_INVALID_DIMENSIONS")
-        sizes: list[dict[str, Any]] = []
-        for box in THUMBNAIL_BOXES:
-            if max(width, height) <= box:
-                break
-            thumbnail = image.convert("RGB")
-            thumbnail.thumbnail((box, box))
-            buffer = io.BytesIO()
-            thumbnail.save(buffer, format="JPEG", quality=80)
-            sizes.append(self._photo_size(buffer.getvalue(), "image/jpeg", "jpg", thumbnail.size))
-        # Telegram re-encodes the largest size too; the fake keeps the uploaded bytes, so a test can
-        # check that what the bot sent is exactly what it generated.
-        image_format = (image.format or "JPEG").lower()
-        extension = {"jpeg": "jpg"}.get(image_format, image_format)
-        sizes.append(
-            self._photo_size(
-                upload.data, Image.MIME.get(image.format or "", "image/jpeg"), extension, (width, height)
-            )
-        )
-        self.store.save_photo_set(sizes)
+        return _media.photo_sizes(self.store, upload.data, image)
+
+    def photo_of(self, content: Upload | str) -> list[dict[str, Any]]:
+        """The PhotoSize array of an upload or of a photo's file_id."""
+        if isinstance(content, Upload):
+            return self.photo_sizes(content)
+        sizes = self.store.photo_set(content)
+        if sizes is None:
+            raise _unknown_file(self, content)
         return sizes
 
-    def _photo_size(
-        self, data: bytes, content_type: str, extension: str, size: tuple[int, int]
-    ) -> dict[str, Any]:
-        stored = self.store.store_file(data, kind="photo", content_type=content_type, extension=extension)
-        return {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_size": len(data),
-            "width": size[0],
-            "height": size[1],
-        }
+    def edit_target(self, p: Params) -> tuple[int, dict[str, Any], bool]:
+        """(chat_id, message, inline?) for an edit by chat_id+message_id or by inline_message_id."""
+        inline_id = p.string("inline_message_id")
+        if not inline_id:
+            chat_id, message = self.bot_message(p, edit=True)
+            return chat_id, message, False
+        placed = self.store.inline_messages.get(inline_id)
+        found = self.store.message(placed.chat_id, placed.message_id) if placed else None
+        if placed is None or found is None:
+            raise bad_request("MESSAGE_ID_INVALID")
+        return placed.chat_id, found, True
 
 
 def _reply_markup(p: Params) -> dict[str, Any] | None:
@@ -272,6 +275,8 @@ def _summary(message: dict[str, Any]) -> dict[str, Any]:
     if "document" in message:
         summary["document_file_id"] = message["document"]["file_id"]
         summary["file_name"] = message["document"].get("file_name")
+    if "media_group_id" in message:
+        summary["media_group_id"] = message["media_group_id"]
     if "sticker" in message:
         summary["sticker"] = message["sticker"]["emoji"]
     if "reply_markup" in message:
@@ -290,7 +295,7 @@ def get_me(api: BotApi, p: Params) -> dict[str, Any]:
         **api.store.bot,
         "can_join_groups": True,
         "can_read_all_group_messages": False,
-        "supports_inline_queries": False,
+        "supports_inline_queries": True,
     }
 
 
@@ -402,10 +407,8 @@ def edit_message_text(api: BotApi, p: Params) -> dict[str, Any] | bool:
         p.required_string("text", "message text is empty"), p.string("parse_mode")
     )
     markup = _reply_markup(p)
-    if p.present("inline_message_id"):
-        return True  # Inline messages live outside chats; the fake only acknowledges them.
     with api.store.lock:
-        chat_id, message = api.bot_message(p, edit=True)
+        chat_id, message, inline = api.edit_target(p)
         if "text" not in message:
             raise bad_request("there is no text in the message to edit")
         # Without reply_markup Telegram removes the inline keyboard: an edit must resend it.
@@ -422,17 +425,15 @@ def edit_message_text(api: BotApi, p: Params) -> dict[str, Any] | bool:
             message["reply_markup"] = shown
         saved = api.store.save_message(message)
         api.store.note(chat_id, {"from": "bot", "event": "edited", **_summary(saved)})
-        return saved
+        return True if inline else saved
 
 
 @method("editMessageCaption")
 def edit_message_caption(api: BotApi, p: Params) -> dict[str, Any] | bool:
     caption = _formatting.caption_formatted(p.string("caption") or "", p.string("parse_mode"))
     markup = _reply_markup(p)
-    if p.present("inline_message_id"):
-        return True
     with api.store.lock:
-        chat_id, message = api.bot_message(p, edit=True)
+        chat_id, message, inline = api.edit_target(p)
         if not any(kind in message for kind in ("photo", "document")):
             raise bad_request("there is no caption in the message to edit")
         shown = _markup.shown_on_message(markup)
@@ -449,16 +450,14 @@ def edit_message_caption(api: BotApi, p: Params) -> dict[str, Any] | bool:
         message["edit_date"] = now()
         saved = api.store.save_message(message)
         api.store.note(chat_id, {"from": "bot", "event": "edited", **_summary(saved)})
-        return saved
+        return True if inline else saved
 
 
 @method("editMessageReplyMarkup")
 def edit_message_reply_markup(api: BotApi, p: Params) -> dict[str, Any] | bool:
     markup = _reply_markup(p)
-    if p.present("inline_message_id"):
-        return True
     with api.store.lock:
-        chat_id, message = api.bot_message(p, edit=True)
+        chat_id, message, inline = api.edit_target(p)
         shown = _markup.shown_on_message(markup)
         if message.get("reply_markup") == shown:
             raise bad_request(_NOT_MODIFIED)
@@ -468,7 +467,7 @@ def edit_message_reply_markup(api: BotApi, p: Params) -> dict[str, Any] | bool:
         message["edit_date"] = now()
         saved = api.store.save_message(message)
         api.store.note(chat_id, {"from": "bot", "event": "markup_edited", **_summary(saved)})
-        return saved
+        return True if inline else saved
 
 
 @method("deleteMessage")
@@ -521,14 +520,7 @@ def send_photo(api: BotApi, p: Params) -> dict[str, Any]:
     chat_id = p.chat_id()
     caption = _formatting.caption_formatted(p.string("caption"), p.string("parse_mode"))
     markup = _reply_markup(p)
-    content = api.file_content(p, "photo")
-    if isinstance(content, Upload):
-        sizes = api.photo_sizes(content)
-    else:
-        sizes = api.store.photo_set(content)
-        if sizes is None:
-            raise _unknown_file(api, content)
-    message: dict[str, Any] = {"photo": sizes}
+    message: dict[str, Any] = {"photo": api.photo_of(api.file_content(p, "photo"))}
     if caption:
         message["caption"] = caption.text
         _with_entities(message, "caption_entities", caption)
@@ -546,19 +538,7 @@ def send_document(api: BotApi, p: Params) -> dict[str, Any]:
     if isinstance(content, Upload):
         if len(content.data) > MAX_DOCUMENT_BYTES:
             raise BotApiError(413, "Request Entity Too Large")
-        extension = content.filename.rsplit(".", 1)[-1] if "." in content.filename else "bin"
-        stored = api.store.store_file(
-            content.data, kind="document", content_type=content.content_type, extension=extension
-        )
-        document = {
-            "file_name": content.filename,
-            "mime_type": content.content_type,
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_size": len(content.data),
-        }
-        with api.store.lock:
-            api.store.documents[stored.file_id] = document
+        document = _media.document(api.store, content.data, content.filename, content.content_type)
     else:
         with api.store.lock:
             known = api.store.documents.get(content)
@@ -586,3 +566,158 @@ def get_file(api: BotApi, p: Params) -> dict[str, Any]:
     if len(stored.data) > MAX_DOWNLOAD_BYTES:
         raise bad_request("file is too big")
     return stored.describe()
+
+
+# -- albums and media edits -------------------------------------------------------------------------
+
+# The fields of each InputMedia kind; Telegram ignores others silently, the fake refuses them, so a
+# bot that puts buttons on an album item (they would never show) learns it in a test.
+_INPUT_MEDIA_FIELDS = {
+    "photo": {
+        "type",
+        "media",
+        "caption",
+        "parse_mode",
+        "caption_entities",
+        "show_caption_above_media",
+        "has_spoiler",
+    },
+    "document": {
+        "type",
+        "media",
+        "thumbnail",
+        "caption",
+        "parse_mode",
+        "caption_entities",
+        "disable_content_type_detection",
+    },
+}
+MIN_ALBUM, MAX_ALBUM = 2, 10
+
+
+def _input_media(api: BotApi, p: Params, item: Any) -> dict[str, Any]:
+    """The message content of one InputMedia (its file stored, its caption formatted)."""
+    if not isinstance(item, dict) or not isinstance(item.get("media"), str) or not item["media"]:
+        raise bad_request("can't parse InputMedia: media not found")
+    kind = item.get("type")
+    fields = _INPUT_MEDIA_FIELDS.get(str(kind))
+    if fields is None:
+        raise bad_request(f"the fake Bot API knows InputMedia of type photo and document, not {kind!r}")
+    unknown = sorted(set(item) - fields)
+    if unknown:
+        raise bad_request(f"can't parse InputMedia: unknown field {unknown[0]!r} in InputMedia {kind}")
+    content = api.media_content(p, item["media"], "media")
+    if kind == "photo":
+        message: dict[str, Any] = {"photo": api.photo_of(content)}
+    elif isinstance(content, Upload):
+        message = {
+            "document": _media.document(api.store, content.data, content.filename, content.content_type)
+        }
+    else:
+        with api.store.lock:
+            known = api.store.documents.get(content)
+        if known is None:
+            raise _unknown_file(api, content)
+        message = {"document": dict(known)}
+    caption = _formatting.caption_formatted(item.get("caption"), item.get("parse_mode"))
+    if caption:
+        message["caption"] = caption.text
+        _with_entities(message, "caption_entities", caption)
+    if item.get("has_spoiler"):
+        message["has_media_spoiler"] = True
+    return message
+
+
+@method("sendMediaGroup")
+def send_media_group(api: BotApi, p: Params) -> list[dict[str, Any]]:
+    chat_id = p.chat_id()
+    items = p.json_value("media", "can't parse media JSON object")
+    if items is None:
+        raise bad_request('parameter "media" is required')
+    if not isinstance(items, list):
+        raise bad_request("expected an Array of InputMedia")
+    if not items:
+        raise bad_request("there are no messages to send")
+    if len(items) > MAX_ALBUM:
+        raise bad_request("too many messages to send as an album")
+    if len(items) < MIN_ALBUM:
+        # Telegram's documentation asks for 2-10; a one-item album is a plain sendPhoto.
+        raise bad_request(f"an album needs {MIN_ALBUM}-{MAX_ALBUM} media, got {len(items)}")
+    if p.present("reply_markup"):
+        raise bad_request("sendMediaGroup has no reply_markup: albums cannot carry buttons")
+    kinds = {item.get("type") for item in items if isinstance(item, dict)}
+    if "document" in kinds and len(kinds) > 1:
+        raise bad_request("documents can't be mixed with other media types in an album")
+    # Every item is checked and stored before any message is placed: a bad one sends nothing.
+    contents = [_input_media(api, p, item) for item in items]
+    media_group_id = _media.new_media_group_id()
+    with api.store.lock:
+        return [
+            api.outgoing(chat_id, p, {"media_group_id": media_group_id, **content}, None)
+            for content in contents
+        ]
+
+
+_MEDIA_KINDS = ("photo", "document", "video", "animation", "audio")
+
+
+@method("editMessageMedia")
+def edit_message_media(api: BotApi, p: Params) -> dict[str, Any] | bool:
+    item = p.json_value("media", "can't parse InputMedia JSON object")
+    if item is None:
+        raise bad_request('parameter "media" is required')
+    markup = _reply_markup(p)
+    # Telegram's rule: an inline message's new media is a file_id or a URL, never a new upload.
+    if (
+        p.present("inline_message_id")
+        and isinstance(item, dict)
+        and str(item.get("media", "")).startswith("attach://")
+    ):
+        raise bad_request(
+            "a new file can't be uploaded to edit an inline message: send a file_id or an HTTP URL"
+        )
+    content = _input_media(api, p, item)
+    with api.store.lock:
+        chat_id, message, inline = api.edit_target(p)
+        if not any(kind in message for kind in _MEDIA_KINDS):
+            raise bad_request("there is no media in the message to edit")
+        if "media_group_id" in message and "photo" in message and "document" in content:
+            raise bad_request("can't edit a photo of an album into a document")
+        shown = _markup.shown_on_message(markup)
+        current = {
+            key: message[key]
+            for key in ("photo", "document", "caption", "caption_entities")
+            if key in message
+        }
+        if current == content and message.get("reply_markup") == shown:
+            raise bad_request(_NOT_MODIFIED)
+        for key in (*_MEDIA_KINDS, "caption", "caption_entities", "has_media_spoiler", "reply_markup"):
+            message.pop(key, None)
+        message.update(content)
+        if shown:
+            message["reply_markup"] = shown
+        message["edit_date"] = now()
+        saved = api.store.save_message(message)
+        api.store.note(chat_id, {"from": "bot", "event": "media_edited", **_summary(saved)})
+        return True if inline else saved
+
+
+# -- inline mode ------------------------------------------------------------------------------------
+
+
+@method("answerInlineQuery")
+def answer_inline_query(api: BotApi, p: Params) -> bool:
+    query_id = p.required_string("inline_query_id", _inline.QUERY_TOO_OLD)
+    results = p.json_value("results", "can't parse inline query results JSON object")
+    if results is None:
+        raise bad_request('parameter "results" is required')
+    checked = _inline.checked_results(api.store, results)
+    next_offset = p.string("next_offset") or ""
+    if len(next_offset.encode()) > _inline.MAX_OFFSET_BYTES:
+        raise bad_request("NEXT_OFFSET_INVALID")
+    with api.store.lock:
+        query = api.store.inline_queries.get(query_id)
+        if query is None or query.answer is not None or time.time() - query.asked >= api.inline_query_timeout:
+            raise bad_request(_inline.QUERY_TOO_OLD)
+        query.answer = checked
+    return True

@@ -75,6 +75,28 @@ class Webhook:
         return info
 
 
+_FOLDERS = {"photo": "photos", "animation": "animations", "video": "videos", "video_note": "video_notes"}
+_FILE_ID_PREFIXES = {"photo": "AgAC", "animation": "CgAC", "video": "BAAC", "video_note": "DQAC"}
+
+
+@dataclass
+class InlineQuery:
+    """An inline query a user typed: open until answered once, or until it is too old."""
+
+    sender: dict[str, Any]
+    query: str
+    asked: float
+    answer: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class InlineMessage:
+    """Where a chosen inline result was placed, for edits by inline_message_id."""
+
+    chat_id: int
+    message_id: int
+
+
 NO_WEBHOOK_INFO = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
 
 
@@ -111,6 +133,8 @@ class Store:
         self.photo_sets: dict[str, list[dict[str, Any]]] = {}
         self.documents: dict[str, dict[str, Any]] = {}
         self.open_callback_queries: dict[str, int] = {}
+        self.inline_queries: dict[str, InlineQuery] = {}
+        self.inline_messages: dict[str, InlineMessage] = {}
         self._seq = itertools.count(1)
         self._file_numbers = itertools.count(1)
 
@@ -239,9 +263,9 @@ class Store:
     def store_file(self, data: bytes, *, kind: str, content_type: str, extension: str) -> StoredFile:
         with self.lock:
             number = next(self._file_numbers)
-            folder = "photos" if kind == "photo" else "documents"
+            folder = _FOLDERS.get(kind, "documents")
             # Real file ids are opaque and differ per bot; unique ids are stable for the same content.
-            prefix = "AgAC" if kind == "photo" else "BQAC"
+            prefix = _FILE_ID_PREFIXES.get(kind, "BQAC")
             stored = StoredFile(
                 file_id=f"{prefix}{number:06d}{secrets.token_urlsafe(12)}",
                 file_unique_id="AQAD" + hashlib.sha256(data).hexdigest()[:12],

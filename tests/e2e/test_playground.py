@@ -17,6 +17,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from local.browser import launch
 from local.fake_telegram_client import FakeTelegram
 from tests.support.events import unique_ids
+from tests.support.images import png
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.e2e
 chats = unique_ids(30_000_000)
@@ -111,6 +113,37 @@ def test_a_prompt_and_a_style_button_bring_the_photo_into_the_page(stack, telegr
     assert page.evaluate("() => [...document.images].every(img => img.closest('.photo'))")
     assert page.locator("[onerror]").count() == 0
     assert tab.dialogs == [] and tab.errors == []
+
+
+def test_a_photo_uploaded_in_the_page_is_a_photo_message_with_the_text_as_caption(stack, telegram, tab):
+    page, chat_id = tab.page, next(chats)
+    page.goto(f"{stack.telegram_api_base}/_fake/chat?user={chat_id}&name=Ann")
+    image = png(640, 480, "purple")
+
+    page.get_by_label("message").fill("my cat, please")
+    page.get_by_label("photo").set_input_files(
+        files=[{"name": "cat.png", "mimeType": "image/png", "buffer": image}]
+    )
+
+    sent = page.locator(".msg.mine:has(.photo)")
+    expect(sent).to_have_count(1, timeout=20_000)
+    expect(sent.locator(".content")).to_have_text("my cat, please")
+    message_id = int(sent.get_attribute("data-message-id"))
+    message = telegram.message(chat_id, message_id)
+    assert message is not None and message["caption"] == "my cat, please"
+    assert telegram.file_bytes(message["photo"][-1]["file_id"]) == image
+    assert [size["width"] for size in message["photo"]] == [90, 320, 640]
+    noted = [e for e in telegram.chat(chat_id)["transcript"] if e.get("message_id") == message_id]
+    assert noted[0]["event"] == "photo"
+    # The update reached the bot: whatever it makes of a photo, it answers in the chat.
+    wait_until(
+        lambda: any(
+            m["from"]["is_bot"] and m["message_id"] > message_id for m in telegram.chat(chat_id)["messages"]
+        ),
+        30,
+        "the bot answers the uploaded photo",
+    )
+    assert tab.errors == []
 
 
 def wait_for_a_recorded_edit(

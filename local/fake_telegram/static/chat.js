@@ -67,6 +67,33 @@ $("composer").addEventListener("submit", (event) => {
 });
 $("start").addEventListener("click", () => say("/start"));
 
+// Photos from the browser: each file is one photo message (the text box is the first one's
+// caption); several at once share a media_group_id, as an album from a Telegram app does.
+$("file").addEventListener("change", async (event) => {
+  const files = [...event.target.files];
+  event.target.value = "";
+  const input = $("text");
+  const caption = input.value.trim() ? input.value : undefined;
+  input.value = "";
+  const group = files.length > 1 ? String(Date.now()) : undefined;
+  for (const [index, file] of files.entries()) {
+    const photo = await base64Of(file);
+    await control("/_fake/messages", {
+      ...me(), photo, caption: index === 0 ? caption : undefined, media_group_id: group,
+      file_name: file.name, mime_type: file.type || undefined,
+    });
+  }
+});
+
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1]); // after "data:…;base64,"
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
 // -- following the chat: long polls on the chat's version ----------------------------------------
 
 let following = null; // the AbortController of the current chat's poll loop
@@ -183,17 +210,25 @@ function renderMessage(message) {
   if (fromBot) $("bot-name").textContent = message.from.first_name;
   const node = el("div", fromBot ? "msg theirs" : "msg mine");
   node.dataset.messageId = message.message_id;
+  if (message.media_group_id) { // an album: its photos stand together
+    node.dataset.mediaGroup = message.media_group_id;
+    node.classList.add("album");
+  }
   if (message.reply_to_message) node.dataset.replyTo = message.reply_to_message.message_id;
   const bubble = el("div", "bubble");
   node.append(bubble);
   if (message.reply_to_message) bubble.append(replyQuote(message.reply_to_message));
+  if (message.via_bot) bubble.append(el("div", "via", `via @${message.via_bot.username}`));
 
   const time = new Date(message.date * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
   const meta = el("span", "meta", (message.edit_date ? "edited " : "") + time);
   const text = message.text ?? message.caption;
   if (message.photo) bubble.append(photo(message, text === undefined ? meta : null));
   if (message.sticker) bubble.append(el("div", "sticker", message.sticker.emoji || "🖼"));
-  if (message.document) bubble.append(documentLink(message.document));
+  if (message.animation) bubble.append(el("div", "medium", "🎞 GIF"));
+  else if (message.video) bubble.append(el("div", "medium", "🎬 Video"));
+  else if (message.video_note) bubble.append(el("div", "medium", "⏺ Video message"));
+  else if (message.document) bubble.append(documentLink(message.document));
   if (text !== undefined) {
     const body = el("div", "text");
     const content = el("span", "content");

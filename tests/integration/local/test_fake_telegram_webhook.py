@@ -13,6 +13,7 @@ import pytest
 from local.fake_telegram import FakeTelegramServer
 from local.fake_telegram_client import FakeTelegram, FakeTelegramError
 from local.processes import Supervisor, free_port
+from tests.support.images import png
 
 from .conftest import SECRET, TOKEN, Received, Receiver
 
@@ -281,7 +282,13 @@ def test_the_command_line_server_starts_under_the_supervisor_with_a_webhook(
         supervisor.start("fake-telegram", argv, ready_url=f"http://127.0.0.1:{port}/_fake/health", cwd=ROOT)
         with FakeTelegram(f"http://127.0.0.1:{port}") as telegram:
             result = telegram.send_text(chat_id=42, user_id=42, text="/start")
+            telegram.send_photo(42, 42, png(32, 32))
         me = httpx.get(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe").json()
+        # A file's download URL holds the token too: it must not reach the log either.
+        photo = json.loads(webhook.received[-1].body)["message"]["photo"][-1]
+        file = httpx.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getFile", json={"file_id": photo["file_id"]})
+        path = file.json()["result"]["file_path"]
+        downloaded = httpx.get(f"http://127.0.0.1:{port}/file/bot{TOKEN}/{path}")
     finally:
         supervisor.stop()
 
@@ -290,4 +297,6 @@ def test_the_command_line_server_starts_under_the_supervisor_with_a_webhook(
     assert webhook.received[0].headers["x-telegram-bot-api-secret-token"] == SECRET
     log = (tmp_path / "fake-telegram.log").read_text()
     assert "/bot<token>/getMe" in log
+    assert downloaded.status_code == 200
+    assert f"/file/bot<token>/{path}" in log
     assert TOKEN not in log
