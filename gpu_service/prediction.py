@@ -57,7 +57,7 @@ def parse_request(body: bytes) -> list[Instance]:
 
 # Whole-number fields of a job. An instance sent through the Vertex AI SDK is a protobuf Value,
 # whose numbers are doubles: a seed of 7 may arrive as 7.0.
-_WHOLE_NUMBERS = ("chat_id", "seed", "version")
+_WHOLE_NUMBERS = ("chat_id", "seed", "version", "candidates")
 
 
 def _instance(item: Any) -> Instance:

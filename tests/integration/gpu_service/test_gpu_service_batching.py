@@ -152,8 +152,8 @@ def test_a_flagged_picture_rejects_the_job_at_once_tells_the_functions_and_is_ac
     assert not any(bucket.blob(name).exists() for name in output_object_names(job_id))
     events = sorted((json.loads(m.data) for m in tap.drain(expect=2, timeout=10)), key=lambda e: e["state"])
     assert events == [
-        {"version": 1, "job_id": job_id, "state": "generating"},
-        {"version": 1, "job_id": job_id, "state": "rejected", "reason": "flagged"},
+        {"version": 2, "job_id": job_id, "state": "generating"},
+        {"version": 2, "job_id": job_id, "state": "rejected", "reason": "flagged"},
     ]
 
 

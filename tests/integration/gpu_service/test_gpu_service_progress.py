@@ -44,5 +44,5 @@ def test_drawing_a_job_publishes_one_progress_event(
         assert httpx.post(url, json=body, timeout=60).text.strip() == "skipped"  # no second event
 
     (message,) = tap.drain(expect=2, timeout=3)
-    assert json.loads(message.data) == {"version": 1, "job_id": job_id, "state": "generating"}
+    assert json.loads(message.data) == {"version": 2, "job_id": job_id, "state": "generating"}
     assert message.attributes["job_id"] == job_id

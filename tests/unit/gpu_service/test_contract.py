@@ -47,7 +47,13 @@ def test_unknown_fields_from_a_newer_sender_are_ignored() -> None:
         (body(seed=2**32), "seed out of range"),
         (body(seed="7"), "seed out of range"),
         (body(chat_id="42"), "bad chat_id"),
-        (body(version=2), "unsupported contract version"),
+        (body(version=3), "unsupported contract version"),
+        (body(candidates=2), "candidates must be one of"),
+        (body(strength=0.5), "strength without input_image"),
+        (body(input_image="inputs/u1.jpg", strength=True), "bad strength"),
+        (body(input_image="inputs/u1.jpg", strength="0.5"), "bad strength"),
+        (body(input_image="outputs/u1.png"), "bad input_image"),
+        (body(candidates=True), "candidates must be one of"),
     ],
 )
 def test_a_job_off_contract_is_a_contract_error(raw: bytes, reason: str) -> None:
@@ -62,13 +68,14 @@ def test_the_output_object_and_its_metadata() -> None:
     assert output_object_name(job.job_id, "jpg") == "outputs/u1001.jpg"
     assert output_object_names(job.job_id) == ["outputs/u1001.png", "outputs/u1001.jpg", "outputs/u1001.webp"]
     assert output_metadata(job, 512, 768) == {
-        "contract": "1",
+        "contract": "2",
         "job_id": "u1001",
         "chat_id": "42",
         "style": "pixel",
         "seed": "7",
         "width": "512",
         "height": "768",
+        "candidates": "1",
     }
 
 

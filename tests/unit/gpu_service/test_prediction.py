@@ -47,10 +47,14 @@ def test_whole_numbers_sent_as_doubles_by_the_vertex_sdk_are_read_as_integers() 
     # The SDK's instances are protobuf Values, whose numbers are doubles.
     (whole, fractional) = parse_request(
         body(
-            {**JOB, "seed": 7.0, "chat_id": -1001234567890.0, "version": 1.0},
+            {**JOB, "seed": 7.0, "chat_id": -1001234567890.0, "version": 2.0, "candidates": 4.0},
             {**JOB, "job_id": "j2", "seed": 7.5},
         )
     )
 
-    assert whole.job is not None and (whole.job.seed, whole.job.chat_id) == (7, -1001234567890)
+    assert whole.job is not None and (whole.job.seed, whole.job.chat_id, whole.job.candidates) == (
+        7,
+        -1001234567890,
+        4,
+    )
     assert fractional.job is None and fractional.problem == "seed out of range: 7.5"

@@ -28,7 +28,10 @@ def test_an_admitted_job_is_queued_told_and_sent_to_the_gpu():
         "negative_prompt": "",
         "aspect": "square",
         "mode": "normal",
-        "version": 1,
+        "version": 2,
+        "input_image": "",
+        "strength": None,
+        "candidates": 1,
     }
 
 
