@@ -178,7 +178,7 @@ def test_dispatch_sends_the_job_to_the_endpoint_and_leaves_delivery_to_the_bucke
         and instance["prompt"] == job["prompt"]
     )
     after = rt.jobs.get_job(job["job_id"])
-    assert after["state"] == State.QUEUED and after["gpu_route"] == "vertex" and "handed_back" not in after
+    assert after.state == State.QUEUED and after.gpu_route == "vertex" and after.handed_back is None
     assert cloud_run.quiet(0.5) == []
 
 
@@ -194,7 +194,7 @@ def test_a_job_refused_by_the_container_fails_now_and_the_user_is_told(runtime, 
     dispatch_vertex.handle_message(event, rt)
 
     after = rt.jobs.get_job(job["job_id"])
-    assert after["state"] == State.FAILED and after["reason"] == "vertex endpoint: refused: nsfw"
+    assert after.state == State.FAILED and after.reason == "vertex endpoint: refused: nsfw"
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["text"].startswith("Sorry, I couldn't draw")
 
@@ -212,7 +212,7 @@ def test_a_retryable_failure_is_raised_for_pub_sub_to_redeliver(runtime, vertex,
     with pytest.raises(dispatch_vertex.GenerationFailed, match="generation failed"):
         dispatch_vertex.handle_message(event, rt)
 
-    assert rt.jobs.get_job(job["job_id"])["state"] == State.QUEUED
+    assert rt.jobs.get_job(job["job_id"]).state == State.QUEUED
     assert cloud_run.quiet(0.5) == []
 
 
@@ -236,7 +236,7 @@ def test_an_endpoint_that_gives_no_answer_hands_the_job_back_to_cloud_run_once(
     (message,) = cloud_run.drain(expect=2, timeout=2)
     assert GpuSideJob.from_json(message.data).job_id == job["job_id"]
     after = rt.jobs.get_job(job["job_id"])
-    assert after["gpu_route"] == "cloudrun" and after["handed_back"] and after["state"] == State.QUEUED
+    assert after.gpu_route == "cloudrun" and after.handed_back and after.state == State.QUEUED
     assert vertex.predicted.count(job["job_id"]) == (0 if failure == "connection refused" else 1)
 
 
@@ -257,5 +257,5 @@ def test_a_message_that_is_no_job_fails_its_job_with_the_reason(runtime, vertex,
     dispatch_vertex.handle_message(pubsub_event_data(b'{"job_id": "oops"}', job_id=job["job_id"]), rt)
 
     after = rt.jobs.get_job(job["job_id"])
-    assert after["state"] == State.FAILED and after["reason"].startswith("not a generation job")
+    assert after.state == State.FAILED and after.reason.startswith("not a generation job")
     assert vertex.predicted == []

@@ -19,9 +19,9 @@ def test_the_sweep_fails_only_jobs_stuck_past_the_deadline(runtime, telegram):
     put_job(runtime, stuck, next(ids), State.GENERATING, times={"received": long_ago, "generating": long_ago})
     put_job(runtime, fresh, next(ids), State.GENERATING)
     assert sweep_stuck_jobs.sweep(runtime) >= 1
-    assert runtime.jobs.get_job(stuck)["state"] == State.FAILED
-    assert runtime.jobs.get_job(stuck)["reason"] == "stuck in generating past the deadline"
-    assert runtime.jobs.get_job(fresh)["state"] == State.GENERATING
+    assert runtime.jobs.get_job(stuck).state == State.FAILED
+    assert runtime.jobs.get_job(stuck).reason == "stuck in generating past the deadline"
+    assert runtime.jobs.get_job(fresh).state == State.GENERATING
 
 
 def test_a_job_without_a_chat_does_not_stop_the_sweep(runtime, telegram):
@@ -31,13 +31,13 @@ def test_a_job_without_a_chat_does_not_stop_the_sweep(runtime, telegram):
     doc = put_job(
         runtime, chatless, next(ids), State.QUEUED, times={"received": long_ago, "queued": long_ago}
     )
-    del doc["chat_id"]
+    del doc.chat_id
     runtime.db.collection("jobs").document(chatless).set(doc)
     put_job(runtime, stuck, chat_id, State.QUEUED, times={"received": long_ago, "queued": long_ago})
 
     assert sweep_stuck_jobs.sweep(runtime) >= 2
-    assert runtime.jobs.get_job(chatless)["state"] == State.FAILED
-    assert runtime.jobs.get_job(stuck)["state"] == State.FAILED
+    assert runtime.jobs.get_job(chatless).state == State.FAILED
+    assert runtime.jobs.get_job(stuck).state == State.FAILED
     (apology,) = [
         call
         for call in telegram.calls("sendMessage")
