@@ -113,17 +113,19 @@ def publish_validated(job_id: str, rt: Services) -> None:
     log.info("job validated", extra=fields(stage="validate", job_id=job_id))
 
 
-def choose_style(button: Button, rt: Services) -> None:
+def choose_style(button: Button, asking: Job, rt: Services) -> None:
+    """`asking`: the job as read just before (only its requester may choose its style)."""
     style, job_id = button.args
     context = fields(stage="validate", job_id=job_id, update_id=button.update_id)
     job = rt.jobs.move_job(job_id, State.VALIDATED, rt.now(), style=style, style_update_id=button.update_id)
     if job is None:
         # Either a second press on the same keyboard, or our own first handling of this very
-        # press crashed after the move: only the latter still needs its publish.
-        job = rt.jobs.get_job(job_id)
-        if job is None or job.style_update_id != button.update_id:
+        # press crashed after the move (the job read before it says so): only the latter
+        # still needs its publish.
+        if asking.style_update_id != button.update_id:
             log.info("style press on a job that already has one", extra=context)
             return
+        job = asking
     if job.enhance:
         rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
     publish_validated(job_id, rt)

@@ -46,6 +46,22 @@ def test_a_photo_button_works_only_for_whoever_asked_for_the_photo():
     assert rt.jobs.get_job("u504").source_job_id == "u9" and rt.publisher.on("validated") == [b"u504"]
 
 
+def test_only_whoever_asked_may_choose_the_style_in_a_group():
+    rt = FakeServices()
+    group = -100
+    deliver(rt, Prompt(update_id=510, chat_id=group, user_id=7, message_id=3, text="a fox in the snow"))
+    deliver(rt, Button(511, group, 8, 4, "cb", "style", ("pixel", "u510")))  # user 8 presses it
+    assert rt.jobs.get_job("u510").state == State.AWAITING_STYLE and rt.publisher.published == []
+    assert rt.bot.texts()[-1] == "This button no longer works."
+    deliver(rt, Button(512, group, 7, 4, "cb", "style", ("pixel", "u510")))
+    job = rt.jobs.get_job("u510")
+    assert (job.state, job.style, job.style_update_id) == (State.VALIDATED, "pixel", 512)
+    assert rt.publisher.on("validated") == [b"u510"]
+    deliver(rt, Button(512, group, 7, 4, "cb", "style", ("pixel", "u510")))  # a redelivery
+    deliver(rt, Button(513, group, 7, 4, "cb", "style", ("ghibli", "u510")))  # a second press
+    assert rt.publisher.on("validated") == [b"u510"] and rt.jobs.get_job("u510").style == "pixel"
+
+
 def test_operator_commands_answer_only_operators():
     rt = FakeServices()
     deliver(rt, Command(505, 7, 7, 3, "pause"))
