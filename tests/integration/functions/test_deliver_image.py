@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.cloud import storage
-from imagebot.core.jobs import DeliveryPending, State
+from imagebot.core.jobs import DeliveryPending, Job, State
 from imagebot.edges.telegram import TelegramError
 from imagebot.flows import deliver_image, sweep_stuck_jobs
 
@@ -21,7 +21,7 @@ from tests.support.jobs import put_job
 ids = unique_ids(10_000_000)
 
 
-def upload_output(job: dict) -> dict:
+def upload_output(job: Job) -> dict:
     """What the GPU service writes, through its own contract module; returns the event data."""
     gpu_job = GpuSideJob(
         job_id=job.job_id,
@@ -38,7 +38,7 @@ def upload_output(job: dict) -> dict:
 
 
 @pytest.fixture
-def generated_job(runtime, telegram) -> dict:
+def generated_job(runtime, telegram) -> Job:
     chat_id, job_id = next(ids), f"u{next(ids)}"
     status_id = runtime.bot.send_message(chat_id, "⏳ Queued")["message_id"]
     telegram.reset()
@@ -59,31 +59,31 @@ def test_the_photo_is_sent_once_with_its_caption_and_the_job_closes(runtime, tel
     deliver_image.handle_event(event, "event-2", runtime)  # or a second event for the same object
 
     (photo,) = telegram.calls("sendPhoto")
-    seed = generated_job["seed"]
+    seed = generated_job.seed
     assert (
         photo.params["caption"] == f"<b>Ghibli Art</b> · seed {seed}\n&lt;b&gt;a fox&lt;/b&gt; &amp; a hound"
     )
     buttons = [b["callback_data"] for row in photo.param_json("reply_markup")["inline_keyboard"] for b in row]
-    job_id = generated_job["job_id"]
+    job_id = generated_job.job_id
     assert buttons[:2] == [f"again:{job_id}", f"file:{job_id}"] and f"same:pixel:{job_id}" in buttons
     assert telegram.file_bytes(photo.result["photo"][-1]["file_id"]) == png()
-    job = runtime.jobs.get_job(generated_job["job_id"])
+    job = runtime.jobs.get_job(generated_job.job_id)
     assert job.state == State.DELIVERED and job.delivered_message_id == photo.result["message_id"]
     assert job.photo_file_id == photo.result["photo"][-1]["file_id"]
     (deleted,) = telegram.calls("deleteMessage")
-    assert deleted.params["message_id"] == generated_job["status_message_id"]
-    history = runtime.users.get_user(generated_job["user_id"])["history"]
+    assert deleted.params["message_id"] == generated_job.status_message_id
+    history = runtime.users.get_user(generated_job.user_id)["history"]
     assert history[0] == {
         "job_id": job_id,
         "file_id": job.photo_file_id,
         "style": "ghibli",
-        "prompt": generated_job["prompt"],
+        "prompt": generated_job.prompt,
     }
     assert job.output_name == f"outputs/{job_id}.png"
 
 
 def test_a_failed_send_releases_the_claim_and_a_retry_once_due_delivers(runtime, telegram, generated_job):
-    job_id = generated_job["job_id"]
+    job_id = generated_job.job_id
     event = upload_output(generated_job)
     telegram.inject_fault("sendPhoto", error_code=500, count=1)
     with pytest.raises(TelegramError):
@@ -107,7 +107,7 @@ def test_a_user_who_blocked_the_bot_closes_the_job_without_retries(runtime, tele
     deliver_image.handle_event(event, "event-1", runtime)  # no exception: a retry could never succeed
     deliver_image.handle_event(event, "event-2", runtime)
 
-    job = runtime.jobs.get_job(generated_job["job_id"])
+    job = runtime.jobs.get_job(generated_job.job_id)
     assert (job.state, job.reason) == (State.FAILED, "unreachable")
     assert len(telegram.calls("sendPhoto")) == 1
 
@@ -141,7 +141,7 @@ def test_a_long_429_is_not_retried_before_its_retry_after_and_the_sweep_sends_it
     """retry_after 90 is above what the client waits in the call (30 s): the job records when
     to try again, Eventarc's redeliveries before then send nothing, and once it is due the
     sweep sends the photo, once."""
-    job_id = generated_job["job_id"]
+    job_id = generated_job.job_id
     event = upload_output(generated_job)
     telegram.inject_fault("sendPhoto", error_code=429, retry_after=90)
     before = datetime.now(UTC)
@@ -173,7 +173,7 @@ def test_a_long_429_is_not_retried_before_its_retry_after_and_the_sweep_sends_it
 def test_a_crashed_attempts_claim_holds_the_redelivery_back_until_its_lease_ends(
     runtime, telegram, generated_job
 ):
-    job_id = generated_job["job_id"]
+    job_id = generated_job.job_id
     event = upload_output(generated_job)
     assert runtime.jobs.claim_delivery(job_id, "event-1/crashed", datetime.now(UTC), timedelta(minutes=2))
     with pytest.raises(DeliveryPending):  # raised, not acknowledged: Eventarc tries again

@@ -77,7 +77,7 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
     refused = runtime.jobs.get_job(jobs[2])
     assert refused.reason == "rate" and 0 < refused.retry_after_seconds <= 20
     texts = [call.params["text"] for call in telegram.calls("sendMessage")]
-    assert texts[-1] == f"You're going a bit fast. Try again in {refused['retry_after_seconds']} s."
+    assert texts[-1] == f"You're going a bit fast. Try again in {refused.retry_after_seconds} s."
     assert sorted(
         GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=3, timeout=2)
     ) == sorted(jobs[:2])

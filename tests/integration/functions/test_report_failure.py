@@ -35,7 +35,7 @@ def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, te
     )
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["message_id"] == status_id
-    assert edit.params["text"] == f"Sorry, I couldn't draw “{job['prompt']}”. Tap to try again."
+    assert edit.params["text"] == f"Sorry, I couldn't draw “{job.prompt}”. Tap to try again."
     assert edit.param_json("reply_markup")["inline_keyboard"][0][0]["callback_data"] == f"retry:{job_id}"
 
 

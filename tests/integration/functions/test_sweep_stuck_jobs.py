@@ -8,7 +8,7 @@ from imagebot.core.jobs import State
 from imagebot.flows import sweep_stuck_jobs
 
 from tests.support.events import unique_ids
-from tests.support.jobs import put_job
+from tests.support.jobs import job_doc, put_job
 
 ids = unique_ids(13_500_000)
 
@@ -28,10 +28,8 @@ def test_a_job_without_a_chat_does_not_stop_the_sweep(runtime, telegram):
     """Such a document made the status step raise KeyError, which ended every sweep there."""
     long_ago = datetime.now(UTC) - timedelta(seconds=runtime.settings.job_deadline_seconds + 60)
     chatless, stuck, chat_id = f"u{next(ids)}", f"u{next(ids)}", next(ids)
-    doc = put_job(
-        runtime, chatless, next(ids), State.QUEUED, times={"received": long_ago, "queued": long_ago}
-    )
-    del doc.chat_id
+    doc = job_doc(chatless, next(ids), State.QUEUED, times={"received": long_ago, "queued": long_ago})
+    del doc["chat_id"]
     runtime.db.collection("jobs").document(chatless).set(doc)
     put_job(runtime, stuck, chat_id, State.QUEUED, times={"received": long_ago, "queued": long_ago})
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 from imagebot.core import keyboards
-from imagebot.core.jobs import State
+from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Mode, Ops
 from imagebot.core.updates import Button, Command, Prompt, encode_event
 from imagebot.edges.translation import STYLE_HINTS, cache_key
@@ -60,7 +60,7 @@ def generation(emulators) -> TopicTap:
     return TopicTap(PROJECT, TOPICS["GENERATION_TOPIC"])
 
 
-def send_prompt(rt: Runtime, text: str) -> dict:
+def send_prompt(rt: Runtime, text: str) -> Job:
     chat_id = next(ids)
     rt.users.update_user(chat_id, default_style="ghibli")
     event = Prompt(
@@ -95,7 +95,7 @@ def test_a_repeated_prompt_is_answered_from_the_cache(translating, vertex):
 
     first, second = send_prompt(translating, prompt), send_prompt(translating, prompt)
 
-    assert first["model_prompt"] == second["model_prompt"] == f"cat on sea {prompt.rsplit(' ', 1)[1]}"
+    assert first.model_prompt == second.model_prompt == f"cat on sea {prompt.rsplit(' ', 1)[1]}"
     assert vertex.calls_for(prompt) == 1
 
 
@@ -123,8 +123,8 @@ def test_english_prompts_and_economy_mode_make_no_model_call(translating, vertex
     finally:
         translating.config.set_ops(Ops())
 
-    assert english["model_prompt"] == "a fox in the snow"
-    assert russian["model_prompt"] == russian["prompt"]
+    assert english.model_prompt == "a fox in the snow"
+    assert russian.model_prompt == russian.prompt
     assert vertex.calls == []
 
 
