@@ -4,6 +4,7 @@
     any non-final state → rejected | failed
 
 Every move stamps `times.<state>`, which gives the latency breakdown and the audit trail.
+Job is the document typed: JobStore hands jobs out as Jobs and creates them from Job.to_doc().
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ _ALWAYS = frozenset({"job_id", "state", "chat_id", "user_id", "language", "times
 
 @dataclass(frozen=True)
 class Job:
-    """The job document `jobs/<job_id>`, typed. Written by the functions (creation, the moves
-    below, delivery's bookkeeping) and by the GPU service (`state`, `times.*`, `seed`,
-    `negative_applied`, `reason`: the contract's part 4). None means "not in the document".
+    """The job document `jobs/<job_id>`, typed. Written by the functions (creation, `move`,
+    delivery's bookkeeping) and by the GPU service (`state`, `times.*`, `seed`,
+    `negative_applied`, `reason`: the contract's part 4). A field at its default is one the
+    document lacks: None, or what the code read a missing field as before (told, say).
 
     `from_doc` ignores fields it does not know: every write after creation is a partial update,
     so such a field stays in Firestore untouched, and nothing here reads it."""
