@@ -156,7 +156,7 @@ variable "telegram_timeout_seconds" {
   default = 15
 }
 
-# --- prompt translation (functions/imagebot/translation.py) -----------------------------------
+# --- prompt translation (functions/imagebot/edges/translation.py) ------------------------------
 
 variable "translate_model" {
   description = "Gemini model on Vertex AI that translates non-English prompts (and enhances them on /enhance). Empty: prompts are drawn as written."

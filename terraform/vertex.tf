@@ -1,6 +1,6 @@
 # The second GPU home: the GPU service's container on a Vertex AI endpoint with T4s, for regions
 # or quotas without Cloud Run L4s, and as the overflow of the Cloud Run service (GPU_ROUTE,
-# functions/imagebot/routing.py). Terraform owns the endpoint and who may use it; the model
+# functions/imagebot/core/routing.py). Terraform owns the endpoint and who may use it; the model
 # (the container image of a build) is uploaded and deployed to it by Cloud Build
 # (deploy/vertex_endpoint.py), as the Cloud Run service's image is.
 #

@@ -99,7 +99,7 @@ class Runtime:
 
     @cached_property
     def gpu_endpoint(self) -> Predict:
-        """The Vertex AI endpoint's predict, for jobs routed there (dispatch.py)."""
+        """The Vertex AI endpoint's predict, for jobs routed there (flows/dispatch_vertex.py)."""
         s = self.settings
         return vertex_predict(
             s.vertex_endpoint,

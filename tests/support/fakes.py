@@ -14,7 +14,7 @@ from typing import Any
 
 from imagebot.config import Settings
 from imagebot.core import quota, texts
-from imagebot.core.jobs import State, applied, claimable, move
+from imagebot.core.jobs import Job, State, claimable, move, updated
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.translation import Translator
@@ -31,6 +31,8 @@ SETTINGS = Settings(
 
 
 class FakeJobs:
+    """The documents as Firestore would hold them (`docs`), handed out as Jobs like JobStore."""
+
     def __init__(self) -> None:
         self.docs: dict[str, Doc] = {}
         self.updates: dict[int, bool] = {}  # update id → finished
@@ -46,16 +48,18 @@ class FakeJobs:
     def finish_update(self, update_id: int) -> None:
         self.updates[update_id] = True
 
-    def create_job(self, job_id: str, doc: Doc) -> Doc:
-        return copy.deepcopy(self.docs.setdefault(job_id, copy.deepcopy(doc)))
+    def create_job(self, job: Job) -> Job:
+        self.docs.setdefault(job.job_id, job.to_doc())
+        return Job.from_doc(self.docs[job.job_id], job.job_id)
 
-    def get_job(self, job_id: str) -> Doc | None:
-        return copy.deepcopy(self.docs.get(job_id))
+    def get_job(self, job_id: str) -> Job | None:
+        doc = self.docs.get(job_id)
+        return None if doc is None else Job.from_doc(copy.deepcopy(doc), job_id)
 
     def set_job_fields(self, job_id: str, **fields: Any) -> None:
-        self.docs[job_id] = applied(self.docs[job_id], fields)
+        self.docs[job_id] = updated(self.docs[job_id], fields)
 
-    def move_job(self, job_id: str, target: State, now: datetime, **fields: Any) -> Doc | None:
+    def move_job(self, job_id: str, target: State, now: datetime, **fields: Any) -> Job | None:
         job = self.docs.get(job_id)
         if job is None:
             return None
@@ -63,7 +67,7 @@ class FakeJobs:
             changes = move(State(job["state"]), target, now, **fields)
         except ValueError:  # not allowed from where it is: the real store answers None too
             return None
-        self.docs[job_id] = applied(job, changes)
+        self.docs[job_id] = updated(job, changes)
         return self.get_job(job_id)
 
     def admit_job(
@@ -75,9 +79,9 @@ class FakeJobs:
         *,
         paused: bool = False,
         message_id: str | None = None,
-    ) -> tuple[Doc | None, quota.Admission | None]:
+    ) -> tuple[Job | None, quota.Admission | None]:
         job = self.get_job(job_id)
-        if job is None or job["state"] != State.VALIDATED:
+        if job is None or job.state != State.VALIDATED:
             return job, None
         refusal = self.refusal or (
             quota.Admission(False, quota.QuotaState.fresh(policy, now.timestamp()), "paused")
@@ -91,12 +95,10 @@ class FakeJobs:
 
     def claim_delivery(
         self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
-    ) -> Doc | None:
-        job = self.docs.get(job_id)
-        if not claimable(job, job_id, claimant, now, lease, due_only=due_only):
+    ) -> Job | None:
+        if not claimable(self.get_job(job_id), job_id, claimant, now, lease, due_only=due_only):
             return None
-        assert job is not None
-        job["delivery_claim"] = {"by": claimant, "at": now}
+        self.docs[job_id]["delivery_claim"] = {"by": claimant, "at": now}
         return self.get_job(job_id)
 
     def defer_delivery(self, job_id: str, retry_at: datetime, **fields: Any) -> None:
@@ -111,16 +113,17 @@ class FakeJobs:
         return len(self.jobs_in_states((State.QUEUED, State.GENERATING)))
 
     def oldest_queued_since(self, route: str) -> datetime | None:
-        queued = [
-            j["times"]["queued"] for j in self.jobs_in_states((State.QUEUED,)) if j.get("gpu_route") == route
-        ]
+        queued = [j.times["queued"] for j in self.jobs_in_states((State.QUEUED,)) if j.gpu_route == route]
         return min(queued, default=None)
 
-    def jobs_in_states(self, states: tuple[State, ...]) -> list[Doc]:
-        return [copy.deepcopy(job) for job in self.docs.values() if job["state"] in states]
+    def jobs_in_states(self, states: tuple[State, ...]) -> list[Job]:
+        return [job for job in self._all() if job.state in states]
 
-    def jobs_received_since(self, start: datetime) -> list[Doc]:
-        return [copy.deepcopy(job) for job in self.docs.values() if job["times"]["received"] >= start]
+    def jobs_received_since(self, start: datetime) -> list[Job]:
+        return [job for job in self._all() if job.times["received"] >= start]
+
+    def _all(self) -> list[Job]:
+        return [Job.from_doc(copy.deepcopy(doc), job_id) for job_id, doc in self.docs.items()]
 
 
 class FakeUsers:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from google.api_core.exceptions import NotFound
 
 from imagebot.core import keyboards, texts
-from imagebot.core.jobs import State, job_id_for_update, seed_for, seed_for_prompt
+from imagebot.core.jobs import Job, State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.core.ops import Mode
 from imagebot.core.updates import Button, Prompt
 from imagebot.core.validation import PromptRejected, validate_request
@@ -24,32 +24,35 @@ QUESTION_PROMPT_CHARS = 200
 def handle_prompt(event: Prompt, rt: Services) -> None:
     job_id = job_id_for_update(event.update_id)
     user = rt.users.get_user(event.user_id)
-    job: dict[str, Any] = {
-        "job_id": job_id,
-        "update_id": event.update_id,
-        "chat_id": event.chat_id,
-        "user_id": event.user_id,
-        "message_id": event.message_id,
-        "language": texts.user_language(user.get("language"), event.language_code),
-        "times": {State.RECEIVED.value: datetime.fromtimestamp(event.received_at, UTC)},
-    }
+    job = Job(
+        job_id=job_id,
+        # Received: the state `start` or `refuse` moves it from before it is created.
+        state=State.RECEIVED,
+        update_id=event.update_id,
+        chat_id=event.chat_id,
+        user_id=event.user_id,
+        message_id=event.message_id,
+        language=texts.user_language(user.get("language"), event.language_code),
+        times={State.RECEIVED.value: datetime.fromtimestamp(event.received_at, UTC)},
+    )
     try:
         request = validate_request(event.text, rt.settings.prompt_min_chars, rt.settings.prompt_max_chars)
     except PromptRejected as rejected:
         refuse(job, rejected, rt)
         return
-    job.update(
+    style = event.style or user.get("default_style")
+    # Enhanced for its style: now, or once the style is chosen (a job still waiting for its
+    # style is translated now and enhanced when the style is known).
+    enhance = True if user.get("enhance") else None
+    job = replace(
+        job,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
-        style=event.style or user.get("default_style"),
+        style=style,
         aspect=user.get("aspect", "square"),
         seed=seed_for_prompt(request.prompt, request.negative_prompt),
-    )
-    if user.get("enhance"):
-        job["enhance"] = True  # enhanced for its style: now, or once the style is chosen
-    # A job still waiting for its style is translated now and enhanced when the style is known.
-    job["model_prompt"] = model_prompt(
-        request.prompt, job_id, rt, enhance=bool(job.get("enhance") and job["style"]), style=job["style"]
+        enhance=enhance,
+        model_prompt=model_prompt(request.prompt, job_id, rt, enhance=bool(enhance and style), style=style),
     )
     start(job, rt)
 
@@ -66,43 +69,43 @@ def model_prompt(
     return translator.model_prompt(prompt, job_id, enhance=enhance, style=style, fallback=fallback)
 
 
-def enhanced_for(job: dict[str, Any], style: str, job_id: str, rt: Services) -> str:
+def enhanced_for(job: Job, style: str, job_id: str, rt: Services) -> str:
     """The model prompt of an /enhance job drawn in `style`: enhanced for that style, from the
     user's words (an enhancement for another style would carry that style's look along)."""
-    return model_prompt(
-        job["prompt"], job_id, rt, enhance=True, style=style, fallback=job.get("model_prompt")
-    )
+    return model_prompt(job.drawing()[0], job_id, rt, enhance=True, style=style, fallback=job.model_prompt)
 
 
-def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Services) -> None:
-    job.update(state=State.REJECTED.value, reason=rejected.reason)
-    job["times"][State.REJECTED.value] = rt.now()
-    rt.jobs.create_job(job["job_id"], job)
-    log.info("prompt rejected", extra=fields(stage="validate", job_id=job["job_id"], reason=rejected.reason))
-    text = texts.render(job["language"], f"rejected_{rejected.reason}", limit=rejected.limit)
-    rt.bot.send_message(job["chat_id"], text, reply_to_message_id=job["message_id"])
+def refuse(job: Job, rejected: PromptRejected, rt: Services) -> None:
+    job = rt.jobs.create_job(born(job, State.REJECTED, rt, reason=rejected.reason))
+    log.info("prompt rejected", extra=fields(stage="validate", job_id=job.job_id, reason=rejected.reason))
+    text = texts.render(job.language, f"rejected_{rejected.reason}", limit=rejected.limit)
+    rt.bot.send_message(job.chat_id, text, reply_to_message_id=job.message_id)
 
 
-def start(job: dict[str, Any], rt: Services) -> None:
+def born(job: Job, state: State, rt: Services, *, reason: str | None = None) -> Job:
+    """The job as it is created: in `state`, stamped now."""
+    return replace(job, state=state, times={**job.times, state.value: rt.now()}, reason=reason)
+
+
+def start(job: Job, rt: Services) -> None:
     """Create the job: with a style it goes on to admission, without one the user is asked."""
-    state = State.VALIDATED if job["style"] else State.AWAITING_STYLE
-    job["state"] = state.value
-    job["times"][state.value] = rt.now()
-    job = rt.jobs.create_job(job["job_id"], job)  # a redelivery finds the first one
-    if job["state"] == State.VALIDATED:
-        publish_validated(job["job_id"], rt)
-    elif job["state"] == State.AWAITING_STYLE and not job.get("status_message_id"):
+    state = State.VALIDATED if job.style else State.AWAITING_STYLE
+    job = rt.jobs.create_job(born(job, state, rt))  # a redelivery finds the first one
+    if job.state == State.VALIDATED:
+        publish_validated(job.job_id, rt)
+    elif job.state == State.AWAITING_STYLE and not job.status_message_id:
+        prompt = job.prompt or ""
         question = texts.render(
-            job["language"], "choose_style", prompt=texts.shorten(job["prompt"], QUESTION_PROMPT_CHARS)
+            job.language, "choose_style", prompt=texts.shorten(prompt, QUESTION_PROMPT_CHARS)
         )
         sent = rt.bot.send_message(
-            job["chat_id"],
+            job.chat_id,
             question,
-            reply_markup=keyboards.style_question(job["job_id"]),
-            reply_to_message_id=job["message_id"],
+            reply_markup=keyboards.style_question(job.job_id),
+            reply_to_message_id=job.message_id,
         )
-        rt.jobs.set_job_fields(job["job_id"], status_message_id=sent["message_id"])
-        log.info("asked for a style", extra=fields(stage="validate", job_id=job["job_id"]))
+        rt.jobs.set_job_fields(job.job_id, status_message_id=sent["message_id"])
+        log.info("asked for a style", extra=fields(stage="validate", job_id=job.job_id))
 
 
 def publish_validated(job_id: str, rt: Services) -> None:
@@ -110,82 +113,90 @@ def publish_validated(job_id: str, rt: Services) -> None:
     log.info("job validated", extra=fields(stage="validate", job_id=job_id))
 
 
-def choose_style(button: Button, rt: Services) -> None:
+def choose_style(button: Button, asking: Job, rt: Services) -> None:
+    """`asking`: the job as read just before (only its requester may choose its style)."""
     style, job_id = button.args
     context = fields(stage="validate", job_id=job_id, update_id=button.update_id)
     job = rt.jobs.move_job(job_id, State.VALIDATED, rt.now(), style=style, style_update_id=button.update_id)
     if job is None:
         # Either a second press on the same keyboard, or our own first handling of this very
-        # press crashed after the move: only the latter still needs its publish.
-        job = rt.jobs.get_job(job_id)
-        if job is None or job.get("style_update_id") != button.update_id:
+        # press crashed after the move (the job read before it says so): only the latter
+        # still needs its publish.
+        if asking.style_update_id != button.update_id:
             log.info("style press on a job that already has one", extra=context)
             return
-    if job.get("enhance"):
+        job = asking
+    if job.enhance:
         rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
     publish_validated(job_id, rt)
 
 
-def draw_again(button: Button, source: dict[str, Any], rt: Services) -> None:
+def draw_again(button: Button, source: Job, rt: Services) -> None:
     """Again (new seed), another style (new seed), the same seed in another style, or a retry."""
     source_id = button.args[-1]
-    if not source.get("prompt"):
+    if not source.prompt:
         stale(button, rt)
         return
+    prompt, source_style, source_seed = source.drawing()
     job_id = job_id_for_update(button.update_id)
-    style = button.args[0] if button.action in ("other", "same") else source["style"]
+    style = button.args[0] if button.action in ("other", "same") else source_style
     keep_seed = button.action in ("same", "retry")
-    job = {
-        "job_id": job_id,
-        "update_id": button.update_id,
-        "source_job_id": source_id,
-        "chat_id": source["chat_id"],
-        "user_id": source["user_id"],
-        "message_id": source["message_id"],  # the photo answers the original prompt
-        "language": rt.users.language_of(button.user_id, button.language_code),
-        "prompt": source["prompt"],
-        "model_prompt": source.get("model_prompt", source["prompt"]),  # translated once, drawn again
-        "enhance": bool(source.get("enhance")),
-        "negative_prompt": source.get("negative_prompt", ""),
-        "aspect": source.get("aspect", "square"),
-        "style": style,
-        "seed": source["seed"] if keep_seed else seed_for(job_id),
-        "times": {State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
-    }
-    if job["enhance"] and style != source["style"]:
-        job["model_prompt"] = enhanced_for(source, style, job_id, rt)
+    enhance = bool(source.enhance)
+    job = Job(
+        job_id=job_id,
+        state=State.RECEIVED,  # until `start` creates it
+        update_id=button.update_id,
+        source_job_id=source_id,
+        chat_id=source.chat_id,
+        user_id=source.user_id,
+        message_id=source.message_id,  # the photo answers the original prompt
+        language=rt.users.language_of(button.user_id, button.language_code),
+        prompt=prompt,
+        # Translated once, drawn again; enhanced anew for another style.
+        model_prompt=(
+            enhanced_for(source, style, job_id, rt)
+            if enhance and style != source_style
+            else (prompt if source.model_prompt is None else source.model_prompt)
+        ),
+        enhance=enhance,
+        negative_prompt=source.negative_prompt,
+        aspect=source.aspect,
+        style=style,
+        seed=source_seed if keep_seed else seed_for(job_id),
+        times={State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
+    )
     start(job, rt)
 
 
-def send_original(button: Button, job: dict[str, Any], rt: Services) -> None:
+def send_original(button: Button, job: Job, rt: Services) -> None:
     """The delivered picture as a document: Telegram recompresses photos, documents stay intact."""
-    if not job.get("output_name"):
+    if not job.output_name:
         stale(button, rt)
         return
     language = rt.users.language_of(button.user_id, button.language_code)
     try:
-        data = rt.download(rt.settings.images_bucket, job["output_name"])
+        data = rt.download(rt.settings.images_bucket, job.output_name)
     except NotFound:  # the bucket's lifecycle rule removed it
         rt.bot.send_message(
-            job["chat_id"],
+            job.chat_id,
             texts.render(language, "file_gone"),
-            reply_to_message_id=job.get("delivered_message_id"),
+            reply_to_message_id=job.delivered_message_id,
         )
         return
     rt.bot.send_document(
-        job["chat_id"],
+        job.chat_id,
         data,
-        filename=job["output_name"].rsplit("/", 1)[-1],
-        reply_to_message_id=job.get("delivered_message_id"),
+        filename=job.output_name.rsplit("/", 1)[-1],
+        reply_to_message_id=job.delivered_message_id,
     )
 
 
-def show_drawn_as(button: Button, job: dict[str, Any], rt: Services) -> None:
+def show_drawn_as(button: Button, job: Job, rt: Services) -> None:
     """What the model drew from, in the photo's caption (the user asked)."""
-    if not job.get("delivered_message_id") or not delivery.drawn_differently(job):
+    if not job.delivered_message_id or not job.model_prompt or not delivery.drawn_differently(job):
         stale(button, rt)
         return
-    delivery.show_drawn_as(job, rt)
+    delivery.show_drawn_as(job, job.delivered_message_id, job.model_prompt, rt)
 
 
 def stale(button: Button, rt: Services) -> None:

@@ -4,14 +4,19 @@
     any non-final state → rejected | failed
 
 Every move stamps `times.<state>`, which gives the latency breakdown and the audit trail.
+Job is the document typed: JobStore hands jobs out as Jobs and creates them from Job.to_doc().
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
+
+from imagebot.core.texts import DEFAULT_LANGUAGE
 
 
 class State(StrEnum):
@@ -54,6 +59,114 @@ def move(current: State, target: State, now: datetime, **fields: Any) -> dict[st
     return {"state": target.value, f"times.{target.value}": now, **fields}
 
 
+@dataclass(frozen=True)
+class DeliveryClaim:
+    """Which delivery attempt holds the job's photo, since when (JobStore.claim_delivery)."""
+
+    by: str
+    at: datetime
+
+
+# Written with the prompt: a job with words carries its drawing fields, `style` among them
+# (None while the user has not chosen one); a job refused before it had words has none of them.
+_DRAWING_FIELDS = frozenset({"negative_prompt", "style", "aspect"})
+_ALWAYS = frozenset({"job_id", "state", "chat_id", "user_id", "language", "times"})
+
+
+@dataclass(frozen=True)
+class Job:
+    """The job document `jobs/<job_id>`, typed. Written by the functions (creation, `move`,
+    delivery's bookkeeping) and by the GPU service (`state`, `times.*`, `seed`,
+    `negative_applied`, `reason`: the contract's part 4). A field at its default is one the
+    document lacks: None, or what the code read a missing field as before (told, say).
+
+    `from_doc` ignores fields it does not know: every write after creation is a partial update,
+    so such a field stays in Firestore untouched, and nothing here reads it."""
+
+    job_id: str
+    state: State
+    # 0: none recorded (a document written by hand, say); every job the functions make has both.
+    chat_id: int = 0
+    user_id: int = 0
+    update_id: int | None = None
+    message_id: int | None = None  # the prompt's message, which the photo answers
+    language: str = DEFAULT_LANGUAGE
+    times: dict[str, datetime] = field(default_factory=dict)  # when each state was reached
+    expire_at: datetime | None = None  # the TTL policy's (JobStore.create_job)
+    # What to draw: the user's words, and the English the model reads (translation.py).
+    prompt: str | None = None
+    model_prompt: str | None = None
+    negative_prompt: str = ""
+    style: str | None = None
+    aspect: str = "square"
+    seed: int | None = None  # the GPU writes back the seed it drew with
+    enhance: bool | None = None
+    source_job_id: str | None = None  # the photo whose button made this job
+    style_update_id: int | None = None  # the press that chose the style
+    status_message_id: int | None = None
+    # Admission (JobStore.admit_job) and the refusal told for it.
+    admitted_by: str | None = None
+    reason: str | None = None  # why it was rejected or failed
+    retry_after_seconds: int = 0
+    told: bool = True  # False: a refusal the user is not told of (quota.refusal_notice)
+    refusal_shown: bool | None = None
+    error: str | None = None
+    # Sent to the GPU.
+    dispatched_message_id: str | None = None
+    cache_key: str | None = None
+    gpu_route: str | None = None
+    handed_back: str | None = None  # why the Vertex AI endpoint gave it back to Cloud Run
+    negative_applied: bool = True  # the GPU's word on whether the picture honoured the negative prompt
+    # Delivery.
+    delivery_claim: DeliveryClaim | None = None
+    delivery_retry_at: datetime | None = None
+    delivery_attempts: int = 0
+    delivery_error: str | None = None
+    output_name: str | None = None
+    output_type: str | None = None
+    photo_file_id: str | None = None
+    delivered_message_id: int | None = None
+    cached: bool | None = None  # answered from the prompt cache
+    durations_ms: dict[str, int] | None = None
+
+    def drawing(self) -> tuple[str, str, int]:
+        """The words, style and seed of a job with all three (validated onwards); ValueError
+        for one without (refused before it had words, or still waiting for its style)."""
+        if self.prompt is None or self.style is None or self.seed is None:
+            raise ValueError(f"job {self.job_id} has no prompt, style or seed yet")
+        return self.prompt, self.style, self.seed
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any], job_id: str | None = None) -> Self:
+        """Tolerant of older documents: a missing (or null) optional field takes its default;
+        `job_id`, the document's id, stands in for a missing `job_id` field (a hand-written
+        document, say)."""
+        known = {f.name for f in fields(cls)}
+        values = {name: value for name, value in doc.items() if name in known and value is not None}
+        values.setdefault("job_id", job_id)
+        values["state"] = State(doc["state"])
+        values["times"] = dict(doc.get("times") or {})
+        claim = doc.get("delivery_claim")
+        values["delivery_claim"] = DeliveryClaim(claim["by"], claim["at"]) if claim else None
+        return cls(**values)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The document as the functions create it: the fields every job has, the drawing
+        fields whenever there is a prompt, and any other field that is set."""
+        doc: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            drawing = f.name in _DRAWING_FIELDS and self.prompt is not None
+            if f.name in _ALWAYS or drawing or value != default:
+                doc[f.name] = value
+        doc["state"] = self.state.value
+        doc["times"] = dict(self.times)
+        if self.delivery_claim is not None:
+            doc["delivery_claim"] = {"by": self.delivery_claim.by, "at": self.delivery_claim.at}
+        return doc
+
+
 class DeliveryPending(RuntimeError):
     """The photo may not be sent now: another attempt holds a live claim on the job, or its
     retry time (`delivery_retry_at`) has not come. Raised so the event is delivered again."""
@@ -75,7 +188,7 @@ def delivery_retry_delay(
 
 
 def claimable(
-    job: dict[str, Any] | None,
+    job: Job | None,
     job_id: str,
     claimant: str,
     now: datetime,
@@ -87,12 +200,12 @@ def claimable(
     transaction): False when there is nothing to send (no job, or a final one). Raises
     DeliveryPending while another attempt's claim is live, or, with `due_only`, before the
     job's `delivery_retry_at`."""
-    if job is None or State(job["state"]) in FINAL:
+    if job is None or job.state in FINAL:
         return False
-    claim = job.get("delivery_claim") or {}
-    if claim and claim["by"] != claimant and now - claim["at"] < lease:
-        raise DeliveryPending(job_id, "another attempt holds the delivery", claim["at"] + lease)
-    retry_at = job.get("delivery_retry_at")
+    claim = job.delivery_claim
+    if claim and claim.by != claimant and now - claim.at < lease:
+        raise DeliveryPending(job_id, "another attempt holds the delivery", claim.at + lease)
+    retry_at = job.delivery_retry_at
     if due_only and retry_at is not None and now < retry_at:
         raise DeliveryPending(job_id, "the next try is not due", retry_at)
     return True
@@ -114,15 +227,15 @@ def seed_for_prompt(prompt: str, negative_prompt: str = "") -> int:
     return int.from_bytes(hashlib.sha256(f"{prompt}\n{negative_prompt}".encode()).digest()[:4], "big")
 
 
-def cache_key(job: dict[str, Any], mode: str) -> str:
+def cache_key(job: Job, mode: str) -> str:
     """What makes two pictures the same: the words drawn (the translation, when there is one),
     the style, the seed, the size, the recipe."""
     parts = (
-        job.get("model_prompt") or job["prompt"],
-        job.get("negative_prompt", ""),
-        job["style"],
-        str(job["seed"]),
-        job.get("aspect", "square"),
+        job.model_prompt or job.prompt or "",
+        job.negative_prompt,
+        job.style or "",
+        str(job.seed),
+        job.aspect,
         mode,
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
@@ -137,9 +250,14 @@ def stage_durations(times: dict[str, datetime]) -> list[tuple[str, float]]:
     ]
 
 
-def applied(job: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def applied(job: Job, changes: Mapping[str, Any]) -> Job:
+    """The job as it reads after `changes`."""
+    return Job.from_doc(updated(job.to_doc(), changes))
+
+
+def updated(doc: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """The job document as it reads after `changes` (dotted paths into maps included)."""
-    result = {**job, "times": dict(job.get("times") or {})}
+    result = {**doc, "times": dict(doc.get("times") or {})}
     for path, value in changes.items():
         if path.startswith("times."):
             result["times"][path.removeprefix("times.")] = value

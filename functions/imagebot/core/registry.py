@@ -79,7 +79,7 @@ COMMANDS: tuple[Cmd, ...] = (  # in menu order
 
 ACTIONS: tuple[Action, ...] = (
     # the style for a prompt waiting for one
-    Action("style", (STYLES, None), _say("answer_style", style=_style), "chat.creation.choose_style"),
+    Action("style", (STYLES, None), _say("answer_style", style=_style), "chat.creation.choose_style", True),
     # same prompt and style, new seed
     Action("again", (None,), _say("answer_again"), "chat.creation.draw_again", requester_only=True),
     # same prompt, another style, new seed

@@ -12,7 +12,7 @@ In economy mode `auto` never overflows: the budget guard asked for less spend, a
 scaling out to absorb the queue is more spend. The endpoint's minimum replicas keep serving
 jobs routed to it explicitly (`vertex`).
 
-An endpoint that just failed to answer (dispatch.py handed a job back) is left alone by `auto`
+An endpoint that just failed to answer (flows/dispatch_vertex.py handed a job back) is left alone by `auto`
 for ENDPOINT_REST: otherwise, with Cloud Run saturated and the endpoint down, every new job
 would make the detour, and with a hanging endpoint wait out the predict timeout first.
 """

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-from imagebot.core.jobs import State
+from imagebot.core.jobs import Job, State
 
 
 @dataclass(frozen=True)
@@ -29,12 +28,12 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def summarise(jobs: list[dict[str, Any]]) -> DailyStats:
-    states = [job.get("state") for job in jobs]
+def summarise(jobs: list[Job]) -> DailyStats:
+    states = [job.state for job in jobs]
     latencies = [
-        (job["times"]["delivered"] - job["times"]["received"]).total_seconds()
+        (job.times["delivered"] - job.times["received"]).total_seconds()
         for job in jobs
-        if job.get("state") == State.DELIVERED and {"delivered", "received"} <= set(job.get("times", {}))
+        if job.state == State.DELIVERED and {"delivered", "received"} <= set(job.times)
     ]
     return DailyStats(
         jobs=len(jobs),
@@ -43,6 +42,6 @@ def summarise(jobs: list[dict[str, Any]]) -> DailyStats:
         rejected=states.count(State.REJECTED),
         p50_seconds=percentile(latencies, 0.50),
         p95_seconds=percentile(latencies, 0.95),
-        on_vertex=sum(1 for job in jobs if job.get("gpu_route") == "vertex"),
-        handed_back=sum(1 for job in jobs if job.get("handed_back")),
+        on_vertex=sum(1 for job in jobs if job.gpu_route == "vertex"),
+        handed_back=sum(1 for job in jobs if job.handed_back),
     )

@@ -17,7 +17,7 @@ from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
 from imagebot.core import pacing, quota, texts
-from imagebot.core.jobs import State, applied, can_move, claimable, move
+from imagebot.core.jobs import Job, State, applied, can_move, claimable, move
 from imagebot.core.ops import Ops
 
 Doc = dict[str, Any]
@@ -92,31 +92,31 @@ class JobStore(_Firestore):
     def finish_update(self, update_id: int) -> None:
         self._db.collection("updates").document(str(update_id)).update({"done": True})
 
-    def create_job(self, job_id: str, doc: Doc) -> Doc:
+    def create_job(self, job: Job) -> Job:
         """Create the job, or return the one a previous delivery of the same update made."""
-        doc = {**doc, "expire_at": datetime.now(UTC) + JOB_RETENTION}
+        doc = {**job.to_doc(), "expire_at": datetime.now(UTC) + JOB_RETENTION}
         try:
-            self._job(job_id).create(doc)
-            return doc
+            self._job(job.job_id).create(doc)
+            return Job.from_doc(doc)
         except AlreadyExists:
-            return self.get_job(job_id) or doc
+            return self.get_job(job.job_id) or Job.from_doc(doc)
 
-    def get_job(self, job_id: str) -> Doc | None:
-        return self._job(job_id).get().to_dict()
+    def get_job(self, job_id: str) -> Job | None:
+        return _job_or_none(self._job(job_id).get().to_dict(), job_id)
 
     def set_job_fields(self, job_id: str, **fields: Any) -> None:
         self._job(job_id).update(fields)
 
-    def move_job(self, job_id: str, target: State, now: datetime, **fields: Any) -> Doc | None:
+    def move_job(self, job_id: str, target: State, now: datetime, **fields: Any) -> Job | None:
         """Move a job along the state machine; None when the job is missing or past `target`."""
         ref = self._job(job_id)
 
         @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> Doc | None:
-            job = ref.get(transaction=transaction).to_dict()
-            if job is None or not can_move(State(job["state"]), target):
+        def attempt(transaction: firestore.Transaction) -> Job | None:
+            job = _job_or_none(ref.get(transaction=transaction).to_dict(), job_id)
+            if job is None or not can_move(job.state, target):
                 return None
-            changes = move(State(job["state"]), target, now, **fields)
+            changes = move(job.state, target, now, **fields)
             transaction.update(ref, changes)
             return applied(job, changes)
 
@@ -131,7 +131,7 @@ class JobStore(_Firestore):
         *,
         paused: bool = False,
         message_id: str | None = None,
-    ) -> tuple[Doc | None, quota.Admission | None]:
+    ) -> tuple[Job | None, quota.Admission | None]:
         """Charge the user's quota and queue the job, or reject it, in one transaction.
 
         Only a job still in `validated` is charged, so a redelivered message never charges
@@ -141,9 +141,9 @@ class JobStore(_Firestore):
         job_ref, user_ref = self._job(job_id), self._user(user_id)
 
         @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> tuple[Doc | None, quota.Admission | None]:
-            job = job_ref.get(transaction=transaction).to_dict()
-            if job is None or job["state"] != State.VALIDATED:
+        def attempt(transaction: firestore.Transaction) -> tuple[Job | None, quota.Admission | None]:
+            job = _job_or_none(job_ref.get(transaction=transaction).to_dict(), job_id)
+            if job is None or job.state != State.VALIDATED:
                 return job, None
             if paused:
                 changes = move(State.VALIDATED, State.REJECTED, now, reason="paused")
@@ -161,7 +161,7 @@ class JobStore(_Firestore):
                 user_ref, {"quota": vars(admission.state), "refusals_quiet_until": quiet_until}, merge=True
             )
             if admission.admitted:
-                # The message that admitted the job sends it on (admit.py), not a duplicate.
+                # The message that admitted the job sends it on (flows/rate_limit.py), not a duplicate.
                 changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
             else:
                 changes = move(
@@ -179,7 +179,7 @@ class JobStore(_Firestore):
 
     def claim_delivery(
         self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
-    ) -> Doc | None:
+    ) -> Job | None:
         """The job, if this claimant may send its photo now; None if there is nothing to send
         (delivered, closed, unknown). Raises DeliveryPending, to be tried again later, while
         another attempt holds a live claim (it may be sending; should it have crashed, the
@@ -188,8 +188,8 @@ class JobStore(_Firestore):
         ref = self._job(job_id)
 
         @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> Doc | None:
-            job = ref.get(transaction=transaction).to_dict()
+        def attempt(transaction: firestore.Transaction) -> Job | None:
+            job = _job_or_none(ref.get(transaction=transaction).to_dict(), job_id)
             if not claimable(job, job_id, claimant, now, lease, due_only=due_only):
                 return None
             transaction.update(ref, {"delivery_claim": {"by": claimant, "at": now}})
@@ -229,15 +229,15 @@ class JobStore(_Firestore):
             return snapshot.get("times.queued")
         return None
 
-    def jobs_in_states(self, states: tuple[State, ...]) -> list[Doc]:
+    def jobs_in_states(self, states: tuple[State, ...]) -> list[Job]:
         query = self._db.collection("jobs").where(
             filter=firestore.FieldFilter("state", "in", [s.value for s in states])
         )
-        return [snapshot.to_dict() for snapshot in query.stream()]
+        return [Job.from_doc(snapshot.to_dict(), snapshot.id) for snapshot in query.stream()]
 
-    def jobs_received_since(self, start: datetime) -> list[Doc]:
+    def jobs_received_since(self, start: datetime) -> list[Job]:
         query = self._db.collection("jobs").where(filter=firestore.FieldFilter("times.received", ">=", start))
-        return [snapshot.to_dict() for snapshot in query.stream()]
+        return [Job.from_doc(snapshot.to_dict(), snapshot.id) for snapshot in query.stream()]
 
 
 class UserStore(_Firestore):
@@ -379,6 +379,10 @@ class ConfigStore(_Firestore):
 
     def note_endpoint_failure(self, now: datetime, reason: str) -> None:
         self._db.collection("config").document("gpu_endpoint").set({"failed_at": now, "reason": reason[:500]})
+
+
+def _job_or_none(doc: Doc | None, job_id: str) -> Job | None:
+    return None if doc is None else Job.from_doc(doc, job_id)
 
 
 def _retry_pause(attempt: int) -> float:

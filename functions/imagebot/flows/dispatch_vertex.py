@@ -86,15 +86,9 @@ def handle_message(data: Any, rt: Services) -> None:
 def dispatch(job: GenerationJob, rt: Services) -> None:
     context = fields(stage="dispatch", job_id=job.job_id)
     current = rt.jobs.get_job(job.job_id)
-    if (
-        current is None
-        or current["state"] not in STILL_TO_DRAW
-        or current.get("gpu_route") == GpuRoute.CLOUD_RUN
-    ):
+    if current is None or current.state not in STILL_TO_DRAW or current.gpu_route == GpuRoute.CLOUD_RUN:
         # Drawn, finished, or handed back by an earlier attempt of this message.
-        log.info(
-            "job not for the endpoint any more", extra={**context, "reason": (current or {}).get("state")}
-        )
+        log.info("job not for the endpoint any more", extra={**context, "reason": current and current.state})
         return
     try:
         if not rt.settings.vertex_endpoint:

@@ -12,7 +12,7 @@ import logging
 
 from imagebot.core import texts
 from imagebot.core.events import PubSubMessage
-from imagebot.core.jobs import State, job_id_for_update
+from imagebot.core.jobs import Job, State, job_id_for_update
 from imagebot.core.updates import MalformedUpdate, Prompt, decode_event
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -47,17 +47,16 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
     if isinstance(event, Prompt):
         job_id = job_id_for_update(event.update_id)
         rt.jobs.create_job(
-            job_id,
-            {
-                "job_id": job_id,
-                "update_id": event.update_id,
-                "chat_id": event.chat_id,
-                "user_id": event.user_id,
-                "message_id": event.message_id,
-                "language": texts.language_for(event.language_code),
-                "state": State.RECEIVED.value,
-                "times": {State.RECEIVED.value: rt.now()},
-            },
+            Job(
+                job_id=job_id,
+                state=State.RECEIVED,
+                update_id=event.update_id,
+                chat_id=event.chat_id,
+                user_id=event.user_id,
+                message_id=event.message_id,
+                language=texts.language_for(event.language_code),
+                times={State.RECEIVED.value: rt.now()},
+            )
         )
         return job_id
     log.error(

@@ -31,19 +31,19 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
     if event.state == State.REJECTED:
         # The GPU has rejected the job already (reason "flagged") and acknowledged its message:
         # this is the one place the user hears of it. Again draws a new seed.
-        if job is not None and job["state"] == State.REJECTED:
-            language = job.get("language", texts.DEFAULT_LANGUAGE)
-            flagged = job.get("reason") == FLAGGED  # the only rejection the GPU makes today
+        if job is not None and job.state == State.REJECTED:
+            language = job.language
+            flagged = job.reason == FLAGGED  # the only rejection the GPU makes today
             text = texts.render(language, "rejected_flagged" if flagged else "failed_generic")
             show_status(job, text, rt, reply_markup=keyboards.again(event.job_id, language))
         return
-    if job is None or job["state"] != State.GENERATING:
+    if job is None or job.state != State.GENERATING:
         # Already drawn or delivered (the photo beat this message): the status is gone.
         log.info("progress for a job past generating", extra=fields(stage="progress", job_id=event.job_id))
         return
-    show_status(job, texts.render(job["language"], "generating", style=label(job["style"])), rt)
+    show_status(job, texts.render(job.language, "generating", style=label(job.drawing()[1])), rt)
     try:
-        rt.bot.send_chat_action(job["chat_id"], "upload_photo")
+        rt.bot.send_chat_action(job.chat_id, "upload_photo")
     except TelegramError as error:
         if error.transient or error.user_unreachable:
             raise

@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
-from imagebot.core.jobs import DeliveryPending, State
+from imagebot.core.jobs import DeliveryPending, Job, State
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.delivery import DELIVERY_LEASE, deliver_output, recorded_output
@@ -35,14 +34,12 @@ def sweep(rt: Services) -> int:
         try:
             outcome = sweep_job(job, deadline, rt)
         except DeliveryPending as pending:
-            log.info(
-                "delivery not now", extra=fields(stage="sweep", job_id=job.get("job_id"), reason=str(pending))
-            )
+            log.info("delivery not now", extra=fields(stage="sweep", job_id=job.job_id, reason=str(pending)))
             outcome = "later"
         except Exception as error:  # one bad job must not keep the sweep from the others
             log.exception(
                 "job not swept",
-                extra=fields(stage="sweep", job_id=job.get("job_id"), error=repr(error)[:500]),
+                extra=fields(stage="sweep", job_id=job.job_id, error=repr(error)[:500]),
             )
             outcome = "errors"
         if outcome:
@@ -53,10 +50,10 @@ def sweep(rt: Services) -> int:
     return outcomes["failed"]
 
 
-def sweep_job(job: dict[str, Any], deadline: datetime, rt: Services) -> str | None:
+def sweep_job(job: Job, deadline: datetime, rt: Services) -> str | None:
     """What the sweep did with one job: "failed", "sent", or None (nothing to do yet)."""
-    job_id, state = job["job_id"], job["state"]
-    stamped = job.get("times", {}).get(state)
+    job_id, state = job.job_id, job.state
+    stamped = job.times.get(state)
     past_deadline = stamped is not None and stamped < deadline
     if state != State.GENERATED:
         if past_deadline:
@@ -71,7 +68,7 @@ def sweep_job(job: dict[str, Any], deadline: datetime, rt: Services) -> str | No
             return None
         fail(job_id, "stuck in generated past the deadline", rt)
         return "failed"
-    retry_at = job.get("delivery_retry_at")
+    retry_at = job.delivery_retry_at
     output = recorded_output(job, rt.settings.images_bucket)
     if retry_at is None or output is None or retry_at > rt.now():
         return None

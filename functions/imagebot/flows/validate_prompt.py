@@ -60,7 +60,7 @@ def handle_button(button: Button, rt: Services) -> None:
         registry.handler(declared.handler)(button, rt)
         return
     job = rt.jobs.get_job(button.args[-1])
-    if job is None or job.get("user_id") != button.user_id:
+    if job is None or job.user_id != button.user_id:
         creation.stale(button, rt)
         return
     registry.handler(declared.handler)(button, job, rt)

@@ -10,7 +10,7 @@ from typing import Any
 
 from imagebot.core import keyboards, texts
 from imagebot.core.events import StorageObject
-from imagebot.core.jobs import State, delivery_retry_delay, stage_durations
+from imagebot.core.jobs import Job, State, delivery_retry_delay, stage_durations
 from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
@@ -52,7 +52,7 @@ def deliver_output(
         if not error.transient:
             rt.jobs.release_delivery(job_id)
             raise
-        attempts = int(job.get("delivery_attempts", 0))
+        attempts = job.delivery_attempts
         s = rt.settings
         delay = delivery_retry_delay(
             attempts,
@@ -80,9 +80,7 @@ def deliver_output(
     photo_file_id = sent["photo"][-1]["file_id"] if sent.get("photo") else None
     # The GPU stamps `generated` just after the upload; an event that outruns that stamp would
     # close the job without its drawing time. The object's creation time is when it was drawn.
-    drawn = (
-        {} if "generated" in job.get("times", {}) or obj.created is None else {"times.generated": obj.created}
-    )
+    drawn = {} if "generated" in job.times or obj.created is None else {"times.generated": obj.created}
     delivered = rt.jobs.move_job(
         job_id,
         State.DELIVERED,
@@ -99,92 +97,90 @@ def deliver_output(
     return True
 
 
-def recorded_output(job: dict[str, Any], bucket: str) -> StorageObject | None:
+def recorded_output(job: Job, bucket: str) -> StorageObject | None:
     """The output a deferred delivery recorded on the job (deliver_output), to send again."""
-    name = job.get("output_name")
+    name = job.output_name
     if not isinstance(name, str):
         return None
-    content_type = str(job.get("output_type") or "application/octet-stream")
+    content_type = str(job.output_type or "application/octet-stream")
     return StorageObject(bucket=bucket, name=name, generation="", content_type=content_type, metadata={})
 
 
-def remember_quietly(job: dict[str, Any], rt: Services) -> None:
+def remember_quietly(job: Job, rt: Services) -> None:
     """The photo is out and the job closed: bookkeeping that fails (a contended statistics
     document, say) is logged, never turned into a retry of a delivery already done."""
     try:
         remember(job, rt)
     except Exception:
-        log.warning("delivery bookkeeping failed", exc_info=True, extra=fields(job_id=job["job_id"]))
+        log.warning("delivery bookkeeping failed", exc_info=True, extra=fields(job_id=job.job_id))
 
 
-def remember(job: dict[str, Any], rt: Services) -> None:
+def remember(job: Job, rt: Services) -> None:
     """History for /history, the prompt cache, the time each stage took, and the running time
     per picture for queue estimates."""
-    if job.get("photo_file_id"):
+    if job.photo_file_id:
         entry = {
-            "job_id": job["job_id"],
-            "file_id": job["photo_file_id"],
-            "style": job["style"],
-            "prompt": job["prompt"],
+            "job_id": job.job_id,
+            "file_id": job.photo_file_id,
+            "style": job.style,
+            "prompt": job.prompt,
         }
-        rt.users.add_to_history(job["user_id"], entry)
-        if job.get("cache_key"):
-            rt.cache.remember_photo(job["cache_key"], job["photo_file_id"], job["job_id"], rt.now())
-    times = job.get("times", {})
+        rt.users.add_to_history(job.user_id, entry)
+        if job.cache_key:
+            rt.cache.remember_photo(job.cache_key, job.photo_file_id, job.job_id, rt.now())
+    times = job.times
     durations = {stage: round(seconds * 1000) for stage, seconds in stage_durations(times)}
-    rt.jobs.set_job_fields(job["job_id"], durations_ms=durations)
+    rt.jobs.set_job_fields(job.job_id, durations_ms=durations)
     if "generating" in times and "generated" in times:
         rt.cache.record_generation((times["generated"] - times["generating"]).total_seconds())
 
 
-def send_photo(job: dict[str, Any], rt: Services, *, photo: tuple[str, bytes, str] | str) -> dict[str, Any]:
+def send_photo(job: Job, rt: Services, *, photo: tuple[str, bytes, str] | str) -> dict[str, Any]:
     """The photo as the answer to the prompt, with its caption and buttons: an upload, or a
     Telegram file id when the picture was drawn before."""
-    language = job.get("language", texts.DEFAULT_LANGUAGE)
+    language = job.language
     return rt.bot.send_photo(
-        job["chat_id"],
+        job.chat_id,
         photo,
         caption=photo_caption(job),
-        reply_to_message_id=job.get("message_id"),
+        reply_to_message_id=job.message_id,
         reply_markup=keyboards.photo_actions(
-            job["job_id"], job["style"], language, drawn_as=drawn_differently(job)
+            job.job_id, job.drawing()[1], language, drawn_as=drawn_differently(job)
         ),
     )
 
 
-def photo_caption(job: dict[str, Any], *, drawn_as: str = "") -> str:
-    language = job.get("language", texts.DEFAULT_LANGUAGE)
+def photo_caption(job: Job, *, drawn_as: str = "") -> str:
+    language = job.language
     # The GPU says whether the negative prompt was drawn with (economy's recipe cannot):
     # the caption claims it only then.
-    negative = job.get("negative_prompt", "") if job.get("negative_applied", True) else ""
-    return texts.caption(
-        language, label(job["style"]), job["prompt"], job["seed"], negative, drawn_as=drawn_as
-    )
+    negative = job.negative_prompt if job.negative_applied else ""
+    prompt, style, seed = job.drawing()
+    return texts.caption(language, label(style), prompt, seed, negative, drawn_as=drawn_as)
 
 
-def drawn_differently(job: dict[str, Any]) -> bool:
+def drawn_differently(job: Job) -> bool:
     """The model drew from other words than the user's (translated or enhanced)."""
-    return bool(job.get("model_prompt")) and job["model_prompt"] != job["prompt"]
+    return bool(job.model_prompt) and job.model_prompt != job.prompt
 
 
-def show_drawn_as(job: dict[str, Any], rt: Services) -> None:
-    """The photo's caption with the model's English added, and its button gone."""
+def show_drawn_as(job: Job, message_id: int, model_prompt: str, rt: Services) -> None:
+    """The photo's caption (message `message_id`) with the model's English added, and its
+    button gone."""
     rt.bot.edit_message_caption(
-        job["chat_id"],
-        job["delivered_message_id"],
-        photo_caption(job, drawn_as=job["model_prompt"]),
-        reply_markup=keyboards.photo_actions(
-            job["job_id"], job["style"], job.get("language", texts.DEFAULT_LANGUAGE)
-        ),
+        job.chat_id,
+        message_id,
+        photo_caption(job, drawn_as=model_prompt),
+        reply_markup=keyboards.photo_actions(job.job_id, job.drawing()[1], job.language),
     )
 
 
-def remove_status(job: dict[str, Any], rt: Services) -> None:
+def remove_status(job: Job, rt: Services) -> None:
     """The photo replaces the status message, so the chat stays clean."""
-    message_id = job.get("status_message_id")
+    message_id = job.status_message_id
     if not message_id:
         return
     try:
-        rt.bot.delete_message(job["chat_id"], message_id)
+        rt.bot.delete_message(job.chat_id, message_id)
     except TelegramError as error:
-        log.info("status message not removed", extra=fields(job_id=job["job_id"], error=str(error)))
+        log.info("status message not removed", extra=fields(job_id=job.job_id, error=str(error)))

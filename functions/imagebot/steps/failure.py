@@ -24,14 +24,14 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
         )
         return
     log.error("job failed", extra=fields(stage="failure", job_id=job_id, reason=reason))
-    if not isinstance(job.get("chat_id"), int):
+    if not job.chat_id:
         # A document written by hand or by an older version, say: failed, with no one to tell.
         log.error("failed job has no chat to tell", extra=fields(stage="failure", job_id=job_id))
         return
-    language = job.get("language", texts.DEFAULT_LANGUAGE)
+    language = job.language
     try:
-        if job.get("prompt"):
-            text = texts.render(language, "failed", prompt=texts.shorten(job["prompt"], 200))
+        if job.prompt:
+            text = texts.render(language, "failed", prompt=texts.shorten(job.prompt, 200))
             show_status(job, text, rt, reply_markup=keyboards.retry(job_id, language))
         else:
             show_status(job, texts.render(language, "failed_generic"), rt)

@@ -76,13 +76,13 @@ def test_style_menu_sets_a_default_style_that_later_prompts_use(
     prompt = Prompt(next(ids), user, user, 2, "a harbour", language)
     send(prompt, runtime)
     job = runtime.jobs.get_job(f"u{prompt.update_id}")
-    assert (job["state"], job["style"], job["aspect"], job["language"]) == (
+    assert (job.state, job.style, job.aspect, job.language) == (
         State.VALIDATED,
         "pixel",
         "landscape",
         language,
     )
-    assert [m.data.decode() for m in validated.drain(expect=1)] == [job["job_id"]]
+    assert [m.data.decode() for m in validated.drain(expect=1)] == [job.job_id]
 
 
 def test_lang_switches_every_later_answer(runtime, telegram):
@@ -153,15 +153,15 @@ def test_photo_buttons_start_a_new_job_from_the_old_one(
     send(button, runtime)  # a redelivery makes no second job
 
     job = runtime.jobs.get_job(f"u{button.update_id}")
-    assert (job["prompt"], job["negative_prompt"], job["aspect"], job["style"]) == (
-        source["prompt"],
+    assert (job.prompt, job.negative_prompt, job.aspect, job.style) == (
+        source.prompt,
         "fog",
         "portrait",
         style,
     )
-    assert (job["seed"] == source["seed"]) is same_seed
-    assert job["seed"] == (source["seed"] if same_seed else seed_for(job["job_id"]))
-    assert [m.data.decode() for m in validated.drain(expect=2, timeout=2)] == [job["job_id"]]
+    assert (job.seed == source.seed) is same_seed
+    assert job.seed == (source.seed if same_seed else seed_for(job.job_id))
+    assert [m.data.decode() for m in validated.drain(expect=2, timeout=2)] == [job.job_id]
 
 
 def test_a_button_on_someone_elses_job_does_nothing_but_say_so(runtime, telegram, validated):

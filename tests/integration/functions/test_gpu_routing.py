@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from imagebot.core.jobs import State
+from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Mode, Ops
 from imagebot.flows import dispatch_vertex, rate_limit
 from imagebot.runtime import Runtime
@@ -78,7 +78,7 @@ def old_cloud_run_job(runtime: Runtime) -> Iterator[str]:
     runtime.db.collection("jobs").document(job_id).delete()  # it would count in others' queues
 
 
-def admit_new_job(rt: Runtime) -> dict[str, Any]:
+def admit_new_job(rt: Runtime) -> Job:
     job_id = f"u{next(ids)}"
     put_job(rt, job_id, next(ids), State.VALIDATED, style="pixel")
     rate_limit.handle_message(pubsub_event_data(job_id.encode()), rt)
@@ -89,11 +89,11 @@ def test_gpu_route_vertex_sends_every_job_to_the_endpoint_queue(runtime, vertex,
     cloud_run, endpoint = taps
     job = admit_new_job(routed(runtime, vertex, "vertex"))
 
-    assert job["state"] == State.QUEUED and job["gpu_route"] == "vertex"
+    assert job.state == State.QUEUED and job.gpu_route == "vertex"
     (message,) = endpoint.drain(expect=1)
     sent = GpuSideJob.from_json(message.data)
-    assert (sent.job_id, sent.seed, sent.style) == (job["job_id"], job["seed"], "pixel")
-    assert message.attributes["job_id"] == job["job_id"]
+    assert (sent.job_id, sent.seed, sent.style) == (job.job_id, job.seed, "pixel")
+    assert message.attributes["job_id"] == job.job_id
     assert cloud_run.quiet(0.5) == []
     assert len(telegram.calls("sendMessage")) == 1  # the status message, as on the Cloud Run route
 
@@ -105,13 +105,13 @@ def test_auto_overflows_to_the_endpoint_only_while_the_cloud_run_queue_is_old(
     rt = routed(runtime, vertex, "auto", overflow_queue_age_seconds=60.0)
 
     overflowed = admit_new_job(rt)
-    assert overflowed["gpu_route"] == "vertex"
-    assert [m.attributes["job_id"] for m in endpoint.drain(expect=1)] == [overflowed["job_id"]]
+    assert overflowed.gpu_route == "vertex"
+    assert [m.attributes["job_id"] for m in endpoint.drain(expect=1)] == [overflowed.job_id]
 
     runtime.jobs.move_job(old_cloud_run_job, State.GENERATING, datetime.now(UTC))  # the service caught up
     back_home = admit_new_job(rt)
-    assert back_home["gpu_route"] == "cloudrun"
-    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [back_home["job_id"]]
+    assert back_home.gpu_route == "cloudrun"
+    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [back_home.job_id]
     assert endpoint.quiet(0.5) == []
 
 
@@ -124,12 +124,12 @@ def test_after_a_hand_back_auto_rests_the_endpoint(runtime, vertex, telegram, ta
     dispatch_vertex.handle_message(
         pubsub_event_data(message.data, **dict(message.attributes)), rt
     )  # 503: handed back
-    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [first["job_id"]]
+    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [first.job_id]
 
     second = admit_new_job(rt)  # the queue is still old, but the endpoint just failed
 
-    assert second["gpu_route"] == "cloudrun" and endpoint.quiet(0.5) == []
-    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [second["job_id"]]
+    assert second.gpu_route == "cloudrun" and endpoint.quiet(0.5) == []
+    assert [m.attributes["job_id"] for m in cloud_run.drain(expect=1)] == [second.job_id]
     assert runtime.config.endpoint_failed_at() is not None
 
 
@@ -141,11 +141,11 @@ def test_auto_does_not_overflow_in_economy_mode(
 
     job = admit_new_job(routed(runtime, vertex, "auto", overflow_queue_age_seconds=60.0))
 
-    assert job["gpu_route"] == "cloudrun"
+    assert job.gpu_route == "cloudrun"
     assert len(cloud_run.drain(expect=1)) == 1 and endpoint.quiet(0.5) == []
 
 
-def queued_for_endpoint(rt: Runtime, endpoint: TopicTap) -> tuple[dict[str, Any], dict[str, Any]]:
+def queued_for_endpoint(rt: Runtime, endpoint: TopicTap) -> tuple[Job, dict[str, Any]]:
     """A job admitted to the endpoint's queue, and the event of the message rate_limit published."""
     job = admit_new_job(rt)
     (message,) = endpoint.drain(expect=1)
@@ -173,12 +173,10 @@ def test_dispatch_sends_the_job_to_the_endpoint_and_leaves_delivery_to_the_bucke
     # Through a protobuf Value the seed travels as a double; the container reads it back whole.
     (instance,) = received
     assert (
-        instance["job_id"] == job["job_id"]
-        and instance["seed"] == job["seed"]
-        and instance["prompt"] == job["prompt"]
+        instance["job_id"] == job.job_id and instance["seed"] == job.seed and instance["prompt"] == job.prompt
     )
-    after = rt.jobs.get_job(job["job_id"])
-    assert after["state"] == State.QUEUED and after["gpu_route"] == "vertex" and "handed_back" not in after
+    after = rt.jobs.get_job(job.job_id)
+    assert after.state == State.QUEUED and after.gpu_route == "vertex" and after.handed_back is None
     assert cloud_run.quiet(0.5) == []
 
 
@@ -193,8 +191,8 @@ def test_a_job_refused_by_the_container_fails_now_and_the_user_is_told(runtime, 
 
     dispatch_vertex.handle_message(event, rt)
 
-    after = rt.jobs.get_job(job["job_id"])
-    assert after["state"] == State.FAILED and after["reason"] == "vertex endpoint: refused: nsfw"
+    after = rt.jobs.get_job(job.job_id)
+    assert after.state == State.FAILED and after.reason == "vertex endpoint: refused: nsfw"
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["text"].startswith("Sorry, I couldn't draw")
 
@@ -212,7 +210,7 @@ def test_a_retryable_failure_is_raised_for_pub_sub_to_redeliver(runtime, vertex,
     with pytest.raises(dispatch_vertex.GenerationFailed, match="generation failed"):
         dispatch_vertex.handle_message(event, rt)
 
-    assert rt.jobs.get_job(job["job_id"])["state"] == State.QUEUED
+    assert rt.jobs.get_job(job.job_id).state == State.QUEUED
     assert cloud_run.quiet(0.5) == []
 
 
@@ -234,16 +232,16 @@ def test_an_endpoint_that_gives_no_answer_hands_the_job_back_to_cloud_run_once(
     dispatch_vertex.handle_message(event, rt)  # a redelivery finds the job handed back: nothing more
 
     (message,) = cloud_run.drain(expect=2, timeout=2)
-    assert GpuSideJob.from_json(message.data).job_id == job["job_id"]
-    after = rt.jobs.get_job(job["job_id"])
-    assert after["gpu_route"] == "cloudrun" and after["handed_back"] and after["state"] == State.QUEUED
-    assert vertex.predicted.count(job["job_id"]) == (0 if failure == "connection refused" else 1)
+    assert GpuSideJob.from_json(message.data).job_id == job.job_id
+    after = rt.jobs.get_job(job.job_id)
+    assert after.gpu_route == "cloudrun" and after.handed_back and after.state == State.QUEUED
+    assert vertex.predicted.count(job.job_id) == (0 if failure == "connection refused" else 1)
 
 
 def test_a_job_drawn_or_finished_meanwhile_is_not_sent_again(runtime, vertex, telegram, taps):
     rt = routed(runtime, vertex, "vertex")
     job, event = queued_for_endpoint(rt, taps[1])
-    rt.jobs.move_job(job["job_id"], State.DELIVERED, datetime.now(UTC))
+    rt.jobs.move_job(job.job_id, State.DELIVERED, datetime.now(UTC))
 
     dispatch_vertex.handle_message(event, rt)
 
@@ -254,8 +252,8 @@ def test_a_message_that_is_no_job_fails_its_job_with_the_reason(runtime, vertex,
     rt = routed(runtime, vertex, "vertex")
     job = admit_new_job(rt)
 
-    dispatch_vertex.handle_message(pubsub_event_data(b'{"job_id": "oops"}', job_id=job["job_id"]), rt)
+    dispatch_vertex.handle_message(pubsub_event_data(b'{"job_id": "oops"}', job_id=job.job_id), rt)
 
-    after = rt.jobs.get_job(job["job_id"])
-    assert after["state"] == State.FAILED and after["reason"].startswith("not a generation job")
+    after = rt.jobs.get_job(job.job_id)
+    assert after.state == State.FAILED and after.reason.startswith("not a generation job")
     assert vertex.predicted == []

@@ -33,22 +33,22 @@ def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, teleg
     rate_limit.handle_message(data, runtime)  # Pub/Sub redelivers: no second charge, no second job
 
     job = runtime.jobs.get_job(job_id)
-    assert job["state"] == State.QUEUED and "queued" in job["times"]
+    assert job.state == State.QUEUED and "queued" in job.times
     user = runtime.users.get_user(chat_id)
     assert user["quota"]["used_today"] == 1
     (status,) = telegram.calls("sendMessage")
     wait = runtime.cache.seconds_per_image(0) * (ahead + 1)
     position = "you're next" if ahead == 0 else f"you're number {ahead + 1} in line"
     assert status.params["text"] == f"⏳ Pixel Art: {position}, about {round(wait)} s." or wait >= 90
-    assert job["status_message_id"] == status.result["message_id"]
+    assert job.status_message_id == status.result["message_id"]
     (message,) = generation.drain(expect=2, timeout=2)
     sent = GpuSideJob.from_json(message.data)
     assert (sent.job_id, sent.chat_id, sent.style, sent.seed, sent.prompt) == (
         job_id,
         chat_id,
         "pixel",
-        job["seed"],
-        job["prompt"],
+        job.seed,
+        job.prompt,
     )
 
 
@@ -72,12 +72,12 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
         put_job(runtime, job_id, chat_id, State.VALIDATED)
         rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
-    states = [runtime.jobs.get_job(job_id)["state"] for job_id in jobs]
+    states = [runtime.jobs.get_job(job_id).state for job_id in jobs]
     assert states == [State.QUEUED, State.QUEUED, State.REJECTED]
     refused = runtime.jobs.get_job(jobs[2])
-    assert refused["reason"] == "rate" and 0 < refused["retry_after_seconds"] <= 20
+    assert refused.reason == "rate" and 0 < refused.retry_after_seconds <= 20
     texts = [call.params["text"] for call in telegram.calls("sendMessage")]
-    assert texts[-1] == f"You're going a bit fast. Try again in {refused['retry_after_seconds']} s."
+    assert texts[-1] == f"You're going a bit fast. Try again in {refused.retry_after_seconds} s."
     assert sorted(
         GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=3, timeout=2)
     ) == sorted(jobs[:2])
@@ -88,10 +88,8 @@ def test_a_burst_beyond_the_quota_is_refused_with_the_wait(runtime, telegram, ge
         put_job(runtime, job_id, chat_id, State.VALIDATED)
         rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     again = [runtime.jobs.get_job(job_id) for job_id in more]
-    assert [(job["state"], job["reason"], job["told"]) for job in again] == [
-        (State.REJECTED, "rate", False)
-    ] * 3
-    assert refused["told"] is True and len(telegram.calls("sendMessage")) == len(texts)
+    assert [(job.state, job.reason, job.told) for job in again] == [(State.REJECTED, "rate", False)] * 3
+    assert refused.told is True and len(telegram.calls("sendMessage")) == len(texts)
 
 
 def test_a_job_not_in_validated_is_left_alone(runtime, telegram, generation):
@@ -99,7 +97,7 @@ def test_a_job_not_in_validated_is_left_alone(runtime, telegram, generation):
     put_job(runtime, job_id, chat_id, State.DELIVERED)
     rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     rate_limit.handle_message(pubsub_event_data(b"u-no-such-job"), runtime)
-    assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED
+    assert runtime.jobs.get_job(job_id).state == State.DELIVERED
     assert telegram.calls("sendMessage") == [] and generation.quiet(0.5) == []
 
 
@@ -114,7 +112,7 @@ def test_while_paused_a_job_is_refused_politely_and_nothing_is_charged(runtime, 
     finally:
         runtime.config.set_ops(Ops())
     job = runtime.jobs.get_job(job_id)
-    assert (job["state"], job["reason"]) == (State.REJECTED, "paused")
+    assert (job.state, job.reason) == (State.REJECTED, "paused")
     assert "paused for maintenance" in telegram.calls("sendMessage")[-1].params["text"]
     assert "quota" not in runtime.users.get_user(chat_id)
     assert generation.quiet(0.5) == []
@@ -132,7 +130,7 @@ def test_in_economy_mode_jobs_are_drawn_cheaper_and_quotas_tighten(runtime, tele
             rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
     finally:
         runtime.config.set_ops(Ops())
-    assert [runtime.jobs.get_job(j)["state"] for j in jobs] == [State.QUEUED, State.REJECTED]
+    assert [runtime.jobs.get_job(j).state for j in jobs] == [State.QUEUED, State.REJECTED]
     (message,) = generation.drain(expect=2, timeout=2)
     assert GpuSideJob.from_json(message.data).mode == "economy"
 
@@ -145,7 +143,7 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     job = put_job(runtime, first, chat_id, State.VALIDATED, prompt=prompt, seed=seed_for_prompt(prompt))
     hits_before, misses_before = runtime.cache.cache_counts()
     rate_limit.handle_message(pubsub_event_data(first.encode()), runtime)
-    assert runtime.jobs.get_job(first)["cache_key"] == cache_key(job, "normal")
+    assert runtime.jobs.get_job(first).cache_key == cache_key(job, "normal")
     photo = runtime.bot.send_photo(chat_id, ("p.png", png(16, 16, "orange"), "image/png"), caption="x")
     runtime.cache.remember_photo(
         cache_key(job, "normal"), photo["photo"][-1]["file_id"], first, runtime.now()
@@ -158,7 +156,7 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     rate_limit.handle_message(pubsub_event_data(repeat.encode()), runtime)  # redelivered: still one photo
 
     served = runtime.jobs.get_job(repeat)
-    assert (served["state"], served["cached"]) == (State.DELIVERED, True)
+    assert (served.state, served.cached) == (State.DELIVERED, True)
     sent = [call for call in telegram.calls("sendPhoto") if str(call.params["chat_id"]) == str(other_user)]
     assert [call.params["photo"] for call in sent] == [photo["photo"][-1]["file_id"]]
     assert generation.quiet(0.5) == []  # the GPU never saw it
@@ -177,7 +175,7 @@ def test_a_chat_rate_limited_for_minutes_still_gets_its_job_drawn(runtime, teleg
     rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
     job = runtime.jobs.get_job(job_id)
-    assert job["state"] == State.QUEUED and "status_message_id" not in job
+    assert job.state == State.QUEUED and job.status_message_id is None
     assert [GpuSideJob.from_json(m.data).job_id for m in generation.drain(expect=1)] == [job_id]
     assert not [call for call in telegram.calls("sendMessage") if call.ok]
 
@@ -202,4 +200,4 @@ def test_a_refusal_that_failed_to_send_is_told_on_the_redelivery_and_only_once(r
         for c in telegram.calls("sendMessage")
         if c.ok and c.params["text"].startswith("You're going a bit fast")
     ]
-    assert len(told) == 1 and runtime.jobs.get_job(jobs[2])["refusal_shown"] is True
+    assert len(told) == 1 and runtime.jobs.get_job(jobs[2]).refusal_shown is True

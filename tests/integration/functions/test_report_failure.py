@@ -23,19 +23,19 @@ def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, te
     chat_id, job_id = next(ids), f"u{next(ids)}"
     status_id = runtime.bot.send_message(chat_id, "⏳ queued")["message_id"]
     job = put_job(runtime, job_id, chat_id, State.GENERATING, status_message_id=status_id)
-    body = GpuSideJob(job_id=job_id, chat_id=chat_id, prompt=job["prompt"], style="ghibli", seed=job["seed"])
+    body = GpuSideJob(job_id=job_id, chat_id=chat_id, prompt=job.prompt, style="ghibli", seed=job.seed)
     data = pubsub_event_data(json.dumps(vars(body)).encode(), job_id=job_id, **DEAD)
     report_failure.handle_dead_letter(data, runtime)
     report_failure.handle_dead_letter(data, runtime)  # dead letters are delivered at least once too
 
     failed = runtime.jobs.get_job(job_id)
     assert (
-        failed["state"] == State.FAILED
-        and failed["reason"] == "dead-lettered from generation-jobs-gpu after 5 attempts"
+        failed.state == State.FAILED
+        and failed.reason == "dead-lettered from generation-jobs-gpu after 5 attempts"
     )
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["message_id"] == status_id
-    assert edit.params["text"] == f"Sorry, I couldn't draw “{job['prompt']}”. Tap to try again."
+    assert edit.params["text"] == f"Sorry, I couldn't draw “{job.prompt}”. Tap to try again."
     assert edit.param_json("reply_markup")["inline_keyboard"][0][0]["callback_data"] == f"retry:{job_id}"
 
 
@@ -43,7 +43,7 @@ def test_a_dead_letter_for_a_delivered_job_changes_nothing(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
     put_job(runtime, job_id, chat_id, State.DELIVERED)
     report_failure.handle_dead_letter(pubsub_event_data(b"{}", job_id=job_id, **DEAD), runtime)
-    assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED
+    assert runtime.jobs.get_job(job_id).state == State.DELIVERED
     assert telegram.calls() == []
 
 
@@ -54,5 +54,5 @@ def test_a_dead_lettered_prompt_becomes_a_failed_job_with_an_apology(runtime, te
         pubsub_event_data(encode_event(prompt), update_id=str(prompt.update_id)), runtime
     )
     job = runtime.jobs.get_job(f"u{prompt.update_id}")
-    assert job["state"] == State.FAILED
+    assert job.state == State.FAILED
     assert telegram.calls("sendMessage")[-1].params["text"].startswith("Что-то пошло не так")

@@ -52,7 +52,7 @@ def test_a_429_from_telegram_is_waited_out_and_the_photo_still_arrives(runtime, 
     attempts = telegram.calls("sendPhoto")
     assert [call.status for call in attempts] == [429, 200]
     assert attempts[1].time - attempts[0].time >= 1.0  # retry_after honoured
-    assert runtime.jobs.get_job(job_id)["state"] == State.DELIVERED
+    assert runtime.jobs.get_job(job_id).state == State.DELIVERED
 
 
 def test_a_flagged_picture_is_told_plainly_in_the_users_language_with_again(runtime, telegram):

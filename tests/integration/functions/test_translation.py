@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 from imagebot.core import keyboards
-from imagebot.core.jobs import State
+from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Mode, Ops
 from imagebot.core.updates import Button, Command, Prompt, encode_event
 from imagebot.edges.translation import STYLE_HINTS, cache_key
@@ -60,7 +60,7 @@ def generation(emulators) -> TopicTap:
     return TopicTap(PROJECT, TOPICS["GENERATION_TOPIC"])
 
 
-def send_prompt(rt: Runtime, text: str) -> dict:
+def send_prompt(rt: Runtime, text: str) -> Job:
     chat_id = next(ids)
     rt.users.update_user(chat_id, default_style="ghibli")
     event = Prompt(
@@ -76,18 +76,18 @@ def test_a_russian_prompt_is_drawn_in_english_and_the_user_keeps_their_words(tra
 
     job = send_prompt(translating, prompt)
 
-    assert job["state"] == State.VALIDATED
-    assert (job["prompt"], job["model_prompt"]) == (prompt, f"red fox in the snow {prompt.rsplit(' ', 1)[1]}")
+    assert job.state == State.VALIDATED
+    assert (job.prompt, job.model_prompt) == (prompt, f"red fox in the snow {prompt.rsplit(' ', 1)[1]}")
     assert [call["model"] for call in vertex.calls] == [MODEL]
     counts = translating.cache.translation_counts()
     assert counts["calls"] == before.get("calls", 0) + 1
     assert counts["input_chars"] > before.get("input_chars", 0) + len(prompt)
     assert counts["output_tokens"] > before.get("output_tokens", 0)
 
-    rate_limit.handle_message(pubsub_event_data(job["job_id"].encode()), translating)
+    rate_limit.handle_message(pubsub_event_data(job.job_id.encode()), translating)
 
     sent = [GpuSideJob.from_json(m.data) for m in generation.drain(expect=1, timeout=5)]
-    assert [(j.job_id, j.prompt) for j in sent] == [(job["job_id"], job["model_prompt"])]
+    assert [(j.job_id, j.prompt) for j in sent] == [(job.job_id, job.model_prompt)]
 
 
 def test_a_repeated_prompt_is_answered_from_the_cache(translating, vertex):
@@ -95,7 +95,7 @@ def test_a_repeated_prompt_is_answered_from_the_cache(translating, vertex):
 
     first, second = send_prompt(translating, prompt), send_prompt(translating, prompt)
 
-    assert first["model_prompt"] == second["model_prompt"] == f"cat on sea {prompt.rsplit(' ', 1)[1]}"
+    assert first.model_prompt == second.model_prompt == f"cat on sea {prompt.rsplit(' ', 1)[1]}"
     assert vertex.calls_for(prompt) == 1
 
 
@@ -107,8 +107,8 @@ def test_a_slow_model_is_abandoned_and_the_original_prompt_drawn(runtime, vertex
     with caplog.at_level(logging.WARNING, logger="imagebot.edges.translation"):
         job = send_prompt(impatient, prompt)
 
-    assert job["state"] == State.VALIDATED
-    assert job["model_prompt"] == prompt
+    assert job.state == State.VALIDATED
+    assert job.model_prompt == prompt
     assert "translation timed out; drawing the original prompt" in caplog.messages
     assert vertex.calls_for(prompt) == 1  # it was asked, and not waited for
     # A fallback is not a translation: the next attempt asks again.
@@ -123,8 +123,8 @@ def test_english_prompts_and_economy_mode_make_no_model_call(translating, vertex
     finally:
         translating.config.set_ops(Ops())
 
-    assert english["model_prompt"] == "a fox in the snow"
-    assert russian["model_prompt"] == russian["prompt"]
+    assert english.model_prompt == "a fox in the snow"
+    assert russian.model_prompt == russian.prompt
     assert vertex.calls == []
 
 
@@ -132,7 +132,7 @@ def test_without_a_translate_model_prompts_go_as_written(runtime, vertex):
     assert runtime.translator is None
     job = send_prompt(runtime, f"рыжая лиса {next(ids)}")
 
-    assert job["model_prompt"] == job["prompt"]
+    assert job.model_prompt == job.prompt
 
 
 def command(rt: Runtime, chat_id: int, name: str) -> None:
@@ -154,7 +154,7 @@ def test_enhance_toggles_and_expands_prompts_for_the_style(translating, vertex, 
     command(translating, chat_id, "enhance")
 
     job = translating.jobs.get_job(f"u{event.update_id}")
-    assert (job["prompt"], job["model_prompt"]) == ("a fox", "a fox" + ENHANCEMENT)
+    assert (job.prompt, job.model_prompt) == ("a fox", "a fox" + ENHANCEMENT)
     (call,) = vertex.calls
     assert call["prompt"] == "a fox"
     replies = [
@@ -195,24 +195,22 @@ def test_an_enhanced_prompt_waits_for_its_style_and_follows_it_to_another(transl
     job_id = f"u{event.update_id}"
 
     waiting = translating.jobs.get_job(job_id)
-    assert waiting["state"] == State.AWAITING_STYLE and waiting["enhance"] is True
-    assert waiting["model_prompt"] == translate_words(prompt)  # translated, not yet enhanced
+    assert waiting.state == State.AWAITING_STYLE and waiting.enhance is True
+    assert waiting.model_prompt == translate_words(prompt)  # translated, not yet enhanced
     press(translating, chat_id, "style", "pixel", job_id)
 
     drawn = translating.jobs.get_job(job_id)
-    assert (
-        drawn["state"] == State.VALIDATED and drawn["model_prompt"] == translate_words(prompt) + ENHANCEMENT
-    )
+    assert drawn.state == State.VALIDATED and drawn.model_prompt == translate_words(prompt) + ENHANCEMENT
     assert [STYLE_HINTS["pixel"] in call["text"] for call in vertex.calls] == [False, True]
 
     # "Same seed, other style" from the pixel picture: enhanced again, for Ghibli, from the user's words.
     other = translating.jobs.get_job(press(translating, chat_id, "same", "ghibli", job_id))
-    assert other["style"] == "ghibli" and other["enhance"] is True and other["seed"] == drawn["seed"]
+    assert other.style == "ghibli" and other.enhance is True and other.seed == drawn.seed
     assert STYLE_HINTS["ghibli"] in vertex.calls[-1]["text"] and vertex.calls[-1]["prompt"] == prompt
     # "Again" in the same style draws the same enhanced prompt: no new model call.
     calls = len(vertex.calls)
     again = translating.jobs.get_job(press(translating, chat_id, "again", job_id))
-    assert again["model_prompt"] == drawn["model_prompt"] and len(vertex.calls) == calls
+    assert again.model_prompt == drawn.model_prompt and len(vertex.calls) == calls
 
 
 def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(translating, vertex, telegram):
@@ -223,18 +221,18 @@ def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(t
         chat_id,
         ("cat.png", png(8, 8, "orange"), "image/png"),
         caption="ghibli",
-        reply_markup=keyboards.photo_actions(job["job_id"], "ghibli", "ru", drawn_as=True),
+        reply_markup=keyboards.photo_actions(job.job_id, "ghibli", "ru", drawn_as=True),
     )
     translating.jobs.set_job_fields(
-        job["job_id"], chat_id=chat_id, user_id=chat_id, delivered_message_id=photo["message_id"]
+        job.job_id, chat_id=chat_id, user_id=chat_id, delivered_message_id=photo["message_id"]
     )
 
-    press(translating, chat_id, "drawn", job["job_id"])
+    press(translating, chat_id, "drawn", job.job_id)
 
     (edit,) = telegram.calls("editMessageCaption")
     assert edit.params["message_id"] == photo["message_id"]
     assert f"{prompt}\n<i>нарисовано по:</i> {translate_words(prompt)}" in edit.params["caption"]
     assert "drawn:" not in json.dumps(edit.param_json("reply_markup"))  # shown once: the button goes
     # Someone else's press (or a job never delivered) changes nothing.
-    press(translating, next(ids), "drawn", job["job_id"])
+    press(translating, next(ids), "drawn", job.job_id)
     assert len(telegram.calls("editMessageCaption")) == 1

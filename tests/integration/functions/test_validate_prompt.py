@@ -43,8 +43,8 @@ def test_a_prompt_without_a_default_style_asks_once_even_when_redelivered(runtim
         keyboards.encode("style", style, f"u{event.update_id}") for style in ("ghibli", "realistic", "pixel")
     ]
     job = runtime.jobs.get_job(f"u{event.update_id}")
-    assert job["state"] == State.AWAITING_STYLE and job["prompt"] == "a fox in the snow"
-    assert job["status_message_id"] == question.result["message_id"]
+    assert job.state == State.AWAITING_STYLE and job.prompt == "a fox in the snow"
+    assert job.status_message_id == question.result["message_id"]
     assert validated.quiet(0.5) == []
 
 
@@ -54,8 +54,8 @@ def test_a_user_with_a_default_style_goes_straight_on(runtime, telegram, validat
     validate_prompt.handle_message(pubsub_event_data(encode_event(event)), runtime)
 
     job = runtime.jobs.get_job(f"u{event.update_id}")
-    assert (job["state"], job["style"]) == (State.VALIDATED, "pixel")
-    assert {"received", "validated"} <= set(job["times"])
+    assert (job.state, job.style) == (State.VALIDATED, "pixel")
+    assert {"received", "validated"} <= set(job.times)
     (message,) = validated.drain(expect=1)
     assert message.data.decode() == f"u{event.update_id}"
     assert bot_messages(telegram, event.chat_id) == []
@@ -78,7 +78,7 @@ def test_a_rejected_prompt_gets_a_clear_answer_and_no_job_runs(
     (answer,) = bot_messages(telegram, event.chat_id)
     assert expected in answer.params["text"]
     job = runtime.jobs.get_job(f"u{event.update_id}")
-    assert job["state"] == State.REJECTED and job["reason"] in ("empty", "too_long")
+    assert job.state == State.REJECTED and job.reason in ("empty", "too_long")
     assert validated.quiet(0.5) == []
 
 
@@ -92,7 +92,7 @@ def test_the_first_style_press_wins_and_later_presses_do_nothing(runtime, telegr
         validate_prompt.handle_message(pubsub_event_data(encode_event(press)), runtime)
 
     job = runtime.jobs.get_job(job_id)
-    assert (job["state"], job["style"]) == (State.VALIDATED, "realistic")
+    assert (job.state, job.style) == (State.VALIDATED, "realistic")
     assert [m.data.decode() for m in validated.drain(expect=2, timeout=2)] == [job_id]
 
 

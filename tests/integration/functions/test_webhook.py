@@ -141,13 +141,13 @@ def test_lone_surrogates_in_a_prompt_and_a_callback_id_are_replaced_all_the_way_
     validate_prompt.handle_message(pubsub_event_data(message.data), runtime)
     job_id = f"u{update['update_id']}"
     job = runtime.jobs.get_job(job_id)
-    assert (job["state"], job["prompt"]) == (State.AWAITING_STYLE, "a cat \ufffd in a hat")
+    assert (job.state, job.prompt) == (State.AWAITING_STYLE, "a cat \ufffd in a hat")
 
     reply = post(webhook_url, style_press("cbq-\udfff", job_id)).json()
     assert reply["callback_query_id"] == "cbq-\ufffd"
     (press,) = prompts.drain(expect=1)
     validate_prompt.handle_message(pubsub_event_data(press.data), runtime)
-    assert runtime.jobs.get_job(job_id)["state"] == State.VALIDATED
+    assert runtime.jobs.get_job(job_id).state == State.VALIDATED
 
 
 def test_a_10_mb_prompt_gets_413_and_nothing_is_published(webhook_url, prompts):
@@ -167,7 +167,7 @@ def test_a_text_longer_than_telegram_sends_gets_400_and_a_long_prompt_is_told_to
     assert post(webhook_url, update).status_code == 200
     (message,) = prompts.drain(expect=1)
     validate_prompt.handle_message(pubsub_event_data(message.data), runtime)
-    assert runtime.jobs.get_job(f"u{update['update_id']}")["reason"] == "too_long"
+    assert runtime.jobs.get_job(f"u{update['update_id']}").reason == "too_long"
     (told,) = telegram.calls("sendMessage")
     assert "too long" in told.params["text"]
 

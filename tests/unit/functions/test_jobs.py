@@ -58,13 +58,15 @@ def test_stage_durations_follow_the_pipeline_order():
 
 
 def test_a_first_seed_comes_from_the_words_so_repeats_meet_in_the_cache():
-    from imagebot.core.jobs import cache_key, seed_for_prompt
+    from dataclasses import replace
+
+    from imagebot.core.jobs import Job, State, cache_key, seed_for_prompt
 
     assert (
         seed_for_prompt("a red fox") == seed_for_prompt("a red fox") != seed_for_prompt("a red fox", "snow")
     )
-    job = {"prompt": "a red fox", "style": "pixel", "seed": seed_for_prompt("a red fox"), "aspect": "square"}
-    assert cache_key(job, "normal") == cache_key(dict(job), "normal")
+    job = Job("u1", State.VALIDATED, prompt="a red fox", style="pixel", seed=seed_for_prompt("a red fox"))
+    assert cache_key(job, "normal") == cache_key(replace(job, job_id="u2", chat_id=5), "normal")
     for change in ({"style": "ghibli"}, {"seed": 1}, {"aspect": "portrait"}, {"negative_prompt": "snow"}):
-        assert cache_key({**job, **change}, "normal") != cache_key(job, "normal")
+        assert cache_key(replace(job, **change), "normal") != cache_key(job, "normal")
     assert cache_key(job, "economy") != cache_key(job, "normal")

@@ -34,6 +34,7 @@ def test_names_are_declared_once():
     assert len({a.name for a in registry.ACTIONS}) == len(registry.ACTIONS)
 
 
-def test_the_buttons_under_a_photo_and_a_failure_only_work_for_the_requester():
-    job_buttons = {"again", "other", "same", "file", "drawn", "retry"}
+def test_the_buttons_of_a_job_only_work_for_the_requester():
+    # under a photo, under a failure, and the style question
+    job_buttons = {"style", "again", "other", "same", "file", "drawn", "retry"}
     assert {a.name for a in registry.ACTIONS if a.requester_only} == job_buttons

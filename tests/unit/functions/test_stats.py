@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+from imagebot.core.jobs import Job
 from imagebot.core.stats import percentile, summarise
 
 T0 = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -7,6 +8,11 @@ T0 = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 def delivered(seconds):
     return {"state": "delivered", "times": {"received": T0, "delivered": T0 + timedelta(seconds=seconds)}}
+
+
+def as_jobs(docs):
+    """The documents as JobStore hands them out (older ones carry no more than these fields)."""
+    return [Job.from_doc(doc, f"u{n}") for n, doc in enumerate(docs)]
 
 
 def test_percentiles_use_the_nearest_rank():
@@ -25,7 +31,7 @@ def test_a_day_of_jobs_is_counted_by_outcome_with_latency_of_delivered_ones():
         {"state": "rejected"},
         {"state": "queued"},
     ]
-    day = summarise(jobs)
+    day = summarise(as_jobs(jobs))
     assert (day.jobs, day.delivered, day.failed, day.rejected) == (6, 3, 1, 1)
     assert (day.p50_seconds, day.p95_seconds) == (4.0, 10.0)
 
@@ -37,5 +43,5 @@ def test_jobs_drawn_on_the_vertex_endpoint_and_handed_back_are_counted():
         {**delivered(3), "gpu_route": "cloudrun"},
         delivered(3),  # before routing existed
     ]
-    day = summarise(jobs)
+    day = summarise(as_jobs(jobs))
     assert (day.on_vertex, day.handed_back) == (1, 1)

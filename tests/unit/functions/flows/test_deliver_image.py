@@ -23,7 +23,7 @@ def test_a_finished_picture_is_sent_once_and_the_job_closed():
     deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)
     deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)  # Eventarc redelivers
     job = rt.jobs.get_job("u1")
-    assert job["state"] == State.DELIVERED and job["photo_file_id"]
+    assert job.state == State.DELIVERED and job.photo_file_id
     assert rt.bot.methods() == ["sendPhoto", "deleteMessage"]
     assert rt.users.get_user(7)["history"][0]["job_id"] == "u1"
 
@@ -50,9 +50,9 @@ def test_a_long_429_records_its_retry_after_and_releases_the_claim():
     with pytest.raises(TelegramError):
         deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)
     job = rt.jobs.get_job("u1")
-    assert job["state"] == State.GENERATED and "delivery_claim" not in job
-    assert job["delivery_retry_at"] == rt.clock + timedelta(seconds=90)
-    assert (job["output_name"], job["output_type"], job["delivery_attempts"]) == (
+    assert job.state == State.GENERATED and job.delivery_claim is None
+    assert job.delivery_retry_at == rt.clock + timedelta(seconds=90)
+    assert (job.output_name, job.output_type, job.delivery_attempts) == (
         "outputs/u1.png",
         "image/png",
         1,
@@ -67,7 +67,7 @@ def test_a_long_429_records_its_retry_after_and_releases_the_claim():
     rt.clock += timedelta(seconds=80)
     deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)
     assert rt.bot.methods() == ["sendPhoto", "deleteMessage"]
-    assert rt.jobs.get_job("u1")["state"] == State.DELIVERED
+    assert rt.jobs.get_job("u1").state == State.DELIVERED
 
 
 @pytest.mark.parametrize("code", [500, 502, 599])
@@ -79,7 +79,7 @@ def test_server_errors_and_timeouts_back_off_doubling_up_to_the_cap(code):
         rt.bot.fail_next("sendPhoto", TelegramError("sendPhoto", code, "down"))
         with pytest.raises(TelegramError):
             deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)
-        retry_at = rt.jobs.get_job("u1")["delivery_retry_at"]
+        retry_at = rt.jobs.get_job("u1").delivery_retry_at
         waits.append((retry_at - rt.clock).total_seconds())
         rt.clock = retry_at
     assert waits == [10, 20, 40, 80, 160, 300, 300]
@@ -105,7 +105,7 @@ def test_a_user_who_blocked_the_bot_closes_the_job_as_unreachable_at_once():
     rt.bot.fail_next("sendPhoto", TelegramError("sendPhoto", 403, "Forbidden: bot was blocked by the user"))
     deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)  # no raise: no retries
     job = rt.jobs.get_job("u1")
-    assert (job["state"], job["reason"]) == (State.FAILED, "unreachable")
+    assert (job.state, job.reason) == (State.FAILED, "unreachable")
     deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)
     assert rt.bot.calls == [] and len(rt.bot.refused) == 1
 
@@ -123,13 +123,13 @@ def test_the_sweep_sends_a_deferred_photo_once_it_is_due_and_only_once():
     assert len(rt.bot.refused) == 1
     rt.clock += timedelta(seconds=10)
     assert sweep_stuck_jobs.sweep(rt) == 0  # due: tried, refused again, deferred 20 s
-    assert len(rt.bot.refused) == 2 and rt.jobs.get_job("u1")["delivery_attempts"] == 2
+    assert len(rt.bot.refused) == 2 and rt.jobs.get_job("u1").delivery_attempts == 2
     rt.clock += timedelta(seconds=20)
     sweep_stuck_jobs.sweep(rt)
     deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)  # Eventarc, late
     sweep_stuck_jobs.sweep(rt)
     assert rt.bot.methods() == ["sendPhoto", "deleteMessage"]
-    assert rt.jobs.get_job("u1")["state"] == State.DELIVERED
+    assert rt.jobs.get_job("u1").state == State.DELIVERED
 
 
 def test_the_sweep_apologises_once_past_the_deadline_and_no_photo_follows():
@@ -141,14 +141,14 @@ def test_the_sweep_apologises_once_past_the_deadline_and_no_photo_follows():
     rt.clock += timedelta(seconds=rt.settings.job_deadline_seconds - 1)
     rt.bot.fail_next("sendPhoto", *[TelegramError("sendPhoto", 500, "down")] * 100)
     sweep_stuck_jobs.sweep(rt)
-    assert rt.jobs.get_job("u1")["state"] == State.GENERATED, "apologised before the deadline"
+    assert rt.jobs.get_job("u1").state == State.GENERATED, "apologised before the deadline"
     rt.clock += timedelta(seconds=2)
     assert sweep_stuck_jobs.sweep(rt) == 1
     assert sweep_stuck_jobs.sweep(rt) == 0
     rt.bot.errors.clear()  # Telegram is back: the event's next redelivery sends nothing
     deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)
     assert rt.bot.methods() == ["editMessageText"] and rt.bot.texts()[0].startswith("Sorry")
-    assert rt.jobs.get_job("u1")["state"] == State.FAILED
+    assert rt.jobs.get_job("u1").state == State.FAILED
 
 
 def test_the_sweep_never_apologises_over_a_delivery_in_flight():
@@ -157,7 +157,7 @@ def test_the_sweep_never_apologises_over_a_delivery_in_flight():
     rt.clock += timedelta(seconds=rt.settings.job_deadline_seconds + 1)
     rt.jobs.claim_delivery("u1", "event-1/sending", rt.clock, timedelta(minutes=2))
     sweep_stuck_jobs.sweep(rt)
-    assert rt.jobs.get_job("u1")["state"] == State.GENERATED and rt.bot.calls == []
+    assert rt.jobs.get_job("u1").state == State.GENERATED and rt.bot.calls == []
 
 
 def test_one_broken_job_does_not_stop_the_sweep_of_the_others():
@@ -172,6 +172,7 @@ def test_one_broken_job_does_not_stop_the_sweep_of_the_others():
     rt.jobs.docs["u3"] = job_doc("u3", 8, State.GENERATING, now=old)
     rt.jobs.docs["u4"] = job_doc("u4", 9, State.QUEUED, now=old)
     rt.bot.fail_next("sendMessage", RuntimeError("the bot fell over"))  # u3's apology
-    assert sweep_stuck_jobs.sweep(rt) == 2  # u1 (no one to tell), u4
-    assert [rt.jobs.docs[j]["state"] for j in ("u1", "u3", "u4")] == ["failed"] * 3
+    # u1 and u2 have no one to tell (u2 is known by its document's id), u4 is told.
+    assert sweep_stuck_jobs.sweep(rt) == 3
+    assert [rt.jobs.docs[j]["state"] for j in ("u1", "u2", "u3", "u4")] == ["failed"] * 4
     assert [call.chat_id for call in rt.bot.calls] == [9]

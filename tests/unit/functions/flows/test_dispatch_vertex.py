@@ -33,19 +33,19 @@ def send(rt):
 def test_a_drawn_job_needs_nothing_more():
     rt = routed({"outcome": "generated"})
     send(rt)
-    assert rt.jobs.get_job("u1")["state"] == State.QUEUED and rt.publisher.published == []
+    assert rt.jobs.get_job("u1").state == State.QUEUED and rt.publisher.published == []
 
 
 def test_a_refused_job_fails_and_the_user_is_told():
     rt = routed({"error": "blocked prompt", "retryable": False})
     send(rt)
-    assert rt.jobs.get_job("u1")["state"] == State.FAILED and rt.bot.calls
+    assert rt.jobs.get_job("u1").state == State.FAILED and rt.bot.calls
 
 
 def test_no_answer_hands_the_job_back_to_cloud_run_and_rests_the_endpoint():
     rt = routed(EndpointUnavailable("down"))
     send(rt)
-    assert rt.jobs.get_job("u1")["gpu_route"] == "cloudrun" and len(rt.publisher.on("generation-jobs")) == 1
+    assert rt.jobs.get_job("u1").gpu_route == "cloudrun" and len(rt.publisher.on("generation-jobs")) == 1
     assert rt.config.endpoint_failed_at() == rt.now()
 
 

@@ -23,7 +23,7 @@ def blocked(method: str) -> TelegramError:
 
 def closed(rt: FakeServices, job_id: str = "u1") -> tuple[str, str | None]:
     job = rt.jobs.get_job(job_id)
-    return job["state"], job.get("reason")
+    return job.state, job.reason
 
 
 def test_rate_limit_closes_the_job_when_the_queue_status_meets_a_403_and_sends_nothing_on():

@@ -20,11 +20,7 @@ def test_a_prompt_with_a_default_style_becomes_a_validated_job_once():
     deliver(rt, prompt)
     deliver(rt, prompt)  # Pub/Sub delivers at least once
     job = rt.jobs.get_job("u501")
-    assert (
-        job["state"] == State.VALIDATED
-        and job["style"] == "pixel"
-        and job["prompt"] == "a lighthouse at dusk"
-    )
+    assert job.state == State.VALIDATED and job.style == "pixel" and job.prompt == "a lighthouse at dusk"
     assert rt.publisher.on("validated") == [b"u501"]
 
 
@@ -32,7 +28,7 @@ def test_a_prompt_without_a_style_is_asked_about_with_the_three_buttons():
     rt = FakeServices()
     deliver(rt, Prompt(update_id=502, chat_id=7, user_id=7, message_id=3, text="a fox in the snow"))
     question = rt.bot.calls[-1]
-    assert rt.jobs.get_job("u502")["state"] == State.AWAITING_STYLE
+    assert rt.jobs.get_job("u502").state == State.AWAITING_STYLE
     assert [b["callback_data"] for b in question.params["reply_markup"]["inline_keyboard"][0]] == [
         "style:ghibli:u502",
         "style:realistic:u502",
@@ -47,7 +43,23 @@ def test_a_photo_button_works_only_for_whoever_asked_for_the_photo():
     deliver(rt, Button(503, 7, 8, 4, "cb", "again", ("u9",)))  # user 8 presses "Again"
     assert rt.bot.texts() == ["This button no longer works."] and rt.publisher.published == []
     deliver(rt, Button(504, 7, 7, 4, "cb", "again", ("u9",)))
-    assert rt.jobs.get_job("u504")["source_job_id"] == "u9" and rt.publisher.on("validated") == [b"u504"]
+    assert rt.jobs.get_job("u504").source_job_id == "u9" and rt.publisher.on("validated") == [b"u504"]
+
+
+def test_only_whoever_asked_may_choose_the_style_in_a_group():
+    rt = FakeServices()
+    group = -100
+    deliver(rt, Prompt(update_id=510, chat_id=group, user_id=7, message_id=3, text="a fox in the snow"))
+    deliver(rt, Button(511, group, 8, 4, "cb", "style", ("pixel", "u510")))  # user 8 presses it
+    assert rt.jobs.get_job("u510").state == State.AWAITING_STYLE and rt.publisher.published == []
+    assert rt.bot.texts()[-1] == "This button no longer works."
+    deliver(rt, Button(512, group, 7, 4, "cb", "style", ("pixel", "u510")))
+    job = rt.jobs.get_job("u510")
+    assert (job.state, job.style, job.style_update_id) == (State.VALIDATED, "pixel", 512)
+    assert rt.publisher.on("validated") == [b"u510"]
+    deliver(rt, Button(512, group, 7, 4, "cb", "style", ("pixel", "u510")))  # a redelivery
+    deliver(rt, Button(513, group, 7, 4, "cb", "style", ("ghibli", "u510")))  # a second press
+    assert rt.publisher.on("validated") == [b"u510"] and rt.jobs.get_job("u510").style == "pixel"
 
 
 def test_operator_commands_answer_only_operators():
