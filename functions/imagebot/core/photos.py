@@ -181,7 +181,11 @@ def _open(data: bytes, limits: PhotoLimits) -> Image.Image | PhotoRefusal:
 
 
 def _decode(image: Image.Image, limits: PhotoLimits) -> Image.Image | PhotoRefusal:
-    """The pixels, upright, in RGB on white; a file that ends early or is corrupt is refused."""
+    """The pixels, upright, in RGB on white; a file that ends early or is corrupt is refused.
+
+    A big picture is cut down early, to a size still covering the largest bucket: the function's
+    memory holds one full decode at a time, not the three copies that orienting, flattening and
+    cropping it would make."""
     long_side = bucket_sizes(limits.bucket_size)["landscape"][0]
     try:
         with warnings.catch_warnings():
@@ -190,10 +194,17 @@ def _decode(image: Image.Image, limits: PhotoLimits) -> Image.Image | PhotoRefus
             # bucket in both directions: a 48 MP photo costs a quarter of its memory or less.
             image.draft("RGB", (long_side, long_side))
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            factor = min(image.size) // long_side
+            smaller = image.reduce(factor) if factor >= 2 and image.mode in _REDUCIBLE else image
+            upright = ImageOps.exif_transpose(smaller)  # a new image: the decode can go
+            image.close()
             return _flattened(upright)
     except Exception:  # truncated data, a broken chunk, a bad EXIF block: all a broken file
         return PhotoRefusal.TRUNCATED
+
+
+# The modes Image.reduce takes (palette and 1-bit images are a byte a pixel anyway).
+_REDUCIBLE = ("L", "LA", "La", "RGB", "RGBA", "RGBa", "I", "CMYK", "PA")
 
 
 def _flattened(image: Image.Image) -> Image.Image:
