@@ -61,9 +61,10 @@ class PhotoRefusal(StrEnum):
 class PhotoLimits:
     # The Bot API's getFile serves files up to 20 MB; a bigger one cannot be fetched anyway.
     max_file_bytes: int = 20 * 1024 * 1024
-    # Checked from the header, before decoding: 40 MP takes a 48 MP phone camera's 8000x5000
-    # crops and a 7000x5700 scan; decoded it is 160 MB as RGBA, which the function's memory holds.
-    max_pixels: int = 40_000_000
+    # Checked from the header, before decoding. 24 MP is a 6000x4000 camera photo (Telegram's
+    # own photos are at most 2560 px a side). Decoding one peaks near 40 MB for a JPEG, 200 MB
+    # for a PNG and 400 MB for a WebP (measured): what the validation function's 1 GiB allows.
+    max_pixels: int = 24_000_000
     # Below 256 px on the short side the bucket (896 px and more) is a 3.5x upscale or worse:
     # too little of a face or a street is left for img2img to keep.
     min_side: int = 256
