@@ -258,6 +258,7 @@ class FakeBot:
 
     def __init__(self) -> None:
         self.files = FakeTelegramFiles()
+        self.fetches: list[Sent] = []  # getFile and downloads, in order
         self.calls: list[Sent] = []
         self.refused: list[Sent] = []  # calls answered with an error from `errors`
         # Errors the next calls of a method raise (a TelegramError, say), first in first out.
@@ -302,12 +303,19 @@ class FakeBot:
     def send_chat_action(self, chat_id: int, action: str) -> Any:
         return self._record("sendChatAction", chat_id, action=action)
 
+    def _fetch(self, method: str, **params: Any) -> None:
+        # Kept apart from `calls`, which are what the user sees (texts(), methods()).
+        if self.errors.get(method):
+            self.refused.append(Sent(method, 0, params))
+            raise self.errors[method].pop(0)
+        self.fetches.append(Sent(method, 0, params))
+
     def get_file(self, file_id: str) -> dict[str, Any]:
-        self._record("getFile", 0, file_id=file_id)
+        self._fetch("getFile", file_id=file_id)
         return self.files.get_file(file_id)
 
     def download_file(self, file_path: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
-        self._record(DOWNLOAD, 0, file_path=file_path, max_bytes=max_bytes)
+        self._fetch(DOWNLOAD, file_path=file_path, max_bytes=max_bytes)
         return self.files.download_file(file_path, max_bytes)
 
 

@@ -20,7 +20,9 @@ from PIL import Image, ImageCms, ImageOps
 
 from imagebot.core.vocabulary import ASPECTS
 
-# What the bot takes: Telegram sends photos as JPEG, and a document may be any of these.
+# What the bot takes: Telegram sends photos as JPEG, and a document may be any of these. A
+# phone's camera JPEG with a second picture inside (depth, a gain map) opens as Pillow's "MPO":
+# a JPEG all the same, of which the first picture is drawn.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 
 # First bytes of image formats people do send that the bot does not take: these get "send a
@@ -171,7 +173,7 @@ def _open(data: bytes, limits: PhotoLimits) -> Image.Image | PhotoRefusal:
         return PhotoRefusal.TOO_MANY_PIXELS
     except Exception:  # a hostile header may make a parser fail in any way: it is not an image
         return PhotoRefusal.NOT_AN_IMAGE
-    if image.format not in ALLOWED_FORMATS:
+    if image.format not in (*ALLOWED_FORMATS, "MPO"):
         return PhotoRefusal.UNSUPPORTED_FORMAT
     width, height = image.size
     if width < 1 or height < 1:

@@ -214,6 +214,14 @@ def test_other_modes_come_out_rgb(image, fmt, expected):
     assert all(abs(a - b) <= 4 for a, b in zip(got, expected, strict=True)), got
 
 
+def test_a_camera_jpeg_with_a_second_picture_inside_is_a_jpeg():
+    first, second = Image.new("RGB", (800, 600), "red"), Image.new("RGB", (800, 600), "blue")
+    data = photos.encoded(first, "MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    r, _, b = opened(prepared(data)).getpixel((500, 400))
+    assert r > 240 and b < 20  # the first picture
+
+
 def test_the_real_format_counts_not_the_name_it_came_with():
     # prepare_photo takes no name or mime type at all: a JPEG sent as "cat.png" is a JPEG,
     # and a GIF sent as "cat.jpg" is refused as a GIF.

@@ -136,3 +136,26 @@ def test_a_stream_past_the_cap_is_cut_off():
 def test_the_bot_api_object_does_not_show_its_token():
     bot = api(lambda request: httpx.Response(200))
     assert TOKEN not in repr(bot) and TOKEN not in str(bot)
+
+
+def test_the_in_memory_fakes_answer_as_the_edges_do():
+    from tests.support.fakes import FakeBot, FakeInputStore
+
+    bot = FakeBot()
+    file_id = bot.files.add(b"photo bytes")
+    path = bot.get_file(file_id)["file_path"]
+    assert bot.download_file(path) == b"photo bytes"
+    with pytest.raises(FileTooBig):
+        bot.download_file(path, max_bytes=3)
+    bot.fail_next("getFile", TelegramError("getFile", 502, "Bad Gateway"))
+    with pytest.raises(TelegramError) as raised:
+        bot.get_file(file_id)
+    assert raised.value.transient
+    with pytest.raises(TelegramError):
+        bot.get_file("unknown")
+    assert [call.method for call in bot.fetches] == ["getFile", DOWNLOAD, DOWNLOAD, "getFile"]
+    assert bot.calls == []  # fetching sends the user nothing
+    inputs = FakeInputStore()
+    assert inputs.put_input("job-1", b"first") == "inputs/job-1.jpg"
+    inputs.put_input("job-1", b"second")
+    assert inputs.objects == {"inputs/job-1.jpg": b"first"}
