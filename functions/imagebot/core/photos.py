@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -110,8 +109,7 @@ class PreparedPhoto:
 def bucket_sizes(size: int) -> dict[str, tuple[int, int]]:
     """(width, height) of each aspect: SDXL's buckets 1024x1024, 896x1152 and 1152x896 at 1024."""
     short, long = size * 7 // 8, size * 9 // 8
-    sizes = {"square": (size, size), "portrait": (short, long), "landscape": (long, short)}
-    return sizes
+    return {"square": (size, size), "portrait": (short, long), "landscape": (long, short)}
 
 
 def nearest_aspect(width: int, height: int, size: int = PhotoLimits.bucket_size) -> str:
@@ -131,16 +129,20 @@ def prepare_photo(data: bytes, limits: PhotoLimits = DEFAULT_LIMITS) -> Prepared
     opened = _open(data, limits)
     if isinstance(opened, PhotoRefusal):
         return opened
+    # The shorter side and the ratio do not change when the picture is turned upright, so
+    # they are checked on the header too, before any decoding.
+    short, long = sorted(opened.size)
+    if short < limits.min_side:
+        return PhotoRefusal.TOO_SMALL
+    if long / short > limits.max_aspect:
+        return PhotoRefusal.TOO_NARROW
     source_format = str(opened.format)
     profile = opened.info.get("icc_profile")
     image = _decode(opened, limits)
     if isinstance(image, PhotoRefusal):
         return image
-    width, height = image.size  # after the EXIF orientation: a phone's portrait is upright now
-    if min(width, height) < limits.min_side:
-        return PhotoRefusal.TOO_SMALL
-    if max(width, height) / min(width, height) > limits.max_aspect:
-        return PhotoRefusal.TOO_NARROW
+    # After the EXIF orientation: a phone's portrait is upright, and a portrait, now.
+    width, height = image.size
     aspect = nearest_aspect(width, height, limits.bucket_size)
     target = bucket_sizes(limits.bucket_size)[aspect]
     # Small pictures are scaled up to the bucket too: the GPU draws at the bucket's size, and
@@ -163,12 +165,11 @@ def _looks_like_another_image(data: bytes) -> bool:
 
 def _open(data: bytes, limits: PhotoLimits) -> Image.Image | PhotoRefusal:
     """Pillow reads the header only here; the pixel count is checked before anything decodes."""
+    # Pillow's own bomb check stays on as a second line: past Image.MAX_IMAGE_PIXELS (89 MP) it
+    # warns, past twice that it raises DecompressionBombError, a refusal too. Its warning is left
+    # alone: warnings.catch_warnings is not thread-safe, and a function serves several requests.
     try:
-        with warnings.catch_warnings():
-            # Our own limit (below) is the one that refuses; Pillow's warning would only be noise,
-            # and its DecompressionBombError (past twice its own limit) is a refusal too.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError:
         return PhotoRefusal.TOO_MANY_PIXELS
     except Exception:  # a hostile header may make a parser fail in any way: it is not an image
@@ -191,17 +192,15 @@ def _decode(image: Image.Image, limits: PhotoLimits) -> Image.Image | PhotoRefus
     cropping it would make."""
     long_side = bucket_sizes(limits.bucket_size)["landscape"][0]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            # A JPEG decodes at 1/2, 1/4 or 1/8 scale where the result still covers the largest
-            # bucket in both directions: a 48 MP photo costs a quarter of its memory or less.
-            image.draft("RGB", (long_side, long_side))
-            image.load()
-            factor = min(image.size) // long_side
-            smaller = image.reduce(factor) if factor >= 2 and image.mode in _REDUCIBLE else image
-            upright = ImageOps.exif_transpose(smaller)  # a new image: the decode can go
-            image.close()
-            return _flattened(upright)
+        # A JPEG decodes at 1/2, 1/4 or 1/8 scale where the result still covers the largest
+        # bucket in both directions: a 24 MP photo costs a quarter of its memory or less.
+        image.draft("RGB", (long_side, long_side))
+        image.load()
+        factor = min(image.size) // long_side
+        smaller = image.reduce(factor) if factor >= 2 and image.mode in _REDUCIBLE else image
+        upright = ImageOps.exif_transpose(smaller)  # a new image: the decode can go
+        image.close()
+        return _flattened(upright)
     except Exception:  # truncated data, a broken chunk, a bad EXIF block: all a broken file
         return PhotoRefusal.TRUNCATED
 

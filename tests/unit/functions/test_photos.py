@@ -129,6 +129,16 @@ def test_a_png_bomb_is_refused_from_its_header_without_decoding_it():
     assert Image.core.get_stats()["new_count"] > allocated  # (the count does see a real decode)
 
 
+@pytest.mark.parametrize(
+    ("size", "reason"), [((6000, 300), PhotoRefusal.TOO_NARROW), ((1, 1), PhotoRefusal.TOO_SMALL)]
+)
+def test_sides_and_ratio_are_refused_from_the_header_too(size, reason):
+    data = photos.jpeg(*size)
+    allocated = Image.core.get_stats()["new_count"]
+    assert prepare_photo(data) == reason
+    assert Image.core.get_stats()["new_count"] == allocated
+
+
 def test_a_picture_past_our_pixel_limit_but_within_pillows_is_refused_too():
     limits = PhotoLimits(max_pixels=1_000_000)
     assert prepare_photo(photos.jpeg(1001, 1000), limits) == PhotoRefusal.TOO_MANY_PIXELS
