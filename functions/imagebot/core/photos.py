@@ -170,7 +170,7 @@ def _open(data: bytes, limits: PhotoLimits) -> Image.Image | PhotoRefusal:
     # alone: warnings.catch_warnings is not thread-safe, and a function serves several requests.
     try:
         image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # (a warning made an error)
         return PhotoRefusal.TOO_MANY_PIXELS
     except Exception:  # a hostile header may make a parser fail in any way: it is not an image
         return PhotoRefusal.NOT_AN_IMAGE

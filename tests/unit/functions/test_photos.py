@@ -139,6 +139,12 @@ def test_sides_and_ratio_are_refused_from_the_header_too(size, reason):
     assert Image.core.get_stats()["new_count"] == allocated
 
 
+def test_a_bomb_is_too_many_pixels_whichever_of_pillows_checks_it_crosses():
+    with pytest.warns(Image.DecompressionBombWarning):  # 100 MP: past Pillow's warning only
+        assert prepare_photo(photos.png_bomb(10_000)) == PhotoRefusal.TOO_MANY_PIXELS
+    assert prepare_photo(photos.png_bomb(14_000)) == PhotoRefusal.TOO_MANY_PIXELS  # past its error
+
+
 def test_a_picture_past_our_pixel_limit_but_within_pillows_is_refused_too():
     limits = PhotoLimits(max_pixels=1_000_000)
     assert prepare_photo(photos.jpeg(1001, 1000), limits) == PhotoRefusal.TOO_MANY_PIXELS
