@@ -253,8 +253,10 @@ class BotApi:
                     if time.monotonic() > deadline:
                         return TelegramError(DOWNLOAD, 599, f"{file_path}: too slow, given up")
                 return bytes(received)
-        except httpx.TransportError as error:
+        except httpx.HTTPError as error:  # a transport failure, a broken stream or encoding
             return TelegramError(DOWNLOAD, 599, f"{file_path}: transport error: {type(error).__name__}")
+        except httpx.InvalidURL:
+            return TelegramError(DOWNLOAD, 400, f"{file_path!r}: not a file path")
 
 
 def _reply_to(message_id: int | None) -> dict[str, Any] | None:

@@ -77,7 +77,9 @@ def test_a_refused_download_names_the_path_and_not_the_token(status, transient, 
 
 
 @pytest.mark.parametrize(
-    "failure", [httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError], ids=lambda e: e.__name__
+    "failure",
+    [httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.DecodingError],
+    ids=lambda e: e.__name__,
 )
 def test_a_transport_failure_is_transient_and_says_no_url(failure, caplog):
     caplog.set_level(logging.DEBUG)
@@ -89,6 +91,13 @@ def test_a_transport_failure_is_transient_and_says_no_url(failure, caplog):
         api(handler).download_file(PATH)
     assert raised.value.transient and raised.value.error_code == 599
     assert failure.__name__ in str(raised.value)
+    assert_no_token(raised.value, caplog)
+
+
+def test_a_path_that_makes_no_url_is_refused_without_it(caplog):
+    with pytest.raises(TelegramError) as raised:
+        api(lambda request: httpx.Response(200)).download_file("photos/a\x00b.jpg")
+    assert raised.value.error_code == 400 and not raised.value.transient
     assert_no_token(raised.value, caplog)
 
 
