@@ -58,6 +58,12 @@ locals {
     OVERFLOW_QUEUE_AGE_SECONDS     = tostring(var.overflow_queue_age_seconds)
     VERTEX_PREDICT_TIMEOUT_SECONDS = tostring(var.vertex_predict_timeout_seconds)
     LOG_EXECUTION_ID               = "true"
+    # A user's photo (functions/imagebot/core/photos.py says why each): getFile's 20 MB, 24 MP
+    # read from the header before decoding, 256 px on the short side, 2.5:1 at most.
+    PHOTO_MAX_BYTES  = "20971520"
+    PHOTO_MAX_PIXELS = "24000000"
+    PHOTO_MIN_SIDE   = "256"
+    PHOTO_MAX_ASPECT = "2.5"
   }
   function_source = {
     bucket = google_storage_bucket.sources.name
@@ -123,7 +129,9 @@ resource "google_cloudfunctions2_function" "telegram_webhook" {
 # differ only in identity and size. Keyed by entry point; the function is named with dashes.
 locals {
   pushed_functions = {
-    validate_prompt = { account = "validate", memory = "512Mi", concurrency = 8, max_instances = 10, timeout = 60 }
+    # A user's photo is decoded here (core/photos.py): a 24 MP WebP, the costliest file let
+    # through, peaks near 400 MB (RGB PNG 200, JPEG 40), so 1 GiB holds two at once.
+    validate_prompt = { account = "validate", memory = "1Gi", concurrency = 8, max_instances = 10, timeout = 60 }
     rate_limit      = { account = "admit", memory = "512Mi", concurrency = 8, max_instances = 10, timeout = 60 }
     # One predict call per job holds its request until the picture is drawn (a cold endpoint
     # replica loads three styles first): the timeout covers VERTEX_PREDICT_TIMEOUT_SECONDS.

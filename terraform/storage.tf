@@ -20,6 +20,17 @@ resource "google_storage_bucket" "images" {
       matches_prefix = ["outputs/"]
     }
   }
+  # inputs/<job_id>.jpg: a user's photo, prepared (no metadata) by validate_prompt and read by
+  # the GPU service. Kept a few days so "Again" and the other styles can redraw it, then gone.
+  lifecycle_rule {
+    action {
+      type = "Delete"
+    }
+    condition {
+      age            = var.inputs_retention_days
+      matches_prefix = ["inputs/"]
+    }
+  }
   depends_on = [google_project_service.enabled]
 }
 
@@ -104,6 +115,18 @@ resource "google_storage_bucket_iam_member" "validate_reads_outputs" {
   bucket = google_storage_bucket.images.name
   role   = "roles/storage.objectViewer"
   member = local.sa_member["validate"]
+}
+
+# validate_prompt stores a user's prepared photo, inputs/<job_id>.jpg: create only (no overwrite,
+# no delete), and nothing outside inputs/ (an IAM condition on the object name).
+resource "google_storage_bucket_iam_member" "validate_writes_inputs" {
+  bucket = google_storage_bucket.images.name
+  role   = "roles/storage.objectCreator"
+  member = local.sa_member["validate"]
+  condition {
+    title      = "inputs-only"
+    expression = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.images.name}/objects/inputs/\")"
+  }
 }
 
 # sweep_stuck_jobs (the failures account) sends a photo whose delivery Telegram put off.

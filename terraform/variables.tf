@@ -343,6 +343,16 @@ variable "outputs_retention_days" {
   }
 }
 
+variable "inputs_retention_days" {
+  description = "Days a user's prepared photo (inputs/) is kept: long enough to redraw it in another style, no longer."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.inputs_retention_days >= 1 && var.inputs_retention_days <= 30
+    error_message = "inputs_retention_days must be between 1 and 30."
+  }
+}
+
 # --- money -----------------------------------------------------------------------------------
 
 variable "billing_account" {

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from imagebot.core.photos import PhotoLimits
 from imagebot.core.routing import ROUTE_SETTINGS
 from imagebot.core.updates import TEXT_MAX_CHARS
 
@@ -67,6 +68,12 @@ class Settings:
     vertex_jobs_topic: str = "vertex-jobs"  # jobs routed to the endpoint; dispatch_vertex sends them on
     overflow_queue_age_seconds: float = 60.0  # auto: overflow once the oldest Cloud Run job waited this long
     vertex_predict_timeout_seconds: float = 300.0  # one predict call: a cold replica loads three styles
+    # A user's photo (core/photos.py): what is downloaded and what is drawn. The reasons behind
+    # each default are PhotoLimits'; the file cap is also the download's (getFile's 20 MB).
+    photo_max_bytes: int = PhotoLimits.max_file_bytes
+    photo_max_pixels: int = PhotoLimits.max_pixels
+    photo_min_side: int = PhotoLimits.min_side
+    photo_max_aspect: float = PhotoLimits.max_aspect
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -76,7 +83,7 @@ class Settings:
                 raise ConfigError(f"environment variable {name} is required")
             return value
 
-        return cls(
+        settings = cls(
             project=env.get("GOOGLE_CLOUD_PROJECT") or required("GCP_PROJECT"),
             bot_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
@@ -127,7 +134,26 @@ class Settings:
             vertex_predict_timeout_seconds=float(
                 env.get("VERTEX_PREDICT_TIMEOUT_SECONDS", cls.vertex_predict_timeout_seconds)
             ),
+            photo_max_bytes=int(env.get("PHOTO_MAX_BYTES", cls.photo_max_bytes)),
+            photo_max_pixels=int(env.get("PHOTO_MAX_PIXELS", cls.photo_max_pixels)),
+            photo_min_side=int(env.get("PHOTO_MIN_SIDE", cls.photo_min_side)),
+            photo_max_aspect=float(env.get("PHOTO_MAX_ASPECT", cls.photo_max_aspect)),
         )
+        settings.photo_limits  # noqa: B018 -- photo limits out of range fail at start-up, not at the first photo
+        return settings
+
+    @property
+    def photo_limits(self) -> PhotoLimits:
+        """What prepare_photo checks a user's file against; out of range is a ConfigError."""
+        try:
+            return PhotoLimits(
+                max_file_bytes=self.photo_max_bytes,
+                max_pixels=self.photo_max_pixels,
+                min_side=self.photo_min_side,
+                max_aspect=self.photo_max_aspect,
+            )
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
     @property
     def vertex_endpoint_region(self) -> str:

@@ -80,7 +80,21 @@ class Config(Protocol):
     def note_endpoint_failure(self, now: datetime, reason: str) -> None: ...
 
 
-class Bot(Protocol):
+class TelegramFiles(Protocol):
+    """A user's file from the Bot API (edges/telegram.BotApi): getFile, then its download.
+    Both raise edges/telegram.TelegramError (FileTooBig past the cap), never with the URL."""
+
+    def get_file(self, file_id: str) -> dict[str, Any]: ...
+    def download_file(self, file_path: str, max_bytes: int = ...) -> bytes: ...
+
+
+class InputImages(Protocol):
+    """The GPU's input photo in the images bucket (edges/inputs.InputStore)."""
+
+    def put_input(self, job_id: str, jpeg: bytes) -> str: ...
+
+
+class Bot(TelegramFiles, Protocol):
     """The Bot API calls the flows make (edges/telegram.BotApi)."""
 
     def send_message(

@@ -289,10 +289,27 @@ def test_no_bucket_is_public_and_each_has_uniform_access(tf):
             assert not re.search(r"allUsers|allAuthenticatedUsers", str(grant)), f"{kind}.{name} is public"
 
 
-def test_outputs_are_deleted_after_the_retention(tf):
-    rule = one(tf.resource("google_storage_bucket", "images")["lifecycle_rule"])
-    assert one(rule["action"])["type"] == "Delete"
-    assert one(rule["condition"]) == {"age": "${var.outputs_retention_days}", "matches_prefix": ["outputs/"]}
+def test_outputs_and_inputs_are_deleted_after_their_retention(tf):
+    rules = tf.resource("google_storage_bucket", "images")["lifecycle_rule"]
+    assert all(one(rule["action"])["type"] == "Delete" for rule in rules)
+    assert [one(rule["condition"]) for rule in rules] == [
+        {"age": "${var.outputs_retention_days}", "matches_prefix": ["outputs/"]},
+        {"age": "${var.inputs_retention_days}", "matches_prefix": ["inputs/"]},
+    ]
+    assert tf.variables["inputs_retention_days"]["default"] == 3
+
+
+def test_only_validation_writes_inputs_and_only_there(tf):
+    grants = tf.of_type("google_storage_bucket_iam_member")
+    writers = {
+        name: grant
+        for name, grant in grants.items()
+        if grant["role"]
+        in ("roles/storage.objectCreator", "roles/storage.objectUser", "roles/storage.objectAdmin")
+    }
+    inputs = writers["validate_writes_inputs"]
+    assert inputs["member"] == '${local.sa_member["validate"]}'
+    assert one(inputs["condition"])["expression"].endswith('/objects/inputs/")')
 
 
 def test_the_gpu_service_is_private_and_shaped_for_the_gpu(tf):

@@ -17,8 +17,10 @@ from imagebot.core import quota, texts
 from imagebot.core.jobs import Job, State, claimable, move, updated
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
+from imagebot.edges.inputs import input_object_name
+from imagebot.edges.telegram import DOWNLOAD, MAX_DOWNLOAD_BYTES, FileTooBig, TelegramError
 from imagebot.edges.translation import Translator
-from imagebot.ports import Services
+from imagebot.ports import InputImages, Services, TelegramFiles
 
 Doc = dict[str, Any]
 SETTINGS = Settings(
@@ -208,10 +210,58 @@ class Sent:
     params: dict[str, Any]
 
 
-class FakeBot:
-    """Records every call; answers as the Bot API would, with new message ids."""
+class FakeTelegramFiles:
+    """Files a user sent, as the Bot API keeps them: getFile by id, then a download by path."""
 
     def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}  # file_id -> bytes
+        self.downloads: list[str] = []  # paths downloaded, in order
+
+    def add(self, data: bytes, file_id: str | None = None) -> str:
+        file_id = file_id or f"user-file-{len(self.files) + 1}"
+        self.files[file_id] = data
+        return file_id
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        if file_id not in self.files:
+            raise TelegramError("getFile", 400, "Bad Request: invalid file_id")
+        data = self.files[file_id]
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            raise FileTooBig("getFile", 400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(data),
+            "file_path": f"photos/{file_id}.jpg",
+        }
+
+    def download_file(self, file_path: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        file_id = file_path.removeprefix("photos/").removesuffix(".jpg")
+        if file_id not in self.files:
+            raise TelegramError(DOWNLOAD, 404, f"{file_path}: HTTP 404")
+        if len(self.files[file_id]) > max_bytes:
+            raise FileTooBig(DOWNLOAD, 413, f"{file_path}: over the {max_bytes} bytes taken")
+        self.downloads.append(file_path)
+        return self.files[file_id]
+
+
+class FakeInputStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_input(self, job_id: str, jpeg: bytes) -> str:
+        name = input_object_name(job_id)
+        self.objects.setdefault(name, jpeg)  # create-only, as the real one
+        return name
+
+
+class FakeBot:
+    """Records every call; answers as the Bot API would, with new message ids. A user's files
+    are in `files`; fail_next("getFile" or "downloadFile", ...) makes them fail."""
+
+    def __init__(self) -> None:
+        self.files = FakeTelegramFiles()
+        self.fetches: list[Sent] = []  # getFile and downloads, in order
         self.calls: list[Sent] = []
         self.refused: list[Sent] = []  # calls answered with an error from `errors`
         # Errors the next calls of a method raise (a TelegramError, say), first in first out.
@@ -256,6 +306,21 @@ class FakeBot:
     def send_chat_action(self, chat_id: int, action: str) -> Any:
         return self._record("sendChatAction", chat_id, action=action)
 
+    def _fetch(self, method: str, **params: Any) -> None:
+        # Kept apart from `calls`, which are what the user sees (texts(), methods()).
+        if self.errors.get(method):
+            self.refused.append(Sent(method, 0, params))
+            raise self.errors[method].pop(0)
+        self.fetches.append(Sent(method, 0, params))
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        self._fetch("getFile", file_id=file_id)
+        return self.files.get_file(file_id)
+
+    def download_file(self, file_path: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        self._fetch(DOWNLOAD, file_path=file_path, max_bytes=max_bytes)
+        return self.files.download_file(file_path, max_bytes)
+
 
 class FakePublisher:
     def __init__(self) -> None:
@@ -283,6 +348,7 @@ class FakeServices:
     translator: Translator | None = None
     gpu_endpoint: Predict = field(default=lambda instance: {"job_id": "", "outcome": "generated"})
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    inputs: FakeInputStore = field(default_factory=FakeInputStore)
     clock: datetime = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
     @property
@@ -301,3 +367,5 @@ class FakeServices:
 
 # mypy checks here that the fakes still answer to the Protocols the flows use.
 _conforms: Services = FakeServices()
+_conforms_files: TelegramFiles = FakeTelegramFiles()
+_conforms_inputs: InputImages = FakeInputStore()

@@ -108,6 +108,33 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_ghibli": "Draw in Ghibli style: /ghibli <prompt>",
         "cmd_realistic": "Draw a realistic picture: /realistic <prompt>",
         "cmd_pixel": "Draw pixel art: /pixel <prompt>",
+        # -- photos (core/photos.py): a refusal's text is "photo_" + PhotoRefusal, each filled
+        # with PhotoLimits.text_values(); then what the photo flow says around a photo.
+        "photo_not_an_image": (
+            "I couldn't open this file as a picture. Send a photo, or a JPEG, PNG or WebP image."
+        ),
+        "photo_unsupported_format": (
+            "I can't read this picture format. Send a JPEG, PNG or WebP image, or send it as a photo."
+        ),
+        "photo_truncated": (
+            "This picture seems damaged or incomplete. Send it again, or send another JPEG, PNG or WebP."
+        ),
+        "photo_too_many_pixels": (
+            "This picture is too large: at most {max_megapixels} megapixels. "
+            "Send a smaller copy, or send it as a photo (Telegram makes it smaller)."
+        ),
+        "photo_too_small": (
+            "This picture is too small to draw from. Send one at least {min_side} px on its shorter side."
+        ),
+        "photo_too_narrow": (
+            "This picture is too long and narrow. Send one no longer than {max_aspect}:1, "
+            "for example a normal portrait or landscape photo."
+        ),
+        "photo_too_big_file": "This file is too big: at most {max_megabytes} MB. Send a smaller one.",
+        "photos_or_text": "I draw from text or from a photo. Send a prompt in words, or a photo.",
+        "album_limit": "I'll draw only the first {limit} photos of an album.",
+        "photo_caption": "<b>{style}</b> · from your photo · seed {seed}",
+        "photo_caption_hint": "<b>{style}</b> · from your photo · seed {seed}\n{prompt}",
     },
     "ru": {
         "language_name": "Русский",
@@ -207,6 +234,33 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_ghibli": "В стиле Ghibli: /ghibli <описание>",
         "cmd_realistic": "Реалистично: /realistic <описание>",
         "cmd_pixel": "Пиксель-арт: /pixel <описание>",
+        # -- фото (core/photos.py): см. комментарий в "en".
+        "photo_not_an_image": (
+            "Не получилось открыть этот файл как картинку. Пришлите фото или изображение JPEG, PNG или WebP."
+        ),
+        "photo_unsupported_format": (
+            "Этот формат картинки я не читаю. Пришлите JPEG, PNG или WebP — или отправьте как фото."
+        ),
+        "photo_truncated": (
+            "Похоже, картинка повреждена или загрузилась не до конца. "
+            "Пришлите её ещё раз или другую в JPEG, PNG или WebP."
+        ),
+        "photo_too_many_pixels": (
+            "Картинка слишком большая: не больше {max_megapixels} мегапикселей. "
+            "Пришлите уменьшенную копию или отправьте как фото (Telegram её уменьшит)."
+        ),
+        "photo_too_small": (
+            "Картинка слишком маленькая. Пришлите такую, где короткая сторона не меньше {min_side} px."
+        ),
+        "photo_too_narrow": (
+            "Картинка слишком длинная и узкая. Пришлите такую, где стороны не больше чем {max_aspect}:1, "
+            "например обычное вертикальное или горизонтальное фото."
+        ),
+        "photo_too_big_file": "Файл слишком большой: не больше {max_megabytes} МБ. Пришлите файл поменьше.",
+        "photos_or_text": "Я рисую по тексту или по фото. Пришлите описание словами или фотографию.",
+        "album_limit": "Из альбома я нарисую только первые {limit} фото.",
+        "photo_caption": "<b>{style}</b> · по вашему фото · seed {seed}",
+        "photo_caption_hint": "<b>{style}</b> · по вашему фото · seed {seed}\n{prompt}",
     },
 }
 

@@ -1,6 +1,7 @@
 """A small Telegram Bot API client over httpx: timeouts on every call, 429s honoured.
 
-The token is part of every URL, so httpx's own request logging is kept below INFO.
+The token is part of every URL, so httpx's own request logging is kept below INFO, and no
+error this module raises carries a URL: a file download's says the file's path, never more.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from imagebot.core.pacing import PacingBacklog
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
+
+
+# getFile serves files up to 20 MB (Bot API docs, getFile); a bigger one has no file_path.
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+DOWNLOAD = "downloadFile"  # TelegramError.method of a download (not a Bot API method: a GET of a file)
 
 
 @dataclass
@@ -52,6 +58,10 @@ class TelegramError(Exception):
         )
 
 
+class FileTooBig(TelegramError):
+    """The file is bigger than the caller takes (or than getFile serves): never worth a retry."""
+
+
 class BotApi:
     def __init__(
         self,
@@ -64,6 +74,9 @@ class BotApi:
         pace: Callable[[str, int | None], float] | None = None,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/bot{token}/"
+        # Files are served under their own root: <base>/file/bot<token>/<file_path>.
+        self._file_url = f"{base_url.rstrip('/')}/file/bot{token}/"
+        self._timeout = timeout
         self._client = client or httpx.Client(timeout=timeout)
         self._max_retry_after = max_retry_after
         # Called before every call (pacing.Pacer): it waits until Telegram's limits allow it.
@@ -200,6 +213,57 @@ class BotApi:
 
     def send_chat_action(self, chat_id: int, action: str) -> Any:
         return self.call("sendChatAction", {"chat_id": chat_id, "action": action})
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        """The File object (file_id, file_unique_id, file_size, file_path) a download needs.
+
+        A file over getFile's 20 MB is FileTooBig; other errors are TelegramErrors as any call's."""
+        try:
+            result: dict[str, Any] = self.call("getFile", {"file_id": file_id})
+        except TelegramError as error:
+            if error.error_code == 400 and "too big" in error.description.lower():
+                raise FileTooBig(error.method, error.error_code, error.description) from None
+            raise
+        return result
+
+    def download_file(self, file_path: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """A file's bytes by the path getFile gave, streamed and cut off past `max_bytes`.
+
+        Errors are TelegramErrors naming the path only (the URL holds the token): 5xx and
+        transport failures are transient, as for any call; a bigger file is FileTooBig."""
+        outcome = self._download(file_path, max_bytes)
+        if isinstance(outcome, bytes):
+            return outcome
+        # Raised here, outside any `except`, so that no httpx error (whose message and request
+        # name the URL) rides along as the context of ours.
+        raise outcome
+
+    def _download(self, file_path: str, max_bytes: int) -> bytes | TelegramError:
+        def too_big(size: str) -> FileTooBig:
+            return FileTooBig(DOWNLOAD, 413, f"{file_path}: {size}, over the {max_bytes} bytes taken")
+
+        deadline = time.monotonic() + 4 * self._timeout  # a trickle must not hold the function
+        try:
+            with self._client.stream("GET", self._file_url + file_path) as response:
+                if response.status_code != 200:
+                    return TelegramError(
+                        DOWNLOAD, response.status_code, f"{file_path}: HTTP {response.status_code}"
+                    )
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    return too_big(f"{declared} bytes")
+                received = bytearray()
+                for chunk in response.iter_bytes():
+                    received += chunk
+                    if len(received) > max_bytes:
+                        return too_big(f"more than {max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        return TelegramError(DOWNLOAD, 599, f"{file_path}: too slow, given up")
+                return bytes(received)
+        except httpx.HTTPError as error:  # a transport failure, a broken stream or encoding
+            return TelegramError(DOWNLOAD, 599, f"{file_path}: transport error: {type(error).__name__}")
+        except httpx.InvalidURL:
+            return TelegramError(DOWNLOAD, 400, f"{file_path!r}: not a file path")
 
 
 def _reply_to(message_id: int | None) -> dict[str, Any] | None:
