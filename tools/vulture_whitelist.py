@@ -9,6 +9,7 @@ _.allow_tf32  # gpu_service/loading.py: torch's switch
 # Handlers the command and button registry (imagebot/core/registry.py) names as strings.
 _.resend_history  # imagebot.chat.account
 _.set_aspect  # imagebot.chat.account
+_.set_candidates  # imagebot.chat.account
 _.set_default_style  # imagebot.chat.account
 _.set_language  # imagebot.chat.account
 _.show_language_menu  # imagebot.chat.account
@@ -19,9 +20,14 @@ _.choose_style  # imagebot.chat.creation
 _.draw_again  # imagebot.chat.creation
 _.send_original  # imagebot.chat.creation
 _.show_drawn_as  # imagebot.chat.creation
+_.draw_grid  # imagebot.chat.grid
+_.draw_variations  # imagebot.chat.grid
+_.send_candidate  # imagebot.chat.grid
 _.pause  # imagebot.chat.operators
 _.resume  # imagebot.chat.operators
 _.show_stats  # imagebot.chat.operators
+_.draw_all  # imagebot.chat.triptych
+_.draw_all_styles  # imagebot.chat.triptych
 _.help_reply  # imagebot.flows.telegram_webhook
 _.shortcut_usage  # imagebot.flows.telegram_webhook
 _.start_reply  # imagebot.flows.telegram_webhook

@@ -14,7 +14,7 @@ from typing import Any
 
 from imagebot.config import Settings
 from imagebot.core import quota, texts
-from imagebot.core.jobs import Job, State, claimable, move, updated
+from imagebot.core.jobs import Job, State, claimable, move, set_ready, updated
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.inputs import input_object_name
@@ -38,6 +38,7 @@ class FakeJobs:
     def __init__(self) -> None:
         self.docs: dict[str, Doc] = {}
         self.updates: dict[int, bool] = {}  # update id → finished
+        self.sets: dict[str, Doc] = {}  # sets/<set_id>
         # What admit_job answers (None: admitted); the quota maths is unit-tested on its own.
         self.refusal: quota.Admission | None = None
 
@@ -102,6 +103,24 @@ class FakeJobs:
             return None
         self.docs[job_id]["delivery_claim"] = {"by": claimant, "at": now}
         return self.get_job(job_id)
+
+    def create_set(self, set_id: str, job_ids: list[str], now: datetime) -> None:
+        self.sets.setdefault(set_id, {"jobs": job_ids})
+
+    def claim_set(self, set_id: str, claimant: str, now: datetime, lease: timedelta) -> list[Job] | None:
+        members = self.sets.get(set_id)
+        if members is None or members.get("delivered"):
+            return None
+        jobs = [job for job in map(self.get_job, members["jobs"]) if job is not None]
+        if not set_ready(jobs, members.get("delivery_claim"), claimant, now, lease, set_id):
+            return None
+        members["delivery_claim"] = {"by": claimant, "at": now}
+        return jobs
+
+    def finish_set(self, set_id: str, *, delivered: bool) -> None:
+        members = self.sets[set_id]
+        members.pop("delivery_claim", None)
+        members["delivered"] = members.get("delivered", False) or delivered
 
     def defer_delivery(self, job_id: str, retry_at: datetime, **fields: Any) -> None:
         job = self.docs[job_id]
@@ -299,6 +318,12 @@ class FakeBot:
     def send_photo(self, chat_id: int, photo: Any, **params: Any) -> dict[str, Any]:
         sent = self._record("sendPhoto", chat_id, photo=photo, **params)
         return {**sent, "photo": [{"file_id": f"file-{sent['message_id']}"}]}
+
+    def send_media_group(self, chat_id: int, photos: list[Any], **params: Any) -> list[dict[str, Any]]:
+        sent = self._record("sendMediaGroup", chat_id, photos=photos, **params)
+        first = sent["message_id"]
+        extra = [next(self._ids) for _ in photos[1:]]
+        return [{"message_id": m, "photo": [{"file_id": f"file-{m}"}]} for m in (first, *extra)]
 
     def send_document(self, chat_id: int, data: bytes, **params: Any) -> dict[str, Any]:
         return self._record("sendDocument", chat_id, data=data, **params)

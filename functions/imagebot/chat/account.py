@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from imagebot.core import keyboards, texts
+from imagebot.chat.creation import grid_setting
+from imagebot.core import keyboards, quota, texts
 from imagebot.core.ops import quota_in_mode
 from imagebot.core.styles import label
 from imagebot.core.updates import Button, Command
@@ -18,13 +19,14 @@ HISTORY_SHOWN = 5
 def _style_menu(rt: Services, user_id: int, language: str) -> tuple[str, dict[str, Any]]:
     user = rt.users.get_user(user_id)
     style, aspect = user.get("default_style"), user.get("aspect", "square")
+    candidates = grid_setting(user)
     text = texts.render(
         language,
         "style_menu",
         style=label(style) if style else texts.render(language, "no_style"),
         aspect=texts.render(language, f"aspect_{aspect}"),
-    )
-    return text, keyboards.settings_menu(style, aspect, language)
+    ) + texts.render(language, "style_menu_count", count=texts.render(language, f"count_{candidates}"))
+    return text, keyboards.settings_menu(style, aspect, language, candidates)
 
 
 def show_style_menu(command: Command, rt: Services) -> None:
@@ -40,6 +42,12 @@ def set_default_style(button: Button, rt: Services) -> None:
 
 def set_aspect(button: Button, rt: Services) -> None:
     rt.users.update_user(button.user_id, aspect=button.args[0])
+    _refresh_menu(button, rt)
+
+
+def set_candidates(button: Button, rt: Services) -> None:
+    """/style: one picture or a 2x2 grid at a time, for the prompts that follow."""
+    rt.users.update_user(button.user_id, candidates=int(button.args[0]))
     _refresh_menu(button, rt)
 
 
@@ -106,7 +114,7 @@ def show_limits(command: Command, rt: Services) -> None:
         left=max(0, policy.daily_limit - used),
         hours=seconds // 3600,
         minutes=seconds % 3600 // 60,
-    )
+    ) + texts.render(language, "limits_more", grid_cost=quota.GRID_COST, set_cost=quota.SET_COST)
     rt.bot.send_message(command.chat_id, text)
 
 

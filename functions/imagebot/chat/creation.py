@@ -11,8 +11,10 @@ from google.api_core.exceptions import NotFound
 from imagebot.core import keyboards, texts
 from imagebot.core.jobs import Job, State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.core.ops import Mode
+from imagebot.core.quota import job_cost
 from imagebot.core.updates import Button, Prompt
 from imagebot.core.validation import PromptRejected, validate_request
+from imagebot.core.vocabulary import CANDIDATE_COUNTS
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps import delivery
@@ -44,8 +46,11 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
     # Enhanced for its style: now, or once the style is chosen (a job still waiting for its
     # style is translated now and enhanced when the style is known).
     enhance = True if user.get("enhance") else None
+    candidates = grid_setting(user)
     job = replace(
         job,
+        candidates=candidates,
+        cost=job_cost(candidates),
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         style=style,
@@ -131,18 +136,31 @@ def choose_style(button: Button, asking: Job, rt: Services) -> None:
     publish_validated(job_id, rt)
 
 
+def grid_setting(user: dict[str, object]) -> int:
+    """Pictures at a time the user chose in /style: 1, or a 2x2 grid."""
+    candidates = user.get("candidates", 1)
+    return candidates if candidates in CANDIDATE_COUNTS and isinstance(candidates, int) else 1
+
+
 def draw_again(button: Button, source: Job, rt: Services) -> None:
-    """Again (new seed), another style (new seed), the same seed in another style, or a retry."""
-    source_id = button.args[-1]
+    """Again (new seed), another style (new seed), the same seed in another style, or a retry.
+    A grid is drawn again as a grid, a variation from the same candidate."""
     if not source.prompt:
         stale(button, rt)
         return
+    style = button.args[0] if button.action in ("other", "same") else source.drawing()[1]
+    start(follow_up(button, source, rt, style=style, keep_seed=button.action in ("same", "retry")), rt)
+
+
+def follow_up(button: Button, source: Job, rt: Services, *, style: str, keep_seed: bool) -> Job:
+    """A new job for a button under `source`'s picture: its words, in `style`, with its seed or
+    a new one, as many candidates and from the same input (a variation's candidate) as
+    `source`. Not yet created."""
+    source_id = button.args[-1]
     prompt, source_style, source_seed = source.drawing()
     job_id = job_id_for_update(button.update_id)
-    style = button.args[0] if button.action in ("other", "same") else source_style
-    keep_seed = button.action in ("same", "retry")
     enhance = bool(source.enhance)
-    job = Job(
+    return Job(
         job_id=job_id,
         state=State.RECEIVED,  # until `start` creates it
         update_id=button.update_id,
@@ -164,8 +182,11 @@ def draw_again(button: Button, source: Job, rt: Services) -> None:
         style=style,
         seed=source_seed if keep_seed else seed_for(job_id),
         times={State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
+        candidates=source.candidates,
+        cost=job_cost(source.candidates),
+        input_image=source.input_image,
+        strength=source.strength,
     )
-    start(job, rt)
 
 
 def send_original(button: Button, job: Job, rt: Services) -> None:

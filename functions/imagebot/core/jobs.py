@@ -128,6 +128,13 @@ class Job:
     delivered_message_id: int | None = None
     cached: bool | None = None  # answered from the prompt cache
     durations_ms: dict[str, int] | None = None
+    # More than one picture (issue 16): a 2x2 grid, a variation of a candidate, a set of styles.
+    candidates: int = 1  # GRID_SIZE: a grid drawn in one batch, delivered as one collage
+    input_image: str | None = None  # what it starts from: a photo, or a candidate it varies
+    strength: float | None = None  # img2img strength with input_image; None = the style's own
+    flagged: list[int] | None = None  # a delivered grid's candidates the safety checker blanked
+    cost: int = 1  # pictures charged for this job (quota.job_cost): what a refund gives back
+    set_id: str | None = None  # the set of jobs delivered together as one album (sets/<set_id>)
 
     def drawing(self) -> tuple[str, str, int]:
         """The words, style and seed of a job with all three (validated onwards); ValueError
@@ -211,6 +218,22 @@ def claimable(
     return True
 
 
+def set_ready(
+    jobs: list[Job],
+    claim: Mapping[str, Any] | None,
+    claimant: str,
+    now: datetime,
+    lease: timedelta,
+    set_id: str,
+) -> bool:
+    """Whether a set's album may go out now (JobStore.claim_set, in its transaction): every job
+    has its output recorded or is closed (refused, failed, flagged). Raises DeliveryPending
+    while another attempt's claim on the set is live."""
+    if claim and claim["by"] != claimant and now - claim["at"] < lease:
+        raise DeliveryPending(set_id, "another attempt holds the set", claim["at"] + lease)
+    return bool(jobs) and all(job.output_name or job.state in FINAL for job in jobs)
+
+
 def job_id_for_update(update_id: int) -> str:
     """One Telegram update makes at most one job, so redeliveries find the same job."""
     return f"u{update_id}"
@@ -225,6 +248,12 @@ def seed_for_prompt(prompt: str, negative_prompt: str = "") -> int:
     """A first request's seed comes from its words, so everyone asking for the same picture
     gets the same one, and a popular prompt is drawn once (see cache_key); "Again" draws anew."""
     return int.from_bytes(hashlib.sha256(f"{prompt}\n{negative_prompt}".encode()).digest()[:4], "big")
+
+
+def cacheable(job: Job) -> bool:
+    """Only a plain text-to-image picture is answered from the prompt cache: a grid's buttons
+    need its candidates in the bucket under its own id, and a set is delivered as one album."""
+    return job.candidates == 1 and not job.input_image and not job.set_id
 
 
 def cache_key(job: Job, mode: str) -> str:

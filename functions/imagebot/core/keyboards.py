@@ -70,6 +70,7 @@ def photo_actions(job_id: str, style: str, language: str, *, drawn_as: bool = Fa
                 for other in others
             ],
             [_button(t("button_same_seed", style=label(other)), "same", other, job_id) for other in others],
+            more_pictures(job_id, language),
         ]
     }
 
@@ -78,14 +79,18 @@ def default_styles(current: str | None) -> list[dict[str, str]]:
     return [_button(("✓ " if s == current else "") + label(s), "default", s) for s in STYLES]
 
 
-def settings_menu(style: str | None, aspect: str, language: str) -> dict[str, Any]:
-    """Default style and aspect, the current choices ticked."""
+def settings_menu(style: str | None, aspect: str, language: str, candidates: int = 1) -> dict[str, Any]:
+    """Default style, aspect and pictures at a time, the current choices ticked."""
     return {
         "inline_keyboard": [
             default_styles(style),
             [
                 _button(_ticked(texts.render(language, f"aspect_{a}"), a == aspect), "aspect", a)
                 for a in ASPECTS
+            ],
+            [
+                _button(_ticked(texts.render(language, f"count_{c}"), c == str(candidates)), "count", c)
+                for c in registry.COUNTS
             ],
         ]
     }
@@ -113,3 +118,56 @@ def again(job_id: str, language: str) -> dict[str, Any]:
 
 def retry(job_id: str, language: str) -> dict[str, Any]:
     return {"inline_keyboard": [[_button(texts.render(language, "button_retry"), "retry", job_id)]]}
+
+
+# -- more than one picture (issue 16) ------------------------------------------------------------
+
+
+def more_pictures(job_id: str, language: str) -> list[dict[str, str]]:
+    """Under a photo: four of it (a grid), and all three styles with its seed."""
+    return [
+        _button(texts.render(language, "button_grid"), "grid", job_id),
+        _button(texts.render(language, "button_all_styles"), "all", job_id),
+    ]
+
+
+def grid_actions(job_id: str, language: str, flagged: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Under a 2x2 collage: ⬆n (candidate n alone) and 🔀n (four variations of it) for each
+    candidate that was not flagged, then a new grid and the collage's file."""
+    shown = [n for n in registry.CANDIDATE_NUMBERS if int(n) not in flagged]
+
+    def t(key: str, **values: str) -> str:
+        return texts.render(language, key, **values)
+
+    return {
+        "inline_keyboard": [
+            [_button(t("button_upscale", n=n), "up", n, job_id) for n in shown],
+            [_button(t("button_vary", n=n), "vary", n, job_id) for n in shown],
+            [_button(t("button_again"), "again", job_id), _button(t("button_original"), "file", job_id)],
+        ]
+    }
+
+
+def set_actions(
+    delivered: list[tuple[str, str]], closed: list[tuple[str, str, bool]], language: str
+) -> dict[str, Any]:
+    """After an album of styles (albums carry no buttons): per delivered (job id, style) Again,
+    four variants and its file; per closed (job id, style, flagged) one more try: a new seed
+    for a flagged picture, the same seed for a failed one."""
+
+    def t(key: str, style: str) -> str:
+        return texts.render(language, key, style=label(style))
+
+    rows = [
+        [
+            _button(t("button_set_again", style), "again", job_id),
+            _button(t("button_set_grid", style), "grid", job_id),
+            _button(t("button_set_file", style), "file", job_id),
+        ]
+        for job_id, style in delivered
+    ]
+    rows += [
+        [_button(t("button_set_again", style), "again" if flagged else "retry", job_id)]
+        for job_id, style, flagged in closed
+    ]
+    return {"inline_keyboard": rows}

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from imagebot.core.vocabulary import STYLES
+
 
 @dataclass(frozen=True)
 class QuotaPolicy:
@@ -53,8 +55,26 @@ def _day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
-def admit(state: QuotaState | None, policy: QuotaPolicy, now: float) -> Admission:
-    """Spend one token and one daily job if both are there; otherwise say when to come back."""
+# What a job costs, in pictures of the daily quota and tokens of the bucket. A 2x2 grid is four
+# candidates drawn in one batch: on the L4 figures of docs/BENCHMARKS.md (lcm-4: 3.36 images/s at
+# batch 1, 9.33 at batch 4) a batch of four takes about 1.4x one picture's GPU time, not 4x, so a
+# grid costs 2 pictures (rounded up: the collage and the candidates' storage come on top).
+GRID_COST = 2
+PICTURE_COST = 1
+# All three styles at once are three pictures in three batches (each style its own plan and
+# LoRAs, so nothing is shared): charged as three, once, by the set's first job admitted.
+SET_COST = PICTURE_COST * len(STYLES)
+
+
+def job_cost(candidates: int) -> int:
+    """The pictures a job of `candidates` candidates is charged (1 or a grid)."""
+    return PICTURE_COST if candidates <= 1 else GRID_COST
+
+
+def admit(state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int = PICTURE_COST) -> Admission:
+    """Spend `cost` tokens and `cost` daily pictures if both are there, all at once or nothing;
+    otherwise say when to come back. A cost above the burst takes a full bucket (it could never
+    be admitted otherwise) and still counts `cost` pictures a day."""
     state = state or QuotaState.fresh(policy, now)
     elapsed = max(0.0, now - state.updated_at)
     tokens = min(float(policy.burst), state.tokens + elapsed / policy.refill_seconds)
@@ -65,11 +85,14 @@ def admit(state: QuotaState | None, policy: QuotaPolicy, now: float) -> Admissio
     clock = max(now, state.updated_at)
     refreshed = QuotaState(tokens=tokens, updated_at=clock, day=_day(now), used_today=used_today)
 
-    if used_today >= policy.daily_limit:
+    if used_today + cost > policy.daily_limit:
         midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         wait = (midnight + timedelta(days=1)).timestamp() - now
         return Admission(False, refreshed, "daily", math.ceil(wait))
-    if tokens < 1.0:
-        return Admission(False, refreshed, "rate", math.ceil((1.0 - tokens) * policy.refill_seconds))
-    spent = QuotaState(tokens=tokens - 1.0, updated_at=clock, day=refreshed.day, used_today=used_today + 1)
+    needed = float(min(cost, policy.burst))
+    if tokens < needed:
+        return Admission(False, refreshed, "rate", math.ceil((needed - tokens) * policy.refill_seconds))
+    spent = QuotaState(
+        tokens=tokens - needed, updated_at=clock, day=refreshed.day, used_today=used_today + cost
+    )
     return Admission(True, spent)

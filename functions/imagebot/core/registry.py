@@ -20,9 +20,11 @@ from typing import Any
 
 from imagebot.core import texts
 from imagebot.core.styles import label
-from imagebot.core.vocabulary import ASPECTS, STYLES
+from imagebot.core.vocabulary import ASPECTS, CANDIDATE_COUNTS, GRID_SIZE, STYLES
 
 LANGUAGES = tuple(texts.CATALOGUE)
+CANDIDATE_NUMBERS = tuple(str(n) for n in range(1, GRID_SIZE + 1))  # ⬆n and 🔀n of a grid
+COUNTS = tuple(str(count) for count in CANDIDATE_COUNTS)  # /style: one or four at a time
 
 
 class AnsweredBy(Enum):
@@ -62,11 +64,16 @@ def _style(language: str, args: tuple[str, ...]) -> str:
     return label(args[0])
 
 
+def _first(language: str, args: tuple[str, ...]) -> str:
+    return args[0]
+
+
 W, H = AnsweredBy.WORKER, AnsweredBy.WEBHOOK
 COMMANDS: tuple[Cmd, ...] = (  # in menu order
     Cmd("start", "flows.telegram_webhook.start_reply", H),
     Cmd("help", "flows.telegram_webhook.help_reply", H),
     *(Cmd(style, "flows.telegram_webhook.shortcut_usage", H) for style in STYLES),  # with a prompt: a Prompt
+    Cmd("all", "chat.triptych.draw_all", W),  # the same prompt and seed in every style
     Cmd("style", "chat.account.show_style_menu", W),
     Cmd("limits", "chat.account.show_limits", W),
     Cmd("history", "chat.account.resend_history", W),
@@ -106,6 +113,24 @@ ACTIONS: tuple[Action, ...] = (
         lambda _, args: texts.render(args[0], "language_name") + " ✓",
         "chat.account.set_language",
     ),
+    # -- more than one picture (issue 16) --
+    # /style: one picture or a 2x2 grid at a time
+    Action(
+        "count",
+        (COUNTS,),
+        _say("answer_count", count=lambda language, args: texts.render(language, f"count_{args[0]}")),
+        "chat.account.set_candidates",
+    ),
+    # under a photo: four of the same prompt and style (a grid, new seeds)
+    Action("grid", (None,), _say("answer_grid"), "chat.grid.draw_grid", requester_only=True),
+    # under a grid: candidate n alone, at full size, from the bucket (no GPU, no charge)
+    Action("up", (CANDIDATE_NUMBERS, None), _say("answer_up", n=_first), "chat.grid.send_candidate", True),
+    # under a grid: four variations of candidate n (img2img from it at a low strength)
+    Action(
+        "vary", (CANDIDATE_NUMBERS, None), _say("answer_vary", n=_first), "chat.grid.draw_variations", True
+    ),
+    # under a photo: the same prompt and seed in all three styles, one album
+    Action("all", (None,), _say("answer_all"), "chat.triptych.draw_all_styles", requester_only=True),
 )
 
 _COMMANDS = {command.name: command for command in COMMANDS}

@@ -135,6 +135,41 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "album_limit": "I'll draw only the first {limit} photos of an album.",
         "photo_caption": "<b>{style}</b> · from your photo · seed {seed}",
         "photo_caption_hint": "<b>{style}</b> · from your photo · seed {seed}\n{prompt}",
+        # -- more than one picture (issue 16): the 2x2 grid, its ⬆ and 🔀, all three styles.
+        "help_more": (
+            "\n\n<b>More than one</b>\n"
+            "🔲 4 variants, or /style → four at a time – a 2x2 choice; it counts as {grid_cost} pictures\n"
+            "⬆1–⬆4 – that variant alone, at full size, free · 🔀1–🔀4 – four variations of it\n"
+            "/all and a prompt, or 🎨 All three styles – the same seed in every style ({set_cost} pictures)"
+        ),
+        "limits_more": (
+            "\nA 2x2 grid counts as {grid_cost} pictures, all three styles as {set_cost}; ⬆ is free."
+        ),
+        "cmd_all": "All three styles: /all <prompt>",
+        "style_menu_count": " Pictures: <b>{count}</b>.",
+        "count_1": "One at a time",
+        "count_4": "Four at a time (2x2)",
+        "answer_count": "{count} ✓",
+        "button_grid": "🔲 4 variants",
+        "button_all_styles": "🎨 All three styles",
+        "button_upscale": "⬆{n}",
+        "button_vary": "🔀{n}",
+        "button_set_again": "🔁 {style}",
+        "button_set_grid": "🔲 {style}",
+        "button_set_file": "📄 {style}",
+        "answer_grid": "🔲 Drawing four variants…",
+        "answer_up": "⬆ Sending variant {n}…",
+        "answer_vary": "🔀 Four variations of variant {n}…",
+        "answer_all": "🎨 Drawing all three styles…",
+        "title_grid": "{style}, 4 variants",
+        "title_variation": "{style}, 4 variations of variant {n}",
+        "caption_grid": "<b>{title}</b> · seeds {first}–{last}\n{prompt}",
+        "caption_grid_flagged": "\n<i>Variants {flagged} were flagged as unsafe and left blank.</i>",
+        "candidate_flagged": "Variant {n} was flagged as unsafe: there is nothing to send.",
+        "set_header": "🎨 <b>All three styles</b> · seed {seed}\n{prompt}",
+        "set_missing_flagged": "\n{style} was flagged as unsafe and is left out.",
+        "set_missing_failed": "\n{style} could not be drawn.",
+        "set_none": "\nNone of the three could be drawn. Tap to try a style again.",
     },
     "ru": {
         "language_name": "Русский",
@@ -261,6 +296,41 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "album_limit": "Из альбома я нарисую только первые {limit} фото.",
         "photo_caption": "<b>{style}</b> · по вашему фото · seed {seed}",
         "photo_caption_hint": "<b>{style}</b> · по вашему фото · seed {seed}\n{prompt}",
+        # -- больше одной картинки (issue 16): сетка 2x2, её ⬆ и 🔀, все три стиля.
+        "help_more": (
+            "\n\n<b>Больше одной</b>\n"
+            "🔲 4 варианта или /style → по четыре – выбор из сетки 2x2; считается за {grid_cost} картинки\n"
+            "⬆1–⬆4 – этот вариант отдельно, в полном размере, бесплатно · 🔀1–🔀4 – четыре вариации его\n"
+            "/all и описание или 🎨 Все три стиля – тот же seed во всех стилях ({set_cost} картинки)"
+        ),
+        "limits_more": (
+            "\nСетка 2x2 считается за {grid_cost} картинки, все три стиля – за {set_cost}; ⬆ бесплатно."
+        ),
+        "cmd_all": "Во всех трёх стилях: /all <описание>",
+        "style_menu_count": " Картинок: <b>{count}</b>.",
+        "count_1": "По одной",
+        "count_4": "По четыре (2x2)",
+        "answer_count": "{count} ✓",
+        "button_grid": "🔲 4 варианта",
+        "button_all_styles": "🎨 Все три стиля",
+        "button_upscale": "⬆{n}",
+        "button_vary": "🔀{n}",
+        "button_set_again": "🔁 {style}",
+        "button_set_grid": "🔲 {style}",
+        "button_set_file": "📄 {style}",
+        "answer_grid": "🔲 Рисую четыре варианта…",
+        "answer_up": "⬆ Отправляю вариант {n}…",
+        "answer_vary": "🔀 Четыре вариации варианта {n}…",
+        "answer_all": "🎨 Рисую во всех трёх стилях…",
+        "title_grid": "{style}, 4 варианта",
+        "title_variation": "{style}, 4 вариации варианта {n}",
+        "caption_grid": "<b>{title}</b> · seeds {first}–{last}\n{prompt}",
+        "caption_grid_flagged": "\n<i>Варианты {flagged} фильтр счёл недопустимыми: они пустые.</i>",
+        "candidate_flagged": "Вариант {n} фильтр счёл недопустимым: отправлять нечего.",
+        "set_header": "🎨 <b>Все три стиля</b> · seed {seed}\n{prompt}",
+        "set_missing_flagged": "\n{style}: фильтр счёл рисунок недопустимым, его здесь нет.",
+        "set_missing_failed": "\n{style}: нарисовать не получилось.",
+        "set_none": "\nНи один из трёх не получился. Нажмите, чтобы попробовать стиль снова.",
     },
 }
 

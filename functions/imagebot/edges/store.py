@@ -7,6 +7,7 @@ Protocols of imagebot/ports.py. Every read-modify-write is a transaction.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
 from imagebot.core import pacing, quota, texts
-from imagebot.core.jobs import Job, State, applied, can_move, claimable, move
+from imagebot.core.jobs import Job, State, applied, can_move, claimable, move, set_ready
 from imagebot.core.ops import Ops
 
 Doc = dict[str, Any]
@@ -61,6 +62,9 @@ class _Firestore:
 
     def _user(self, user_id: int) -> firestore.DocumentReference:
         return self._db.collection("users").document(str(user_id))
+
+    def _set(self, set_id: str) -> firestore.DocumentReference:
+        return self._db.collection("sets").document(set_id)
 
 
 class JobStore(_Firestore):
@@ -151,15 +155,33 @@ class JobStore(_Firestore):
                 return applied(job, changes), quota.Admission(
                     False, quota.QuotaState.fresh(policy, now.timestamp()), "paused"
                 )
+            set_ref = self._set(job.set_id) if job.set_id else None
+            members = (set_ref.get(transaction=transaction).to_dict() or {}) if set_ref else {}
             user = user_ref.get(transaction=transaction).to_dict() or {}
             saved = user.get("quota")
-            admission = quota.admit(quota.QuotaState(**saved) if saved else None, policy, now.timestamp())
-            admission, quiet_until = quota.refusal_notice(
-                admission, user.get("refusals_quiet_until", 0.0), now.timestamp()
-            )
-            transaction.set(
-                user_ref, {"quota": vars(admission.state), "refusals_quiet_until": quiet_until}, merge=True
-            )
+            if set_ref is not None and members.get("admission"):
+                # A set is charged once, by its first job admitted: the others follow its answer.
+                admission = _follow_set(members, saved, policy, now)
+            else:
+                cost = job.cost * max(1, len(members.get("jobs", [])))
+                admission = quota.admit(
+                    quota.QuotaState(**saved) if saved else None, policy, now.timestamp(), cost
+                )
+                admission, quiet_until = quota.refusal_notice(
+                    admission, user.get("refusals_quiet_until", 0.0), now.timestamp()
+                )
+                transaction.set(
+                    user_ref,
+                    {"quota": vars(admission.state), "refusals_quiet_until": quiet_until},
+                    merge=True,
+                )
+                if set_ref is not None:
+                    decision = "admitted" if admission.admitted else admission.reason
+                    transaction.set(
+                        set_ref,
+                        {"admission": decision, "retry_after_seconds": admission.retry_after_seconds},
+                        merge=True,
+                    )
             if admission.admitted:
                 # The message that admitted the job sends it on (flows/rate_limit.py), not a duplicate.
                 changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
@@ -196,6 +218,43 @@ class JobStore(_Firestore):
             return job
 
         return attempt(self._db.transaction())
+
+    def create_set(self, set_id: str, job_ids: list[str], now: datetime) -> None:
+        """`sets/<set_id>`: jobs charged once together and delivered as one album. Created
+        before its jobs; a redelivery finds it there."""
+        with contextlib.suppress(AlreadyExists):
+            self._set(set_id).create({"jobs": job_ids, "created_at": now, "expire_at": now + JOB_RETENTION})
+
+    def claim_set(self, set_id: str, claimant: str, now: datetime, lease: timedelta) -> list[Job] | None:
+        """The set's jobs, once every one of them is ready (its output recorded) or closed, if
+        this claimant may deliver them now; None while one is still drawing, or once the set is
+        delivered. One transaction over the set and its jobs: of the finalize events that
+        arrive together, exactly one gets the set. Raises DeliveryPending while another
+        attempt's claim is live."""
+        ref = self._set(set_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> list[Job] | None:
+            members = ref.get(transaction=transaction).to_dict()
+            if members is None or members.get("delivered"):
+                return None
+            jobs = [
+                _job_or_none(self._job(j).get(transaction=transaction).to_dict(), j) for j in members["jobs"]
+            ]
+            present = [job for job in jobs if job is not None]
+            if not set_ready(present, members.get("delivery_claim"), claimant, now, lease, set_id):
+                return None
+            transaction.update(ref, {"delivery_claim": {"by": claimant, "at": now}})
+            return present
+
+        return attempt(self._db.transaction())
+
+    def finish_set(self, set_id: str, *, delivered: bool) -> None:
+        """The set's album is out (`delivered`), or its send failed: the claim released."""
+        changes: Doc = {"delivery_claim": firestore.DELETE_FIELD}
+        if delivered:
+            changes["delivered"] = True
+        self._set(set_id).update(changes)
 
     def defer_delivery(self, job_id: str, retry_at: datetime, **fields: Any) -> None:
         """A send that failed for now: when to try again, what to send (`fields`), and the
@@ -379,6 +438,17 @@ class ConfigStore(_Firestore):
 
     def note_endpoint_failure(self, now: datetime, reason: str) -> None:
         self._db.collection("config").document("gpu_endpoint").set({"failed_at": now, "reason": reason[:500]})
+
+
+def _follow_set(members: Doc, saved: Doc | None, policy: quota.QuotaPolicy, now: datetime) -> quota.Admission:
+    """The answer a set's first job got, for another of its jobs: nothing charged, and a
+    refusal not told again (the first job told it)."""
+    state = quota.QuotaState(**saved) if saved else quota.QuotaState.fresh(policy, now.timestamp())
+    if members["admission"] == "admitted":
+        return quota.Admission(True, state)
+    return quota.Admission(
+        False, state, members["admission"], int(members.get("retry_after_seconds", 0)), tell=False
+    )
 
 
 def _job_or_none(doc: Doc | None, job_id: str) -> Job | None:

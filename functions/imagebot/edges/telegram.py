@@ -202,6 +202,27 @@ class BotApi:
             return self.call("sendPhoto", {**params, "photo": photo})
         return self.call("sendPhoto", params, files={"photo": photo})
 
+    def send_media_group(
+        self,
+        chat_id: int,
+        photos: list[tuple[str, bytes, str, str]],
+        *,
+        reply_to_message_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """An album of 2-10 uploaded photos, each (filename, bytes, content type, caption), in
+        one call; its messages, in order. Albums carry no buttons (Telegram's rule)."""
+        media = [
+            {"type": "photo", "media": f"attach://photo{n}", "caption": caption, "parse_mode": "HTML"}
+            for n, (_, _, _, caption) in enumerate(photos)
+        ]
+        files = {f"photo{n}": (name, data, kind) for n, (name, data, kind, _) in enumerate(photos)}
+        sent: list[dict[str, Any]] = self.call(
+            "sendMediaGroup",
+            {"chat_id": chat_id, "media": media, "reply_parameters": _reply_to(reply_to_message_id)},
+            files=files,
+        )
+        return sent
+
     def send_document(
         self, chat_id: int, data: bytes, *, filename: str, reply_to_message_id: int | None = None
     ) -> dict[str, Any]:

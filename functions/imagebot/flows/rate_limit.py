@@ -8,15 +8,14 @@ import logging
 from imagebot.core import texts
 from imagebot.core.contract import GenerationJob
 from imagebot.core.events import PubSubMessage
-from imagebot.core.jobs import Job, State, cache_key
+from imagebot.core.jobs import Job, State, cache_key, cacheable
 from imagebot.core.ops import Mode, generation_mode, quota_in_mode
 from imagebot.core.routing import GpuRoute, choose_route
-from imagebot.core.styles import label
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
-from imagebot.steps.delivery import DELIVERY_LEASE, remember_quietly, remove_status, send_photo
+from imagebot.steps.delivery import DELIVERY_LEASE, remember_quietly, remove_status, send_photo, title
 from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,11 @@ def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
         log.error("validated message for a job that does not exist", extra=context)
         return
     mode = rt.config.get_ops().mode
-    if current.state == State.VALIDATED and serve_from_cache(current, generation_mode(mode), rt, message_id):
+    if (
+        current.state == State.VALIDATED
+        and cacheable(current)
+        and serve_from_cache(current, generation_mode(mode), rt, message_id)
+    ):
         return
     policy = quota_in_mode(rt.quota_policy, mode)
     job, admission = rt.jobs.admit_job(
@@ -80,6 +83,9 @@ def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
         negative_prompt=job.negative_prompt,
         aspect=job.aspect,
         mode=generation_mode(mode),
+        input_image=job.input_image or "",
+        strength=job.strength,
+        candidates=job.candidates,
     )
     route = choose_gpu_route(mode, rt)
     topic = rt.settings.generation_topic if route == GpuRoute.CLOUD_RUN else rt.settings.vertex_jobs_topic
@@ -87,7 +93,7 @@ def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
     rt.jobs.set_job_fields(
         job_id,
         dispatched_message_id=message_id,
-        cache_key=cache_key(job, generation.mode),
+        cache_key=cache_key(job, generation.mode) if cacheable(job) else None,
         gpu_route=route.value,
     )
     log.info("job queued", extra={**context, "reason": f"route {route.value}"})
@@ -154,7 +160,7 @@ def queue_text(job: Job, rt: Services) -> str:
     position = max(1, rt.jobs.queue_depth())
     wait = texts.wait_text(job.language, position * rt.cache.seconds_per_image(DEFAULT_SECONDS_PER_IMAGE))
     key = "queued_next" if position == 1 else "queued"
-    return texts.render(job.language, key, style=label(job.drawing()[1]), position=position, wait=wait)
+    return texts.render(job.language, key, style=title(job), position=position, wait=wait)
 
 
 def tell_refusal(job: Job, rt: Services) -> None:

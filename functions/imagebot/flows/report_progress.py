@@ -9,12 +9,12 @@ from imagebot.core import keyboards, texts
 from imagebot.core.contract import ProgressEvent
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State
-from imagebot.core.styles import label
 from imagebot.core.vocabulary import FLAGGED
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
+from imagebot.steps.delivery import deliver_set, title
 from imagebot.steps.status import show_status
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,10 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
     if event.state == State.REJECTED:
         # The GPU has rejected the job already (reason "flagged") and acknowledged its message:
         # this is the one place the user hears of it. Again draws a new seed.
-        if job is not None and job.state == State.REJECTED:
+        if job is not None and job.state == State.REJECTED and job.set_id:
+            # One of a set: the set's message says so, once the others are drawn.
+            deliver_set(job.set_id, f"progress-{message.message_id}", rt, context=fields(job_id=job.job_id))
+        elif job is not None and job.state == State.REJECTED:
             language = job.language
             flagged = job.reason == FLAGGED  # the only rejection the GPU makes today
             text = texts.render(language, "rejected_flagged" if flagged else "failed_generic")
@@ -41,7 +44,7 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
         # Already drawn or delivered (the photo beat this message): the status is gone.
         log.info("progress for a job past generating", extra=fields(stage="progress", job_id=event.job_id))
         return
-    show_status(job, texts.render(job.language, "generating", style=label(job.drawing()[1])), rt)
+    show_status(job, texts.render(job.language, "generating", style=title(job)), rt)
     try:
         rt.bot.send_chat_action(job.chat_id, "upload_photo")
     except TelegramError as error:

@@ -18,7 +18,7 @@ from typing import Any
 from google.cloud import pubsub_v1
 
 from imagebot.config import Settings
-from imagebot.core import inbound, keyboards, registry, texts
+from imagebot.core import inbound, keyboards, quota, registry, texts
 from imagebot.core.registry import AnsweredBy
 from imagebot.core.updates import (
     Button,
@@ -166,6 +166,7 @@ def start_reply(command: Command, settings: Settings, language: str) -> dict[str
 
 def help_reply(command: Command, settings: Settings, language: str) -> dict[str, Any]:
     text = texts.render(language, "help", min=settings.prompt_min_chars, max=settings.prompt_max_chars)
+    text += texts.render(language, "help_more", grid_cost=quota.GRID_COST, set_cost=quota.SET_COST)
     return send_message(command.chat_id, text)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from imagebot.core import keyboards, texts
-from imagebot.core.jobs import State
+from imagebot.core.jobs import DeliveryPending, State
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -24,6 +24,9 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
         )
         return
     log.error("job failed", extra=fields(stage="failure", job_id=job_id, reason=reason))
+    if job.set_id:
+        deliver_failed_member(job.set_id, job_id, rt)
+        return
     if not job.chat_id:
         # A document written by hand or by an older version, say: failed, with no one to tell.
         log.error("failed job has no chat to tell", extra=fields(stage="failure", job_id=job_id))
@@ -40,6 +43,18 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
             raise
         # The job is closed already; the user blocked the bot, so there is no one to tell.
         log.warning("apology not delivered: user unreachable", extra=fields(job_id=job_id, error=str(error)))
+
+
+def deliver_failed_member(set_id: str, job_id: str, rt: Services) -> None:
+    """A job of a set failed: the set's message tells of it, with the others' pictures, once
+    they are drawn (this may be the last one the set waited for)."""
+    # Imported here: delivery imports this module (UNREACHABLE), and a set's album is delivery's.
+    from imagebot.steps.delivery import deliver_set
+
+    try:
+        deliver_set(set_id, f"failure-{job_id}", rt, context=fields(stage="failure", job_id=job_id))
+    except DeliveryPending as pending:  # another attempt is sending the set right now
+        log.info("set delivery in flight", extra=fields(stage="failure", job_id=job_id, reason=str(pending)))
 
 
 def close_unreachable(job_id: str | None, error: TelegramError, rt: Services, *, stage: str) -> None:

@@ -15,7 +15,7 @@ def test_style_question_offers_the_three_styles_for_the_job():
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_photo_actions_offer_again_original_and_the_two_other_styles(language):
+def test_photo_actions_offer_again_original_the_two_other_styles_a_grid_and_all_styles(language):
     data = [b["callback_data"] for b in buttons(keyboards.photo_actions("u" + "9" * 20, "ghibli", language))]
     assert data == [
         "again:u99999999999999999999",
@@ -24,6 +24,8 @@ def test_photo_actions_offer_again_original_and_the_two_other_styles(language):
         "other:pixel:u99999999999999999999",
         "same:realistic:u99999999999999999999",
         "same:pixel:u99999999999999999999",
+        "grid:u99999999999999999999",
+        "all:u99999999999999999999",
     ]
 
 
@@ -51,7 +53,18 @@ def test_every_callback_fits_telegrams_64_bytes_and_parses_back():
 
 def test_menus_tick_the_current_choice():
     texts = [b["text"] for b in buttons(keyboards.settings_menu("pixel", "portrait", "en"))]
-    assert texts == ["Ghibli Art", "Realistic", "✓ Pixel Art", "Square", "✓ Portrait", "Landscape"]
+    assert texts == [
+        "Ghibli Art",
+        "Realistic",
+        "✓ Pixel Art",
+        "Square",
+        "✓ Portrait",
+        "Landscape",
+        "✓ One at a time",
+        "Four at a time (2x2)",
+    ]
+    four = [b["text"] for b in buttons(keyboards.settings_menu(None, "square", "ru", candidates=4))]
+    assert four[-2:] == ["По одной", "✓ По четыре (2x2)"]
     assert [b["text"] for b in buttons(keyboards.language_menu("ru"))] == ["English", "✓ Русский"]
 
 
