@@ -136,6 +136,16 @@ resource "google_storage_bucket_iam_member" "failures_reads_outputs" {
   member = local.sa_member["failures"]
 }
 
+# A set of all three styles goes out as one album once its last job is drawn or closed, and the
+# last may be closed by report_progress (flagged) or dispatch_vertex (failed): both then read
+# the others' outputs to send the album (steps/delivery.deliver_set).
+resource "google_storage_bucket_iam_member" "set_closers_read_outputs" {
+  for_each = toset(["progress", "dispatch"])
+  bucket   = google_storage_bucket.images.name
+  role     = "roles/storage.objectViewer"
+  member   = local.sa_member[each.value]
+}
+
 # The smoke test reads its synthetic output by name and removes it: its own objects only, never
 # a user's picture (an IAM condition on the object name). It lists nothing: a list names the
 # bucket, not an object, so a condition on object names cannot admit it.
