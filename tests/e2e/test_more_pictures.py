@@ -135,7 +135,7 @@ def test_all_three_styles_give_one_album_of_three_and_one_buttons_message(telegr
 
 def test_all_three_styles_under_a_photo_keeps_its_seed(telegram):
     chat_id = next(chats)
-    telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/pixel a castle on a hill")
+    telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/pixel a windmill by a canal")
     photo = telegram.wait_for_call("sendPhoto", in_chat(chat_id), timeout=90)
     seed = photo.params["caption"].split("seed ")[1].split("\n")[0]
     press = next(
@@ -149,7 +149,9 @@ def test_all_three_styles_under_a_photo_keeps_its_seed(telegram):
 
 def test_in_a_group_only_the_requester_may_press_the_new_buttons(telegram, gpu_jobs):
     group, requester, other = -next(chats), next(chats), next(chats)
-    telegram.send_text(chat_id=group, user_id=requester, text="/realistic a red tram", chat_type="supergroup")
+    telegram.send_text(
+        chat_id=group, user_id=requester, text="/realistic a yellow ferry at noon", chat_type="supergroup"
+    )
     photo = telegram.wait_for_call("sendPhoto", in_chat(group), timeout=90)
     jobs_sent_to_gpu(gpu_jobs, 1)
     pressed = [

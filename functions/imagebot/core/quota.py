@@ -55,7 +55,7 @@ def _day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
-# What a job costs, in pictures of the daily quota and tokens of the bucket. A 2x2 grid is four
+# What a job costs, in pictures of the daily quota. A 2x2 grid is four
 # candidates drawn in one batch: on the L4 figures of docs/BENCHMARKS.md (lcm-4: 3.36 images/s at
 # batch 1, 9.33 at batch 4) a batch of four takes about 1.4x one picture's GPU time, not 4x, so a
 # grid costs 2 pictures (rounded up: the collage and the candidates' storage come on top).
@@ -72,9 +72,10 @@ def job_cost(candidates: int) -> int:
 
 
 def admit(state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int = PICTURE_COST) -> Admission:
-    """Spend `cost` tokens and `cost` daily pictures if both are there, all at once or nothing;
-    otherwise say when to come back. A cost above the burst takes a full bucket (it could never
-    be admitted otherwise) and still counts `cost` pictures a day."""
+    """Spend one token and `cost` daily pictures if both are there, all at once or nothing;
+    otherwise say when to come back. The bucket paces requests (a grid or a set is one press,
+    one token: spending three would leave a user who just drew a picture waiting a whole refill
+    before "all three styles" could start); the daily quota counts the pictures."""
     state = state or QuotaState.fresh(policy, now)
     elapsed = max(0.0, now - state.updated_at)
     tokens = min(float(policy.burst), state.tokens + elapsed / policy.refill_seconds)
@@ -89,10 +90,7 @@ def admit(state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int =
         midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         wait = (midnight + timedelta(days=1)).timestamp() - now
         return Admission(False, refreshed, "daily", math.ceil(wait))
-    needed = float(min(cost, policy.burst))
-    if tokens < needed:
-        return Admission(False, refreshed, "rate", math.ceil((needed - tokens) * policy.refill_seconds))
-    spent = QuotaState(
-        tokens=tokens - needed, updated_at=clock, day=refreshed.day, used_today=used_today + cost
-    )
+    if tokens < 1.0:
+        return Admission(False, refreshed, "rate", math.ceil((1.0 - tokens) * policy.refill_seconds))
+    spent = QuotaState(tokens=tokens - 1.0, updated_at=clock, day=refreshed.day, used_today=used_today + cost)
     return Admission(True, spent)

@@ -53,7 +53,7 @@ def test_a_set_is_charged_once_for_its_three_pictures(runtime):
     assert [job.state for job, _ in admissions] == [State.QUEUED] * 3
     assert all(admission is not None and admission.admitted for _, admission in admissions)
     saved = runtime.users.get_user(jobs[0].user_id)["quota"]
-    assert saved["used_today"] == quota.SET_COST and saved["tokens"] == 0.0
+    assert saved["used_today"] == quota.SET_COST and saved["tokens"] == 2.0  # one press, one token
 
 
 def test_a_refused_set_is_refused_whole_and_told_once(runtime):

@@ -18,19 +18,18 @@ def test_a_grid_costs_two_pictures_a_set_three_and_a_picture_one():
     assert quota.SET_COST == len(STYLES) == 3
 
 
-def test_a_grid_is_charged_two_tokens_and_two_daily_pictures_at_once():
+def test_a_grid_is_charged_one_token_and_two_daily_pictures_at_once():
     admission = quota.admit(None, POLICY, NOW, cost=quota.GRID_COST)
     assert admission.admitted
-    assert (admission.state.tokens, admission.state.used_today) == (1.0, 2)
+    assert (admission.state.tokens, admission.state.used_today) == (2.0, 2)
 
 
-def test_a_grid_with_one_token_left_is_refused_whole_and_spends_nothing():
-    one_left = quota.QuotaState(tokens=1.0, updated_at=NOW, day="2027-01-15", used_today=2)
-    refused = quota.admit(one_left, POLICY, NOW, cost=quota.GRID_COST)
+def test_a_grid_with_no_token_left_is_refused_whole_and_spends_nothing():
+    empty = quota.QuotaState(tokens=0.5, updated_at=NOW, day="2027-01-15", used_today=2)
+    refused = quota.admit(empty, POLICY, NOW, cost=quota.GRID_COST)
     assert not refused.admitted and refused.reason == "rate"
-    assert refused.retry_after_seconds == 20  # one more token
-    assert (refused.state.tokens, refused.state.used_today) == (1.0, 2)
-    assert quota.admit(one_left, POLICY, NOW).admitted  # a single picture still fits
+    assert refused.retry_after_seconds == 10  # half a token to go
+    assert (refused.state.tokens, refused.state.used_today) == (0.5, 2)
 
 
 def test_a_grid_that_would_pass_the_daily_limit_is_refused():
@@ -39,10 +38,10 @@ def test_a_grid_that_would_pass_the_daily_limit_is_refused():
     assert quota.admit(nine_used, POLICY, NOW).admitted
 
 
-def test_a_cost_above_the_burst_takes_a_full_bucket_and_counts_in_full():
-    economy = quota.QuotaPolicy(burst=1, refill_seconds=20.0, daily_limit=10)
-    admission = quota.admit(None, economy, NOW, cost=quota.SET_COST)
-    assert admission.admitted and admission.state.tokens == 0.0 and admission.state.used_today == 3
+def test_a_set_after_a_picture_still_starts_at_once():
+    one_drawn = quota.admit(None, POLICY, NOW).state
+    admission = quota.admit(one_drawn, POLICY, NOW + 1, cost=quota.SET_COST)
+    assert admission.admitted and admission.state.used_today == 1 + quota.SET_COST
 
 
 def test_the_grid_keyboard_has_upscale_and_variation_for_each_candidate():
