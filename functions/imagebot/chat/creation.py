@@ -48,9 +48,13 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
     if user.get("enhance"):
         job["enhance"] = True  # enhanced for its style: now, or once the style is chosen
     # A job still waiting for its style is translated now and enhanced when the style is known.
-    job["model_prompt"] = model_prompt(
-        request.prompt, job_id, rt, enhance=bool(job.get("enhance") and job["style"]), style=job["style"]
-    )
+    try:
+        job["model_prompt"] = model_prompt(
+            request.prompt, job_id, rt, enhance=bool(job.get("enhance") and job["style"]), style=job["style"]
+        )
+    except PromptRejected as rejected:  # the translation model judged the prompt unsafe
+        refuse(job, rejected, rt)
+        return
     start(job, rt)
 
 
@@ -78,6 +82,16 @@ def refuse(job: dict[str, Any], rejected: PromptRejected, rt: Services) -> None:
     job.update(state=State.REJECTED.value, reason=rejected.reason)
     job["times"][State.REJECTED.value] = rt.now()
     rt.jobs.create_job(job["job_id"], job)
+    tell_rejected(job, rejected, rt)
+
+
+def refuse_validated(job: dict[str, Any], rejected: PromptRejected, rt: Services) -> None:
+    """Refuse a job that already exists (its style was just chosen)."""
+    if rt.jobs.move_job(job["job_id"], State.REJECTED, rt.now(), reason=rejected.reason) is not None:
+        tell_rejected(job, rejected, rt)
+
+
+def tell_rejected(job: dict[str, Any], rejected: PromptRejected, rt: Services) -> None:
     log.info("prompt rejected", extra=fields(stage="validate", job_id=job["job_id"], reason=rejected.reason))
     text = texts.render(job["language"], f"rejected_{rejected.reason}", limit=rejected.limit)
     rt.bot.send_message(job["chat_id"], text, reply_to_message_id=job["message_id"])
@@ -122,7 +136,11 @@ def choose_style(button: Button, rt: Services) -> None:
             log.info("style press on a job that already has one", extra=context)
             return
     if job.get("enhance"):
-        rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
+        try:
+            rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
+        except PromptRejected as rejected:  # an English prompt meets the model only now
+            refuse_validated(job, rejected, rt)
+            return
     publish_validated(job_id, rt)
 
 
@@ -153,7 +171,11 @@ def draw_again(button: Button, source: dict[str, Any], rt: Services) -> None:
         "times": {State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
     }
     if job["enhance"] and style != source["style"]:
-        job["model_prompt"] = enhanced_for(source, style, job_id, rt)
+        try:
+            job["model_prompt"] = enhanced_for(source, style, job_id, rt)
+        except PromptRejected as rejected:
+            refuse(job, rejected, rt)
+            return
     start(job, rt)
 
 
