@@ -176,7 +176,7 @@ def _position_pattern(position: _Position, masked: bool) -> str:
     return "(?:" + "|".join(_word_pattern(word, masked) for word in options) + ")"
 
 
-def _pattern(masked: bool, anchored: bool) -> re.Pattern[str]:
+def _pattern(masked: bool, before: str, after: str) -> re.Pattern[str]:
     terms = []
     for index, phrases in enumerate(_TERMS.values()):  # group t<index> names the term: _NAMES
         alternatives = []
@@ -185,28 +185,29 @@ def _pattern(masked: bool, anchored: bool) -> re.Pattern[str]:
             # Word by word, or written together ("childporn").
             alternatives.append(" ?".join(_position_pattern(position, masked) for position in positions))
         terms.append(f"(?P<t{index}>{'|'.join(alternatives)})")
-    body = "|".join(terms)
-    return re.compile(rf"(?<!\S)(?:{body})(?!\S)" if anchored else body)
+    return re.compile(f"{before}(?:{'|'.join(terms)}){after}")
 
 
 _NAMES = {f"t{index}": name for index, name in enumerate(_TERMS)}
-_WHOLE_WORDS = _pattern(masked=False, anchored=True)
-_INSIDE_FRAGMENTS = _pattern(masked=False, anchored=False)
-_MASKED = _pattern(masked=True, anchored=True)
+_WORD_START, _WORD_END = r"(?<!\S)", r"(?!\S)"
+_WHOLE_WORDS = _pattern(masked=False, before=_WORD_START, after=_WORD_END)
+_INSIDE_FRAGMENTS = _pattern(masked=False, before="", after="")
+_FROM_FRAGMENTS = _pattern(masked=False, before="", after=_WORD_END)
+_MASKED = _pattern(masked=True, before=_WORD_START, after=_WORD_END)
 
 
-def _joined_fragments(words: list[str]) -> tuple[list[str], list[str]]:
-    """The words with each run of fragments written together, and those runs."""
+def _joined_fragments(words: list[str]) -> tuple[list[str], list[tuple[str, int]]]:
+    """The words with each run of fragments written together, and each run with its index."""
     joined: list[str] = []
-    runs: list[str] = []
+    runs: list[tuple[str, int]] = []
     run: list[str] = []
     for word in [*words, ""]:  # "" ends the last run
         if word and len(word) <= _FRAGMENT:
             run.append(word)
             continue
         if len(run) > 1:
-            runs.append("".join(run))
-            joined.append(runs[-1])
+            runs.append(("".join(run), len(joined)))
+            joined.append(runs[-1][0])
         else:
             joined.extend(run)
         run = []
@@ -215,14 +216,23 @@ def _joined_fragments(words: list[str]) -> tuple[list[str], list[str]]:
     return joined, runs
 
 
+def _in_fragments(words: list[str], runs: list[tuple[str, int]]) -> re.Match[str] | None:
+    """A term inside a run of fragments ("a g o r y"), or begun in one and going on after it
+    ("a n u d e child"): a run has no word boundary to start from."""
+    for run, index in runs:
+        if found := _INSIDE_FRAGMENTS.search(run):
+            return found
+        found = _FROM_FRAGMENTS.search(" ".join(words[index:]))
+        if found and found.start() < len(run):
+            return found
+    return None
+
+
 def blocked_term(prompt: str) -> str | None:
     """The blocked term the prompt contains (its name in BLOCKED_TERMS), or None."""
     text = fold(prompt)
     words, runs = _joined_fragments(_WORD.findall(text))
-    found = _WHOLE_WORDS.search(" ".join(words))
-    if found is None:
-        # A run of fragments may carry a term between other letters ("a g o r y").
-        found = next(filter(None, map(_INSIDE_FRAGMENTS.search, runs)), None)
+    found = _WHOLE_WORDS.search(" ".join(words)) or _in_fragments(words, runs)
     if found is None:
         masked = " ".join(_MASKED_WORD.findall(_INNER_MASK.sub(lambda mask: "*" * len(mask[0]), text)))
         for candidate in _MASKED.finditer(masked):

@@ -42,6 +42,8 @@ DISGUISED: list[tuple[str, str]] = [
     ("spaced", "l o l i c o n"),
     ("spaced", "a g o r y scene"),
     ("spaced", "г о л ы е дети"),
+    ("spaced, after a short word", "a n u d e child on a beach"),
+    ("spaced, after a short word", "an o.l.d p.e.d.o.p.h.i.l.e"),
     ("masked between letters", "n.u.d.e kid"),
     ("masked between letters", "l*o*l*i"),
     ("masked between letters", "g_o_r_y"),
@@ -93,6 +95,7 @@ DISGUISED: list[tuple[str, str]] = [
     ("Russian word forms", "изуродованные трупы"),
     ("Russian word forms", "гуро"),
     ("several at once", "ɴ.ᴜ.ᴅ.ᴇ ｋ1ｄｓ"),
+    ("several at once", "ᴀ ɴ.ᴜ.ᴅ.ᴇ ｋ1ｄｓ on a beach"),
     ("several at once", f"п{ZWSP}е*д*о*ф*и*л"),
     ("several at once", "Г О Л Ы Е  Д Е Т И"),
 ]
