@@ -21,7 +21,8 @@ What a look-alike cannot walk around:
 - Word forms: each term is written as stems with the endings they take (English plurals and
   verb forms, Russian cases and genders), not as one spelling.
 - Spacing and masking: a term written in fragments of one or two characters ("n u d e",
-  "l.o.l.i", "n*u*d*e"), or with a few of its letters masked ("p*dophile", "n_de ch_ld").
+  "l.o.l.i", "n*u*d*e"), with a few of its letters masked ("p*dophile", "n_de ch_ld"), or
+  with a letter stretched ("gooory").
 - Phrases word by word, or written together ("childporn").
 Words are matched whole, so an innocent word that contains a term (a "lolipop") passes.
 """
@@ -78,11 +79,17 @@ def _en(*stems: str) -> _Word:
 
 
 # Who: children, in English and Russian.
+# Who: children, in English and Russian. Teenagers and school pupils too: with sexual content
+# the bot does not guess at an age.
 _MINOR = (
-    _en("child", "children", "kid", "kiddie", "minor", "preteen", "underage"),
+    _en("child", "children", "kid", "kiddie", "kiddo", "minor", "preteen", "underage", "toddler"),
+    _en("teen", "teenage", "teenager", "schoolgirl", "schoolboy"),
     _Word(("дет",), ("и", "ей", "ям", "ьми", "ях")),  # дети, детей, детьми
+    _Word(("детк", "деток"), ("", "и", "ам", "ами", "ах")),  # детки
     _Word(("ребен",), ("ок", "ка", "ку", "ком", "ке")),  # ребёнок, ребёнка (ё folds to е)
-    _Word(("малолетк",), ("а", "и", "у", "ой", "е", "ам", "ами", "ах")),
+    _Word(("малолетк", "школьниц"), ("а", "ы", "и", "у", "ой", "е", "ам", "ами", "ах")),
+    _Word(("подрост",), ("ок", "ка", "ку", "ком", "ке", "ки", "ков", "кам", "ками", "ках")),
+    _Word(("школьник", "малыш"), _RU_NOUN),
 )
 _MINOR_ADJ = (_Word(("детск", "малолетн", "несовершеннолетн"), _RU_ADJ),)  # детское, малолетняя
 # What: sexual content or nudity (of a minor only: see above).
@@ -151,6 +158,8 @@ _INNER_MASK = re.compile(r"(?<=[^\W_])[*._\-#?]+(?=[^\W_])")
 _MASKED_WORD = re.compile(r"\**[^\W_]+(?:\*+[^\W_]+)*\**")
 # A masked word must show at least twice as many letters as it hides: "****" is no "gory".
 _SHOWN_PER_MASKED = 2
+# A letter stretched three times or more is read once ("gooory"); no term has a letter thrice.
+_STRETCHED = re.compile(r"(\w)\1{2,}")
 
 
 def fold(text: str) -> str:
@@ -231,6 +240,13 @@ def _in_fragments(words: list[str], runs: list[tuple[str, int]]) -> re.Match[str
 def blocked_term(prompt: str) -> str | None:
     """The blocked term the prompt contains (its name in BLOCKED_TERMS), or None."""
     text = fold(prompt)
+    found = _find(text)
+    if found is None and _STRETCHED.search(text):
+        found = _find(_STRETCHED.sub(r"\1", text))  # "gooory"
+    return None if found is None or found.lastgroup is None else _NAMES[found.lastgroup]
+
+
+def _find(text: str) -> re.Match[str] | None:
     words, runs = _joined_fragments(_WORD.findall(text))
     found = _WHOLE_WORDS.search(" ".join(words)) or _in_fragments(words, runs)
     if found is None:
@@ -238,9 +254,8 @@ def blocked_term(prompt: str) -> str | None:
         for candidate in _MASKED.finditer(masked):
             hidden = candidate[0].count("*")
             if len(candidate[0].replace(" ", "")) - hidden >= _SHOWN_PER_MASKED * hidden:
-                found = candidate
-                break
-    return None if found is None or found.lastgroup is None else _NAMES[found.lastgroup]
+                return candidate
+    return found
 
 
 def is_blocked(prompt: str) -> bool:
