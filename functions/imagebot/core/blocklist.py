@@ -158,6 +158,8 @@ _INNER_MASK = re.compile(r"(?<=[^\W_])[*._\-#?]+(?=[^\W_])")
 _MASKED_WORD = re.compile(r"\**[^\W_]+(?:\*+[^\W_]+)*\**")
 # A masked word must show at least twice as many letters as it hides: "****" is no "gory".
 _SHOWN_PER_MASKED = 2
+# Longer than any term's longest form, folded (a test checks it).
+_LONGEST_TERM = 80
 # A letter stretched three times or more is read once ("gooory"); no term has a letter thrice.
 _STRETCHED = re.compile(r"(\w)\1{2,}")
 
@@ -205,34 +207,38 @@ _FROM_FRAGMENTS = _pattern(masked=False, before="", after=_WORD_END)
 _MASKED = _pattern(masked=True, before=_WORD_START, after=_WORD_END)
 
 
-def _joined_fragments(words: list[str]) -> tuple[list[str], list[tuple[str, int]]]:
-    """The words with each run of fragments written together, and each run with its index."""
+def _joined_fragments(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """The words, each run of fragments written together, as one text; and where the runs are."""
     joined: list[str] = []
-    runs: list[tuple[str, int]] = []
+    runs: list[tuple[int, int]] = []
+    at = 0  # where the next word starts in the text
     run: list[str] = []
     for word in [*words, ""]:  # "" ends the last run
         if word and len(word) <= _FRAGMENT:
             run.append(word)
             continue
-        if len(run) > 1:
-            runs.append(("".join(run), len(joined)))
-            joined.append(runs[-1][0])
-        else:
-            joined.extend(run)
+        for part in ["".join(run)] if len(run) > 1 else run:
+            if len(run) > 1:
+                runs.append((at, at + len(part)))
+            joined.append(part)
+            at += len(part) + 1
         run = []
         if word:
             joined.append(word)
-    return joined, runs
+            at += len(word) + 1
+    return " ".join(joined), runs
 
 
-def _in_fragments(words: list[str], runs: list[tuple[str, int]]) -> re.Match[str] | None:
+def _in_fragments(text: str, runs: list[tuple[int, int]]) -> re.Match[str] | None:
     """A term inside a run of fragments ("a g o r y"), or begun in one and going on after it
     ("a n u d e child"): a run has no word boundary to start from."""
-    for run, index in runs:
-        if found := _INSIDE_FRAGMENTS.search(run):
+    for start, end in runs:
+        if found := _INSIDE_FRAGMENTS.search(text, start, end):
             return found
-        found = _FROM_FRAGMENTS.search(" ".join(words[index:]))
-        if found and found.start() < len(run):
+        # Only as far as the longest term could reach, cut at a word's end.
+        reach = text.find(" ", end + _LONGEST_TERM)
+        found = _FROM_FRAGMENTS.search(text, start, len(text) if reach < 0 else reach)
+        if found and found.start() < end:
             return found
     return None
 
@@ -248,7 +254,7 @@ def blocked_term(prompt: str) -> str | None:
 
 def _find(text: str) -> re.Match[str] | None:
     words, runs = _joined_fragments(_WORD.findall(text))
-    found = _WHOLE_WORDS.search(" ".join(words)) or _in_fragments(words, runs)
+    found = _WHOLE_WORDS.search(words) or _in_fragments(words, runs)
     if found is None:
         masked = " ".join(_MASKED_WORD.findall(_INNER_MASK.sub(lambda mask: "*" * len(mask[0]), text)))
         for candidate in _MASKED.finditer(masked):

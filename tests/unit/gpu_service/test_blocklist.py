@@ -48,3 +48,20 @@ def test_whole_words_only() -> None:
     assert blocked_term("a lolipop") is None
     assert blocked_term("Edward Gorey") is None
     assert blocked_term("") is None
+
+
+def test_no_form_of_a_term_is_longer_than_the_reach_of_a_search_from_fragments() -> None:
+    # The blocklist's own tables: the bound is theirs to keep.
+    from gpu_service import blocklist
+
+    def longest(word: blocklist._Word) -> int:
+        return max(len(fold(stem + ending)) for stem in word.stems for ending in word.endings)
+
+    def options(position: blocklist._Position) -> tuple[blocklist._Word, ...]:
+        return (position,) if isinstance(position, blocklist._Word) else position
+
+    for phrases in blocklist._TERMS.values():
+        for phrase in phrases:
+            positions = (phrase,) if isinstance(phrase, blocklist._Word) else phrase
+            reach = sum(max(map(longest, options(p))) + 1 for p in positions)
+            assert reach < blocklist._LONGEST_TERM
