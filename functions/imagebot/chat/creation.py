@@ -52,9 +52,13 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
         aspect=user.get("aspect", "square"),
         seed=seed_for_prompt(request.prompt, request.negative_prompt),
         enhance=enhance,
-        model_prompt=model_prompt(request.prompt, job_id, rt, enhance=bool(enhance and style), style=style),
     )
-    start(job, rt)
+    try:
+        drawn = model_prompt(request.prompt, job_id, rt, enhance=bool(enhance and style), style=style)
+    except PromptRejected as rejected:  # the translation model judged the prompt unsafe
+        refuse(job, rejected, rt)
+        return
+    start(replace(job, model_prompt=drawn), rt)
 
 
 def model_prompt(
@@ -76,7 +80,16 @@ def enhanced_for(job: Job, style: str, job_id: str, rt: Services) -> str:
 
 
 def refuse(job: Job, rejected: PromptRejected, rt: Services) -> None:
-    job = rt.jobs.create_job(born(job, State.REJECTED, rt, reason=rejected.reason))
+    tell_rejected(rt.jobs.create_job(born(job, State.REJECTED, rt, reason=rejected.reason)), rejected, rt)
+
+
+def refuse_validated(job: Job, rejected: PromptRejected, rt: Services) -> None:
+    """Refuse a job that already exists (its style was just chosen)."""
+    if rt.jobs.move_job(job.job_id, State.REJECTED, rt.now(), reason=rejected.reason) is not None:
+        tell_rejected(job, rejected, rt)
+
+
+def tell_rejected(job: Job, rejected: PromptRejected, rt: Services) -> None:
     log.info("prompt rejected", extra=fields(stage="validate", job_id=job.job_id, reason=rejected.reason))
     text = texts.render(job.language, f"rejected_{rejected.reason}", limit=rejected.limit)
     rt.bot.send_message(job.chat_id, text, reply_to_message_id=job.message_id)
@@ -127,7 +140,11 @@ def choose_style(button: Button, asking: Job, rt: Services) -> None:
             return
         job = asking
     if job.enhance:
-        rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
+        try:
+            rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
+        except PromptRejected as rejected:  # an English prompt meets the model only now
+            refuse_validated(job, rejected, rt)
+            return
     publish_validated(job_id, rt)
 
 
@@ -152,12 +169,8 @@ def draw_again(button: Button, source: Job, rt: Services) -> None:
         message_id=source.message_id,  # the photo answers the original prompt
         language=rt.users.language_of(button.user_id, button.language_code),
         prompt=prompt,
-        # Translated once, drawn again; enhanced anew for another style.
-        model_prompt=(
-            enhanced_for(source, style, job_id, rt)
-            if enhance and style != source_style
-            else (prompt if source.model_prompt is None else source.model_prompt)
-        ),
+        # Translated once, drawn again; enhanced anew for another style (below).
+        model_prompt=prompt if source.model_prompt is None else source.model_prompt,
         enhance=enhance,
         negative_prompt=source.negative_prompt,
         aspect=source.aspect,
@@ -165,6 +178,12 @@ def draw_again(button: Button, source: Job, rt: Services) -> None:
         seed=source_seed if keep_seed else seed_for(job_id),
         times={State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
     )
+    if enhance and style != source_style:
+        try:
+            job = replace(job, model_prompt=enhanced_for(source, style, job_id, rt))
+        except PromptRejected as rejected:
+            refuse(job, rejected, rt)
+            return
     start(job, rt)
 
 
