@@ -90,6 +90,7 @@ class Job:
     user_id: int = 0
     update_id: int | None = None
     message_id: int | None = None  # the prompt's message, which the photo answers
+    message_thread_id: int | None = None  # the prompt's forum topic: every answer goes there
     language: str = DEFAULT_LANGUAGE
     times: dict[str, datetime] = field(default_factory=dict)  # when each state was reached
     expire_at: datetime | None = None  # the TTL policy's (JobStore.create_job)

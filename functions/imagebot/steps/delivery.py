@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.events import StorageObject
 from imagebot.core.jobs import Job, State, delivery_retry_delay, stage_durations
 from imagebot.core.styles import label
@@ -140,10 +141,9 @@ def send_photo(job: Job, rt: Services, *, photo: tuple[str, bytes, str] | str) -
     Telegram file id when the picture was drawn before."""
     language = job.language
     return rt.bot.send_photo(
-        job.chat_id,
+        AnswerTo.of_job(job),
         photo,
         caption=photo_caption(job),
-        reply_to_message_id=job.message_id,
         reply_markup=keyboards.photo_actions(
             job.job_id, job.drawing()[1], language, drawn_as=drawn_differently(job)
         ),

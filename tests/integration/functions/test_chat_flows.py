@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from google.cloud import storage
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import State, seed_for
 from imagebot.core.ops import Mode, Ops
 from imagebot.core.updates import Button, Command, Prompt, encode_event
@@ -122,7 +123,7 @@ def test_history_resends_the_latest_photos_by_file_id_without_drawing(runtime, t
     photo = png(32, 32, "navy")
     file_ids = []
     for n in range(2):
-        sent = runtime.bot.send_photo(user, ("p.png", photo, "image/png"), caption="x")
+        sent = runtime.bot.send_photo(AnswerTo(user), ("p.png", photo, "image/png"), caption="x")
         file_ids.append(sent["photo"][-1]["file_id"])
         runtime.users.add_to_history(
             user, {"job_id": f"h{n}", "file_id": file_ids[-1], "style": "ghibli", "prompt": f"picture {n}"}
