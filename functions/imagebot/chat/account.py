@@ -124,10 +124,12 @@ def resend_history(command: Command, rt: Services) -> None:
         rt.bot.send_message(AnswerTo.of_event(command), texts.render(language, "history_empty"))
         return
     for entry in reversed(history):  # oldest first, so the newest ends up at the bottom
+        negative = entry.get("negative_prompt") or ""
         caption = texts.render(
             language,
-            "history_caption",
+            "history_caption_negative" if negative else "history_caption",
             style=label(entry["style"]),
             prompt=texts.shorten(entry["prompt"], 700),
+            negative=texts.shorten(negative, 200),
         )
         rt.bot.send_photo(AnswerTo.of_event(command), entry["file_id"], caption=caption)

@@ -125,6 +125,8 @@ def remember(job: Job, rt: Services) -> None:
             "file_id": job.photo_file_id,
             "style": job.style,
             "prompt": job.prompt,
+            # What the caption said was left out: the picture is the same, so is its caption.
+            "negative_prompt": job.negative_prompt if job.negative_applied else "",
         }
         rt.users.add_to_history(job.user_id, entry)
         if job.cache_key:

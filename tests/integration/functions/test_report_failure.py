@@ -56,4 +56,4 @@ def test_a_dead_lettered_prompt_becomes_a_failed_job_with_an_apology(runtime, te
     )
     job = runtime.jobs.get_job(f"u{prompt.update_id}")
     assert job.state == State.FAILED
-    assert telegram.calls("sendMessage")[-1].params["text"].startswith("Что-то пошло не так")
+    assert telegram.calls("sendMessage")[-1].params["text"].startswith("Извините, что-то пошло не так")

@@ -68,7 +68,10 @@ def test_a_flagged_picture_is_told_plainly_in_the_users_language_with_again(runt
 
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["message_id"] == status_id
-    assert edit.params["text"] == "Рисунок не отправлен: фильтр счёл его недопустимым. Нажмите 🔁 Ещё раз."
+    assert edit.params["text"] == (
+        "Эту картинку я отправить не могу: фильтр счёл её недопустимой. "
+        "Нажмите 🔁 Ещё раз, чтобы нарисовать другую."
+    )
     markup = edit.params["reply_markup"]
     (button,) = (json.loads(markup) if isinstance(markup, str) else markup)["inline_keyboard"][0]
     assert button["text"] == "🔁 Ещё раз" and job_id in button["callback_data"]
