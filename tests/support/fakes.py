@@ -15,7 +15,7 @@ from typing import Any
 from imagebot.config import Settings
 from imagebot.core import quota, texts
 from imagebot.core.answer_to import AnswerTo
-from imagebot.core.jobs import Job, State, claimable, move, updated
+from imagebot.core.jobs import Job, State, apology_claimable, claimable, move, updated
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.inputs import input_object_name
@@ -111,6 +111,15 @@ class FakeJobs:
 
     def release_delivery(self, job_id: str) -> None:
         self.docs[job_id].pop("delivery_claim", None)
+
+    def claim_apology(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Job | None:
+        if not apology_claimable(self.get_job(job_id), claimant, now, lease):
+            return None
+        self.docs[job_id]["delivery_claim"] = {"by": claimant, "at": now}
+        return self.get_job(job_id)
+
+    def apologies_due(self, now: datetime) -> list[Job]:
+        return [job for job in self._all() if job.apology_retry_at and job.apology_retry_at <= now]
 
     def queue_depth(self) -> int:
         return len(self.jobs_in_states((State.QUEUED, State.GENERATING)))
