@@ -125,9 +125,10 @@ def remember(job: Job, rt: Services) -> None:
             "file_id": job.photo_file_id,
             "style": job.style,
             "prompt": job.prompt,
-            # What the caption said was left out: the picture is the same, so is its caption.
-            "negative_prompt": job.negative_prompt if job.negative_applied else "",
         }
+        if job.negative_prompt and job.negative_applied:
+            # What the caption said was left out: the picture is the same, so is its caption.
+            entry["negative_prompt"] = job.negative_prompt
         rt.users.add_to_history(job.user_id, entry)
         if job.cache_key:
             rt.cache.remember_photo(job.cache_key, job.photo_file_id, job.job_id, rt.now())
