@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from google.api_core.exceptions import NotFound
 
 from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.core.ops import Mode
 from imagebot.core.updates import Button, Prompt
@@ -32,6 +33,7 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
         chat_id=event.chat_id,
         user_id=event.user_id,
         message_id=event.message_id,
+        message_thread_id=event.message_thread_id,
         language=texts.user_language(user.get("language"), event.language_code),
         times={State.RECEIVED.value: datetime.fromtimestamp(event.received_at, UTC)},
     )
@@ -92,7 +94,7 @@ def refuse_validated(job: Job, rejected: PromptRejected, rt: Services) -> None:
 def tell_rejected(job: Job, rejected: PromptRejected, rt: Services) -> None:
     log.info("prompt rejected", extra=fields(stage="validate", job_id=job.job_id, reason=rejected.reason))
     text = texts.render(job.language, f"rejected_{rejected.reason}", limit=rejected.limit)
-    rt.bot.send_message(job.chat_id, text, reply_to_message_id=job.message_id)
+    rt.bot.send_message(AnswerTo.of_job(job), text)
 
 
 def born(job: Job, state: State, rt: Services, *, reason: str | None = None) -> Job:
@@ -112,10 +114,7 @@ def start(job: Job, rt: Services) -> None:
             job.language, "choose_style", prompt=texts.shorten(prompt, QUESTION_PROMPT_CHARS)
         )
         sent = rt.bot.send_message(
-            job.chat_id,
-            question,
-            reply_markup=keyboards.style_question(job.job_id),
-            reply_to_message_id=job.message_id,
+            AnswerTo.of_job(job), question, reply_markup=keyboards.style_question(job.job_id)
         )
         rt.jobs.set_job_fields(job.job_id, status_message_id=sent["message_id"])
         log.info("asked for a style", extra=fields(stage="validate", job_id=job.job_id))
@@ -167,6 +166,7 @@ def draw_again(button: Button, source: Job, rt: Services) -> None:
         chat_id=source.chat_id,
         user_id=source.user_id,
         message_id=source.message_id,  # the photo answers the original prompt
+        message_thread_id=source.message_thread_id,
         language=rt.users.language_of(button.user_id, button.language_code),
         prompt=prompt,
         # Translated once, drawn again; enhanced anew for another style (below).
@@ -193,21 +193,13 @@ def send_original(button: Button, job: Job, rt: Services) -> None:
         stale(button, rt)
         return
     language = rt.users.language_of(button.user_id, button.language_code)
+    to_photo = AnswerTo.of_job(job).quoting(job.delivered_message_id)
     try:
         data = rt.download(rt.settings.images_bucket, job.output_name)
     except NotFound:  # the bucket's lifecycle rule removed it
-        rt.bot.send_message(
-            job.chat_id,
-            texts.render(language, "file_gone"),
-            reply_to_message_id=job.delivered_message_id,
-        )
+        rt.bot.send_message(to_photo, texts.render(language, "file_gone"))
         return
-    rt.bot.send_document(
-        job.chat_id,
-        data,
-        filename=job.output_name.rsplit("/", 1)[-1],
-        reply_to_message_id=job.delivered_message_id,
-    )
+    rt.bot.send_document(to_photo, data, filename=job.output_name.rsplit("/", 1)[-1])
 
 
 def show_drawn_as(button: Button, job: Job, rt: Services) -> None:
@@ -223,4 +215,4 @@ def stale(button: Button, rt: Services) -> None:
         "button on a job that cannot serve it", extra=fields(update_id=button.update_id, reason=button.action)
     )
     language = rt.users.language_of(button.user_id, button.language_code)
-    rt.bot.send_message(button.chat_id, texts.render(language, "answer_stale"))
+    rt.bot.send_message(AnswerTo.of_event(button), texts.render(language, "answer_stale"))

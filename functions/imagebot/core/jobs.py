@@ -90,6 +90,7 @@ class Job:
     user_id: int = 0
     update_id: int | None = None
     message_id: int | None = None  # the prompt's message, which the photo answers
+    message_thread_id: int | None = None  # the prompt's forum topic: every answer goes there
     language: str = DEFAULT_LANGUAGE
     times: dict[str, datetime] = field(default_factory=dict)  # when each state was reached
     expire_at: datetime | None = None  # the TTL policy's (JobStore.create_job)
@@ -127,6 +128,10 @@ class Job:
     photo_file_id: str | None = None
     delivered_message_id: int | None = None
     cached: bool | None = None  # answered from the prompt cache
+    # An apology owed (steps/failure.py): set with the move to failed, cleared once it is out;
+    # while set, the sweep tries it when due, with the delivery's backoff (and its claim).
+    apology_retry_at: datetime | None = None
+    apology_attempts: int = 0
     durations_ms: dict[str, int] | None = None
 
     def drawing(self) -> tuple[str, str, int]:
@@ -209,6 +214,15 @@ def claimable(
     if due_only and retry_at is not None and now < retry_at:
         raise DeliveryPending(job_id, "the next try is not due", retry_at)
     return True
+
+
+def apology_claimable(job: Job | None, claimant: str, now: datetime, lease: timedelta) -> bool:
+    """Whether `claimant` may send the job's owed apology now (JobStore.claim_apology, in its
+    transaction): a failed job whose apology is due, and no other attempt's live claim on it."""
+    if job is None or job.state != State.FAILED or job.apology_retry_at is None or now < job.apology_retry_at:
+        return False
+    claim = job.delivery_claim
+    return not (claim and claim.by != claimant and now - claim.at < lease)
 
 
 def job_id_for_update(update_id: int) -> str:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.events import StorageObject
 from imagebot.core.jobs import Job, State, delivery_retry_delay, stage_durations
 from imagebot.core.styles import label
@@ -125,6 +126,9 @@ def remember(job: Job, rt: Services) -> None:
             "style": job.style,
             "prompt": job.prompt,
         }
+        if job.negative_prompt and job.negative_applied:
+            # What the caption said was left out: the picture is the same, so is its caption.
+            entry["negative_prompt"] = job.negative_prompt
         rt.users.add_to_history(job.user_id, entry)
         if job.cache_key:
             rt.cache.remember_photo(job.cache_key, job.photo_file_id, job.job_id, rt.now())
@@ -140,10 +144,9 @@ def send_photo(job: Job, rt: Services, *, photo: tuple[str, bytes, str] | str) -
     Telegram file id when the picture was drawn before."""
     language = job.language
     return rt.bot.send_photo(
-        job.chat_id,
+        AnswerTo.of_job(job),
         photo,
         caption=photo_caption(job),
-        reply_to_message_id=job.message_id,
         reply_markup=keyboards.photo_actions(
             job.job_id, job.drawing()[1], language, drawn_as=drawn_differently(job)
         ),

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Mode, Ops
 from imagebot.core.updates import Button, Command, Prompt, encode_event
@@ -235,7 +236,7 @@ def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(t
     prompt = f"кот в космос {next(ids)}"
     job = send_prompt(translating, prompt)
     photo = translating.bot.send_photo(
-        chat_id,
+        AnswerTo(chat_id),
         ("cat.png", png(8, 8, "orange"), "image/png"),
         caption="ghibli",
         reply_markup=keyboards.photo_actions(job.job_id, "ghibli", "ru", drawn_as=True),
