@@ -42,7 +42,7 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER),
         rt.settings,
         publisher_client(),
-        rt.users.chosen_language,
+        rt.users.get_user,
     )
     return JSONResponse(reply.body, reply.status)
 

@@ -154,6 +154,7 @@ class FakeTelegram:
         update_id: int | None = None,
         secret: str | None = None,
         omit_secret: bool = False,
+        message_thread_id: int | None = None,
     ) -> WebhookResult:
         body = _without_none(
             chat_id=chat_id,
@@ -165,6 +166,7 @@ class FakeTelegram:
             chat_type=chat_type,
             reply_to_message_id=reply_to_message_id,
             update_id=update_id,
+            message_thread_id=message_thread_id,
         )
         return self._deliver("/_fake/messages", body, secret, omit_secret)
 

@@ -5,7 +5,11 @@ run their real client code.
 generateContent "translates" with a small Russian-English word table (tests may set exact
 answers), counts its calls, and can be made slow, so tests see a translation, a cache hit (no
 new call) and a timeout. The response carries the fields the SDK parses:
-candidates[].content.parts[].text, finishReason and usageMetadata.
+candidates[].content.parts[].text, finishReason, safetyRatings and usageMetadata. A prompt with
+one of SAFETY_VERDICTS' marker words gets Gemini's answer to an unsafe prompt: the prompt
+blocked (promptFeedback.blockReason, no candidate), the answer stopped for safety, or a
+translation rated HIGH for sexual content (Vertex AI's default thresholds block little); every
+other answer is rated NEGLIGIBLE in each category, as Gemini rates a harmless prompt.
 
 endpoints/<id>:predict does what Vertex AI does for a custom container: it forwards the
 `{"instances": [...]}` body to the container's predict route (`--predict-target`, the local GPU
@@ -63,6 +67,30 @@ WORDS = {
 
 
 ENHANCEMENT = ", highly detailed, soft light, rich colours"
+
+CATEGORIES = (
+    "HARM_CATEGORY_HATE_SPEECH",
+    "HARM_CATEGORY_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_HARASSMENT",
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+)
+# A marker word in the prompt -> how Gemini answers it (like the tiny GPU's "flagme").
+BLOCKED_PROMPT, STOPPED_FOR_SAFETY, RATED_HIGH = "geminiblock", "geminisafety", "geminihigh"
+SAFETY_VERDICTS = (BLOCKED_PROMPT, STOPPED_FOR_SAFETY, RATED_HIGH)
+
+
+def safety_ratings(high: str | None = None, blocked: bool = False) -> list[dict[str, Any]]:
+    """Gemini's ratings of a prompt: NEGLIGIBLE in each category, or HIGH in `high`."""
+    return [
+        {
+            "category": category,
+            "probability": "HIGH" if category == high else "NEGLIGIBLE",
+            "probabilityScore": 0.97 if category == high else 0.02,
+            "severity": "HARM_SEVERITY_HIGH" if category == high else "HARM_SEVERITY_NEGLIGIBLE",
+            **({"blocked": True} if blocked and category == high else {}),
+        }
+        for category in CATEGORIES
+    ]
 
 
 def translate_words(text: str) -> str:
@@ -127,17 +155,31 @@ class FakeVertex:
                 answer += ENHANCEMENT
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
-        return {
-            "candidates": [
-                {"content": {"role": "model", "parts": [{"text": answer}]}, "finishReason": "STOP"}
-            ],
-            "usageMetadata": {
-                "promptTokenCount": len(text) // 4,
-                "candidatesTokenCount": len(answer) // 4,
-                "totalTokenCount": len(text) // 4 + len(answer) // 4,
-            },
-            "modelVersion": model,
+        verdict = next((word for word in SAFETY_VERDICTS if word in prompt.lower()), None)
+        sexual = "HARM_CATEGORY_SEXUALLY_EXPLICIT"
+        candidate: dict[str, Any] = {
+            "content": {"role": "model", "parts": [{"text": answer}]},
+            "finishReason": "STOP",
+            "safetyRatings": safety_ratings(sexual if verdict == RATED_HIGH else None),
         }
+        if verdict == STOPPED_FOR_SAFETY:
+            answer = ""
+            candidate = {"finishReason": "SAFETY", "safetyRatings": safety_ratings(sexual, blocked=True)}
+        usage = {
+            "promptTokenCount": len(text) // 4,
+            "candidatesTokenCount": len(answer) // 4,
+            "totalTokenCount": len(text) // 4 + len(answer) // 4,
+        }
+        if verdict == BLOCKED_PROMPT:
+            return {
+                "promptFeedback": {
+                    "blockReason": "PROHIBITED_CONTENT",
+                    "blockReasonMessage": "The prompt is blocked due to prohibited contents.",
+                },
+                "usageMetadata": {"promptTokenCount": len(text) // 4, "totalTokenCount": len(text) // 4},
+                "modelVersion": model,
+            }
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}
 
     def _predict(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         instances = body.get("instances")

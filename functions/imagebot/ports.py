@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from imagebot.config import Settings
 from imagebot.core import quota
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
@@ -44,6 +45,8 @@ class Jobs(Protocol):
     def finish_set(self, set_id: str, *, delivered: bool) -> None: ...
     def defer_delivery(self, job_id: str, retry_at: datetime, **fields: Any) -> None: ...
     def release_delivery(self, job_id: str) -> None: ...
+    def claim_apology(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Job | None: ...
+    def apologies_due(self, now: datetime) -> list[Job]: ...
     def queue_depth(self) -> int: ...
     def oldest_queued_since(self, route: str) -> datetime | None: ...
     def jobs_in_states(self, states: tuple[State, ...]) -> list[Job]: ...
@@ -98,15 +101,11 @@ class InputImages(Protocol):
 
 
 class Bot(TelegramFiles, Protocol):
-    """The Bot API calls the flows make (edges/telegram.BotApi)."""
+    """The Bot API calls the flows make (edges/telegram.BotApi). Whatever is sent goes to an
+    AnswerTo (core/answer_to.py): the chat, the forum topic and the message it quotes."""
 
     def send_message(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        reply_markup: dict[str, Any] | None = None,
-        reply_to_message_id: int | None = None,
+        self, to: AnswerTo, text: str, *, reply_markup: dict[str, Any] | None = None
     ) -> dict[str, Any]: ...
     def edit_message_text(
         self, chat_id: int, message_id: int, text: str, *, reply_markup: dict[str, Any] | None = None
@@ -117,24 +116,17 @@ class Bot(TelegramFiles, Protocol):
     def delete_message(self, chat_id: int, message_id: int) -> Any: ...
     def send_photo(
         self,
-        chat_id: int,
+        to: AnswerTo,
         photo: tuple[str, bytes, str] | str,
         *,
         caption: str,
-        reply_to_message_id: int | None = None,
         reply_markup: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
     def send_media_group(
-        self,
-        chat_id: int,
-        photos: list[tuple[str, bytes, str, str]],
-        *,
-        reply_to_message_id: int | None = None,
+        self, to: AnswerTo, photos: list[tuple[str, bytes, str, str]]
     ) -> list[dict[str, Any]]: ...
-    def send_document(
-        self, chat_id: int, data: bytes, *, filename: str, reply_to_message_id: int | None = None
-    ) -> dict[str, Any]: ...
-    def send_chat_action(self, chat_id: int, action: str) -> Any: ...
+    def send_document(self, to: AnswerTo, data: bytes, *, filename: str) -> dict[str, Any]: ...
+    def send_chat_action(self, to: AnswerTo, action: str) -> Any: ...
 
 
 class Publisher(Protocol):

@@ -11,7 +11,7 @@ Controls for tests and the demo, outside the Bot API (all JSON):
     POST /_fake/updates    <Update>             deliver an Update (update_id assigned if missing)
     POST /_fake/messages   {chat_id, user_id, text | sticker: true, edited: true, message_id,
                             reply_to_message_id, language_code, first_name, username,
-                            chat_type, update_id}
+                            chat_type, update_id, message_thread_id (a forum topic's)}
                            or a medium instead of text: photo: <base64 bytes> (a PhotoSize
                             array; sent as a document with as_document: true, and so are bytes
                             Pillow cannot open), file_name, mime_type, caption, media_group_id

@@ -79,6 +79,9 @@ class Conversation:
                     reply_to=reply_to,
                 )
                 kind = "message"
+            topic = optional_int(request, "message_thread_id")
+            if topic is not None:  # sent in a forum topic, as Telegram marks it
+                message.update(message_thread_id=topic, is_topic_message=True)
             self.store.save_message(message)
             self.store.note(chat_id, _user_note(kind, message, user_id))
             return self._update(request, "message", message)

@@ -149,7 +149,7 @@ class BotApi:
                 message["reply_to_message"] = reply_to
             thread_id = p.integer("message_thread_id")
             if thread_id is not None:
-                message["message_thread_id"] = thread_id
+                message.update(message_thread_id=thread_id, is_topic_message=True)
             shown = _markup.shown_on_message(markup)
             if shown:
                 message["reply_markup"] = shown

@@ -106,3 +106,29 @@ def test_hostile_text_arrives_as_text(telegram):
     photo = telegram.wait_for_call("sendPhoto", in_chat(chat_id), timeout=60)
     assert photo.ok  # the fake refuses unescaped markup exactly as Telegram does
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;img src=x onerror=alert(1)&gt;" in photo.params["caption"]
+
+
+def test_in_a_forum_topic_every_answer_stays_in_the_topic(telegram):
+    group, member, topic = -next(chats), next(chats), 7
+    in_topic = {"chat_type": "supergroup", "message_thread_id": topic}
+    telegram.send_text(chat_id=group, user_id=member, text="/pixel a lighthouse", **in_topic)
+    photo = telegram.wait_for_call("sendPhoto", in_chat(group), timeout=60)
+    telegram.send_text(chat_id=group, user_id=member, text="/pixel a", **in_topic)
+    helped = telegram.send_text(chat_id=group, user_id=member, text="/help", **in_topic)
+    refusal = telegram.wait_for_call(
+        "sendMessage", lambda call: in_chat(group)(call) and "too short" in call.params["text"], timeout=30
+    )
+
+    status = next(call for call in chat_calls(telegram, group) if call.method == "sendMessage")
+    assert status.params["text"].startswith("⏳ Pixel Art")
+    for call, quoted in (
+        (status, "/pixel a lighthouse"),
+        (photo, "/pixel a lighthouse"),
+        (refusal, "/pixel a"),
+    ):
+        assert call.ok and str(call.params["message_thread_id"]) == str(topic)
+        assert call.result["message_thread_id"] == topic  # the fake placed it in the topic
+        assert call.result["reply_to_message"]["text"] == quoted
+    # /help is answered in the webhook's own response, in the topic too.
+    assert helped.reply.method == "sendMessage" and helped.reply.ok
+    assert helped.reply.params["message_thread_id"] == topic

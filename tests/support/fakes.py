@@ -14,7 +14,8 @@ from typing import Any
 
 from imagebot.config import Settings
 from imagebot.core import quota, texts
-from imagebot.core.jobs import Job, State, claimable, move, set_ready, updated
+from imagebot.core.answer_to import AnswerTo
+from imagebot.core.jobs import Job, State, apology_claimable, claimable, move, set_ready, updated
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.inputs import input_object_name
@@ -130,6 +131,15 @@ class FakeJobs:
     def release_delivery(self, job_id: str) -> None:
         self.docs[job_id].pop("delivery_claim", None)
 
+    def claim_apology(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Job | None:
+        if not apology_claimable(self.get_job(job_id), claimant, now, lease):
+            return None
+        self.docs[job_id]["delivery_claim"] = {"by": claimant, "at": now}
+        return self.get_job(job_id)
+
+    def apologies_due(self, now: datetime) -> list[Job]:
+        return [job for job in self._all() if job.apology_retry_at and job.apology_retry_at <= now]
+
     def queue_depth(self) -> int:
         return len(self.jobs_in_states((State.QUEUED, State.GENERATING)))
 
@@ -227,6 +237,7 @@ class Sent:
     method: str
     chat_id: int
     params: dict[str, Any]
+    to: AnswerTo | None = None  # where a sent message went (topic, quote); None for an edit
 
 
 class FakeTelegramFiles:
@@ -290,11 +301,13 @@ class FakeBot:
     def fail_next(self, method: str, *errors: Exception) -> None:
         self.errors.setdefault(method, []).extend(errors)
 
-    def _record(self, method: str, chat_id: int, **params: Any) -> dict[str, Any]:
+    def _record(self, method: str, chat: int | AnswerTo, **params: Any) -> dict[str, Any]:
+        to = chat if isinstance(chat, AnswerTo) else None
+        chat_id = chat.chat_id if isinstance(chat, AnswerTo) else chat
         if self.errors.get(method):
-            self.refused.append(Sent(method, chat_id, params))
+            self.refused.append(Sent(method, chat_id, params, to))
             raise self.errors[method].pop(0)
-        self.calls.append(Sent(method, chat_id, params))
+        self.calls.append(Sent(method, chat_id, params, to))
         return {"message_id": next(self._ids), "chat": {"id": chat_id}}
 
     def methods(self) -> list[str]:
@@ -303,8 +316,8 @@ class FakeBot:
     def texts(self) -> list[str]:
         return [str(call.params.get("text") or call.params.get("caption") or "") for call in self.calls]
 
-    def send_message(self, chat_id: int, text: str, **params: Any) -> dict[str, Any]:
-        return self._record("sendMessage", chat_id, text=text, **params)
+    def send_message(self, to: AnswerTo, text: str, **params: Any) -> dict[str, Any]:
+        return self._record("sendMessage", to, text=text, **params)
 
     def edit_message_text(self, chat_id: int, message_id: int, text: str, **params: Any) -> Any:
         return self._record("editMessageText", chat_id, message_id=message_id, text=text, **params)
@@ -315,21 +328,21 @@ class FakeBot:
     def delete_message(self, chat_id: int, message_id: int) -> Any:
         return self._record("deleteMessage", chat_id, message_id=message_id)
 
-    def send_photo(self, chat_id: int, photo: Any, **params: Any) -> dict[str, Any]:
-        sent = self._record("sendPhoto", chat_id, photo=photo, **params)
+    def send_photo(self, to: AnswerTo, photo: Any, **params: Any) -> dict[str, Any]:
+        sent = self._record("sendPhoto", to, photo=photo, **params)
         return {**sent, "photo": [{"file_id": f"file-{sent['message_id']}"}]}
 
-    def send_media_group(self, chat_id: int, photos: list[Any], **params: Any) -> list[dict[str, Any]]:
-        sent = self._record("sendMediaGroup", chat_id, photos=photos, **params)
+    def send_media_group(self, to: AnswerTo, photos: list[Any], **params: Any) -> list[dict[str, Any]]:
+        sent = self._record("sendMediaGroup", to, photos=photos, **params)
         first = sent["message_id"]
         extra = [next(self._ids) for _ in photos[1:]]
         return [{"message_id": m, "photo": [{"file_id": f"file-{m}"}]} for m in (first, *extra)]
 
-    def send_document(self, chat_id: int, data: bytes, **params: Any) -> dict[str, Any]:
-        return self._record("sendDocument", chat_id, data=data, **params)
+    def send_document(self, to: AnswerTo, data: bytes, **params: Any) -> dict[str, Any]:
+        return self._record("sendDocument", to, data=data, **params)
 
-    def send_chat_action(self, chat_id: int, action: str) -> Any:
-        return self._record("sendChatAction", chat_id, action=action)
+    def send_chat_action(self, to: AnswerTo, action: str) -> Any:
+        return self._record("sendChatAction", to, action=action)
 
     def _fetch(self, method: str, **params: Any) -> None:
         # Kept apart from `calls`, which are what the user sees (texts(), methods()).

@@ -7,6 +7,7 @@ from typing import Any
 
 from imagebot.chat.creation import grid_setting
 from imagebot.core import keyboards, quota, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.ops import quota_in_mode
 from imagebot.core.styles import label
 from imagebot.core.updates import Button, Command
@@ -32,7 +33,7 @@ def _style_menu(rt: Services, user_id: int, language: str) -> tuple[str, dict[st
 def show_style_menu(command: Command, rt: Services) -> None:
     language = rt.users.language_of(command.user_id, command.language_code)
     text, menu = _style_menu(rt, command.user_id, language)
-    rt.bot.send_message(command.chat_id, text, reply_markup=menu)
+    rt.bot.send_message(AnswerTo.of_event(command), text, reply_markup=menu)
 
 
 def set_default_style(button: Button, rt: Services) -> None:
@@ -61,7 +62,9 @@ def _refresh_menu(button: Button, rt: Services) -> None:
 def show_language_menu(command: Command, rt: Services) -> None:
     language = rt.users.language_of(command.user_id, command.language_code)
     rt.bot.send_message(
-        command.chat_id, texts.render(language, "lang_menu"), reply_markup=keyboards.language_menu(language)
+        AnswerTo.of_event(command),
+        texts.render(language, "lang_menu"),
+        reply_markup=keyboards.language_menu(language),
     )
 
 
@@ -91,11 +94,13 @@ def toggle_enhance(command: Command, rt: Services) -> None:
     where translation is off (no model configured): nothing to switch on."""
     language = rt.users.language_of(command.user_id, command.language_code)
     if rt.translator is None:
-        rt.bot.send_message(command.chat_id, texts.render(language, "enhance_unavailable"))
+        rt.bot.send_message(AnswerTo.of_event(command), texts.render(language, "enhance_unavailable"))
         return
     enhance = not rt.users.get_user(command.user_id).get("enhance", False)
     rt.users.update_user(command.user_id, enhance=enhance)
-    rt.bot.send_message(command.chat_id, texts.render(language, "enhance_on" if enhance else "enhance_off"))
+    rt.bot.send_message(
+        AnswerTo.of_event(command), texts.render(language, "enhance_on" if enhance else "enhance_off")
+    )
 
 
 def show_limits(command: Command, rt: Services) -> None:
@@ -115,7 +120,7 @@ def show_limits(command: Command, rt: Services) -> None:
         hours=seconds // 3600,
         minutes=seconds % 3600 // 60,
     ) + texts.render(language, "limits_more", grid_cost=quota.GRID_COST, set_cost=quota.SET_COST)
-    rt.bot.send_message(command.chat_id, text)
+    rt.bot.send_message(AnswerTo.of_event(command), text)
 
 
 def resend_history(command: Command, rt: Services) -> None:
@@ -124,13 +129,15 @@ def resend_history(command: Command, rt: Services) -> None:
     language = texts.user_language(user.get("language"), command.language_code)
     history = user.get("history", [])[:HISTORY_SHOWN]
     if not history:
-        rt.bot.send_message(command.chat_id, texts.render(language, "history_empty"))
+        rt.bot.send_message(AnswerTo.of_event(command), texts.render(language, "history_empty"))
         return
     for entry in reversed(history):  # oldest first, so the newest ends up at the bottom
+        negative = entry.get("negative_prompt") or ""
         caption = texts.render(
             language,
-            "history_caption",
+            "history_caption_negative" if negative else "history_caption",
             style=label(entry["style"]),
             prompt=texts.shorten(entry["prompt"], 700),
+            negative=texts.shorten(negative, 200),
         )
-        rt.bot.send_photo(command.chat_id, entry["file_id"], caption=caption)
+        rt.bot.send_photo(AnswerTo.of_event(command), entry["file_id"], caption=caption)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from google.api_core.exceptions import NotFound
 
 from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.core.ops import Mode
 from imagebot.core.quota import job_cost
@@ -34,6 +35,7 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
         chat_id=event.chat_id,
         user_id=event.user_id,
         message_id=event.message_id,
+        message_thread_id=event.message_thread_id,
         language=texts.user_language(user.get("language"), event.language_code),
         times={State.RECEIVED.value: datetime.fromtimestamp(event.received_at, UTC)},
     )
@@ -57,9 +59,13 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
         aspect=user.get("aspect", "square"),
         seed=seed_for_prompt(request.prompt, request.negative_prompt),
         enhance=enhance,
-        model_prompt=model_prompt(request.prompt, job_id, rt, enhance=bool(enhance and style), style=style),
     )
-    start(job, rt)
+    try:
+        drawn = model_prompt(request.prompt, job_id, rt, enhance=bool(enhance and style), style=style)
+    except PromptRejected as rejected:  # the translation model judged the prompt unsafe
+        refuse(job, rejected, rt)
+        return
+    start(replace(job, model_prompt=drawn), rt)
 
 
 def model_prompt(
@@ -81,10 +87,19 @@ def enhanced_for(job: Job, style: str, job_id: str, rt: Services) -> str:
 
 
 def refuse(job: Job, rejected: PromptRejected, rt: Services) -> None:
-    job = rt.jobs.create_job(born(job, State.REJECTED, rt, reason=rejected.reason))
+    tell_rejected(rt.jobs.create_job(born(job, State.REJECTED, rt, reason=rejected.reason)), rejected, rt)
+
+
+def refuse_validated(job: Job, rejected: PromptRejected, rt: Services) -> None:
+    """Refuse a job that already exists (its style was just chosen)."""
+    if rt.jobs.move_job(job.job_id, State.REJECTED, rt.now(), reason=rejected.reason) is not None:
+        tell_rejected(job, rejected, rt)
+
+
+def tell_rejected(job: Job, rejected: PromptRejected, rt: Services) -> None:
     log.info("prompt rejected", extra=fields(stage="validate", job_id=job.job_id, reason=rejected.reason))
     text = texts.render(job.language, f"rejected_{rejected.reason}", limit=rejected.limit)
-    rt.bot.send_message(job.chat_id, text, reply_to_message_id=job.message_id)
+    rt.bot.send_message(AnswerTo.of_job(job), text)
 
 
 def born(job: Job, state: State, rt: Services, *, reason: str | None = None) -> Job:
@@ -104,10 +119,7 @@ def start(job: Job, rt: Services) -> None:
             job.language, "choose_style", prompt=texts.shorten(prompt, QUESTION_PROMPT_CHARS)
         )
         sent = rt.bot.send_message(
-            job.chat_id,
-            question,
-            reply_markup=keyboards.style_question(job.job_id),
-            reply_to_message_id=job.message_id,
+            AnswerTo.of_job(job), question, reply_markup=keyboards.style_question(job.job_id)
         )
         rt.jobs.set_job_fields(job.job_id, status_message_id=sent["message_id"])
         log.info("asked for a style", extra=fields(stage="validate", job_id=job.job_id))
@@ -132,7 +144,11 @@ def choose_style(button: Button, asking: Job, rt: Services) -> None:
             return
         job = asking
     if job.enhance:
-        rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
+        try:
+            rt.jobs.set_job_fields(job_id, model_prompt=enhanced_for(job, style, job_id, rt))
+        except PromptRejected as rejected:  # an English prompt meets the model only now
+            refuse_validated(job, rejected, rt)
+            return
     publish_validated(job_id, rt)
 
 
@@ -149,7 +165,22 @@ def draw_again(button: Button, source: Job, rt: Services) -> None:
         stale(button, rt)
         return
     style = button.args[0] if button.action in ("other", "same") else source.drawing()[1]
-    start(follow_up(button, source, rt, style=style, keep_seed=button.action in ("same", "retry")), rt)
+    job = follow_up(button, source, rt, style=style, keep_seed=button.action in ("same", "retry"))
+    if job.enhance and style != source.style:
+        start_enhanced(job, rt)
+    else:
+        start(job, rt)
+
+
+def start_enhanced(job: Job, rt: Services) -> None:
+    """Start an /enhance job whose words are enhanced anew for its style (enhanced_for): a
+    model call, which may refuse them."""
+    try:
+        job = replace(job, model_prompt=enhanced_for(job, job.drawing()[1], job.job_id, rt))
+    except PromptRejected as rejected:
+        refuse(job, rejected, rt)
+        return
+    start(job, rt)
 
 
 def follow_up(button: Button, source: Job, rt: Services, *, style: str, keep_seed: bool) -> Job:
@@ -157,7 +188,7 @@ def follow_up(button: Button, source: Job, rt: Services, *, style: str, keep_see
     a new one, as many candidates and from the same input (a variation's candidate) as
     `source`. Not yet created."""
     source_id = button.args[-1]
-    prompt, source_style, source_seed = source.drawing()
+    prompt, _, source_seed = source.drawing()
     job_id = job_id_for_update(button.update_id)
     enhance = bool(source.enhance)
     return Job(
@@ -168,14 +199,11 @@ def follow_up(button: Button, source: Job, rt: Services, *, style: str, keep_see
         chat_id=source.chat_id,
         user_id=source.user_id,
         message_id=source.message_id,  # the photo answers the original prompt
+        message_thread_id=source.message_thread_id,
         language=rt.users.language_of(button.user_id, button.language_code),
         prompt=prompt,
-        # Translated once, drawn again; enhanced anew for another style.
-        model_prompt=(
-            enhanced_for(source, style, job_id, rt)
-            if enhance and style != source_style
-            else (prompt if source.model_prompt is None else source.model_prompt)
-        ),
+        # Translated once, drawn again; enhanced anew for another style (start_enhanced).
+        model_prompt=prompt if source.model_prompt is None else source.model_prompt,
         enhance=enhance,
         negative_prompt=source.negative_prompt,
         aspect=source.aspect,
@@ -195,21 +223,13 @@ def send_original(button: Button, job: Job, rt: Services) -> None:
         stale(button, rt)
         return
     language = rt.users.language_of(button.user_id, button.language_code)
+    to_photo = AnswerTo.of_job(job).quoting(job.delivered_message_id)
     try:
         data = rt.download(rt.settings.images_bucket, job.output_name)
     except NotFound:  # the bucket's lifecycle rule removed it
-        rt.bot.send_message(
-            job.chat_id,
-            texts.render(language, "file_gone"),
-            reply_to_message_id=job.delivered_message_id,
-        )
+        rt.bot.send_message(to_photo, texts.render(language, "file_gone"))
         return
-    rt.bot.send_document(
-        job.chat_id,
-        data,
-        filename=job.output_name.rsplit("/", 1)[-1],
-        reply_to_message_id=job.delivered_message_id,
-    )
+    rt.bot.send_document(to_photo, data, filename=job.output_name.rsplit("/", 1)[-1])
 
 
 def show_drawn_as(button: Button, job: Job, rt: Services) -> None:
@@ -225,4 +245,4 @@ def stale(button: Button, rt: Services) -> None:
         "button on a job that cannot serve it", extra=fields(update_id=button.update_id, reason=button.action)
     )
     language = rt.users.language_of(button.user_id, button.language_code)
-    rt.bot.send_message(button.chat_id, texts.render(language, "answer_stale"))
+    rt.bot.send_message(AnswerTo.of_event(button), texts.render(language, "answer_stale"))

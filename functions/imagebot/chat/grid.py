@@ -14,6 +14,7 @@ from google.api_core.exceptions import NotFound
 
 from imagebot.chat import creation
 from imagebot.core import texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import candidate_object_name
 from imagebot.core.events import StorageObject
 from imagebot.core.jobs import Job, State, job_id_for_update
@@ -57,6 +58,7 @@ def send_candidate(button: Button, grid: Job, rt: Services) -> None:
         chat_id=grid.chat_id,
         user_id=grid.user_id,
         message_id=grid.message_id,
+        message_thread_id=grid.message_thread_id,
         language=rt.users.language_of(button.user_id, button.language_code),
         prompt=prompt,
         model_prompt=grid.model_prompt,
@@ -76,7 +78,7 @@ def send_candidate(button: Button, grid: Job, rt: Services) -> None:
         deliver_output(job.job_id, obj, f"up-{button.update_id}", rt, context=fields(job_id=job.job_id))
     except NotFound:  # the bucket's lifecycle rule removed the candidates
         rt.jobs.move_job(job.job_id, State.FAILED, rt.now(), reason="candidate_gone")
-        rt.bot.send_message(grid.chat_id, texts.render(job.language, "file_gone"))
+        rt.bot.send_message(AnswerTo.of_event(button), texts.render(job.language, "file_gone"))
 
 
 def draw_variations(button: Button, grid: Job, rt: Services) -> None:
@@ -97,7 +99,7 @@ def candidate_name(button: Button, grid: Job, rt: Services) -> str | None:
         return None
     if n in (grid.flagged or ()):
         language = rt.users.language_of(button.user_id, button.language_code)
-        rt.bot.send_message(grid.chat_id, texts.render(language, "candidate_flagged", n=n))
+        rt.bot.send_message(AnswerTo.of_event(button), texts.render(language, "candidate_flagged", n=n))
         return None
     log.info("candidate chosen", extra=fields(job_id=grid.job_id, reason=f"{button.action} {n}"))
     return candidate_object_name(grid.job_id, n, grid.output_name.rsplit(".", 1)[-1])

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from imagebot.core import budget, stats, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.ops import Mode
 from imagebot.core.updates import Command
 from imagebot.logs import fields
@@ -50,7 +51,7 @@ def show_stats(command: Command, rt: Services) -> None:
         rate=f"{hits / lookups:.0%}" if lookups else "–",
         mode=rt.config.get_ops().mode.value,
     )
-    rt.bot.send_message(command.chat_id, text)
+    rt.bot.send_message(AnswerTo.of_event(command), text)
 
 
 def _seconds(value: float | None) -> str:
@@ -87,5 +88,6 @@ def _set_mode(command: Command, rt: Services, mode: Mode, answer: str) -> None:
     )
     log.warning("operating mode set by an operator", extra=fields(reason=mode.value, chat_id=command.chat_id))
     rt.bot.send_message(
-        command.chat_id, texts.render(rt.users.language_of(command.user_id, command.language_code), answer)
+        AnswerTo.of_event(command),
+        texts.render(rt.users.language_of(command.user_id, command.language_code), answer),
     )

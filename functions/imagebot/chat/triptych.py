@@ -9,12 +9,12 @@ when the last of them is drawn or closed (steps/delivery.deliver_set).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from imagebot.chat import creation
 from imagebot.core import texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State, job_id_for_update, seed_for_prompt
 from imagebot.core.updates import Button, Command
 from imagebot.core.validation import PromptRejected, validate_request
@@ -23,7 +23,6 @@ from imagebot.logs import fields
 from imagebot.ports import Services
 
 log = logging.getLogger(__name__)
-ModelPrompt = Callable[[str, str], str | None]  # (style, job_id) -> the words the GPU reads
 
 
 def draw_all(command: Command, rt: Services) -> None:
@@ -31,7 +30,8 @@ def draw_all(command: Command, rt: Services) -> None:
     user = rt.users.get_user(command.user_id)
     language = texts.user_language(user.get("language"), command.language_code)
     if not command.args:
-        rt.bot.send_message(command.chat_id, texts.render(language, "shortcut_usage", command=command.name))
+        text = texts.render(language, "shortcut_usage", command=command.name)
+        rt.bot.send_message(AnswerTo.of_event(command), text)
         return
     set_id = job_id_for_update(command.update_id)
     base = Job(
@@ -41,6 +41,7 @@ def draw_all(command: Command, rt: Services) -> None:
         chat_id=command.chat_id,
         user_id=command.user_id,
         message_id=command.message_id,
+        message_thread_id=command.message_thread_id,
         language=language,
         times={State.RECEIVED.value: datetime.fromtimestamp(command.received_at, UTC)},
     )
@@ -49,21 +50,20 @@ def draw_all(command: Command, rt: Services) -> None:
     except PromptRejected as rejected:
         creation.refuse(base, rejected, rt)
         return
-    enhance = bool(user.get("enhance"))
     base = replace(
         base,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         aspect=user.get("aspect", "square"),
         seed=seed_for_prompt(request.prompt, request.negative_prompt),
-        enhance=enhance or None,
+        enhance=True if user.get("enhance") else None,
     )
-    start_set(
-        base,
-        set_id,
-        rt,
-        lambda style, job_id: creation.model_prompt(request.prompt, job_id, rt, enhance=enhance, style=style),
-    )
+    try:  # translated once for the three (and enhanced per style in start_set)
+        translated = creation.model_prompt(request.prompt, set_id, rt, enhance=False, style=None)
+    except PromptRejected as rejected:  # the translation model judged the prompt unsafe
+        creation.refuse(base, rejected, rt)
+        return
+    start_set(replace(base, model_prompt=translated), set_id, rt)
 
 
 def draw_all_styles(button: Button, source: Job, rt: Services) -> None:
@@ -74,24 +74,18 @@ def draw_all_styles(button: Button, source: Job, rt: Services) -> None:
     set_id = job_id_for_update(button.update_id)
     base = creation.follow_up(button, source, rt, style=source.drawing()[1], keep_seed=True)
     # One picture a style, from the words alone (a set is not a grid, nor a variation).
-    base = replace(base, candidates=1, cost=1, input_image=None, strength=None)
-    start_set(
-        base,
-        set_id,
-        rt,
-        lambda style, job_id: (
-            creation.enhanced_for(source, style, job_id, rt) if source.enhance else base.model_prompt
-        ),
-    )
+    start_set(replace(base, candidates=1, cost=1, input_image=None, strength=None), set_id, rt)
 
 
-def start_set(base: Job, set_id: str, rt: Services, model_prompt: ModelPrompt) -> None:
-    """The set recorded, then one job a style: each validated and sent on like any job."""
+def start_set(base: Job, set_id: str, rt: Services) -> None:
+    """The set recorded, then one job a style: each validated and sent on like any job (an
+    /enhance job's words enhanced for its style first, which may refuse that one)."""
     job_ids = [f"{set_id}-{style}" for style in STYLES]
     rt.jobs.create_set(set_id, job_ids, rt.now())
     for style, job_id in zip(STYLES, job_ids, strict=True):
-        job = replace(
-            base, job_id=job_id, style=style, set_id=set_id, model_prompt=model_prompt(style, job_id)
-        )
-        creation.start(job, rt)
+        job = replace(base, job_id=job_id, style=style, set_id=set_id)
+        if job.enhance:
+            creation.start_enhanced(job, rt)
+        else:
+            creation.start(job, rt)
     log.info("set of all styles started", extra=fields(job_id=set_id))

@@ -90,6 +90,7 @@ class Job:
     user_id: int = 0
     update_id: int | None = None
     message_id: int | None = None  # the prompt's message, which the photo answers
+    message_thread_id: int | None = None  # the prompt's forum topic: every answer goes there
     language: str = DEFAULT_LANGUAGE
     times: dict[str, datetime] = field(default_factory=dict)  # when each state was reached
     expire_at: datetime | None = None  # the TTL policy's (JobStore.create_job)
@@ -127,6 +128,10 @@ class Job:
     photo_file_id: str | None = None
     delivered_message_id: int | None = None
     cached: bool | None = None  # answered from the prompt cache
+    # An apology owed (steps/failure.py): set with the move to failed, cleared once it is out;
+    # while set, the sweep tries it when due, with the delivery's backoff (and its claim).
+    apology_retry_at: datetime | None = None
+    apology_attempts: int = 0
     durations_ms: dict[str, int] | None = None
     # More than one picture (issue 16): a 2x2 grid, a variation of a candidate, a set of styles.
     candidates: int = 1  # GRID_SIZE: a grid drawn in one batch, delivered as one collage
@@ -232,6 +237,15 @@ def set_ready(
     if claim and claim["by"] != claimant and now - claim["at"] < lease:
         raise DeliveryPending(set_id, "another attempt holds the set", claim["at"] + lease)
     return bool(jobs) and all(job.output_name or job.state in FINAL for job in jobs)
+
+
+def apology_claimable(job: Job | None, claimant: str, now: datetime, lease: timedelta) -> bool:
+    """Whether `claimant` may send the job's owed apology now (JobStore.claim_apology, in its
+    transaction): a failed job whose apology is due, and no other attempt's live claim on it."""
+    if job is None or job.state != State.FAILED or job.apology_retry_at is None or now < job.apology_retry_at:
+        return False
+    claim = job.delivery_claim
+    return not (claim and claim.by != claimant and now - claim.at < lease)
 
 
 def job_id_for_update(update_id: int) -> str:

@@ -35,7 +35,7 @@ class AnsweredBy(Enum):
 @dataclass(frozen=True)
 class Cmd:
     name: str
-    handler: str  # webhook: (Command, Settings, language) -> reply; worker: (Command, Runtime) -> None
+    handler: str  # webhook: (Command, Settings, Asker) -> reply; worker: (Command, Runtime) -> None
     answered_by: AnsweredBy
     operator_only: bool = False  # others are told it is unknown; the worker checks again
     in_menu: bool = True  # shown in Telegram's menu, with the text `cmd_<name>` of each language

@@ -7,6 +7,7 @@ can never become markup.
 from __future__ import annotations
 
 import html
+import string
 from typing import Any
 
 DEFAULT_LANGUAGE = "en"
@@ -19,6 +20,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Hi, {name}! I draw pictures from your words.\n\n"
             "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>. "
             "Pick a default style below, or I'll ask each time."
+        ),
+        "start_with_default": (
+            "Hi, {name}! I draw pictures from your words.\n\n"
+            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>. "
+            "Your default style is ticked below; tap another to change it."
         ),
         "help": (
             "<b>How it works</b>\n"
@@ -60,8 +66,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "button_same_seed": "🌱 {style}, same seed",
         "button_retry": "🔁 Try again",
         "rejected_empty": "Your prompt is empty. Describe what you want to see.",
-        "rejected_too_short": "Your prompt is too short: at least {limit} characters, please.",
-        "rejected_too_long": "Your prompt is too long: at most {limit} characters, please.",
+        "rejected_too_short": "Your prompt is too short: at least {limit:character|characters}, please.",
+        "rejected_too_long": "Your prompt is too long: at most {limit:character|characters}, please.",
         "rejected_blocked": "I can't draw that. Please try a different prompt.",
         "rejected_rate": "You're going a bit fast. Try again in {seconds} s.",
         "rejected_daily": "You've reached today's limit. It refills in {hours} h {minutes} min.",
@@ -77,11 +83,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "aspect_landscape": "Landscape",
         "lang_menu": "Choose your language:",
         "limits": (
-            "Today you have used {used} of {limit} pictures; {left} left.\n"
+            "Today you have used {used} of {limit:picture|pictures}; {left} left.\n"
             "The daily limit refills in {hours} h {minutes} min."
         ),
         "history_empty": "No pictures yet. Send me a prompt!",
         "history_caption": "<b>{style}</b>\n{prompt}",
+        "history_caption_negative": "<b>{style}</b>\n{prompt}\n<i>without:</i> {negative}",
         "stats": (
             "<b>Today</b>\n"
             "Jobs: {jobs} · delivered {delivered} · failed {failed} · refused {rejected}\n"
@@ -138,12 +145,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # -- more than one picture (issue 16): the 2x2 grid, its ⬆ and 🔀, all three styles.
         "help_more": (
             "\n\n<b>More than one</b>\n"
-            "🔲 4 variants, or /style → four at a time – a 2x2 choice; it counts as {grid_cost} pictures\n"
+            "🔲 4 variants, or /style → four at a time – a 2x2 choice; "
+            "it counts as {grid_cost:picture|pictures}\n"
             "⬆1–⬆4 – that variant alone, at full size, free · 🔀1–🔀4 – four variations of it\n"
-            "/all and a prompt, or 🎨 All three styles – the same seed in every style ({set_cost} pictures)"
+            "/all and a prompt, or 🎨 All three styles – the same seed in every style "
+            "({set_cost:picture|pictures})"
         ),
         "limits_more": (
-            "\nA 2x2 grid counts as {grid_cost} pictures, all three styles as {set_cost}; ⬆ is free."
+            "\nA 2x2 grid counts as {grid_cost:picture|pictures}, all three styles as {set_cost}; ⬆ is free."
         ),
         "cmd_all": "All three styles: /all <prompt>",
         "style_menu_count": " Pictures: <b>{count}</b>.",
@@ -172,83 +181,97 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "set_none": "\nNone of the three could be drawn. Tap to try a style again.",
     },
     "ru": {
+        # Вы-форма везде, как в продукте; числа с существительным — через "{n:форма|формы|форм}"
+        # (render выбирает форму по правилу русского языка: 1, 2–4, 5+).
         "language_name": "Русский",
         "friend": "друг",
         "start": (
-            "Привет, {name}! Я рисую картинки по вашим словам.\n\n"
-            "Пришлите описание, например <i>маяк на скале на закате</i>. "
-            "Выберите стиль по умолчанию ниже — или я буду спрашивать каждый раз."
+            "Привет, {name}! Я рисую картинки по вашему описанию.\n\n"
+            "Пришлите описание, например: <i>маяк на скале на закате</i>. "
+            "Выберите стиль по умолчанию ниже — или я буду спрашивать о нём каждый раз."
+        ),
+        "start_with_default": (
+            "Привет, {name}! Я рисую картинки по вашему описанию.\n\n"
+            "Пришлите описание, например: <i>маяк на скале на закате</i>. "
+            "Ваш стиль по умолчанию отмечен ниже — чтобы сменить его, нажмите другой."
         ),
         "help": (
             "<b>Как это работает</b>\n"
-            "Пришлите описание ({min}–{max} символов), выберите стиль — "
-            "картинка придёт через несколько секунд.\n\n"
+            "Пришлите описание ({min}–{max:символ|символа|символов}), выберите стиль — "
+            "и через несколько секунд придёт картинка.\n\n"
             "<b>Быстрые команды</b>\n"
-            "/ghibli, /realistic, /pixel и описание — без вопроса о стиле\n"
-            "Последняя строка <code>--no размытость, текст</code> — чего не должно быть\n\n"
+            "/ghibli, /realistic, /pixel и описание — сразу в этом стиле, без вопроса\n"
+            "Последняя строка <code>--no размытость, текст</code> — чего не должно быть на картинке\n\n"
             "<b>Команды</b>\n"
             "/style — стиль и формат по умолчанию\n"
-            "/limits — сколько осталось сегодня\n"
+            "/limits — сколько картинок осталось на сегодня\n"
             "/history — последние картинки\n"
-            "/enhance — подробные описания: вкл/выкл\n"
+            "/enhance — подробные описания: включить или выключить\n"
             "/lang — язык"
         ),
-        "unknown_command": "Такой команды нет. Пришлите описание или /help.",
+        "unknown_command": "Не знаю такой команды. Пришлите описание или загляните в /help.",
         "text_only": "Я рисую только по тексту. Опишите картинку словами.",
         "shortcut_usage": "Добавьте описание после команды, например: /{command} кот в шляпе",
-        "choose_style": "Какой стиль для «{prompt}»?",
+        "choose_style": "В каком стиле нарисовать «{prompt}»?",
         "answer_style": "{style} ✓",
         "answer_again": "🔁 Рисую ещё раз…",
         "answer_restyle": "🎨 {style}…",
         "answer_file": "📄 Отправляю файл…",
-        "answer_drawn": "🔤 Добавляю, по какому тексту нарисовано…",
+        "answer_drawn": "🔤 Показываю, по какому тексту нарисовано…",
         "answer_default": "Стиль по умолчанию: {style} ✓",
         "answer_aspect": "{aspect} ✓",
-        "answer_stale": "Эта кнопка больше не работает.",
-        "queued": "⏳ {style}: вы {position}-й в очереди, примерно {wait}.",
-        "queued_next": "⏳ {style}: вы следующий, примерно {wait}.",
+        "answer_stale": "Эта кнопка уже не работает.",
+        "queued": "⏳ {style}: ваше место в очереди — {position}, ждать около {wait}.",
+        "queued_next": "⏳ {style}: ваша очередь следующая, ждать около {wait}.",
         "wait_seconds": "{seconds} с",
         "wait_minutes": "{minutes} мин",
         "generating": "🎨 Рисую: {style}…",
-        "caption": "<b>{style}</b> · seed {seed}\n{prompt}",
-        "caption_negative": "<b>{style}</b> · seed {seed}\n{prompt}\n<i>без:</i> {negative}",
+        # «Зерно» — русский термин для seed (зерно генератора случайных чисел).
+        "caption": "<b>{style}</b> · зерно {seed}\n{prompt}",
+        "caption_negative": "<b>{style}</b> · зерно {seed}\n{prompt}\n<i>без:</i> {negative}",
         "button_again": "🔁 Ещё раз",
         "button_original": "📄 Исходный файл",
         "button_drawn_as": "🔤 Как нарисовано",
         "caption_drawn_as": "\n<i>нарисовано по:</i> {drawn_as}",
         "button_other_style": "🎨 {style}",
-        "button_same_seed": "🌱 {style}, тот же seed",
+        "button_same_seed": "🌱 {style}, то же зерно",
         "button_retry": "🔁 Попробовать снова",
-        "rejected_empty": "Описание пустое. Опишите, что хотите увидеть.",
-        "rejected_too_short": "Слишком короткое описание: нужно хотя бы {limit} символа.",
-        "rejected_too_long": "Слишком длинное описание: не больше {limit} символов.",
-        "rejected_blocked": "Это я нарисовать не могу. Попробуйте другое описание.",
-        "rejected_rate": "Слишком быстро. Попробуйте снова через {seconds} с.",
-        "rejected_daily": "Дневной лимит исчерпан. Он обновится через {hours} ч {minutes} мин.",
+        "rejected_empty": "Описание пустое. Напишите, что вы хотите увидеть.",
+        "rejected_too_short": "Описание слишком короткое: нужно хотя бы {limit:символ|символа|символов}.",
+        "rejected_too_long": "Описание слишком длинное: не больше {limit:символа|символов|символов}.",
+        "rejected_blocked": "Такое я нарисовать не могу. Попробуйте другое описание.",
+        "rejected_rate": "Слишком много запросов подряд. Попробуйте снова через {seconds} с.",
+        "rejected_daily": "Лимит на сегодня исчерпан. Он обновится через {hours} ч {minutes} мин.",
         "rejected_paused": "Бот на техническом обслуживании. Попробуйте чуть позже — извините!",
-        "rejected_flagged": "Рисунок не отправлен: фильтр счёл его недопустимым. Нажмите 🔁 Ещё раз.",
-        "failed": "Не получилось нарисовать «{prompt}». Нажмите, чтобы попробовать снова.",
-        "failed_generic": "Что-то пошло не так с вашим сообщением. Пожалуйста, отправьте его ещё раз.",
+        "rejected_flagged": (
+            "Эту картинку я отправить не могу: фильтр счёл её недопустимой. "
+            "Нажмите 🔁 Ещё раз, чтобы нарисовать другую."
+        ),
+        "failed": "Извините, не получилось нарисовать «{prompt}». Нажмите кнопку, чтобы попробовать снова.",
+        "failed_generic": "Извините, что-то пошло не так. Пожалуйста, отправьте сообщение ещё раз.",
         "file_gone": "Исходный файл больше не хранится. Нажмите 🔁 Ещё раз, чтобы нарисовать заново.",
-        "style_menu": "Стиль по умолчанию: <b>{style}</b>. Формат: <b>{aspect}</b>. Нажмите, чтобы изменить.",
-        "no_style": "нет, спрашивать каждый раз",
-        "aspect_square": "Квадрат",
-        "aspect_portrait": "Портрет",
-        "aspect_landscape": "Пейзаж",
+        "style_menu": (
+            "Стиль по умолчанию: <b>{style}</b>. Формат: <b>{aspect}</b>. Нажмите кнопку, чтобы изменить."
+        ),
+        "no_style": "не выбран, спрашиваю каждый раз",
+        "aspect_square": "Квадратный",
+        "aspect_portrait": "Вертикальный",
+        "aspect_landscape": "Горизонтальный",
         "lang_menu": "Выберите язык:",
         "limits": (
-            "Сегодня использовано {used} из {limit} картинок; осталось {left}.\n"
+            "Сегодня использовано {used} из {limit:картинки|картинок|картинок}, осталось {left}.\n"
             "Дневной лимит обновится через {hours} ч {minutes} мин."
         ),
         "history_empty": "Картинок пока нет. Пришлите описание!",
         "history_caption": "<b>{style}</b>\n{prompt}",
+        "history_caption_negative": "<b>{style}</b>\n{prompt}\n<i>без:</i> {negative}",
         "stats": (
             "<b>Сегодня</b>\n"
-            "Заданий: {jobs} · доставлено {delivered} · ошибок {failed} · отказов {rejected}\n"
+            "Заданий: {jobs} · доставлено: {delivered} · сбоев: {failed} · отказов: {rejected}\n"
             "Очередь: {queue}\n"
-            "Задержка до картинки: p50 {p50} с, p95 {p95} с\n"
-            "Кэш описаний: {hits} из {lookups} без рисования ({rate})\n"
-            "Vertex AI: нарисовано там {on_vertex}, возвращено в Cloud Run {handed_back}\n"
+            "Время до картинки: медиана {p50} с, p95 {p95} с\n"
+            "Кэш описаний: {hits} из {lookups} без повторного рисования ({rate})\n"
+            "Vertex AI: нарисовано там — {on_vertex}, возвращено в Cloud Run — {handed_back}\n"
             "Режим: <b>{mode}</b>"
         ),
         "paused": "⏸ Приём заданий приостановлен. Картинки из очереди ещё придут.",
@@ -256,55 +279,59 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cmd_start": "Приветствие и стиль по умолчанию",
         "cmd_help": "Как пользоваться ботом",
         "cmd_style": "Стиль и формат по умолчанию",
-        "cmd_limits": "Сколько осталось сегодня",
+        "cmd_limits": "Сколько картинок осталось сегодня",
         "cmd_history": "Последние картинки",
         "cmd_lang": "Язык",
-        "cmd_enhance": "Подробные описания: вкл/выкл",
+        "cmd_enhance": "Подробные описания: включить или выключить",
         "enhance_on": (
-            "✨ Подробные описания включены: перед рисованием я дополню короткое описание. "
-            "/enhance ещё раз — выключить."
+            "✨ Подробные описания включены: перед рисованием я дополню короткое описание деталями. "
+            "Чтобы выключить, снова отправьте /enhance."
         ),
-        "enhance_off": "Подробные описания выключены: рисую по вашим словам как есть.",
+        "enhance_off": "Подробные описания выключены: рисую по вашему описанию как есть.",
         "enhance_unavailable": "Подробные описания сейчас недоступны.",
         "cmd_ghibli": "В стиле Ghibli: /ghibli <описание>",
-        "cmd_realistic": "Реалистично: /realistic <описание>",
+        "cmd_realistic": "Реалистичная картинка: /realistic <описание>",
         "cmd_pixel": "Пиксель-арт: /pixel <описание>",
         # -- фото (core/photos.py): см. комментарий в "en".
         "photo_not_an_image": (
             "Не получилось открыть этот файл как картинку. Пришлите фото или изображение JPEG, PNG или WebP."
         ),
         "photo_unsupported_format": (
-            "Этот формат картинки я не читаю. Пришлите JPEG, PNG или WebP — или отправьте как фото."
+            "Такой формат я не читаю. Пришлите JPEG, PNG или WebP — или отправьте картинку как фото."
         ),
         "photo_truncated": (
             "Похоже, картинка повреждена или загрузилась не до конца. "
             "Пришлите её ещё раз или другую в JPEG, PNG или WebP."
         ),
         "photo_too_many_pixels": (
-            "Картинка слишком большая: не больше {max_megapixels} мегапикселей. "
+            "Картинка слишком большая: не больше {max_megapixels} Мп. "
             "Пришлите уменьшенную копию или отправьте как фото (Telegram её уменьшит)."
         ),
         "photo_too_small": (
-            "Картинка слишком маленькая. Пришлите такую, где короткая сторона не меньше {min_side} px."
+            "Картинка слишком маленькая: короткая сторона должна быть не меньше "
+            "{min_side:пикселя|пикселей|пикселей}."
         ),
         "photo_too_narrow": (
-            "Картинка слишком длинная и узкая. Пришлите такую, где стороны не больше чем {max_aspect}:1, "
+            "Картинка слишком вытянутая. Пришлите такую, где соотношение сторон не больше {max_aspect}:1, "
             "например обычное вертикальное или горизонтальное фото."
         ),
         "photo_too_big_file": "Файл слишком большой: не больше {max_megabytes} МБ. Пришлите файл поменьше.",
         "photos_or_text": "Я рисую по тексту или по фото. Пришлите описание словами или фотографию.",
         "album_limit": "Из альбома я нарисую только первые {limit} фото.",
-        "photo_caption": "<b>{style}</b> · по вашему фото · seed {seed}",
-        "photo_caption_hint": "<b>{style}</b> · по вашему фото · seed {seed}\n{prompt}",
+        "photo_caption": "<b>{style}</b> · по вашему фото · зерно {seed}",
+        "photo_caption_hint": "<b>{style}</b> · по вашему фото · зерно {seed}\n{prompt}",
         # -- больше одной картинки (issue 16): сетка 2x2, её ⬆ и 🔀, все три стиля.
         "help_more": (
             "\n\n<b>Больше одной</b>\n"
-            "🔲 4 варианта или /style → по четыре – выбор из сетки 2x2; считается за {grid_cost} картинки\n"
+            "🔲 4 варианта или /style → по четыре – выбор из сетки 2x2; "
+            "считается за {grid_cost:картинку|картинки|картинок}\n"
             "⬆1–⬆4 – этот вариант отдельно, в полном размере, бесплатно · 🔀1–🔀4 – четыре вариации его\n"
-            "/all и описание или 🎨 Все три стиля – тот же seed во всех стилях ({set_cost} картинки)"
+            "/all и описание или 🎨 Все три стиля – то же зерно во всех стилях "
+            "({set_cost:картинка|картинки|картинок})"
         ),
         "limits_more": (
-            "\nСетка 2x2 считается за {grid_cost} картинки, все три стиля – за {set_cost}; ⬆ бесплатно."
+            "\nСетка 2x2 считается за {grid_cost:картинку|картинки|картинок}, "
+            "все три стиля – за {set_cost}; ⬆ бесплатно."
         ),
         "cmd_all": "Во всех трёх стилях: /all <описание>",
         "style_menu_count": " Картинок: <b>{count}</b>.",
@@ -324,10 +351,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "answer_all": "🎨 Рисую во всех трёх стилях…",
         "title_grid": "{style}, 4 варианта",
         "title_variation": "{style}, 4 вариации варианта {n}",
-        "caption_grid": "<b>{title}</b> · seeds {first}–{last}\n{prompt}",
+        "caption_grid": "<b>{title}</b> · зёрна {first}–{last}\n{prompt}",
         "caption_grid_flagged": "\n<i>Варианты {flagged} фильтр счёл недопустимыми: они пустые.</i>",
         "candidate_flagged": "Вариант {n} фильтр счёл недопустимым: отправлять нечего.",
-        "set_header": "🎨 <b>Все три стиля</b> · seed {seed}\n{prompt}",
+        "set_header": "🎨 <b>Все три стиля</b> · зерно {seed}\n{prompt}",
         "set_missing_flagged": "\n{style}: фильтр счёл рисунок недопустимым, его здесь нет.",
         "set_missing_failed": "\n{style}: нарисовать не получилось.",
         "set_none": "\nНи один из трёх не получился. Нажмите, чтобы попробовать стиль снова.",
@@ -347,10 +374,38 @@ def user_language(chosen: str | None, language_code: str | None) -> str:
 
 
 def render(language: str, key: str, **values: Any) -> str:
-    """A text with its values; strings are HTML-escaped, since every text is sent as HTML."""
-    template = CATALOGUE.get(language, CATALOGUE[DEFAULT_LANGUAGE])[key]
+    """A text with its values; strings are HTML-escaped, since every text is sent as HTML.
+
+    A count names its noun's forms in the template, `{limit:символ|символа|символов}`, and is
+    written with the one its language's rule picks ("5 символов"; `plural_form`)."""
+    language = language if language in CATALOGUE else DEFAULT_LANGUAGE
+    template = CATALOGUE[language][key]
     safe = {name: html.escape(v) if isinstance(v, str) else v for name, v in values.items()}
-    return template.format(**safe)
+    return _Counting(language).format(template, **safe)
+
+
+class _Counting(string.Formatter):
+    def __init__(self, language: str) -> None:
+        self._language = language
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if "|" not in format_spec:
+            return str(super().format_field(value, format_spec))
+        return f"{value} {plural_form(self._language, int(value), format_spec.split('|'))}"
+
+
+def plural_form(language: str, count: int, forms: list[str]) -> str:
+    """The noun form for `count`: English has one and other (1 picture, 2 pictures); Russian
+    one, few and many by the last digits (1, 21 картинка; 2–4, 22 картинки; 5–20, 11–14, 25
+    картинок: CLDR's plural rules)."""
+    n = abs(count)
+    if language != "ru":
+        return forms[0] if n == 1 else forms[-1]
+    if n % 10 == 1 and n % 100 != 11:
+        return forms[0]
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return forms[1]
+    return forms[2]
 
 
 def shorten(text: str, limit: int) -> str:

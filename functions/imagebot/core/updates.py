@@ -34,6 +34,7 @@ class Prompt:
     style: str | None = None  # from a shortcut such as /pixel
     received_at: float = field(default_factory=time.time)
     kind: str = "prompt"
+    message_thread_id: int | None = None  # the forum topic it was sent in (core/answer_to.py)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Command:
     first_name: str = ""
     received_at: float = field(default_factory=time.time)
     kind: str = "command"
+    message_thread_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Button:
     language_code: str | None = None
     received_at: float = field(default_factory=time.time)
     kind: str = "button"
+    message_thread_id: int | None = None  # the topic of the message whose button was pressed
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
         "user_id": _id(sender, "id", PEER_IDS),
         "message_id": message_id,
         "language_code": language_code,
+        "message_thread_id": _topic(message),
     }
     command = _COMMAND.match(text.strip())
     if command:
@@ -201,7 +205,17 @@ def _parse_callback(update_id: int, query: dict[str, Any]) -> Event:
         action=callback.action,
         args=callback.args,
         language_code=_string(sender, "language_code"),
+        message_thread_id=_topic(message),
     )
+
+
+def _topic(message: dict[str, Any]) -> int | None:
+    """The forum topic a message is in. Only a topic message's thread id is one: in a group
+    without topics a reply carries the thread id of what it replies to, and sending there
+    with that id would fail ("message thread not found")."""
+    if message.get("is_topic_message") is not True:
+        return None
+    return _id(message, "message_thread_id", INT64_IDS)
 
 
 def encode_event(event: Published) -> bytes:

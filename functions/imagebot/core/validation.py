@@ -12,6 +12,10 @@ _WHITESPACE = re.compile(r"\s+")
 # "--no blurry, text" on its own last line, or at the end of a one-line prompt.
 _NEGATIVE = re.compile(r"(?:^|\n|\s)--no\s+(?P<negative>[^\n]*)\s*$", re.IGNORECASE)
 NEGATIVE_MAX_CHARS = 200
+# What normalise_prompt keeps but no one sees: the zero-width joiner (kept for emoji
+# sequences), the Hangul fillers and the blank Braille pattern, which draw nothing. A prompt of
+# only these is empty, not short.
+_INVISIBLE = frozenset("\u200d\u115f\u1160\u3164\uffa0\u2800")
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,9 @@ def split_negative(text: str) -> tuple[str, str]:
 def validate_prompt(text: str, min_chars: int, max_chars: int) -> str:
     """The normalised prompt, or PromptRejected with the reason."""
     prompt = normalise_prompt(text)
-    if not prompt:
+    if not any(char not in _INVISIBLE and not char.isspace() for char in prompt):
         raise PromptRejected("empty")
-    if len(prompt) < min_chars:
+    if sum(char not in _INVISIBLE for char in prompt) < min_chars:  # what the user sees counts
         raise PromptRejected("too_short", min_chars)
     if len(prompt) > max_chars:
         raise PromptRejected("too_long", max_chars)

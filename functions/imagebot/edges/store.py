@@ -18,7 +18,7 @@ from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
 from imagebot.core import pacing, quota, texts
-from imagebot.core.jobs import Job, State, applied, can_move, claimable, move, set_ready
+from imagebot.core.jobs import Job, State, apology_claimable, applied, can_move, claimable, move, set_ready
 from imagebot.core.ops import Ops
 
 Doc = dict[str, Any]
@@ -266,6 +266,26 @@ class JobStore(_Firestore):
     def release_delivery(self, job_id: str) -> None:
         """After a failed send, so the retried event may claim the delivery at once."""
         self._job(job_id).update({"delivery_claim": firestore.DELETE_FIELD})
+
+    def claim_apology(self, job_id: str, claimant: str, now: datetime, lease: timedelta) -> Job | None:
+        """The failed job, if this claimant may send its owed apology now (jobs.apology_claimable);
+        the claim is the delivery's field, free once the job has failed."""
+        ref = self._job(job_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> Job | None:
+            job = _job_or_none(ref.get(transaction=transaction).to_dict(), job_id)
+            if not apology_claimable(job, claimant, now, lease):
+                return None
+            transaction.update(ref, {"delivery_claim": {"by": claimant, "at": now}})
+            return job
+
+        return attempt(self._db.transaction())
+
+    def apologies_due(self, now: datetime) -> list[Job]:
+        """Failed jobs whose apology could not be sent and is due again (steps/failure.py)."""
+        query = self._db.collection("jobs").where(filter=firestore.FieldFilter("apology_retry_at", "<=", now))
+        return [Job.from_doc(snapshot.to_dict(), snapshot.id) for snapshot in query.stream()]
 
     def queue_depth(self) -> int:
         """Jobs admitted and not yet drawn: what a new job waits behind."""

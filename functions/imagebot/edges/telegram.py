@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.pacing import PacingBacklog
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -132,22 +133,11 @@ class BotApi:
         return body["result"]
 
     def send_message(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        reply_markup: dict[str, Any] | None = None,
-        reply_to_message_id: int | None = None,
+        self, to: AnswerTo, text: str, *, reply_markup: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         return self.call(
             "sendMessage",
-            {
-                "chat_id": chat_id,
-                "text": text,
-                "parse_mode": "HTML",
-                "reply_markup": reply_markup,
-                "reply_parameters": _reply_to(reply_to_message_id),
-            },
+            {**to.params(), "text": text, "parse_mode": "HTML", "reply_markup": reply_markup},
         )
 
     def edit_message_text(
@@ -183,31 +173,20 @@ class BotApi:
 
     def send_photo(
         self,
-        chat_id: int,
+        to: AnswerTo,
         photo: tuple[str, bytes, str] | str,
         *,
         caption: str,
-        reply_to_message_id: int | None = None,
         reply_markup: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """`photo` is an upload (filename, bytes, content type) or a file id Telegram holds."""
-        params = {
-            "chat_id": chat_id,
-            "caption": caption,
-            "parse_mode": "HTML",
-            "reply_parameters": _reply_to(reply_to_message_id),
-            "reply_markup": reply_markup,
-        }
+        params = {**to.params(), "caption": caption, "parse_mode": "HTML", "reply_markup": reply_markup}
         if isinstance(photo, str):
             return self.call("sendPhoto", {**params, "photo": photo})
         return self.call("sendPhoto", params, files={"photo": photo})
 
     def send_media_group(
-        self,
-        chat_id: int,
-        photos: list[tuple[str, bytes, str, str]],
-        *,
-        reply_to_message_id: int | None = None,
+        self, to: AnswerTo, photos: list[tuple[str, bytes, str, str]]
     ) -> list[dict[str, Any]]:
         """An album of 2-10 uploaded photos, each (filename, bytes, content type, caption), in
         one call; its messages, in order. Albums carry no buttons (Telegram's rule)."""
@@ -216,24 +195,16 @@ class BotApi:
             for n, (_, _, _, caption) in enumerate(photos)
         ]
         files = {f"photo{n}": (name, data, kind) for n, (name, data, kind, _) in enumerate(photos)}
-        sent: list[dict[str, Any]] = self.call(
-            "sendMediaGroup",
-            {"chat_id": chat_id, "media": media, "reply_parameters": _reply_to(reply_to_message_id)},
-            files=files,
-        )
+        sent: list[dict[str, Any]] = self.call("sendMediaGroup", {**to.params(), "media": media}, files=files)
         return sent
 
-    def send_document(
-        self, chat_id: int, data: bytes, *, filename: str, reply_to_message_id: int | None = None
-    ) -> dict[str, Any]:
+    def send_document(self, to: AnswerTo, data: bytes, *, filename: str) -> dict[str, Any]:
         return self.call(
-            "sendDocument",
-            {"chat_id": chat_id, "reply_parameters": _reply_to(reply_to_message_id)},
-            files={"document": (filename, data, "application/octet-stream")},
+            "sendDocument", to.params(), files={"document": (filename, data, "application/octet-stream")}
         )
 
-    def send_chat_action(self, chat_id: int, action: str) -> Any:
-        return self.call("sendChatAction", {"chat_id": chat_id, "action": action})
+    def send_chat_action(self, to: AnswerTo, action: str) -> Any:
+        return self.call("sendChatAction", {**to.params(quote=False), "action": action})
 
     def get_file(self, file_id: str) -> dict[str, Any]:
         """The File object (file_id, file_unique_id, file_size, file_path) a download needs.
@@ -285,8 +256,3 @@ class BotApi:
             return TelegramError(DOWNLOAD, 599, f"{file_path}: transport error: {type(error).__name__}")
         except httpx.InvalidURL:
             return TelegramError(DOWNLOAD, 400, f"{file_path!r}: not a file path")
-
-
-def _reply_to(message_id: int | None) -> dict[str, Any] | None:
-    # A reply to a deleted prompt still arrives, just without the quote.
-    return None if message_id is None else {"message_id": message_id, "allow_sending_without_reply": True}

@@ -7,6 +7,10 @@ its answer is read, the cache key), then the edge: Gemini on Vertex AI, bounded 
 (TRANSLATE_TIMEOUT_SECONDS), cached in Firestore (`translations/<sha>`, with a TTL) and
 counted (`stats/translation`). Any failure draws the original prompt: a translation is an
 improvement, never a reason to lose a picture.
+
+The model also judges the prompt it reads (`judged_unsafe`): a prompt Gemini blocks, or rates
+HIGH for sexual or dangerous content, is refused as the blocklist refuses one (PromptRejected
+"blocked", the same answer to the user), instead of being drawn untranslated.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from imagebot.core.validation import PromptRejected
 from imagebot.logs import fields
 
 log = logging.getLogger(__name__)
@@ -96,13 +101,44 @@ def cache_key(prompt: str, model: str, enhance: bool = False, style: str | None 
     return hashlib.sha256(f"{model}\n{task}\n{prompt}".encode()).hexdigest()
 
 
+# Gemini's safety verdicts that refuse a prompt. Blocked (the prompt, or the answer for
+# safety): the model would not translate it, and drawing the raw prompt instead would walk
+# around its judgement. Rated HIGH, blocked or not (Vertex AI's default thresholds block
+# little): only the categories the bot refuses, sexual content and violence ("dangerous
+# content" is Gemini's nearest to violence; harassment and hate speech are left to the model).
+SAFETY_BLOCKS = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST"})
+REFUSED_CATEGORIES = frozenset({"HARM_CATEGORY_SEXUALLY_EXPLICIT", "HARM_CATEGORY_DANGEROUS_CONTENT"})
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One of Gemini's safety ratings, in its REST names."""
+
+    category: str
+    probability: str
+    blocked: bool = False
+
+
+def judged_unsafe(block_reason: str | None, finish_reason: str | None, ratings: Iterable[Rating]) -> bool:
+    """Whether the model's verdict on a prompt refuses it (promptFeedback.blockReason, the
+    candidate's finishReason, and the safety ratings of both)."""
+    if block_reason in SAFETY_BLOCKS or finish_reason in SAFETY_BLOCKS:
+        return True
+    return any(
+        rating.category in REFUSED_CATEGORIES and (rating.blocked or rating.probability == "HIGH")
+        for rating in ratings
+    )
+
+
 @dataclass(frozen=True)
 class Answer:
-    """The model's text and what the call cost, as Vertex AI bills it."""
+    """The model's text, its safety verdict on the prompt, and what the call cost, as Vertex
+    AI bills it."""
 
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
+    unsafe: bool = False
 
 
 # --- the edge --------------------------------------------------------------------------------
@@ -147,13 +183,30 @@ def vertex_generate(
         except httpx.TimeoutException as error:
             raise TranslationTimeout(str(error)) from error
         usage = response.usage_metadata
+        feedback = response.prompt_feedback
+        candidate = response.candidates[0] if response.candidates else None
+        ratings = [
+            *((feedback.safety_ratings or []) if feedback else []),
+            *((candidate.safety_ratings or []) if candidate else []),
+        ]
+        unsafe = judged_unsafe(
+            _name(feedback.block_reason) if feedback else None,
+            _name(candidate.finish_reason) if candidate else None,
+            [Rating(_name(r.category) or "", _name(r.probability) or "", bool(r.blocked)) for r in ratings],
+        )
         return Answer(
-            response.text or "",
+            "" if unsafe else (response.text or ""),
             (usage.prompt_token_count or 0) if usage else 0,
             (usage.candidates_token_count or 0) if usage else 0,
+            unsafe,
         )
 
     return generate
+
+
+def _name(value: object) -> str | None:
+    """An SDK enum (or an unknown value it kept as text) by its REST name."""
+    return None if value is None else str(getattr(value, "value", value))
 
 
 class Translator:
@@ -183,7 +236,7 @@ class Translator:
     ) -> str:
         """English for the model; with `enhance`, expanded into a detailed prompt for `style`.
         When the model gives no usable answer: `fallback` (a translation made earlier), else
-        the prompt as written."""
+        the prompt as written. PromptRejected("blocked") when the model judges it unsafe."""
         fallback = prompt if fallback is None else fallback
         if not needs_model(prompt, enhance):
             return prompt
@@ -215,8 +268,12 @@ class Translator:
                 "output_chars": len(answer.text),
                 "input_tokens": answer.input_tokens,
                 "output_tokens": answer.output_tokens,
+                **({"refusals": 1} if answer.unsafe else {}),
             }
         )
+        if answer.unsafe:  # never cached: a redelivery asks again, and is refused again
+            log.info("the translation model judged the prompt unsafe", extra={**context, "reason": "blocked"})
+            raise PromptRejected("blocked")
         english = parse_answer(answer.text, prompt, enhance)
         if english is None:
             log.warning(

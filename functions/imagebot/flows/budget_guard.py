@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from imagebot.core import budget
+from imagebot.core.answer_to import AnswerTo
 from imagebot.edges.telegram import TelegramError
 from imagebot.edges.workflows import WorkflowStarter, default_starter
 from imagebot.logs import fields
@@ -85,6 +86,6 @@ def tell_operators(text: str, rt: Services) -> None:
         log.error("OPS_CHAT_ID is not set: the operators were not told", extra=fields(stage="budget"))
         return
     try:
-        rt.bot.send_message(chat_id, text)
+        rt.bot.send_message(AnswerTo(chat_id), text)
     except TelegramError as error:
         log.error("could not tell the operators", extra=fields(stage="budget", error=str(error)))

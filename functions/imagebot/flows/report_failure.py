@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from imagebot.core import texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import Job, State, job_id_for_update
 from imagebot.core.updates import MalformedUpdate, Prompt, decode_event
@@ -54,6 +55,7 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
                 chat_id=event.chat_id,
                 user_id=event.user_id,
                 message_id=event.message_id,
+                message_thread_id=event.message_thread_id,
                 language=texts.language_for(event.language_code),
                 times={State.RECEIVED.value: rt.now()},
             )
@@ -63,6 +65,6 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
         "an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason)
     )
     rt.bot.send_message(
-        event.chat_id, texts.render(texts.language_for(event.language_code), "failed_generic")
+        AnswerTo.of_event(event), texts.render(texts.language_for(event.language_code), "failed_generic")
     )
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import ProgressEvent
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State
@@ -46,7 +47,7 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
         return
     show_status(job, texts.render(job.language, "generating", style=title(job)), rt)
     try:
-        rt.bot.send_chat_action(job.chat_id, "upload_photo")
+        rt.bot.send_chat_action(AnswerTo.of_job(job), "upload_photo")
     except TelegramError as error:
         if error.transient or error.user_unreachable:
             raise

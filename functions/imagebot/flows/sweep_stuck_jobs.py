@@ -6,7 +6,8 @@ when to try again (`delivery_retry_at`, steps/delivery.py); each tick sends thos
 with the same claim as deliver_image, so never a second photo. The sweep also catches jobs that
 stalled without a message to dead-letter (an instance lost mid-generation with its message
 acknowledged, say): failed and told as report_failure does, once JOB_DEADLINE_SECONDS has
-passed since the job's last move. A job that cannot be swept is logged and the others go on.
+passed since the job's last move. Last, it sends the apologies Telegram would not take when
+their jobs failed (steps/failure.py). A job that cannot be swept is logged and the others go on.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from imagebot.core.jobs import DeliveryPending, Job, State
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.delivery import DELIVERY_LEASE, deliver_output, recorded_output
-from imagebot.steps.failure import fail
+from imagebot.steps.failure import fail, send_owed_apologies
 
 log = logging.getLogger(__name__)
 STALLED_STATES = (State.QUEUED, State.GENERATING, State.GENERATED)
@@ -44,6 +45,7 @@ def sweep(rt: Services) -> int:
             outcome = "errors"
         if outcome:
             outcomes[outcome] += 1
+    outcomes.update(send_owed_apologies(rt))  # after the failures above, which owe theirs now
     log.info(
         "sweep done", extra=fields(stage="sweep", reason=", ".join(f"{n} {k}" for k, n in outcomes.items()))
     )

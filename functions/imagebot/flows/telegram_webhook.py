@@ -2,7 +2,7 @@
 
 It answers only after the publish is confirmed, and in milliseconds: prompts never touch
 Firestore here. /start and /help are answered in the webhook response itself (Telegram's
-reply-in-response), after one read of the user's chosen language.
+reply-in-response), after one read of the user's settings (language, default style).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +19,7 @@ from google.cloud import pubsub_v1
 
 from imagebot.config import Settings
 from imagebot.core import inbound, keyboards, quota, registry, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.registry import AnsweredBy
 from imagebot.core.updates import (
     Button,
@@ -30,12 +31,23 @@ from imagebot.core.updates import (
     encode_event,
     parse_update,
 )
+from imagebot.core.vocabulary import STYLES
 from imagebot.edges.pubsub import PendingPublishes, Publisher
 from imagebot.logs import fields
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 log = logging.getLogger(__name__)
-LanguageOf = Callable[[int], str | None]
+# The user's settings document (UserStore.get_user): read for /start and /help only.
+ReadUser = Callable[[int], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who a command answered here comes from, as far as the answer needs: the language to
+    answer in, the default style chosen (ticked under /start)."""
+
+    language: str
+    default_style: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ def handle_request(
     secret: str | None,
     settings: Settings,
     publisher: Publisher,
-    language_of: LanguageOf,
+    read_user: ReadUser,
 ) -> WebhookReply:
     """An HTTP request whose body is still unread: a declared size over the limit is refused
     first, then a wrong secret, both without reading the body; then the body is read, never
@@ -73,16 +85,16 @@ def handle_request(
         raw = inbound.read_bounded(read)
     except inbound.BodyTooLarge as error:
         return too_large(str(error))
-    return handle_update(raw, settings, publisher, language_of)
+    return handle_update(raw, settings, publisher, read_user)
 
 
 def handle_webhook(
-    raw: bytes, secret: str | None, settings: Settings, publisher: Publisher, language_of: LanguageOf
+    raw: bytes, secret: str | None, settings: Settings, publisher: Publisher, read_user: ReadUser
 ) -> WebhookReply:
     """A request whose body is already read (and bounded: see inbound.BoundedBody)."""
     if not secret_matches(secret, settings.webhook_secret):
         return unauthorized()
-    return handle_update(raw, settings, publisher, language_of)
+    return handle_update(raw, settings, publisher, read_user)
 
 
 def unauthorized() -> WebhookReply:
@@ -95,9 +107,7 @@ def too_large(why: str) -> WebhookReply:
     return WebhookReply(413, {"error": f"body over {inbound.MAX_BODY_BYTES} bytes"}, body_read=False)
 
 
-def handle_update(
-    raw: bytes, settings: Settings, publisher: Publisher, language_of: LanguageOf
-) -> WebhookReply:
+def handle_update(raw: bytes, settings: Settings, publisher: Publisher, read_user: ReadUser) -> WebhookReply:
     """A body from Telegram (the secret matched): a 400 for anything no update can be, else
     the event's answer."""
     try:
@@ -115,9 +125,9 @@ def handle_update(
             return WebhookReply(200)
         case NotText():
             text = texts.render(texts.language_for(event.language_code), "text_only")
-            return WebhookReply(200, send_message(event.chat_id, text))
+            return WebhookReply(200, send_message(AnswerTo(event.chat_id), text))
         case Command() if not needs_worker(event, settings):
-            return WebhookReply(200, command_reply(event, settings, language_of))
+            return WebhookReply(200, command_reply(event, settings, read_user))
         case Prompt() | Command() | Button():
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
@@ -148,42 +158,49 @@ def needs_worker(command: Command, settings: Settings) -> bool:
     return not declared.operator_only or command.user_id in settings.operator_ids
 
 
-def command_reply(command: Command, settings: Settings, language_of: LanguageOf) -> dict[str, Any]:
-    language = user_language(command.user_id, command.language_code, language_of)
+def command_reply(command: Command, settings: Settings, read_user: ReadUser) -> dict[str, Any]:
+    asker = asker_of(command, read_user)
     declared = registry.command(command.name)
     if declared is None or declared.answered_by is not AnsweredBy.WEBHOOK:
-        return send_message(command.chat_id, texts.render(language, "unknown_command"))
-    reply: dict[str, Any] = registry.handler(declared.handler)(command, settings, language)
+        return send_message(AnswerTo.of_event(command), texts.render(asker.language, "unknown_command"))
+    reply: dict[str, Any] = registry.handler(declared.handler)(command, settings, asker)
     return reply
 
 
-def start_reply(command: Command, settings: Settings, language: str) -> dict[str, Any]:
+def start_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
+    language = asker.language
     name = command.first_name or texts.render(language, "friend")
-    reply = send_message(command.chat_id, texts.render(language, "start", name=name))
-    reply["reply_markup"] = {"inline_keyboard": [keyboards.default_styles(None)]}
+    key = "start_with_default" if asker.default_style else "start"
+    reply = send_message(AnswerTo.of_event(command), texts.render(language, key, name=name))
+    reply["reply_markup"] = {"inline_keyboard": [keyboards.default_styles(asker.default_style)]}
     return reply
 
 
-def help_reply(command: Command, settings: Settings, language: str) -> dict[str, Any]:
-    text = texts.render(language, "help", min=settings.prompt_min_chars, max=settings.prompt_max_chars)
-    text += texts.render(language, "help_more", grid_cost=quota.GRID_COST, set_cost=quota.SET_COST)
-    return send_message(command.chat_id, text)
+def help_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
+    text = texts.render(asker.language, "help", min=settings.prompt_min_chars, max=settings.prompt_max_chars)
+    text += texts.render(asker.language, "help_more", grid_cost=quota.GRID_COST, set_cost=quota.SET_COST)
+    return send_message(AnswerTo.of_event(command), text)
 
 
-def shortcut_usage(command: Command, settings: Settings, language: str) -> dict[str, Any]:
+def shortcut_usage(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
     """/pixel without a prompt: how to use it (with one, it is a Prompt)."""
-    return send_message(command.chat_id, texts.render(language, "shortcut_usage", command=command.name))
+    text = texts.render(asker.language, "shortcut_usage", command=command.name)
+    return send_message(AnswerTo.of_event(command), text)
 
 
-def user_language(user_id: int, language_code: str | None, language_of: LanguageOf) -> str:
-    """texts.user_language, reading the user's choice; a slow or failing read must not cost the
-    answer itself."""
+def asker_of(command: Command, read_user: ReadUser) -> Asker:
+    """The user's language (texts.user_language: their choice, else their app's) and default
+    style, from one read; a slow or failing read must not cost the answer itself."""
     try:
-        chosen = language_of(user_id)
+        user = read_user(command.user_id)
     except Exception:
-        log.warning("user language lookup failed", exc_info=True)
-        chosen = None
-    return texts.user_language(chosen, language_code)
+        log.warning("user settings lookup failed", exc_info=True)
+        user = {}
+    chosen, style = user.get("language"), user.get("default_style")
+    return Asker(
+        texts.user_language(chosen if isinstance(chosen, str) else None, command.language_code),
+        style if style in STYLES else None,
+    )
 
 
 def button_answer(button: Button, language: str) -> str:
@@ -192,8 +209,9 @@ def button_answer(button: Button, language: str) -> str:
     return "" if declared is None else declared.toast(language, button.args)
 
 
-def send_message(chat_id: int, text: str) -> dict[str, Any]:
-    return {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+def send_message(to: AnswerTo, text: str) -> dict[str, Any]:
+    """A sendMessage made by Telegram for us, as the answer to the request."""
+    return {"method": "sendMessage", **to.params(), "text": text, "parse_mode": "HTML"}
 
 
 # --- on an event loop (functions_framework.aio: Starlette under uvicorn) ----------------------
@@ -222,7 +240,7 @@ async def handle_request_async(
     secret: str | None,
     settings: Settings,
     client: pubsub_v1.PublisherClient,
-    language_of: LanguageOf,
+    read_user: ReadUser,
 ) -> WebhookReply:
     """`handle_request` on the event loop: the same refusals in the same order (a declared size
     over the limit, then a wrong secret, both before any of the body is read), then the body,
@@ -238,7 +256,7 @@ async def handle_request_async(
             body.add(chunk)
     except inbound.BodyTooLarge as error:
         return too_large(str(error))
-    return await handle_webhook_async(body.value(), secret, settings, client, language_of)
+    return await handle_webhook_async(body.value(), secret, settings, client, read_user)
 
 
 async def handle_webhook_async(
@@ -246,14 +264,14 @@ async def handle_webhook_async(
     secret: str | None,
     settings: Settings,
     client: pubsub_v1.PublisherClient,
-    language_of: LanguageOf,
+    read_user: ReadUser,
 ) -> WebhookReply:
     """`handle_webhook`'s answer, given only after its publish (if any) is confirmed; a failed
     or late publish raises, and the framework answers 500, so Telegram sends the update again."""
     publishes = PendingPublishes(client, settings.project)
     if may_answer_itself(raw):
-        reply = await asyncio.to_thread(handle_webhook, raw, secret, settings, publishes, language_of)
+        reply = await asyncio.to_thread(handle_webhook, raw, secret, settings, publishes, read_user)
     else:
-        reply = handle_webhook(raw, secret, settings, publishes, language_of)
+        reply = handle_webhook(raw, secret, settings, publishes, read_user)
     await publishes.confirmed()
     return reply

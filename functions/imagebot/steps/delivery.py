@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import ContractError, OutputMetadata, candidate_from_name
 from imagebot.core.events import StorageObject
 from imagebot.core.jobs import FINAL, Job, State, delivery_retry_delay, stage_durations
@@ -138,6 +139,9 @@ def remember(job: Job, rt: Services) -> None:
             "style": job.style,
             "prompt": job.prompt,
         }
+        if job.negative_prompt and job.negative_applied:
+            # What the caption said was left out: the picture is the same, so is its caption.
+            entry["negative_prompt"] = job.negative_prompt
         rt.users.add_to_history(job.user_id, entry)
         if job.cache_key:
             rt.cache.remember_photo(job.cache_key, job.photo_file_id, job.job_id, rt.now())
@@ -159,10 +163,9 @@ def send_photo(job: Job, rt: Services, *, photo: tuple[str, bytes, str] | str) -
             job.job_id, job.drawing()[1], language, drawn_as=drawn_differently(job)
         )
     return rt.bot.send_photo(
-        job.chat_id,
+        AnswerTo.of_job(job),
         photo,
         caption=photo_caption(job),
-        reply_to_message_id=job.message_id,
         reply_markup=markup,
     )
 
@@ -294,29 +297,22 @@ def send_set(jobs: list[Job], ready: list[Job], rt: Services) -> list[dict[str, 
         )
         for job in ready
     ]
+    to = AnswerTo.of_job(first)
     messages: list[dict[str, Any]] = []
     if len(photos) > 1:
-        messages = rt.bot.send_media_group(first.chat_id, photos, reply_to_message_id=first.message_id)
+        messages = rt.bot.send_media_group(to, photos)
     elif photos:
         name, data, content_type, caption = photos[0]
-        messages = [
-            rt.bot.send_photo(
-                first.chat_id,
-                (name, data, content_type),
-                caption=caption,
-                reply_to_message_id=first.message_id,
-            )
-        ]
+        messages = [rt.bot.send_photo(to, (name, data, content_type), caption=caption)]
     closed = [job for job in jobs if job not in ready]
     rt.bot.send_message(
-        first.chat_id,
+        to,
         set_text(first, closed, none_left=not ready),
         reply_markup=keyboards.set_actions(
             [(job.job_id, job.drawing()[1]) for job in ready],
             [(job.job_id, job.drawing()[1], job.reason == FLAGGED) for job in closed],
             first.language,
         ),
-        reply_to_message_id=first.message_id,
     )
     return messages
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
@@ -25,7 +26,5 @@ def show_status(job: Job, text: str, rt: Services, reply_markup: dict[str, Any] 
             # "message is not modified" on a redelivery, or the user deleted it: harmless.
             log.info("status edit skipped", extra=fields(job_id=job.job_id, error=str(error)))
         return
-    sent = rt.bot.send_message(
-        job.chat_id, text, reply_markup=reply_markup, reply_to_message_id=job.message_id
-    )
+    sent = rt.bot.send_message(AnswerTo.of_job(job), text, reply_markup=reply_markup)
     rt.jobs.set_job_fields(job.job_id, status_message_id=sent["message_id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from google.cloud import storage
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import State, seed_for
 from imagebot.core.ops import Mode, Ops
 from imagebot.core.updates import Button, Command, Prompt, encode_event
@@ -49,7 +50,7 @@ def buttons(call) -> list[str]:
     ("language", "heading"),
     [
         ("en", "Default style: <b>none, I ask each time</b>"),
-        ("ru", "Стиль по умолчанию: <b>нет, спрашивать каждый раз</b>"),
+        ("ru", "Стиль по умолчанию: <b>не выбран, спрашиваю каждый раз</b>"),
     ],
 )
 def test_style_menu_sets_a_default_style_that_later_prompts_use(
@@ -93,14 +94,14 @@ def test_lang_switches_every_later_answer(runtime, telegram):
     send(press("lang", "ru", user_id=user, message_id=menu.result["message_id"]), runtime)
     assert last_text(telegram, "editMessageText") == "Выберите язык:"
     send(command("limits", user, "en"), runtime)
-    assert last_text(telegram).startswith("Сегодня использовано 0 из 50 картинок; осталось 50.")
+    assert last_text(telegram).startswith("Сегодня использовано 0 из 50 картинок, осталось 50.")
 
 
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
         ("en", "Today you have used 1 of 50 pictures; 49 left."),
-        ("ru", "Сегодня использовано 1 из 50 картинок; осталось 49."),
+        ("ru", "Сегодня использовано 1 из 50 картинок, осталось 49."),
     ],
 )
 def test_limits_show_what_is_left_today(runtime, telegram, language, expected):
@@ -122,7 +123,7 @@ def test_history_resends_the_latest_photos_by_file_id_without_drawing(runtime, t
     photo = png(32, 32, "navy")
     file_ids = []
     for n in range(2):
-        sent = runtime.bot.send_photo(user, ("p.png", photo, "image/png"), caption="x")
+        sent = runtime.bot.send_photo(AnswerTo(user), ("p.png", photo, "image/png"), caption="x")
         file_ids.append(sent["photo"][-1]["file_id"])
         runtime.users.add_to_history(
             user, {"job_id": f"h{n}", "file_id": file_ids[-1], "style": "ghibli", "prompt": f"picture {n}"}

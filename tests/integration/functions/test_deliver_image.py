@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.cloud import storage
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import DeliveryPending, Job, State
 from imagebot.edges.telegram import TelegramError
 from imagebot.flows import deliver_image, sweep_stuck_jobs
@@ -40,7 +41,7 @@ def upload_output(job: Job) -> dict:
 @pytest.fixture
 def generated_job(runtime, telegram) -> Job:
     chat_id, job_id = next(ids), f"u{next(ids)}"
-    status_id = runtime.bot.send_message(chat_id, "⏳ Queued")["message_id"]
+    status_id = runtime.bot.send_message(AnswerTo(chat_id), "⏳ Queued")["message_id"]
     telegram.reset()
     return put_job(
         runtime,

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from google.cloud import firestore
+from imagebot.core.answer_to import AnswerTo
 from imagebot.edges.store import CacheStats
 
 
@@ -31,7 +32,7 @@ def test_a_slot_beyond_the_horizon_is_read_but_not_taken(runtime):
 def test_the_bot_client_waits_for_its_chat_slot(runtime, telegram):
     chat_id = 14_000_000 + int(time.time()) % 1000
     for n in range(5):
-        runtime.bot.send_message(chat_id, f"message {n}")
+        runtime.bot.send_message(AnswerTo(chat_id), f"message {n}")
     sent = [
         call.time for call in telegram.calls("sendMessage") if str(call.params["chat_id"]) == str(chat_id)
     ]

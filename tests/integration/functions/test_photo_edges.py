@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from google.cloud import storage
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.photos import PreparedPhoto, prepare_photo
 from imagebot.edges.inputs import InputStore, input_object_name
 from imagebot.edges.telegram import BotApi, FileTooBig, TelegramError
@@ -30,7 +31,7 @@ def bot(telegram_server: FakeTelegramServer) -> BotApi:
 
 def stored_file(bot: BotApi, data: bytes, filename: str = "photo.png") -> str:
     """A file the fake Bot API holds, by its id: what a user's photo is once Telegram has it."""
-    sent = bot.send_document(CHAT, data, filename=filename)
+    sent = bot.send_document(AnswerTo(CHAT), data, filename=filename)
     return str(sent["document"]["file_id"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import State
 from imagebot.edges.telegram import TelegramError
 from imagebot.flows import rate_limit
@@ -54,7 +55,7 @@ def test_an_admitted_job_is_queued_shown_and_sent_to_the_gpu_once(runtime, teleg
 
 def test_the_style_question_becomes_the_status_message(runtime, telegram, generation):
     chat_id, job_id = next(ids), f"u{next(ids)}"
-    question_id = runtime.bot.send_message(chat_id, "Which style?")["message_id"]
+    question_id = runtime.bot.send_message(AnswerTo(chat_id), "Which style?")["message_id"]
     put_job(runtime, job_id, chat_id, State.VALIDATED, status_message_id=question_id)
     rate_limit.handle_message(pubsub_event_data(job_id.encode()), runtime)
 
@@ -144,7 +145,9 @@ def test_a_repeat_of_a_drawn_picture_comes_from_the_cache_without_the_gpu(runtim
     hits_before, misses_before = runtime.cache.cache_counts()
     rate_limit.handle_message(pubsub_event_data(first.encode()), runtime)
     assert runtime.jobs.get_job(first).cache_key == cache_key(job, "normal")
-    photo = runtime.bot.send_photo(chat_id, ("p.png", png(16, 16, "orange"), "image/png"), caption="x")
+    photo = runtime.bot.send_photo(
+        AnswerTo(chat_id), ("p.png", png(16, 16, "orange"), "image/png"), caption="x"
+    )
     runtime.cache.remember_photo(
         cache_key(job, "normal"), photo["photo"][-1]["file_id"], first, runtime.now()
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import State
 from imagebot.core.updates import Prompt, encode_event
 from imagebot.flows import report_failure
@@ -21,7 +22,7 @@ DEAD = {
 
 def test_a_dead_lettered_generation_job_fails_and_the_user_can_retry(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
-    status_id = runtime.bot.send_message(chat_id, "⏳ queued")["message_id"]
+    status_id = runtime.bot.send_message(AnswerTo(chat_id), "⏳ queued")["message_id"]
     job = put_job(runtime, job_id, chat_id, State.GENERATING, status_message_id=status_id)
     body = GpuSideJob(job_id=job_id, chat_id=chat_id, prompt=job.prompt, style="ghibli", seed=job.seed)
     data = pubsub_event_data(json.dumps(vars(body)).encode(), job_id=job_id, **DEAD)
@@ -55,4 +56,4 @@ def test_a_dead_lettered_prompt_becomes_a_failed_job_with_an_apology(runtime, te
     )
     job = runtime.jobs.get_job(f"u{prompt.update_id}")
     assert job.state == State.FAILED
-    assert telegram.calls("sendMessage")[-1].params["text"].startswith("Что-то пошло не так")
+    assert telegram.calls("sendMessage")[-1].params["text"].startswith("Извините, что-то пошло не так")

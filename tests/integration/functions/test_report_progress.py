@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import State
 from imagebot.flows import report_progress
 
@@ -19,7 +20,7 @@ def progress_event(job_id: str) -> dict:
 
 def test_the_status_says_drawing_and_the_chat_shows_upload_photo(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
-    status_id = runtime.bot.send_message(chat_id, "⏳ queued")["message_id"]
+    status_id = runtime.bot.send_message(AnswerTo(chat_id), "⏳ queued")["message_id"]
     put_job(
         runtime, job_id, chat_id, State.GENERATING, style="pixel", language="ru", status_message_id=status_id
     )
@@ -57,7 +58,7 @@ def test_a_429_from_telegram_is_waited_out_and_the_photo_still_arrives(runtime, 
 
 def test_a_flagged_picture_is_told_plainly_in_the_users_language_with_again(runtime, telegram):
     chat_id, job_id = next(ids), f"u{next(ids)}"
-    status_id = runtime.bot.send_message(chat_id, "🎨 drawing")["message_id"]
+    status_id = runtime.bot.send_message(AnswerTo(chat_id), "🎨 drawing")["message_id"]
     put_job(
         runtime, job_id, chat_id, State.REJECTED, language="ru", reason="flagged", status_message_id=status_id
     )
@@ -67,7 +68,10 @@ def test_a_flagged_picture_is_told_plainly_in_the_users_language_with_again(runt
 
     (edit,) = telegram.calls("editMessageText")
     assert edit.params["message_id"] == status_id
-    assert edit.params["text"] == "Рисунок не отправлен: фильтр счёл его недопустимым. Нажмите 🔁 Ещё раз."
+    assert edit.params["text"] == (
+        "Эту картинку я отправить не могу: фильтр счёл её недопустимой. "
+        "Нажмите 🔁 Ещё раз, чтобы нарисовать другую."
+    )
     markup = edit.params["reply_markup"]
     (button,) = (json.loads(markup) if isinstance(markup, str) else markup)["inline_keyboard"][0]
     assert button["text"] == "🔁 Ещё раз" and job_id in button["callback_data"]

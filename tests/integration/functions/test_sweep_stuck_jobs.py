@@ -42,3 +42,29 @@ def test_a_job_without_a_chat_does_not_stop_the_sweep(runtime, telegram):
         if call.params.get("chat_id") in (chat_id, str(chat_id))
     ]
     assert apology.params["text"].startswith("Sorry")
+
+
+def test_an_apology_telegram_refused_is_owed_in_firestore_and_the_sweep_sends_it_once(runtime, telegram):
+    long_ago = datetime.now(UTC) - timedelta(seconds=runtime.settings.job_deadline_seconds + 60)
+    stuck, chat_id = f"u{next(ids)}", next(ids)
+    put_job(runtime, stuck, chat_id, State.QUEUED, times={"received": long_ago, "queued": long_ago})
+    telegram.inject_fault("sendMessage", count=50, error_code=502)
+    sweep_stuck_jobs.sweep(runtime)  # fails the job; its apology is refused, and owed
+    telegram.clear_faults()
+    owed = runtime.jobs.get_job(stuck)
+    assert owed.state == State.FAILED and owed.apology_attempts == 1
+    assert owed.apology_retry_at is not None and owed.apology_retry_at > datetime.now(UTC)
+    assert stuck not in [job.job_id for job in runtime.jobs.apologies_due(datetime.now(UTC))]
+
+    # Due now (as if its backoff had passed): the real query finds it, and the sweep pays it once.
+    runtime.jobs.set_job_fields(stuck, apology_retry_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert stuck in [job.job_id for job in runtime.jobs.apologies_due(datetime.now(UTC))]
+    sweep_stuck_jobs.sweep(runtime)
+    sweep_stuck_jobs.sweep(runtime)
+    told = [
+        call
+        for call in telegram.calls("sendMessage")
+        if call.ok and call.params.get("chat_id") in (chat_id, str(chat_id))
+    ]
+    assert len(told) == 1 and told[0].params["text"].startswith("Sorry")
+    assert runtime.jobs.get_job(stuck).apology_retry_at is None

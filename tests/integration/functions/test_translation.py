@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from imagebot.core import keyboards
+from imagebot.core import keyboards, texts
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Mode, Ops
 from imagebot.core.updates import Button, Command, Prompt, encode_event
@@ -18,7 +19,7 @@ from imagebot.flows import rate_limit, validate_prompt
 from imagebot.runtime import Runtime
 
 from gpu_service.contract import GenerationJob as GpuSideJob
-from local.fake_vertex import ENHANCEMENT, FakeVertex, translate_words
+from local.fake_vertex import ENHANCEMENT, SAFETY_VERDICTS, FakeVertex, translate_words
 from tests.conftest import PROJECT
 from tests.integration.functions.conftest import TOPICS
 from tests.support.events import pubsub_event_data, unique_ids
@@ -113,6 +114,23 @@ def test_a_slow_model_is_abandoned_and_the_original_prompt_drawn(runtime, vertex
     assert vertex.calls_for(prompt) == 1  # it was asked, and not waited for
     # A fallback is not a translation: the next attempt asks again.
     assert impatient.cache.cached_translation(cache_key(prompt, MODEL), impatient.now()) is None
+
+
+@pytest.mark.parametrize("verdict", SAFETY_VERDICTS)
+def test_a_prompt_gemini_judges_unsafe_is_refused_as_the_blocklist_refuses_one(
+    translating, vertex, telegram, verdict
+):
+    # Each of Gemini's ways of saying no: the prompt blocked, the answer stopped for safety,
+    # a translation rated HIGH. The blocklist passes the prompt; the model's judgement does not.
+    prompt = f"рыжая лиса {verdict} {next(ids)}"
+
+    job = send_prompt(translating, prompt)
+
+    assert (job.state, job.reason) == (State.REJECTED, "blocked")
+    assert vertex.calls_for(prompt) == 1
+    assert telegram.calls("sendMessage")[-1].params["text"] == texts.render(job.language, "rejected_blocked")
+    assert translating.cache.cached_translation(cache_key(prompt, MODEL), translating.now()) is None
+    assert translating.cache.translation_counts()["refusals"] >= 1
 
 
 def test_english_prompts_and_economy_mode_make_no_model_call(translating, vertex):
@@ -218,7 +236,7 @@ def test_the_english_a_photo_was_drawn_from_is_shown_in_its_caption_on_request(t
     prompt = f"кот в космос {next(ids)}"
     job = send_prompt(translating, prompt)
     photo = translating.bot.send_photo(
-        chat_id,
+        AnswerTo(chat_id),
         ("cat.png", png(8, 8, "orange"), "image/png"),
         caption="ghibli",
         reply_markup=keyboards.photo_actions(job.job_id, "ghibli", "ru", drawn_as=True),

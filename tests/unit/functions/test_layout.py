@@ -23,12 +23,16 @@ ENTRY_POINTS = {
 
 
 def imports(path: Path) -> set[str]:
+    package = ".".join(("imagebot", *path.parent.relative_to(PACKAGE).parts))
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or node.level):
+            # A relative import (the blocklist's `from .confusables`) is named in full.
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
     return found
 
 

@@ -2,6 +2,7 @@ import json
 
 import httpx
 import pytest
+from imagebot.core.answer_to import AnswerTo
 from imagebot.edges.telegram import BotApi, TelegramError
 
 TOKEN = "123456:TEST-TOKEN"
@@ -27,7 +28,7 @@ def test_send_message_posts_json_to_the_method_url():
         seen.append((request.url.path, json.loads(request.content)))
         return ok({"message_id": 3})
 
-    assert api(handler).send_message(7, "hi", reply_to_message_id=5)["message_id"] == 3
+    assert api(handler).send_message(AnswerTo(7, reply_to=5), "hi")["message_id"] == 3
     path, body = seen[0]
     assert path == f"/bot{TOKEN}/sendMessage"
     assert body == {
@@ -44,7 +45,7 @@ def test_send_photo_is_multipart_with_the_file():
         assert b"PNGDATA" in request.content and b'name="caption"' in request.content
         return ok({"message_id": 9, "photo": [{"file_id": "f"}]})
 
-    sent = api(handler).send_photo(7, ("a.png", b"PNGDATA", "image/png"), caption="c")
+    sent = api(handler).send_photo(AnswerTo(7), ("a.png", b"PNGDATA", "image/png"), caption="c")
     assert sent["message_id"] == 9
 
 
@@ -91,7 +92,7 @@ def test_blocked_user_is_unreachable_not_transient():
         )
 
     with pytest.raises(TelegramError) as raised:
-        api(handler).send_message(7, "hi")
+        api(handler).send_message(AnswerTo(7), "hi")
     assert raised.value.user_unreachable and not raised.value.transient
 
 
@@ -100,7 +101,7 @@ def test_transport_errors_become_transient_telegram_errors_without_the_token():
         raise httpx.ConnectError("boom", request=request)
 
     with pytest.raises(TelegramError) as raised:
-        api(handler).send_message(7, "hi")
+        api(handler).send_message(AnswerTo(7), "hi")
     assert raised.value.transient
     assert TOKEN not in str(raised.value)
 
@@ -123,7 +124,7 @@ def test_a_429_above_what_the_client_may_sleep_is_raised_at_once_with_its_retry_
         return too_many(90)
 
     with pytest.raises(TelegramError) as raised:
-        api(handler).send_photo(7, ("a.png", b"PNG", "image/png"), caption="c")
+        api(handler).send_photo(AnswerTo(7), ("a.png", b"PNG", "image/png"), caption="c")
     assert (len(calls), sleeps) == (1, [])
     assert raised.value.transient and raised.value.not_before == 90.0
 
@@ -159,6 +160,6 @@ def test_a_pacing_backlog_is_raised_as_a_429_without_calling_telegram(monkeypatc
         pace=far_off,
     )
     with pytest.raises(TelegramError) as raised:
-        bot.send_message(-100, "hello")
+        bot.send_message(AnswerTo(-100), "hello")
     assert (calls, sleeps) == ([], [])
     assert raised.value.transient and raised.value.not_before == 40.0

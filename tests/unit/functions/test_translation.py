@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import pytest
 from imagebot.config import Settings
+from imagebot.core.validation import PromptRejected
 from imagebot.edges.translation import (
     Answer,
+    Rating,
     TranslationTimeout,
     Translator,
     cache_key,
     detect_language,
     instruction,
+    judged_unsafe,
     needs_model,
     parse_answer,
 )
@@ -117,6 +120,46 @@ def test_any_failure_draws_the_original_and_caches_nothing(failure: Answer | Exc
     assert recorder.translator().model_prompt("рыжая лиса") == "рыжая лиса"
     assert recorder.cache == {}
     assert [c["calls"] for c in recorder.counts] == [1]  # a failed call may still be billed
+
+
+SEXUAL, DANGEROUS, HATE = (
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+    "HARM_CATEGORY_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_HATE_SPEECH",
+)
+
+
+@pytest.mark.parametrize(
+    ("block_reason", "finish_reason", "ratings", "unsafe"),
+    [
+        (None, "STOP", [Rating(SEXUAL, "NEGLIGIBLE"), Rating(DANGEROUS, "LOW")], False),
+        ("PROHIBITED_CONTENT", None, [], True),  # the prompt itself blocked: no candidate
+        ("SAFETY", None, [], True),
+        ("OTHER", None, [], False),  # blocked, but not for safety
+        (None, "SAFETY", [Rating(SEXUAL, "MEDIUM", blocked=True)], True),
+        (None, "PROHIBITED_CONTENT", [], True),
+        (None, "STOP", [Rating(SEXUAL, "HIGH")], True),  # answered, but rated HIGH
+        (None, "STOP", [Rating(DANGEROUS, "HIGH")], True),
+        (None, "STOP", [Rating(DANGEROUS, "MEDIUM", blocked=True)], True),
+        (None, "STOP", [Rating(SEXUAL, "MEDIUM")], False),
+        (None, "STOP", [Rating(HATE, "HIGH")], False),  # not a category the bot refuses
+        (None, "MAX_TOKENS", [], False),
+    ],
+)
+def test_the_models_safety_verdict(
+    block_reason: str | None, finish_reason: str | None, ratings: list[Rating], unsafe: bool
+) -> None:
+    assert judged_unsafe(block_reason, finish_reason, ratings) is unsafe
+
+
+def test_a_prompt_the_model_judges_unsafe_is_refused_as_blocked_and_not_cached() -> None:
+    recorder = Recorder(Answer("", input_tokens=20, unsafe=True))
+
+    with pytest.raises(PromptRejected) as raised:
+        recorder.translator().model_prompt("голая лиса")
+    assert raised.value.reason == "blocked"
+    assert recorder.cache == {}
+    assert [(c["calls"], c["refusals"]) for c in recorder.counts] == [(1, 1)]
 
 
 def test_translation_settings() -> None:

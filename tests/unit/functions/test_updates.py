@@ -253,3 +253,52 @@ def test_a_text_longer_than_telegram_sends_is_refused_and_a_long_one_goes_on_to_
     assert parse(message("a" * TEXT_MAX_CHARS)).text == "a" * TEXT_MAX_CHARS
     with pytest.raises(MalformedUpdate, match="over Telegram's own limit"):
         parse(message("a" * (TEXT_MAX_CHARS + 1)))
+
+
+def test_a_message_in_a_forum_topic_carries_its_topic_and_round_trips():
+    topic = {"message_thread_id": 42, "is_topic_message": True}
+    prompt = parse(message(f"@{BOT} a lighthouse", chat=GROUP, **topic))
+    command = parse(message("/help", chat=GROUP, **topic))
+    assert isinstance(prompt, Prompt) and isinstance(command, Command)
+    assert prompt.message_thread_id == command.message_thread_id == 42
+    assert decode_event(encode_event(prompt)) == prompt
+
+
+def test_a_reply_in_a_group_without_topics_has_no_topic():
+    # Telegram sets message_thread_id on replies in any supergroup; only a topic message's counts.
+    event = parse(message("/help", chat=GROUP, message_thread_id=3))
+    assert isinstance(event, Command) and event.message_thread_id is None
+
+
+def test_a_button_press_under_a_message_in_a_topic_carries_the_topic():
+    update = {
+        "update_id": 14,
+        "callback_query": {
+            "id": "cb2",
+            "from": USER,
+            "message": {
+                "message_id": 6,
+                "chat": GROUP,
+                "date": 1,
+                "message_thread_id": 9,
+                "is_topic_message": True,
+            },
+            "data": keyboards.encode("again", "u10"),
+        },
+    }
+    event = parse(update)
+    assert isinstance(event, Button) and event.message_thread_id == 9
+
+
+def test_a_topic_id_past_telegrams_range_is_malformed():
+    with pytest.raises(MalformedUpdate):
+        parse(message("/help", chat=GROUP, message_thread_id=2**70, is_topic_message=True))
+
+
+def test_events_published_before_topics_still_decode():
+    old = (
+        b'{"v": 1, "kind": "command", "update_id": 1, "chat_id": 7, "user_id": 7,'
+        b' "message_id": 2, "name": "help"}'
+    )
+    event = decode_event(old)
+    assert isinstance(event, Command) and event.message_thread_id is None

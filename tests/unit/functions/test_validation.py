@@ -18,6 +18,9 @@ def test_normalise_drops_control_and_bidi_characters_but_keeps_emoji_joiners():
         ("", "empty", 0),
         ("   \n\t ", "empty", 0),
         ("\u200b\u200b", "empty", 0),
+        ("\u200d\u200d\u200d", "empty", 0),  # zero-width joiners, which emoji keep
+        ("\u200d \u3164\u2800", "empty", 0),  # and fillers that draw nothing
+        ("\u200da", "too_short", 2),
         ("a", "too_short", 2),
         ("x" * 11, "too_long", 10),
     ],

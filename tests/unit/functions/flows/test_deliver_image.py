@@ -176,3 +176,17 @@ def test_one_broken_job_does_not_stop_the_sweep_of_the_others():
     assert sweep_stuck_jobs.sweep(rt) == 3
     assert [rt.jobs.docs[j]["state"] for j in ("u1", "u2", "u3", "u4")] == ["failed"] * 4
     assert [call.chat_id for call in rt.bot.calls] == [9]
+
+
+def test_a_photo_of_a_prompt_in_a_topic_goes_there_even_when_the_sweep_sends_it_later():
+    rt = FakeServices()
+    generated(rt, message_thread_id=42)
+    rt.bot.fail_next("sendPhoto", TelegramError("sendPhoto", 500, "down"))
+    with pytest.raises(TelegramError):
+        deliver_image.handle_event(finalized("outputs/u1.png"), "event-1", rt)
+    rt.clock += timedelta(seconds=10)
+    sweep_stuck_jobs.sweep(rt)
+    refused, (sent, _) = rt.bot.refused[0], rt.bot.calls
+    assert sent.method == "sendPhoto"
+    assert refused.to == sent.to and (sent.to.message_thread_id, sent.to.reply_to) == (42, 1)
+    assert sent.params["caption"].startswith("<b>Ghibli Art</b>")

@@ -8,7 +8,7 @@ from tests.support.fakes import SETTINGS
 
 
 def no_choice(user_id):
-    return None
+    return {}
 
 
 def command(name, language="en", user_id=7, first_name=""):
@@ -34,7 +34,7 @@ def test_start_welcomes_in_the_clients_language_with_the_style_buttons():
 
 
 def test_a_language_chosen_with_lang_beats_the_clients_language():
-    helped = command_reply(command("help", "en"), SETTINGS, lambda user_id: "ru")
+    helped = command_reply(command("help", "en"), SETTINGS, lambda user_id: {"language": "ru"})
     assert "Как это работает" in helped["text"] and "2–500 символов" in helped["text"]
 
 
@@ -69,7 +69,8 @@ def test_button_toasts_say_what_happens():
     assert press("style", "pixel") == "Pixel Art ✓"
     assert press("again", "u1") == "🔁 Drawing again…"
     assert press("same", "realistic", "u1") == "🎨 Realistic…"
-    assert press("aspect", "portrait", language="ru") == "Портрет ✓"
+    assert press("aspect", "portrait", language="ru") == "Вертикальный ✓"
+    assert press("aspect", "landscape", language="ru") == "Горизонтальный ✓"
     assert press("lang", "ru") == "Русский ✓"
 
 
@@ -96,3 +97,28 @@ def test_prompt_max_chars_stays_within_what_the_webhook_lets_through():
     for limit in (0, TEXT_MAX_CHARS + 1):
         with pytest.raises(ConfigError, match="PROMPT_MAX_CHARS"):
             Settings.from_env({**env, "PROMPT_MAX_CHARS": str(limit)})
+
+
+def test_commands_answered_in_the_response_go_to_the_topic_they_came_from():
+    asked = Command(1, -100, 7, 3, "help", "", "en", message_thread_id=42)
+    helped = command_reply(asked, SETTINGS, no_choice)
+    assert (helped["chat_id"], helped["message_thread_id"]) == (-100, 42)
+    assert helped["reply_parameters"]["message_id"] == 3  # in a group, quoting the command
+    private = command_reply(command("help"), SETTINGS, no_choice)
+    assert "message_thread_id" not in private and "reply_parameters" not in private
+
+
+def test_start_ticks_the_default_style_already_chosen_and_does_not_offer_to_ask():
+    def chose_pixel(user_id):
+        return {"default_style": "pixel", "language": "ru"}
+
+    start = command_reply(command("start", first_name="Аня"), SETTINGS, chose_pixel)
+    labels = [b["text"] for b in start["reply_markup"]["inline_keyboard"][0]]
+    assert labels == ["Ghibli Art", "Realistic", "✓ Pixel Art"]
+    assert "отмечен" in start["text"] and "каждый раз" not in start["text"]
+    english = command_reply(command("start"), SETTINGS, lambda user_id: {"default_style": "ghibli"})
+    assert "ticked" in english["text"] and "ask each time" not in english["text"]
+    fresh = command_reply(command("start"), SETTINGS, no_choice)
+    assert "ask each time" in fresh["text"] and not any(
+        b["text"].startswith("✓") for b in fresh["reply_markup"]["inline_keyboard"][0]
+    )

@@ -44,7 +44,7 @@ async def started(coroutine):
 
 
 def no_choice(user_id):
-    return None
+    return {}
 
 
 def test_a_prompt_is_answered_only_once_its_publish_is_confirmed():
@@ -91,7 +91,7 @@ def test_start_is_answered_in_the_response_with_its_language_read_off_the_loop()
 
     def language_of(user_id):
         readers.append(threading.current_thread())
-        return "ru"
+        return {"language": "ru"}
 
     reply = asyncio.run(handle_webhook_async(update("/start"), "s3cret", SETTINGS, client, language_of))
     assert reply.status == 200 and reply.body["method"] == "sendMessage"

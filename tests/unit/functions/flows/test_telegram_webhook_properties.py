@@ -168,8 +168,8 @@ class StrictPublisher:
         return "m-1"
 
 
-def no_choice(user_id: int) -> None:
-    return None
+def no_choice(user_id: int) -> dict[str, str]:
+    return {}
 
 
 def assert_fits_downstream(event: Event) -> None:

@@ -75,3 +75,16 @@ def test_an_undecodable_message_is_dropped():
     validate_prompt.handle_message(pubsub_event_data(b"not json"), rt)
     validate_prompt.handle_message({"message": {"data": "%%%"}}, rt)
     assert rt.jobs.docs == {} and rt.bot.calls == []
+
+
+def test_a_prompt_in_a_forum_topic_is_answered_there_and_its_job_remembers_the_topic():
+    rt = FakeServices()
+    deliver(
+        rt, Prompt(update_id=560, chat_id=-100, user_id=7, message_id=3, text="a fox", message_thread_id=42)
+    )
+    deliver(rt, Prompt(update_id=561, chat_id=-100, user_id=7, message_id=4, text="x", message_thread_id=42))
+    question, refusal = rt.bot.calls
+    assert rt.jobs.get_job("u560").message_thread_id == 42
+    assert (question.to.message_thread_id, question.to.reply_to) == (42, 3)
+    assert (refusal.to.message_thread_id, refusal.to.reply_to) == (42, 4)
+    assert "too short" in refusal.params["text"]
