@@ -55,10 +55,11 @@ def _day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
-# What a job costs, in pictures of the daily quota. A 2x2 grid is four
-# candidates drawn in one batch: on the L4 figures of docs/BENCHMARKS.md (lcm-4: 3.36 images/s at
-# batch 1, 9.33 at batch 4) a batch of four takes about 1.4x one picture's GPU time, not 4x, so a
-# grid costs 2 pictures (rounded up: the collage and the candidates' storage come on top).
+# What a job costs, in pictures of the daily quota. A 2x2 grid is four candidates drawn in one
+# batch: docs/BENCHMARKS.md ("A grid against four single jobs") puts it at about 0.33-0.37x the
+# time of four single jobs on a GPU (the L4 figures for lcm-4, 3.36 images/s at batch 1 and 9.33
+# at batch 4, say 0.36x), so about 1.4 pictures' GPU time; it costs 2 (rounded up: the collage
+# and the candidates' encoding and storage come on top).
 GRID_COST = 2
 PICTURE_COST = 1
 # All three styles at once are three pictures in three batches (each style its own plan and
