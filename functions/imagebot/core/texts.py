@@ -45,6 +45,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "answer_default": "Default style: {style} ✓",
         "answer_aspect": "{aspect} ✓",
         "answer_stale": "This button no longer works.",
+        "answer_cancel": "✖ Cancelling…",
+        "answer_not_yours": "Only the one who asked for this picture can use its buttons.",
+        "button_cancel": "✖ Cancel",
+        "cancelled": "✖ Cancelled. It doesn't count towards today's limit.",
+        "cancelled_drawing": "✖ Cancelled. I won't send this picture.",
+        "inline_draw_title": "🎨 Draw in {style}",
+        "inline_placeholder": "🎨 Drawing “{prompt}” in {style}…",
+        "inline_history_title": "{style}: {prompt}",
+        "button_inline_change": "✏️ Another prompt",
         "queued": "⏳ {style}: you're number {position} in line, about {wait}.",
         "queued_next": "⏳ {style}: you're next, about {wait}.",
         "wait_seconds": "{seconds} s",
@@ -84,7 +93,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "history_caption": "<b>{style}</b>\n{prompt}",
         "stats": (
             "<b>Today</b>\n"
-            "Jobs: {jobs} · delivered {delivered} · failed {failed} · refused {rejected}\n"
+            "Jobs: {jobs} · delivered {delivered} · failed {failed} · refused {rejected}"
+            " · cancelled {cancelled}\n"
             "Queue: {queue}\n"
             "Latency to the photo: p50 {p50} s, p95 {p95} s\n"
             "Prompt cache: {hits} of {lookups} served without drawing ({rate})\n"
@@ -170,6 +180,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "answer_default": "Стиль по умолчанию: {style} ✓",
         "answer_aspect": "{aspect} ✓",
         "answer_stale": "Эта кнопка больше не работает.",
+        "answer_cancel": "✖ Отменяю…",
+        "answer_not_yours": "Кнопками этой картинки может пользоваться только тот, кто её заказал.",
+        "button_cancel": "✖ Отменить",
+        "cancelled": "✖ Отменено. В дневной лимит не засчитано.",
+        "cancelled_drawing": "✖ Отменено. Эту картинку я не пришлю.",
+        "inline_draw_title": "🎨 Нарисовать: {style}",
+        "inline_placeholder": "🎨 Рисую «{prompt}»: {style}…",
+        "inline_history_title": "{style}: {prompt}",
+        "button_inline_change": "✏️ Другое описание",
         "queued": "⏳ {style}: вы {position}-й в очереди, примерно {wait}.",
         "queued_next": "⏳ {style}: вы следующий, примерно {wait}.",
         "wait_seconds": "{seconds} с",
@@ -209,7 +228,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "history_caption": "<b>{style}</b>\n{prompt}",
         "stats": (
             "<b>Сегодня</b>\n"
-            "Заданий: {jobs} · доставлено {delivered} · ошибок {failed} · отказов {rejected}\n"
+            "Заданий: {jobs} · доставлено {delivered} · ошибок {failed} · отказов {rejected}"
+            " · отменено {cancelled}\n"
             "Очередь: {queue}\n"
             "Задержка до картинки: p50 {p50} с, p95 {p95} с\n"
             "Кэш описаний: {hits} из {lookups} без рисования ({rate})\n"
