@@ -141,17 +141,31 @@ def send_photo(job: Job, rt: Services, *, photo: tuple[str, bytes, str] | str) -
     """The photo as the answer to the prompt, with its caption and buttons: an upload, or a
     Telegram file id when the picture was drawn before."""
     language = job.language
-    sent = rt.bot.send_photo(
-        job.chat_id,
-        photo,
-        caption=photo_caption(job),
-        reply_to_message_id=job.message_id,
-        reply_markup=keyboards.photo_actions(
-            job.job_id, job.drawing()[1], language, drawn_as=drawn_differently(job)
-        ),
-    )
+    try:
+        sent = rt.bot.send_photo(
+            job.chat_id,
+            photo,
+            caption=photo_caption(job),
+            reply_to_message_id=job.message_id,
+            reply_markup=keyboards.photo_actions(
+                job.job_id, job.drawing()[1], language, drawn_as=drawn_differently(job)
+            ),
+        )
+    except TelegramError as error:
+        if error.user_unreachable and job.inline_message_id:
+            # Chosen in inline mode by someone who never opened the bot's chat: no photo, so
+            # no file id for the placeholder. It says how to get one next time.
+            _edit_inline_quietly(job, texts.render(language, "inline_needs_chat"), rt)
+        raise
     replace_placeholder(job, sent, rt)
     return sent
+
+
+def _edit_inline_quietly(job: Job, text: str, rt: Services) -> None:
+    try:
+        rt.bot.edit_inline_text(job.inline_message_id or "", text)
+    except TelegramError as error:
+        log.warning("inline message not edited", extra=fields(job_id=job.job_id, error=str(error)))
 
 
 def replace_placeholder(job: Job, sent: dict[str, Any], rt: Services) -> None:
