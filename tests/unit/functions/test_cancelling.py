@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from imagebot.core import quota
-from imagebot.core.stats import summarise
 from imagebot.core.jobs import FINAL, DeliveryClaim, Job, State, can_move, cancellable, claimable
+from imagebot.core.stats import summarise
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
