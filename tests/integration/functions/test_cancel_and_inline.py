@@ -11,9 +11,11 @@ from imagebot.core.jobs import State
 from imagebot.core.updates import Button, encode_event
 from imagebot.flows import rate_limit, validate_prompt
 
-from tests.integration.functions.conftest import WEBHOOK_SECRET
+from tests.conftest import PROJECT
+from tests.integration.functions.conftest import TOPICS, WEBHOOK_SECRET
 from tests.support.events import pubsub_event_data, unique_ids
 from tests.support.jobs import put_job
+from tests.support.pubsub import TopicTap
 
 ids = unique_ids(9_500_000)
 
@@ -67,3 +69,30 @@ def test_an_inline_query_is_answered_in_the_webhook_reply_within_its_time(webhoo
     assert [result["id"] for result in body["results"]][:2] == ["h:u1", "draw:ghibli"]
     print(f"inline query answered in the webhook reply: {sorted(timings)} s")
     assert sorted(timings)[2] < 2.0  # Telegram lets a query expire within seconds
+
+
+def test_someone_elses_press_gets_a_toast_and_nothing_is_published(webhook_url, runtime):
+    owner, stranger, job_id = next(ids), next(ids), f"u{next(ids)}"
+    put_job(runtime, job_id, owner, State.QUEUED)
+    prompts = TopicTap(PROJECT, TOPICS["PROMPTS_TOPIC"])
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+
+    def press(user_id: int) -> dict:
+        update = {
+            "update_id": next(ids),
+            "callback_query": {
+                "id": f"cb-{user_id}",
+                "from": {"id": user_id, "is_bot": False},
+                "data": f"cancel:{job_id}",
+                "message": {"message_id": 5, "date": 0, "chat": {"id": -100, "type": "supergroup"}},
+            },
+        }
+        response = httpx.post(webhook_url, content=json.dumps(update), headers=headers, timeout=10)
+        assert response.status_code == 200
+        return response.json()
+
+    assert press(stranger)["text"] == "Only the one who asked for this picture can use its buttons."
+    assert prompts.quiet(1.0) == []
+    assert press(owner)["text"] == "✖ Cancelling…"
+    [published] = prompts.drain(expect=1, timeout=10)
+    assert json.loads(published.data)["args"] == [job_id]
