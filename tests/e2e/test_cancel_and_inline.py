@@ -60,8 +60,10 @@ def gpu_done_with(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
     return [r for r in records if r.get("job_id") == job_id and ("outcome" in r or "cancel" in r["message"])]
 
 
-def press_cancel(telegram: FakeTelegram, chat_id: int, status: RecordedCall) -> None:
-    answer = telegram.press_button(chat_id, chat_id, status.result["message_id"], cancel_button(status))
+def press_cancel(telegram: FakeTelegram, chat_id: int, status: RecordedCall, *, force: bool = False) -> None:
+    """`force`: a tap on the button as it was, after it is gone (a double tap)."""
+    data = cancel_button(status)
+    answer = telegram.press_button(chat_id, chat_id, status.result["message_id"], data, force=force)
     assert answer.reply is not None and answer.reply.params["text"] == "✖ Cancelling…"
 
 
@@ -87,7 +89,7 @@ def test_cancel_before_drawing_gives_the_quota_back_and_no_photo(stack, telegram
         done = cancelled_status(telegram, chat_id, since)
         assert done.params["text"] == "✖ Cancelled. It doesn't count towards today's limit."
         assert job(db, job_id)["state"] == "cancelled" and used_today(db, chat_id) == 0
-        press_cancel(telegram, chat_id, status)  # a second press gives nothing back twice
+        press_cancel(telegram, chat_id, status, force=True)  # a second tap gives nothing back twice
     wait_until(lambda: gpu_done_with(stack, job_id), PHOTO_TIMEOUT, "the GPU done with the job")
     nothing_more_for(stack, lambda: job(db, job_id)["state"] == "cancelled")
     assert photos(telegram, chat_id, since) == []
