@@ -1,7 +1,7 @@
-"""✖ Cancel and inline mode through the whole local stack, each ending with what the fake Bot
-API saw: a cancelled job's quota comes back before drawing and its picture never arrives; an
-inline query is answered within the webhook's own reply; a chosen inline result ends in
-editMessageMedia with the picture."""
+"""✖ Cancel, inline mode and group etiquette through the whole local stack, each ending with what
+the fake Bot API saw: a cancelled job's quota comes back before drawing and its picture never
+arrives; an inline query is answered within the webhook's own reply; a chosen inline result ends
+in editMessageMedia with the picture; in a group, only the requester's presses do anything."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 from google.cloud import firestore
 
 from local.fake_telegram_client import FakeTelegram, RecordedCall
-from local.stack import LocalStack
+from local.stack import FAKE_BOT_USERNAME, LocalStack
 from tests.conftest import PROJECT
 from tests.e2e.test_faults import PHOTO_TIMEOUT, fresh_update_id, gpu_frozen, in_chat, on_state, photos
 from tests.support.events import unique_ids
-from tests.support.waits import nothing_more_for, wait_until
+from tests.support.waits import nothing_more_for, published, wait_until
 
 pytestmark = pytest.mark.e2e
 chats = unique_ids(23_000_000)
@@ -178,3 +178,26 @@ def test_a_chosen_inline_result_ends_in_edit_message_media_with_the_picture(stac
         if c.ok and c.params.get("inline_message_id") == chosen.inline_message_id
     ]
     assert statuses and statuses[0].startswith("⏳ Pixel Art")
+
+
+def test_in_a_group_only_the_requester_may_press_the_buttons_of_their_picture(
+    stack, telegram, db, prompts_tap
+):
+    group, asker, other = -next(chats), next(chats), next(chats)
+    text = f"/pixel@{FAKE_BOT_USERNAME} a copper kettle {asker}"
+    telegram.send_text(chat_id=group, user_id=asker, text=text, chat_type="supergroup")
+    photo = telegram.wait_for_call("sendPhoto", in_chat(group, ok=True), timeout=PHOTO_TIMEOUT)
+    rows = photo.param_json("reply_markup")["inline_keyboard"]
+    buttons = [button["callback_data"] for row in rows for button in row]
+    since = telegram.last_seq()
+    pressed = [telegram.press_button(group, other, photo.result["message_id"], data) for data in buttons]
+    assert {p.reply.params["text"] for p in pressed} == {
+        "Only the one who asked for this picture can use its buttons."
+    }
+    assert published(prompts_tap, *(p.update_id for p in pressed)) == []  # nothing happens
+    assert [c for c in telegram.calls(since=since) if in_chat(group)(c)] == []
+
+    again = telegram.press_button(group, asker, photo.result["message_id"], buttons[0])
+    assert again.reply.params["text"] == "🔁 Drawing again…"
+    second = telegram.wait_for_call("sendPhoto", in_chat(group, ok=True), since=since, timeout=PHOTO_TIMEOUT)
+    assert second.params["caption"].startswith("<b>Pixel Art</b>")

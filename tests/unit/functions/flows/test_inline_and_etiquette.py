@@ -99,6 +99,7 @@ def test_a_chosen_draw_result_becomes_a_job_told_and_delivered_on_the_placed_mes
         and status[1].params["text"] == "🎨 Drawing Pixel Art…"
     )
     assert all("cancel:" not in json.dumps(call.params) for call in status)  # its buttons can't reach us
+    assert "sendChatAction" not in rt.bot.methods()  # the private chat may not be open
 
     rt.objects[("images", "outputs/u901.png")] = png()
     event = {"bucket": "images", "name": "outputs/u901.png", "generation": "1", "contentType": "image/png"}
