@@ -25,6 +25,10 @@ pipeline and, through meta tensors (no memory, no time), on SDXL's real UNet at 
 `--compile MODE` compiles each distinct UNet in place first, as the service's `compile_unet`
 does. Each figure's first (untimed) call is timed apart as `first_call_seconds`.
 
+The grid (issue 16): one grid job (GRID_SIZE candidates in one pipeline call, each decoded,
+checked, post-processed and encoded, then the 2x2 collage encoded) against GRID_SIZE single
+jobs of the same seeds drawn one call each, on the fast path. `--grid-only` measures just that.
+
 Benchmarks print and save figures (bench/results/*.json); they never fail on a time.
 """
 
@@ -58,7 +62,7 @@ from transformers import (  # noqa: E402
 )
 
 from gpu_service import logs  # noqa: E402
-from gpu_service.contract import GenerationJob  # noqa: E402
+from gpu_service.contract import GRID_SIZE, GenerationJob, candidate_seed  # noqa: E402
 from gpu_service.engine import TINY_SIZE, Engine  # noqa: E402
 from gpu_service.loading import load_engine  # noqa: E402
 from gpu_service.refusals import UnsafeOutput  # noqa: E402
@@ -205,6 +209,28 @@ def checked(results: list[Any]) -> None:
         raise RuntimeError(f"{len(errors)} of {len(results)} jobs failed") from errors[0]
 
 
+def grid_figures(engine: Engine, repeats: int, device: str) -> dict[str, Any]:
+    """One grid job against GRID_SIZE single jobs of the same seeds, one call each (fast path)."""
+    grid = GenerationJob(
+        job_id="grid", chat_id=0, prompt="a fox", style="realistic", seed=7, candidates=GRID_SIZE
+    )
+    singles = [
+        GenerationJob(
+            job_id=f"one{n}", chat_id=0, prompt="a fox", style="realistic", seed=candidate_seed(7, n)
+        )
+        for n in range(1, GRID_SIZE + 1)
+    ]
+    one_grid = measure(lambda: checked(engine.generate_batch([grid])), GRID_SIZE, repeats, device)
+    four_calls = measure(
+        lambda: [checked(engine.generate_batch([job])) for job in singles], GRID_SIZE, repeats, device
+    )
+    return {
+        "grid": one_grid,
+        "singles": four_calls,
+        "grid_over_singles_time": round(one_grid["seconds"] / four_calls["seconds"], 2),
+    }
+
+
 def picture_flops(engine: Engine, scenario: str) -> float:
     """FLOPs of one picture on a path: text encoders, every UNet pass, decode, checker."""
     engine.styles = scenario_styles(engine.styles, scenario)
@@ -250,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compile", choices=COMPILE_MODES, default="none", help="torch.compile each distinct UNet"
     )
+    parser.add_argument("--grid-only", action="store_true", help="only the grid against four single jobs")
     args = parser.parse_args(argv)
     logs.configure("WARNING")
     logs.route_library_logs()
@@ -304,7 +331,16 @@ def main(argv: list[str] | None = None) -> int:
             f"three styles loaded (2 UNets with their LoRAs; encoders, VAE, checker shared): {loaded_gib} GiB"
         )
 
-    for scenario in SCENARIOS:
+    engine.styles = scenario_styles(styles, "fast")
+    results["grid"] = grid_figures(engine, repeats, device)
+    grid, singles = results["grid"]["grid"], results["grid"]["singles"]
+    print(
+        f"  grid of {GRID_SIZE} (one call): {grid['seconds'] / repeats:.3f} s a grid; "
+        f"{GRID_SIZE} single jobs (a call each): {singles['seconds'] / repeats:.3f} s; "
+        f"the grid costs {results['grid']['grid_over_singles_time']}x the singles' time"
+        f"{' (CPU, tiny pipeline)' if tiny else ''}"
+    )
+    for scenario in () if args.grid_only else SCENARIOS:
         engine.styles = scenario_styles(styles, scenario)
         for batch in batches:
             jobs = jobs_for(scenario, batch)
@@ -316,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"first call {figure['first_call_seconds']:.1f} s"
             )
 
+    if args.grid_only:
+        return save(results, tiny, device, args.compile, "grid-")
     # What a user would write: the pipeline's defaults, one call per request.
     realistic = engine.pipeline_for("realistic")
     plain = StableDiffusionXLPipeline(**realistic.components, add_watermarker=False)
@@ -372,10 +410,14 @@ def main(argv: list[str] | None = None) -> int:
         f"per picture {results['sdxl_unet_tflops_per_picture']}"
     )
 
+    return save(results, tiny, device, args.compile)
+
+
+def save(results: dict[str, Any], tiny: bool, device: str, compile_mode: str, kind: str = "") -> int:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    compiled = "" if args.compile == "none" else f"compile-{args.compile}-"
-    path = RESULTS / f"gpu_throughput-sdxl-{'tiny-' if tiny else ''}{device}-{compiled}{stamp}.json"
+    compiled = "" if compile_mode == "none" else f"compile-{compile_mode}-"
+    path = RESULTS / f"gpu_throughput-sdxl-{kind}{'tiny-' if tiny else ''}{device}-{compiled}{stamp}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"saved {path.relative_to(ROOT)}")
     return 0

@@ -4,10 +4,13 @@
     GET  /readyz   503 until the engine is loaded and warm, then 200 (startup probe)
     POST /         a push delivery:
                    200 generated | skipped (the output already existed) | rejected (the
-                       safety checker flagged the picture: the job is rejected and the user
-                       told; never worth a retry): acknowledged
-                   400 not a push envelope, not a job of the contract, a blocked prompt, or a
-                       picture broken twice (the body says which)
+                       safety checker flagged the picture) | input_missing (the job's input
+                       object is gone): either way the job is rejected and the user told,
+                       never worth a retry | cancelled (the user cancelled the job: nothing
+                       drawn or written): acknowledged
+                   400 not a push envelope, not a job of the contract, a blocked prompt, a
+                       picture broken twice, or an input that is no picture (the body says
+                       which)
                    503 the engine is not warm yet
                    500 generation or storage failed (this job only: a batch's other jobs
                        are answered on their own)
@@ -55,6 +58,7 @@ from gpu_service.readiness import EngineWarmup
 from gpu_service.refusals import BlockedPrompt, JobRefused
 from gpu_service.service import Outcome, process_job
 from gpu_service.storage import OutputBucket
+from gpu_service.vocabulary import FLAGGED, INPUT_MISSING
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +205,13 @@ def create_app(
                 if term is not None:
                     raise BlockedPrompt(term)
                 outcome, outputs = _process(job, engine)
-                if outcome is Outcome.REJECTED:
+                if outcome in (Outcome.REJECTED, Outcome.INPUT_MISSING):
                     # Final and already told: the caller must neither retry it nor tell again.
-                    return prediction.failed(job.job_id, "refused: flagged", retryable=False)
+                    reason = FLAGGED if outcome is Outcome.REJECTED else INPUT_MISSING
+                    return prediction.failed(job.job_id, f"refused: {reason}", retryable=False)
+                if outcome is Outcome.CANCELLED:
+                    # Nothing to draw, nothing to tell: "skipped", with no object.
+                    return prediction.done(job.job_id, Outcome.SKIPPED.value, None)
             except JobRefused as refusal:
                 _log_refusal(refusal)
                 return prediction.failed(job.job_id, f"refused: {refusal.reason}", retryable=False)

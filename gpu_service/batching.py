@@ -3,9 +3,11 @@
 A GPU draws a batch of four 512x512 pictures in much less than four times the time of one (the
 UNet's matrices are loaded once per step for all of them). Request threads submit their job
 and wait on a future; one worker thread takes the oldest waiting job, gathers the others with
-the same key (style, recipe, size) until the batch is full or the oldest has waited `window`
-seconds, and runs them together. The worker is the only caller of the engine, which keeps
-the engine single-threaded whatever the server's concurrency.
+the same key (style, recipe, size, img2img strength) until the batch is full or the oldest has
+waited `window` seconds, and runs them together. A batch is full at `max_batch` pictures: a
+grid job weighs its GRID_SIZE candidates (so at the default size it is a batch of its own).
+The worker is the only caller of the engine, which keeps the engine single-threaded whatever
+the server's concurrency.
 
 When the GPU is busy, jobs queue up meanwhile, so the next batch forms at once: the window
 costs latency only on an idle instance, and then at most `window`.
@@ -20,6 +22,8 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
+
+from PIL import Image
 
 from gpu_service.contract import GenerationJob
 from gpu_service.images import GeneratedImage
@@ -46,14 +50,29 @@ class _Waiting(Generic[Item, Result]):
     key: Hashable
     arrived: float
     future: Future[Result] = field(default_factory=Future)
+    weight: int = 1
 
 
 def next_batch(waiting: Sequence[_Waiting[Item, Result]], max_batch: int) -> list[_Waiting[Item, Result]]:
-    """Pure: the oldest waiting item and up to max_batch - 1 more of its key, oldest first."""
+    """Pure: the oldest waiting item and more of its key, oldest first, while their weights
+    sum to at most max_batch (the oldest is taken whatever its weight)."""
     if not waiting:
         return []
     key = waiting[0].key
-    return [entry for entry in waiting if entry.key == key][:max_batch]
+    batch: list[_Waiting[Item, Result]] = []
+    total = 0
+    for entry in waiting:
+        if entry.key != key:
+            continue
+        if batch and total + entry.weight > max_batch:
+            break
+        batch.append(entry)
+        total += entry.weight
+    return batch
+
+
+def batch_weight(batch: Sequence[_Waiting[Item, Result]]) -> int:
+    return sum(entry.weight for entry in batch)
 
 
 class MicroBatcher(Generic[Item, Result]):
@@ -67,9 +86,11 @@ class MicroBatcher(Generic[Item, Result]):
         policy: BatchPolicy,
         *,
         clock: Callable[[], float] = time.monotonic,
+        weight: Callable[[Item], int] = lambda _: 1,
     ) -> None:
         self._run = run
         self._key = key
+        self._weight = weight
         self._policy = policy
         self._clock = clock
         self._waiting: list[_Waiting[Item, Result]] = []
@@ -80,7 +101,9 @@ class MicroBatcher(Generic[Item, Result]):
         self._worker.start()
 
     def submit(self, item: Item) -> Future[Result]:
-        entry: _Waiting[Item, Result] = _Waiting(item, self._key(item), self._clock())
+        entry: _Waiting[Item, Result] = _Waiting(
+            item, self._key(item), self._clock(), weight=self._weight(item)
+        )
         with self._changed:
             if self._closed:
                 raise RuntimeError("the batcher is closed")
@@ -122,7 +145,7 @@ class MicroBatcher(Generic[Item, Result]):
             while True:
                 batch = next_batch(self._waiting, self._policy.max_batch)
                 remaining = deadline - self._clock()
-                if len(batch) >= self._policy.max_batch or remaining <= 0 or self._closed:
+                if batch_weight(batch) >= self._policy.max_batch or remaining <= 0 or self._closed:
                     break
                 self._changed.wait(remaining)
             taken = {id(entry) for entry in batch}
@@ -141,9 +164,19 @@ class BatchEngine(Protocol):
 
     def plan_for(self, job: GenerationJob) -> Hashable: ...
 
-    def draw_batch(self, jobs: Sequence[GenerationJob]) -> Sequence[Finishable | Exception]: ...
+    def draw_batch(
+        self, jobs: Sequence[GenerationJob], inits: Sequence[Image.Image | None] | None = None
+    ) -> Sequence[Finishable | Exception]: ...
 
     def warm_up(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """What the batcher queues: a job and its input image (img2img), if any."""
+
+    job: GenerationJob
+    init: Image.Image | None = None
 
 
 class BatchingEngine:
@@ -159,12 +192,15 @@ class BatchingEngine:
     def __init__(self, engine: BatchEngine, policy: BatchPolicy) -> None:
         self.engine = engine
         self.policy = policy
-        self._batcher: MicroBatcher[GenerationJob, Finishable] = MicroBatcher(
-            engine.draw_batch, engine.plan_for, policy
+        self._batcher: MicroBatcher[Drawing, Finishable] = MicroBatcher(
+            lambda drawings: engine.draw_batch([d.job for d in drawings], [d.init for d in drawings]),
+            lambda drawing: engine.plan_for(drawing.job),
+            policy,
+            weight=lambda drawing: drawing.job.candidates,
         )
 
-    def generate(self, job: GenerationJob) -> GeneratedImage:
-        return self._batcher.submit(job).result().finish()
+    def generate(self, job: GenerationJob, init: Image.Image | None = None) -> GeneratedImage:
+        return self._batcher.submit(Drawing(job, init)).result().finish()
 
     def warm_up(self) -> None:
         self.engine.warm_up()

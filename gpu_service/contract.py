@@ -179,16 +179,25 @@ def progress_event(job_id: str, state: str = GENERATING, reason: str | None = No
 
 
 def output_metadata(
-    job: GenerationJob, width: int, height: int, *, candidate: int = 0, flagged: tuple[int, ...] = ()
+    job: GenerationJob,
+    width: int,
+    height: int,
+    *,
+    candidate: int = 0,
+    flagged: tuple[int, ...] = (),
+    seed: int | None = None,
 ) -> dict[str, str]:
     """Custom metadata for the output object (candidate 0) or candidate n of a grid: everything
-    delivery needs, as strings. `flagged`: the grid's candidates left blank (output only)."""
+    delivery needs, as strings. `flagged`: the grid's candidates left blank (output only).
+    `seed`: the one drawn with, where it is not the candidate's own (a broken picture redrawn)."""
+    if seed is None:
+        seed = candidate_seed(job.seed, candidate) if candidate else job.seed
     metadata = {
         "contract": str(CONTRACT_VERSION),
         "job_id": job.job_id,
         "chat_id": str(job.chat_id),
         "style": job.style,
-        "seed": str(candidate_seed(job.seed, candidate) if candidate else job.seed),
+        "seed": str(seed),
         "width": str(width),
         "height": str(height),
         "candidates": str(job.candidates),

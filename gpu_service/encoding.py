@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 MAX_PHOTO_BYTES = 10 * 1000 * 1000  # Telegram says 10 MB; decimal megabytes, to be safe
@@ -101,11 +102,14 @@ def _save(image: Image.Image, encoding: str, quality: int | None) -> bytes:
 
 def _as_palette(image: Image.Image) -> Image.Image:
     """The same pixels as a palette image when there are at most 256 colours (pixel art has
-    16): a palette PNG is a fraction of the size of an RGB one. Exact: every colour is in the
-    palette, so mapping to the nearest palette colour changes nothing."""
-    found = image.getcolors(256)  # None when there are more
-    if found is None:
+    16): a palette PNG is a fraction of the size of an RGB one. Exact: each pixel gets the
+    index of its own colour (Pillow's quantize maps through a coarse colour cache, which can
+    swap two colours a level or two apart: a grid's four palettes have such pairs)."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint32)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    colours, index = np.unique(packed, return_inverse=True)
+    if len(colours) > 256:
         return image
-    palette = Image.new("P", (1, 1))
-    palette.putpalette([channel for _, colour in sorted(found, key=lambda c: c[1]) for channel in colour])
-    return image.quantize(len(found), palette=palette, dither=Image.Dither.NONE)
+    palette = Image.fromarray(index.reshape(packed.shape).astype(np.uint8), "P")
+    palette.putpalette([int(c >> shift) & 0xFF for c in colours for shift in (16, 8, 0)])
+    return palette

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from PIL import Image
+
 from gpu_service.contract import GenerationJob
 from gpu_service.encoding import Encoded
 
@@ -23,11 +25,15 @@ class GeneratedImage(Encoded):
     # Whether the job's own negative prompt (`--no ...`) was drawn with: a recipe without
     # guidance cannot, and the caption must then not claim it.
     negative_applied: bool = False
+    # A grid job's candidates, 1 to GRID_SIZE in order (None: flagged by the safety checker,
+    # never stored); the picture itself is then their 2x2 collage. Empty for one picture.
+    candidates: tuple[GeneratedImage | None, ...] = ()
 
 
 class ImageGenerator(Protocol):
-    """What the request path needs from the engine (tests may hand in any such object)."""
+    """What the request path needs from the engine (tests may hand in any such object).
+    `init`: the job's input image (img2img), already read from the bucket and opened."""
 
-    def generate(self, job: GenerationJob) -> GeneratedImage: ...
+    def generate(self, job: GenerationJob, init: Image.Image | None = None) -> GeneratedImage: ...
 
     def warm_up(self) -> None: ...

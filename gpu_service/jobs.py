@@ -2,9 +2,10 @@
 
 The functions own the state machine (queued is the last state they set before the GPU, and
 generated is followed by delivered, or by failed). This service only moves a job
-queued → generating → generated (or → rejected, for a flagged picture), stamps
-`times.<state>`, and never moves one backwards: a redelivered message must not pull a delivered
-job back to generating.
+queued → generating → generated (or → rejected, for a flagged picture or a missing input),
+stamps `times.<state>`, and never moves one backwards: a redelivered message must not pull a
+delivered job back to generating. A job the functions cancelled is never moved at all, and the
+move to generating says so, so that the caller draws nothing for it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from gpu_service.vocabulary import GENERATED, GENERATING, GPU_MOVES, REJECTED
+from gpu_service.vocabulary import CANCELLED, GENERATED, GENERATING, GPU_MOVES, REJECTED
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class Move(StrEnum):
     MOVED = "moved"
     UNCHANGED = "unchanged"  # the job was already at or past the target state
     MISSING = "missing"  # no such job document
+    CANCELLED = "cancelled"  # the user cancelled the job: nothing is to be drawn or written
 
 
 def may_move(current: str | None, target: str) -> bool:
@@ -47,7 +49,13 @@ class JobDocuments:
         self._collection = collection
 
     def mark_generating(self, job_id: str, now: datetime) -> Move:
+        """CANCELLED for a cancelled job: read in the same transaction as the move."""
         return self._move(job_id, GENERATING, now)
+
+    def is_cancelled(self, job_id: str) -> bool:
+        """Checked once more before anything is written: a job may be cancelled while drawn."""
+        snapshot = self._db.collection(self._collection).document(job_id).get()
+        return snapshot.exists and (snapshot.to_dict() or {}).get("state") == CANCELLED
 
     def mark_generated(self, job_id: str, now: datetime, **fields: Any) -> Move:
         """`fields`: what the picture says about the job (seed, negative_applied)."""
@@ -66,7 +74,10 @@ class JobDocuments:
             snapshot = ref.get(transaction=transaction)
             if not snapshot.exists:
                 return Move.MISSING
-            if not may_move((snapshot.to_dict() or {}).get("state"), target):
+            state = (snapshot.to_dict() or {}).get("state")
+            if state == CANCELLED:
+                return Move.CANCELLED
+            if not may_move(state, target):
                 return Move.UNCHANGED
             # update(), never set(): it fails rather than create a document that is missing.
             transaction.update(ref, changes_for(target, now, **fields))

@@ -6,6 +6,7 @@ generation job (the contract's GenerationJob fields, as the Pub/Sub message carr
 its prediction says what became of it:
 
     {"job_id": "...", "outcome": "generated" | "skipped", "object": "outputs/<job_id>.<ext>"}
+        (skipped: the output existed already, or the job was cancelled: then "object" is null)
     {"job_id": "...", "error": "<reason>", "retryable": true | false}
 
 The picture itself is not in the prediction: it lands in the images bucket exactly as a

@@ -34,6 +34,15 @@ class UnsafeOutput(JobRefused):
         super().__init__(FLAGGED)
 
 
+class BadInput(JobRefused):
+    """The job's input object is there but is no picture Pillow accepts: drawing from it never
+    will succeed. (A missing input is no refusal: the job is rejected and the user told.)"""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("bad input image")
+        self.why = why
+
+
 class BrokenOutput(JobRefused):
     """The picture decoded to NaN or black twice, with two seeds: never sent."""
 

@@ -98,6 +98,9 @@ class Plan:
     height: int
     adapters: tuple[tuple[str, float], ...]  # (LoRA name, scale) switched on for this call
     timestep_spacing: str | None = None
+    # img2img: how much of the input is redrawn (0 < strength <= 1); None draws from noise.
+    # Part of the plan, so a batch never mixes a photo job with a text job or two strengths.
+    strength: float | None = None
 
     @property
     def applies_negative(self) -> bool:
@@ -120,6 +123,10 @@ class Style:
     path: str = "fast"  # the recipe of a normal-mode job: fast or quality
     lora: Lora | None = None  # a style LoRA on top of the model, always on for this style
     vae: ModelSource | None = None  # a VAE to use instead of the model's own
+    # img2img strength of a job from a photo that names none (0 < strength <= 1): the share of
+    # the denoising redone, so the higher, the less of the photo is kept. On the few-step
+    # recipes the pipeline runs int(steps * strength) of the steps (at least one).
+    strength: float = 0.6
 
     def __post_init__(self) -> None:
         if self.path not in PATHS:
@@ -138,6 +145,8 @@ class Style:
             raise ValueError(f"style {self.id}: the guided and quality recipes need guidance above 1")
         if self.size % 16:
             raise ValueError(f"style {self.id}: the size must be a multiple of 16, not {self.size}")
+        if not 0 < self.strength <= 1:
+            raise ValueError(f"style {self.id}: strength must be in (0, 1], not {self.strength}")
 
     def recipes(self) -> dict[str, Recipe]:
         return {"fast": self.fast, "guided": self.guided, "quality": self.quality, "economy": self.economy}
@@ -175,7 +184,8 @@ class Style:
             return long, short
         return self.size, self.size
 
-    def plan(self, *, mode: str, aspect: str, negative: bool = False) -> Plan:
+    def plan(self, *, mode: str, aspect: str, negative: bool = False, strength: float | None = None) -> Plan:
+        """The plan of a job; `strength` for one drawn from an input image (img2img)."""
         name, recipe = self.recipe_for(mode, negative=negative)
         width, height = self.size_for(aspect)
         adapters = [] if self.lora is None else [(self.lora.name, self.lora.scale)]
@@ -191,6 +201,7 @@ class Style:
             height=height,
             adapters=tuple(adapters),
             timestep_spacing=recipe.timestep_spacing,
+            strength=strength,
         )
 
     def plans(self) -> list[Plan]:
@@ -309,6 +320,10 @@ REALISTIC = Style(
     postprocess="none",
     encoding="jpeg",
     vae=SDXL_VAE_FP16_FIX,
+    # A photo in, a photo out: keep most of it (composition, faces). RealVisXL's card gives no
+    # img2img strength; 0.5 is the diffusers image-to-image guide's own example
+    # (huggingface.co/docs/diffusers/using-diffusers/img2img, "Strength").
+    strength=0.5,
 )
 
 GHIBLI = Style(
@@ -344,6 +359,10 @@ GHIBLI = Style(
     postprocess="none",
     encoding="jpeg",
     vae=SDXL_VAE_FP16_FIX,
+    # A photo redrawn as a film still: more freedom than a photo's retouch, so that the slider
+    # LoRA's look (flat colours, drawn lines) shows, and still the photo's layout. The slider's
+    # card gives no img2img strength; 0.65 is the middle of issue 13's 0.5 to 0.7.
+    strength=0.65,
 )
 
 PIXEL = Style(
@@ -374,6 +393,9 @@ PIXEL = Style(
     # Lossless: flat cells and a small palette compress far better as PNG than as JPEG.
     encoding="png",
     vae=SDXL_VAE_FP16_FIX,
+    # Pixel art departs most from a photo (flat cells, a small palette): the top of issue 13's
+    # 0.5 to 0.7. pixel-art-xl's card gives no img2img strength. The grid applies as for text.
+    strength=0.7,
 )
 
 STYLES_BY_ID: dict[str, Style] = {style.id: style for style in (GHIBLI, REALISTIC, PIXEL)}
