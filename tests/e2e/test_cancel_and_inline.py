@@ -12,11 +12,12 @@ import time
 from typing import Any
 
 import pytest
-from google.cloud import firestore
+from google.cloud import firestore, storage
 
 from local.fake_telegram_client import FakeTelegram, RecordedCall
 from local.stack import FAKE_BOT_USERNAME, LocalStack
 from tests.conftest import PROJECT
+from tests.e2e.conftest import E2E_BUCKET
 from tests.e2e.test_faults import PHOTO_TIMEOUT, fresh_update_id, gpu_frozen, in_chat, on_state, photos
 from tests.support.events import unique_ids
 from tests.support.waits import nothing_more_for, published, wait_until
@@ -33,6 +34,13 @@ def db(stack: LocalStack) -> firestore.Client:
 
 def job(db: firestore.Client, job_id: str) -> dict[str, Any]:
     return db.collection("jobs").document(job_id).get().to_dict() or {}
+
+
+def outputs_of(job_id: str) -> list[str]:
+    return [
+        blob.name
+        for blob in storage.Client(project=PROJECT).bucket(E2E_BUCKET).list_blobs(prefix=f"outputs/{job_id}.")
+    ]
 
 
 def used_today(db: firestore.Client, user_id: int) -> int:
@@ -94,6 +102,7 @@ def test_cancel_before_drawing_gives_the_quota_back_and_no_photo(stack, telegram
     nothing_more_for(stack, lambda: job(db, job_id)["state"] == "cancelled")
     assert photos(telegram, chat_id, since) == []
     assert job(db, job_id)["state"] == "cancelled" and used_today(db, chat_id) == 0
+    assert outputs_of(job_id) == []  # the GPU skipped it: nothing drawn
 
 
 TRIES = 3
@@ -141,6 +150,7 @@ def test_cancel_during_drawing_gives_no_photo(stack, telegram, db):
     nothing_more_for(stack, lambda: job(db, job_id)["state"] == "cancelled")
     assert photos(telegram, chat_id, since) == []
     assert job(db, job_id)["state"] == "cancelled"
+    assert outputs_of(job_id) == []  # drawn, and dropped before it was written
 
 
 def test_an_inline_query_is_answered_within_the_webhooks_reply(stack, telegram):
