@@ -73,3 +73,17 @@ def admit(state: QuotaState | None, policy: QuotaPolicy, now: float) -> Admissio
         return Admission(False, refreshed, "rate", math.ceil((1.0 - tokens) * policy.refill_seconds))
     spent = QuotaState(tokens=tokens - 1.0, updated_at=clock, day=refreshed.day, used_today=used_today + 1)
     return Admission(True, spent)
+
+
+def refund(state: QuotaState | None, policy: QuotaPolicy, now: float) -> QuotaState | None:
+    """The quota as it was before one admission: a job cancelled before it was drawn gives its
+    token back (never past the burst) and, on the day it was charged, its daily picture. None
+    when nothing was ever charged."""
+    if state is None:
+        return None
+    same_day = state.day == _day(now)
+    return replace(
+        state,
+        tokens=min(float(policy.burst), state.tokens + 1.0),
+        used_today=max(0, state.used_today - 1) if same_day else state.used_today,
+    )

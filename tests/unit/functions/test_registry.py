@@ -35,6 +35,6 @@ def test_names_are_declared_once():
 
 
 def test_the_buttons_of_a_job_only_work_for_the_requester():
-    # under a photo, under a failure, and the style question
-    job_buttons = {"style", "again", "other", "same", "file", "drawn", "retry"}
+    # under a photo, under a failure, the style question, and the status (cancel)
+    job_buttons = {"style", "again", "other", "same", "file", "drawn", "retry", "cancel"}
     assert {a.name for a in registry.ACTIONS if a.requester_only} == job_buttons
