@@ -17,6 +17,7 @@ import imagebot.flows.telegram_webhook
 import imagebot.flows.validate_prompt
 from cloudevents.http import CloudEvent
 from imagebot import logs
+from imagebot.chat.lookups import WebhookLookups
 from imagebot.config import Settings
 from imagebot.edges.pubsub import publisher_client
 from imagebot.runtime import Runtime
@@ -43,6 +44,7 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         rt.settings,
         publisher_client(),
         rt.users.get_user,
+        WebhookLookups(rt),
     )
     return JSONResponse(reply.body, reply.status)
 

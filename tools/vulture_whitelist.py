@@ -16,6 +16,7 @@ _.show_language_menu  # imagebot.chat.account
 _.show_limits  # imagebot.chat.account
 _.show_style_menu  # imagebot.chat.account
 _.toggle_enhance  # imagebot.chat.account
+_.cancel  # imagebot.chat.cancel
 _.choose_style  # imagebot.chat.creation
 _.draw_again  # imagebot.chat.creation
 _.send_original  # imagebot.chat.creation

@@ -37,6 +37,9 @@ class Jobs(Protocol):
         paused: bool = False,
         message_id: str | None = None,
     ) -> tuple[Job | None, quota.Admission | None]: ...
+    def cancel_job(
+        self, job_id: str, policy: quota.QuotaPolicy, now: datetime, lease: timedelta
+    ) -> tuple[Job | None, bool]: ...
     def claim_delivery(
         self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
     ) -> Job | None: ...
@@ -112,6 +115,17 @@ class Bot(TelegramFiles, Protocol):
     ) -> Any: ...
     def edit_message_caption(
         self, chat_id: int, message_id: int, caption: str, *, reply_markup: dict[str, Any] | None = None
+    ) -> Any: ...
+    def edit_inline_text(
+        self, inline_message_id: str, text: str, *, reply_markup: dict[str, Any] | None = None
+    ) -> Any: ...
+    def edit_inline_photo(
+        self,
+        inline_message_id: str,
+        file_id: str,
+        *,
+        caption: str,
+        reply_markup: dict[str, Any] | None = None,
     ) -> Any: ...
     def delete_message(self, chat_id: int, message_id: int) -> Any: ...
     def send_photo(

@@ -679,7 +679,9 @@ def edit_message_media(api: BotApi, p: Params) -> dict[str, Any] | bool:
     content = _input_media(api, p, item)
     with api.store.lock:
         chat_id, message, inline = api.edit_target(p)
-        if not any(kind in message for kind in _MEDIA_KINDS):
+        # "…or to add media to text messages" (Bot API, editMessageMedia): a text message
+        # (an inline result's placeholder, say) may get media; its text goes.
+        if not any(kind in message for kind in (*_MEDIA_KINDS, "text")):
             raise bad_request("there is no media in the message to edit")
         if "media_group_id" in message and "photo" in message and "document" in content:
             raise bad_request("can't edit a photo of an album into a document")
@@ -691,7 +693,15 @@ def edit_message_media(api: BotApi, p: Params) -> dict[str, Any] | bool:
         }
         if current == content and message.get("reply_markup") == shown:
             raise bad_request(_NOT_MODIFIED)
-        for key in (*_MEDIA_KINDS, "caption", "caption_entities", "has_media_spoiler", "reply_markup"):
+        for key in (
+            *_MEDIA_KINDS,
+            "text",
+            "entities",
+            "caption",
+            "caption_entities",
+            "has_media_spoiler",
+            "reply_markup",
+        ):
             message.pop(key, None)
         message.update(content)
         if shown:

@@ -81,8 +81,10 @@ def test_a_prompt_and_a_style_button_bring_the_photo_into_the_page(stack, telegr
     telegram.inject_fault("sendPhoto", error_code=None, delay=UPLOAD_DELAY_SECONDS)
     try:
         style.click()
-        # The question turns into the status, edited in place: its buttons go, a text the bot sent shows.
-        expect(page.locator(f'.msg[data-message-id="{question_id}"] .keyboard')).to_have_count(0)
+        # The question turns into the status, edited in place: the style buttons give way to
+        # ✖ Cancel (while the job waits), a text the bot sent shows.
+        status_keyboard = page.locator(f'.msg[data-message-id="{question_id}"] .keyboard button')
+        expect(status_keyboard).to_have_text(["✖ Cancel"])
         wait_for_a_recorded_edit(page, telegram, chat_id, question_id, since)
         sent = telegram.wait_for_call(
             "sendPhoto", in_chat(chat_id), since=since, timeout=GENERATION_TIMEOUT_SECONDS

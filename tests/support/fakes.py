@@ -15,7 +15,17 @@ from typing import Any
 from imagebot.config import Settings
 from imagebot.core import quota, texts
 from imagebot.core.answer_to import AnswerTo
-from imagebot.core.jobs import Job, State, apology_claimable, claimable, move, set_ready, updated
+from imagebot.core.jobs import (
+    REFUNDED_ON_CANCEL,
+    Job,
+    State,
+    apology_claimable,
+    cancellable,
+    claimable,
+    move,
+    set_ready,
+    updated,
+)
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.inputs import input_object_name
@@ -42,6 +52,7 @@ class FakeJobs:
         self.sets: dict[str, Doc] = {}  # sets/<set_id>
         # What admit_job answers (None: admitted); the quota maths is unit-tested on its own.
         self.refusal: quota.Admission | None = None
+        self.refunds: list[str] = []  # the jobs cancel_job gave the quota back for, in order
 
     def begin_update(self, update_id: int, now: datetime, message_id: str | None = None) -> bool:
         if self.updates.get(update_id):
@@ -96,6 +107,17 @@ class FakeJobs:
             return self.move_job(job_id, State.QUEUED, now, admitted_by=message_id), None
         fields = {"reason": refusal.reason, "retry_after_seconds": refusal.retry_after_seconds}
         return self.move_job(job_id, State.REJECTED, now, told=refusal.tell, **fields), refusal
+
+    def cancel_job(
+        self, job_id: str, policy: quota.QuotaPolicy, now: datetime, lease: timedelta
+    ) -> tuple[Job | None, bool]:
+        job = self.get_job(job_id)
+        if job is None or not cancellable(job, now, lease):
+            return job, False
+        refunded = job.state in REFUNDED_ON_CANCEL
+        if refunded:
+            self.refunds.append(job_id)
+        return self.move_job(job_id, State.CANCELLED, now), refunded
 
     def claim_delivery(
         self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
@@ -324,6 +346,14 @@ class FakeBot:
 
     def edit_message_caption(self, chat_id: int, message_id: int, caption: str, **params: Any) -> Any:
         return self._record("editMessageCaption", chat_id, message_id=message_id, caption=caption, **params)
+
+    def edit_inline_text(self, inline_message_id: str, text: str, **params: Any) -> Any:
+        return self._record("editMessageText", 0, inline_message_id=inline_message_id, text=text, **params)
+
+    def edit_inline_photo(self, inline_message_id: str, file_id: str, **params: Any) -> Any:
+        return self._record(
+            "editMessageMedia", 0, inline_message_id=inline_message_id, media=file_id, **params
+        )
 
     def delete_message(self, chat_id: int, message_id: int) -> Any:
         return self._record("deleteMessage", chat_id, message_id=message_id)

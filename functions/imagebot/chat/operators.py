@@ -41,6 +41,7 @@ def show_stats(command: Command, rt: Services) -> None:
         delivered=today.delivered,
         failed=today.failed,
         rejected=today.rejected,
+        cancelled=today.cancelled,
         queue=rt.jobs.queue_depth(),
         on_vertex=today.on_vertex,
         handed_back=today.handed_back,

@@ -2,6 +2,7 @@
 
     received → awaiting_style → validated → queued → generating → generated → delivered
     any non-final state → rejected | failed
+    any non-final state before generated → cancelled (the user's ✖ Cancel)
 
 Every move stamps `times.<state>`, which gives the latency breakdown and the audit trail.
 Job is the document typed: JobStore hands jobs out as Jobs and creates them from Job.to_doc().
@@ -29,6 +30,7 @@ class State(StrEnum):
     DELIVERED = "delivered"
     REJECTED = "rejected"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # vocabulary.CANCELLED: the GPU skips such a job
 
 
 PIPELINE = (
@@ -40,7 +42,11 @@ PIPELINE = (
     State.GENERATED,
     State.DELIVERED,
 )
-FINAL = frozenset({State.DELIVERED, State.REJECTED, State.FAILED})
+FINAL = frozenset({State.DELIVERED, State.REJECTED, State.FAILED, State.CANCELLED})
+# Cancelled only while the picture is not drawn yet: a drawn one is on its way to the user.
+CANCELLABLE = frozenset(PIPELINE[: PIPELINE.index(State.GENERATED)])
+# Cancelled before drawing started: the quota it was charged (if any) goes back.
+REFUNDED_ON_CANCEL = frozenset({State.QUEUED})
 
 
 def can_move(current: State, target: State) -> bool:
@@ -49,6 +55,8 @@ def can_move(current: State, target: State) -> bool:
         return False
     if target in (State.REJECTED, State.FAILED):
         return True
+    if target == State.CANCELLED:
+        return current in CANCELLABLE
     return PIPELINE.index(target) > PIPELINE.index(current)
 
 
@@ -105,6 +113,9 @@ class Job:
     source_job_id: str | None = None  # the photo whose button made this job
     style_update_id: int | None = None  # the press that chose the style
     status_message_id: int | None = None
+    # A job chosen in inline mode: its placeholder message, edited as the job moves (status
+    # texts, then the picture); chat_id is then the user's private chat with the bot.
+    inline_message_id: str | None = None
     # Admission (JobStore.admit_job) and the refusal told for it.
     admitted_by: str | None = None
     reason: str | None = None  # why it was rejected or failed
@@ -246,6 +257,16 @@ def apology_claimable(job: Job | None, claimant: str, now: datetime, lease: time
         return False
     claim = job.delivery_claim
     return not (claim and claim.by != claimant and now - claim.at < lease)
+
+
+def cancellable(job: Job | None, now: datetime, lease: timedelta) -> bool:
+    """Whether the user's Cancel may end the job now (JobStore.cancel_job, in its transaction):
+    not once it is final or drawn, nor while a delivery holds a live claim on it (that attempt
+    may be sending the photo right now: the claim and the cancel exclude each other)."""
+    if job is None or not can_move(job.state, State.CANCELLED):
+        return False
+    claim = job.delivery_claim
+    return claim is None or now - claim.at >= lease
 
 
 def job_id_for_update(update_id: int) -> str:

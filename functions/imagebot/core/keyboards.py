@@ -120,6 +120,23 @@ def retry(job_id: str, language: str) -> dict[str, Any]:
     return {"inline_keyboard": [[_button(texts.render(language, "button_retry"), "retry", job_id)]]}
 
 
+def cancel(job_id: str, language: str) -> dict[str, Any]:
+    """Under the status message while the job waits or draws."""
+    return {"inline_keyboard": [[_button(texts.render(language, "button_cancel"), "cancel", job_id)]]}
+
+
+def inline_placeholder(prompt: str, language: str) -> dict[str, Any]:
+    """Under a message placed by inline mode. Telegram gives the bot the message's id (to edit
+    it when the picture is ready) only when the result has a keyboard; this one reopens inline
+    mode in the same chat with the prompt, to draw another. (A callback button would come back
+    without a chat: the bot's buttons stay in its own chats.)"""
+    button = {
+        "text": texts.render(language, "button_inline_change"),
+        "switch_inline_query_current_chat": prompt,
+    }
+    return {"inline_keyboard": [[button]]}
+
+
 # -- more than one picture (issue 16) ------------------------------------------------------------
 
 

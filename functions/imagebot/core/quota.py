@@ -95,3 +95,19 @@ def admit(state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int =
         return Admission(False, refreshed, "rate", math.ceil((1.0 - tokens) * policy.refill_seconds))
     spent = QuotaState(tokens=tokens - 1.0, updated_at=clock, day=refreshed.day, used_today=used_today + cost)
     return Admission(True, spent)
+
+
+def refund(
+    state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int = PICTURE_COST
+) -> QuotaState | None:
+    """The quota as it was before one admission: a job cancelled before it was drawn gives its
+    token back (never past the burst) and, on the day it was charged, the `cost` daily pictures
+    its admission spent (a grid's two). None when nothing was ever charged."""
+    if state is None:
+        return None
+    same_day = state.day == _day(now)
+    return replace(
+        state,
+        tokens=min(float(policy.burst), state.tokens + 1.0),
+        used_today=max(0, state.used_today - cost) if same_day else state.used_today,
+    )

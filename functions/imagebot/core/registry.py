@@ -99,6 +99,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("drawn", (None,), _say("answer_drawn"), "chat.creation.show_drawn_as", requester_only=True),
     # a failed job, once more
     Action("retry", (None,), _say("answer_again"), "chat.creation.draw_again", requester_only=True),
+    # under the status message while the job waits or draws: the job ends cancelled
+    Action("cancel", (None,), _say("answer_cancel"), "chat.cancel.cancel", requester_only=True),
     Action("default", (STYLES,), _say("answer_default", style=_style), "chat.account.set_default_style"),
     Action(
         "aspect",

@@ -18,6 +18,7 @@ class DailyStats:
     p95_seconds: float | None
     on_vertex: int = 0  # jobs sent to the Vertex AI endpoint (routing.py), and still there
     handed_back: int = 0  # jobs the endpoint could not answer, drawn on Cloud Run instead
+    cancelled: int = 0  # jobs their users cancelled (✖ Cancel)
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -44,4 +45,5 @@ def summarise(jobs: list[Job]) -> DailyStats:
         p95_seconds=percentile(latencies, 0.95),
         on_vertex=sum(1 for job in jobs if job.gpu_route == "vertex"),
         handed_back=sum(1 for job in jobs if job.handed_back),
+        cancelled=states.count(State.CANCELLED),
     )

@@ -31,7 +31,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Send a prompt ({min}–{max} characters), pick a style, and the picture arrives in seconds.\n\n"
             "<b>Shortcuts</b>\n"
             "/ghibli, /realistic, /pixel followed by a prompt – skip the question\n"
-            "A last line <code>--no blurry, text</code> – what to leave out\n\n"
+            "A last line <code>--no blurry, text</code> – what to leave out\n"
+            "In any chat: type @ and my name, then a prompt – pick a style from the list\n"
+            "✖ Cancel under the status – stop a picture (before drawing, it doesn't count)\n\n"
             "<b>Commands</b>\n"
             "/style – default style and aspect\n"
             "/limits – what's left today\n"
@@ -51,6 +53,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "answer_default": "Default style: {style} ✓",
         "answer_aspect": "{aspect} ✓",
         "answer_stale": "This button no longer works.",
+        "answer_cancel": "✖ Cancelling…",
+        "answer_not_yours": "Only the one who asked for this picture can use its buttons.",
+        "button_cancel": "✖ Cancel",
+        "cancelled": "✖ Cancelled. It doesn't count towards today's limit.",
+        "cancelled_drawing": "✖ Cancelled. I won't send this picture.",
+        "inline_draw_title": "🎨 Draw in {style}",
+        "inline_placeholder": "🎨 Drawing “{prompt}” in {style}…",
+        "inline_history_title": "{style}: {prompt}",
+        "button_inline_change": "✏️ Another prompt",
+        "inline_needs_chat": "To get pictures here, open a chat with me first (tap Start), then try again.",
         "queued": "⏳ {style}: you're number {position} in line, about {wait}.",
         "queued_next": "⏳ {style}: you're next, about {wait}.",
         "wait_seconds": "{seconds} s",
@@ -91,7 +103,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "history_caption_negative": "<b>{style}</b>\n{prompt}\n<i>without:</i> {negative}",
         "stats": (
             "<b>Today</b>\n"
-            "Jobs: {jobs} · delivered {delivered} · failed {failed} · refused {rejected}\n"
+            "Jobs: {jobs} · delivered {delivered} · failed {failed} · refused {rejected}"
+            " · cancelled {cancelled}\n"
             "Queue: {queue}\n"
             "Latency to the photo: p50 {p50} s, p95 {p95} s\n"
             "Prompt cache: {hits} of {lookups} served without drawing ({rate})\n"
@@ -201,7 +214,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "и через несколько секунд придёт картинка.\n\n"
             "<b>Быстрые команды</b>\n"
             "/ghibli, /realistic, /pixel и описание — сразу в этом стиле, без вопроса\n"
-            "Последняя строка <code>--no размытость, текст</code> — чего не должно быть на картинке\n\n"
+            "Последняя строка <code>--no размытость, текст</code> — чего не должно быть на картинке\n"
+            "В любом чате: @, моё имя и описание — затем выберите стиль в списке\n"
+            "✖ Отменить под статусом — остановить картинку (отменённая до начала рисования "
+            "не засчитывается в дневной лимит)\n\n"
             "<b>Команды</b>\n"
             "/style — стиль и формат по умолчанию\n"
             "/limits — сколько картинок осталось на сегодня\n"
@@ -221,6 +237,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "answer_default": "Стиль по умолчанию: {style} ✓",
         "answer_aspect": "{aspect} ✓",
         "answer_stale": "Эта кнопка уже не работает.",
+        "answer_cancel": "✖ Отменяю…",
+        "answer_not_yours": "Кнопками этой картинки может пользоваться только тот, кто её заказал.",
+        "button_cancel": "✖ Отменить",
+        "cancelled": "✖ Отменено. В дневной лимит эта картинка не засчитана.",
+        "cancelled_drawing": "✖ Отменено. Эту картинку я не пришлю.",
+        "inline_draw_title": "🎨 Нарисовать: {style}",
+        "inline_placeholder": "🎨 Рисую «{prompt}»: {style}…",
+        "inline_history_title": "{style}: {prompt}",
+        "button_inline_change": "✏️ Другое описание",
+        "inline_needs_chat": "Чтобы получать картинки здесь, сначала откройте чат со мной (нажмите «Старт»).",
         "queued": "⏳ {style}: ваше место в очереди — {position}, ждать около {wait}.",
         "queued_next": "⏳ {style}: ваша очередь следующая, ждать около {wait}.",
         "wait_seconds": "{seconds} с",
@@ -267,7 +293,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "history_caption_negative": "<b>{style}</b>\n{prompt}\n<i>без:</i> {negative}",
         "stats": (
             "<b>Сегодня</b>\n"
-            "Заданий: {jobs} · доставлено: {delivered} · сбоев: {failed} · отказов: {rejected}\n"
+            "Заданий: {jobs} · доставлено: {delivered} · сбоев: {failed} · отказов: {rejected}"
+            " · отменено: {cancelled}\n"
             "Очередь: {queue}\n"
             "Время до картинки: медиана {p50} с, p95 {p95} с\n"
             "Кэш описаний: {hits} из {lookups} без повторного рисования ({rate})\n"

@@ -19,7 +19,9 @@ from imagebot.core import keyboards
 from imagebot.core.vocabulary import STYLES
 
 INBOUND_VERSION = 1
-ALLOWED_UPDATES = ("message", "callback_query")  # what parse_update reads; setWebhook asks for these
+# What parse_update reads; setWebhook asks for these (inline mode also needs BotFather's
+# /setinline, and /setinlinefeedback for chosen_inline_result: docs/DEPLOY.md).
+ALLOWED_UPDATES = ("message", "callback_query", "inline_query", "chosen_inline_result")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?$", re.DOTALL)
 
 
@@ -68,6 +70,32 @@ class Button:
 
 
 @dataclass(frozen=True)
+class InlineQuery:
+    """`@bot <prompt>` typed in any chat: answered in the webhook response (chat/inline.py)."""
+
+    update_id: int
+    inline_query_id: str
+    user_id: int
+    query: str
+    language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ChosenInline:
+    """The user picked one of our inline results. A "draw" result starts a job whose picture
+    replaces the placed message (`inline_message_id`, given because the result had a keyboard)."""
+
+    update_id: int
+    user_id: int
+    result_id: str
+    query: str
+    inline_message_id: str | None = None
+    language_code: str | None = None
+    received_at: float = field(default_factory=time.time)
+    kind: str = "chosen_inline"
+
+
+@dataclass(frozen=True)
 class NotText:
     """A sticker, photo, voice… in a private chat: the user is told to send words."""
 
@@ -84,8 +112,8 @@ class Ignored:
     reason: str
 
 
-Published = Prompt | Command | Button
-Event = Published | NotText | Ignored
+Published = Prompt | Command | Button | ChosenInline
+Event = Published | InlineQuery | NotText | Ignored
 
 
 class MalformedUpdate(ValueError):
@@ -113,6 +141,10 @@ def parse_update(update: Any, bot_username: str = "") -> Event:
         return _parse_message(update_id, _object(update, "message"), bot_username.lower())
     if "callback_query" in update:
         return _parse_callback(update_id, _object(update, "callback_query"))
+    if "inline_query" in update:
+        return _parse_inline_query(update_id, _object(update, "inline_query"))
+    if "chosen_inline_result" in update:
+        return _parse_chosen_inline(update_id, _object(update, "chosen_inline_result"))
     kinds = sorted(set(update) - {"update_id"})
     return Ignored(update_id, f"unhandled update kind {','.join(kinds) or 'none'}")
 
@@ -218,14 +250,44 @@ def _topic(message: dict[str, Any]) -> int | None:
     return _id(message, "message_thread_id", INT64_IDS)
 
 
+def _parse_inline_query(update_id: int, query: dict[str, Any]) -> Event:
+    sender = _object(query, "from")
+    query_id = _string(query, "id")
+    if not query_id:
+        raise MalformedUpdate("an inline query without an id")
+    return InlineQuery(
+        update_id=update_id,
+        inline_query_id=query_id,
+        user_id=_id(sender, "id", PEER_IDS),
+        query=_string(query, "query") or "",
+        language_code=_string(sender, "language_code"),
+    )
+
+
+def _parse_chosen_inline(update_id: int, chosen: dict[str, Any]) -> Event:
+    sender = _object(chosen, "from")
+    result_id = _string(chosen, "result_id")
+    if not result_id:
+        raise MalformedUpdate("a chosen inline result without a result_id")
+    return ChosenInline(
+        update_id=update_id,
+        user_id=_id(sender, "id", PEER_IDS),
+        result_id=result_id,
+        query=_string(chosen, "query") or "",
+        inline_message_id=_string(chosen, "inline_message_id"),
+        language_code=_string(sender, "language_code"),
+    )
+
+
 def encode_event(event: Published) -> bytes:
     return json.dumps({"v": INBOUND_VERSION, **asdict(event)}, ensure_ascii=False).encode()
 
 
-_KINDS: dict[str, type[Prompt] | type[Command] | type[Button]] = {
+_KINDS: dict[str, type[Prompt] | type[Command] | type[Button] | type[ChosenInline]] = {
     "prompt": Prompt,
     "command": Command,
     "button": Button,
+    "chosen_inline": ChosenInline,
 }
 
 

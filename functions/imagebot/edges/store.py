@@ -18,7 +18,18 @@ from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
 from imagebot.core import pacing, quota, texts
-from imagebot.core.jobs import Job, State, apology_claimable, applied, can_move, claimable, move, set_ready
+from imagebot.core.jobs import (
+    REFUNDED_ON_CANCEL,
+    Job,
+    State,
+    apology_claimable,
+    applied,
+    can_move,
+    cancellable,
+    claimable,
+    move,
+    set_ready,
+)
 from imagebot.core.ops import Ops
 
 Doc = dict[str, Any]
@@ -196,6 +207,37 @@ class JobStore(_Firestore):
                 )
             transaction.update(job_ref, changes)
             return applied(job, changes), admission
+
+        return self._contended(attempt)
+
+    def cancel_job(
+        self, job_id: str, policy: quota.QuotaPolicy, now: datetime, lease: timedelta
+    ) -> tuple[Job | None, bool]:
+        """The user's Cancel, in one transaction: the job moves to cancelled (jobs.cancellable)
+        and, cancelled before drawing started, gives back the quota its admission charged.
+        Returns the job as it is now and whether this call refunded it: a second press (or a
+        redelivered one) finds it cancelled already and refunds nothing."""
+        job_ref = self._job(job_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> tuple[Job | None, bool]:
+            job = _job_or_none(job_ref.get(transaction=transaction).to_dict(), job_id)
+            if job is None or not cancellable(job, now, lease):
+                return job, False
+            refunded = job.state in REFUNDED_ON_CANCEL
+            user_ref = self._user(job.user_id)
+            saved = user_ref.get(transaction=transaction).to_dict() or {} if refunded else {}
+            changes = move(job.state, State.CANCELLED, now)
+            transaction.update(job_ref, changes)
+            back = quota.refund(
+                quota.QuotaState(**saved["quota"]) if saved.get("quota") else None,
+                policy,
+                now.timestamp(),
+                job.cost,
+            )
+            if back is not None:
+                transaction.set(user_ref, {"quota": vars(back)}, merge=True)
+            return applied(job, changes), back is not None
 
         return self._contended(attempt)
 

@@ -168,6 +168,36 @@ class BotApi:
             },
         )
 
+    def edit_inline_text(
+        self, inline_message_id: str, text: str, *, reply_markup: dict[str, Any] | None = None
+    ) -> Any:
+        """A message placed by inline mode (chat/inline.py): known by its id alone."""
+        return self.call(
+            "editMessageText",
+            {
+                "inline_message_id": inline_message_id,
+                "text": text,
+                "parse_mode": "HTML",
+                "reply_markup": reply_markup,
+            },
+        )
+
+    def edit_inline_photo(
+        self,
+        inline_message_id: str,
+        file_id: str,
+        *,
+        caption: str,
+        reply_markup: dict[str, Any] | None = None,
+    ) -> Any:
+        """An inline message becomes a photo (its text placeholder gets media). By file id only:
+        Telegram takes no new upload for an inline message, only a file_id or an HTTP URL."""
+        media = {"type": "photo", "media": file_id, "caption": caption, "parse_mode": "HTML"}
+        return self.call(
+            "editMessageMedia",
+            {"inline_message_id": inline_message_id, "media": media, "reply_markup": reply_markup},
+        )
+
     def delete_message(self, chat_id: int, message_id: int) -> Any:
         return self.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
 

@@ -14,7 +14,7 @@ from imagebot.core import texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import Job, State, job_id_for_update
-from imagebot.core.updates import MalformedUpdate, Prompt, decode_event
+from imagebot.core.updates import ChosenInline, MalformedUpdate, Prompt, decode_event
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
@@ -61,10 +61,28 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
             )
         )
         return job_id
+    if isinstance(event, ChosenInline):
+        return _job_of_chosen_inline(event, reason, rt)
     log.error(
         "an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason)
     )
     rt.bot.send_message(
         AnswerTo.of_event(event), texts.render(texts.language_for(event.language_code), "failed_generic")
     )
+    return None
+
+
+def _job_of_chosen_inline(event: ChosenInline, reason: str, rt: Services) -> str | None:
+    """A chosen inline result that failed for good: its job, if one was made, fails as any does
+    (its placeholder says so); without one, the placeholder says so itself."""
+    job_id = job_id_for_update(event.update_id)
+    if rt.jobs.get_job(job_id) is not None:
+        return job_id
+    log.error(
+        "an inline choice failed for good",
+        extra=fields(stage="failure", update_id=event.update_id, reason=reason),
+    )
+    if event.inline_message_id:
+        language = texts.language_for(event.language_code)
+        rt.bot.edit_inline_text(event.inline_message_id, texts.render(language, "failed_generic"))
     return None

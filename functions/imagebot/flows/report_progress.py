@@ -46,6 +46,8 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
         log.info("progress for a job past generating", extra=fields(stage="progress", job_id=event.job_id))
         return
     show_status(job, texts.render(job.language, "generating", style=title(job)), rt)
+    if job.inline_message_id:
+        return  # its placeholder is in another chat; the user's own may not even be open
     try:
         rt.bot.send_chat_action(AnswerTo.of_job(job), "upload_photo")
     except TelegramError as error:

@@ -2,7 +2,10 @@
 
 It answers only after the publish is confirmed, and in milliseconds: prompts never touch
 Firestore here. /start and /help are answered in the webhook response itself (Telegram's
-reply-in-response), after one read of the user's settings (language, default style).
+reply-in-response), after one read of the user's settings (language, default style); so are
+inline queries (answerInlineQuery, after a few document reads: chat/inline.py), which
+Telegram lets expire within seconds. A press on a requester-only button is checked against
+the job's user first (one read): anyone else gets a short toast, and nothing is published.
 """
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from google.cloud import pubsub_v1
 
 from imagebot.config import Settings
 from imagebot.core import inbound, keyboards, quota, registry, texts
+from imagebot.core import inline as inline_results
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.registry import AnsweredBy
 from imagebot.core.updates import (
     Button,
+    ChosenInline,
     Command,
     Ignored,
+    InlineQuery,
     MalformedUpdate,
     NotText,
     Prompt,
@@ -50,6 +56,13 @@ class Asker:
     default_style: str | None = None
 
 
+class Lookups(Protocol):
+    """The reads the webhook makes beyond a user's language (chat/lookups.WebhookLookups)."""
+
+    def requester_of(self, job_id: str) -> int | None: ...
+    def inline_answer(self, query: InlineQuery) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class WebhookReply:
     """An HTTP answer; a body with a "method" is a Bot API call Telegram makes for us."""
@@ -73,6 +86,7 @@ def handle_request(
     settings: Settings,
     publisher: Publisher,
     read_user: ReadUser,
+    lookups: Lookups | None = None,
 ) -> WebhookReply:
     """An HTTP request whose body is still unread: a declared size over the limit is refused
     first, then a wrong secret, both without reading the body; then the body is read, never
@@ -85,16 +99,21 @@ def handle_request(
         raw = inbound.read_bounded(read)
     except inbound.BodyTooLarge as error:
         return too_large(str(error))
-    return handle_update(raw, settings, publisher, read_user)
+    return handle_update(raw, settings, publisher, read_user, lookups)
 
 
 def handle_webhook(
-    raw: bytes, secret: str | None, settings: Settings, publisher: Publisher, read_user: ReadUser
+    raw: bytes,
+    secret: str | None,
+    settings: Settings,
+    publisher: Publisher,
+    read_user: ReadUser,
+    lookups: Lookups | None = None,
 ) -> WebhookReply:
     """A request whose body is already read (and bounded: see inbound.BoundedBody)."""
     if not secret_matches(secret, settings.webhook_secret):
         return unauthorized()
-    return handle_update(raw, settings, publisher, read_user)
+    return handle_update(raw, settings, publisher, read_user, lookups)
 
 
 def unauthorized() -> WebhookReply:
@@ -107,7 +126,13 @@ def too_large(why: str) -> WebhookReply:
     return WebhookReply(413, {"error": f"body over {inbound.MAX_BODY_BYTES} bytes"}, body_read=False)
 
 
-def handle_update(raw: bytes, settings: Settings, publisher: Publisher, read_user: ReadUser) -> WebhookReply:
+def handle_update(
+    raw: bytes,
+    settings: Settings,
+    publisher: Publisher,
+    read_user: ReadUser,
+    lookups: Lookups | None = None,
+) -> WebhookReply:
     """A body from Telegram (the secret matched): a 400 for anything no update can be, else
     the event's answer."""
     try:
@@ -128,7 +153,12 @@ def handle_update(raw: bytes, settings: Settings, publisher: Publisher, read_use
             return WebhookReply(200, send_message(AnswerTo(event.chat_id), text))
         case Command() if not needs_worker(event, settings):
             return WebhookReply(200, command_reply(event, settings, read_user))
-        case Prompt() | Command() | Button():
+        case InlineQuery():
+            return WebhookReply(200, inline_reply(event, settings, lookups))
+        case Button() if not pressed_by_requester(event, lookups):
+            text = texts.render(texts.language_for(event.language_code), "answer_not_yours")
+            return WebhookReply(200, answer_callback(event.callback_query_id, text))
+        case Prompt() | Command() | Button() | ChosenInline():
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
             )
@@ -138,15 +168,41 @@ def handle_update(raw: bytes, settings: Settings, publisher: Publisher, read_use
             )
             if isinstance(event, Button):
                 answer = button_answer(event, texts.language_for(event.language_code))
-                return WebhookReply(
-                    200,
-                    {
-                        "method": "answerCallbackQuery",
-                        "callback_query_id": event.callback_query_id,
-                        "text": answer,
-                    },
-                )
+                return WebhookReply(200, answer_callback(event.callback_query_id, answer))
             return WebhookReply(200)
+
+
+def answer_callback(callback_query_id: str, text: str) -> dict[str, Any]:
+    return {"method": "answerCallbackQuery", "callback_query_id": callback_query_id, "text": text}
+
+
+def pressed_by_requester(button: Button, lookups: Lookups | None) -> bool:
+    """False only for a requester-only button pressed by someone else (in a group, say). A job
+    that is gone, or a read that fails, goes on to the worker, which checks again."""
+    declared = registry.action(button.action)
+    if lookups is None or declared is None or not declared.requester_only:
+        return True
+    try:
+        requester = lookups.requester_of(button.args[-1])
+    except Exception:
+        log.warning("requester lookup failed", exc_info=True, extra=fields(update_id=button.update_id))
+        return True
+    return requester is None or requester == button.user_id
+
+
+def inline_reply(query: InlineQuery, settings: Settings, lookups: Lookups | None) -> dict[str, Any]:
+    """answerInlineQuery as the webhook's reply. Without the reads (they failed, or none are
+    wired) the draw results alone, in the app's language: an answer in time beats a full one."""
+    if lookups is not None:
+        try:
+            return lookups.inline_answer(query)
+        except Exception:
+            log.warning(
+                "inline answer without pictures", exc_info=True, extra=fields(update_id=query.update_id)
+            )
+    language = texts.language_for(query.language_code)
+    drawable = inline_results.drawable(query.query, settings.prompt_min_chars, settings.prompt_max_chars)
+    return inline_results.answer(query.inline_query_id, query.query if drawable else None, language, [])
 
 
 def needs_worker(command: Command, settings: Settings) -> bool:
@@ -228,10 +284,12 @@ def send_message(to: AnswerTo, text: str) -> dict[str, Any]:
 # with spaces: the updates answered here after the language read. Not a parser: it only says
 # where to run the real one (a "/start payload" misses it and reads on the loop, still right).
 _BARE_COMMAND = re.compile(rb'"text"\s*:\s*"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?"')
+# Inline queries and button presses read documents too (inline_reply, pressed_by_requester).
+_READS_FIRST = re.compile(rb'"(inline_query|callback_query)"\s*:')
 
 
 def may_answer_itself(raw: bytes) -> bool:
-    return _BARE_COMMAND.search(raw) is not None
+    return _BARE_COMMAND.search(raw) is not None or _READS_FIRST.search(raw) is not None
 
 
 async def handle_request_async(
@@ -241,6 +299,7 @@ async def handle_request_async(
     settings: Settings,
     client: pubsub_v1.PublisherClient,
     read_user: ReadUser,
+    lookups: Lookups | None = None,
 ) -> WebhookReply:
     """`handle_request` on the event loop: the same refusals in the same order (a declared size
     over the limit, then a wrong secret, both before any of the body is read), then the body,
@@ -256,7 +315,7 @@ async def handle_request_async(
             body.add(chunk)
     except inbound.BodyTooLarge as error:
         return too_large(str(error))
-    return await handle_webhook_async(body.value(), secret, settings, client, read_user)
+    return await handle_webhook_async(body.value(), secret, settings, client, read_user, lookups)
 
 
 async def handle_webhook_async(
@@ -265,13 +324,14 @@ async def handle_webhook_async(
     settings: Settings,
     client: pubsub_v1.PublisherClient,
     read_user: ReadUser,
+    lookups: Lookups | None = None,
 ) -> WebhookReply:
     """`handle_webhook`'s answer, given only after its publish (if any) is confirmed; a failed
     or late publish raises, and the framework answers 500, so Telegram sends the update again."""
     publishes = PendingPublishes(client, settings.project)
     if may_answer_itself(raw):
-        reply = await asyncio.to_thread(handle_webhook, raw, secret, settings, publishes, read_user)
+        reply = await asyncio.to_thread(handle_webhook, raw, secret, settings, publishes, read_user, lookups)
     else:
-        reply = handle_webhook(raw, secret, settings, publishes, read_user)
+        reply = handle_webhook(raw, secret, settings, publishes, read_user, lookups)
     await publishes.confirmed()
     return reply

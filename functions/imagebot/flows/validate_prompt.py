@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from imagebot.chat import creation
+from imagebot.chat import creation, inline
 from imagebot.core import registry
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import job_id_for_update
 from imagebot.core.registry import AnsweredBy
-from imagebot.core.updates import Button, Command, Prompt, Published, decode_event
+from imagebot.core.updates import Button, ChosenInline, Command, Prompt, Published, decode_event
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
     stage="validate",
     what="inbound message",
     # A prompt's job, if it was made before the 403; a button's job is the user's to retry.
-    job_of=lambda event, message: job_id_for_update(event.update_id) if isinstance(event, Prompt) else None,
+    job_of=lambda event, message: (
+        job_id_for_update(event.update_id) if isinstance(event, Prompt | ChosenInline) else None
+    ),
 )
 def handle_message(event: Published, message: PubSubMessage, rt: Services) -> None:
     """Entry from a Pub/Sub CloudEvent (`handle_message(event.data, rt)`)."""
@@ -40,6 +42,8 @@ def handle_message(event: Published, message: PubSubMessage, rt: Services) -> No
             handle_command(event, rt)
         case Button():
             handle_button(event, rt)
+        case ChosenInline():
+            inline.start_job(event, rt)
     rt.jobs.finish_update(event.update_id)
 
 
@@ -60,7 +64,13 @@ def handle_button(button: Button, rt: Services) -> None:
         registry.handler(declared.handler)(button, rt)
         return
     job = rt.jobs.get_job(button.args[-1])
-    if job is None or job.user_id != button.user_id:
+    if job is None:
         creation.stale(button, rt)
+        return
+    if job.user_id != button.user_id:
+        # Someone else's picture (in a group): the webhook's toast told them; nothing happens.
+        log.info(
+            "button of another user's job", extra=fields(update_id=button.update_id, reason=button.action)
+        )
         return
     registry.handler(declared.handler)(button, job, rt)

@@ -46,7 +46,9 @@ def deliver_output(
         return deliver_set_member(member, obj, claimant, rt, context=context)
     job = rt.jobs.claim_delivery(job_id, claimant=claimant, now=rt.now(), lease=DELIVERY_LEASE)
     if job is None:
-        log.info("already delivered, failed or unknown", extra=context)
+        # Final (delivered, failed, rejected, or cancelled by the user: its picture is never
+        # sent) or unknown.
+        log.info("nothing to deliver: the job is final or unknown", extra=context)
         return False
     if job.candidates > 1 and job.flagged is None:
         # The grid's blank tiles get no buttons; kept on the job for a deferred send's retry.
@@ -162,12 +164,41 @@ def send_photo(job: Job, rt: Services, *, photo: tuple[str, bytes, str] | str) -
         markup = keyboards.photo_actions(
             job.job_id, job.drawing()[1], language, drawn_as=drawn_differently(job)
         )
-    return rt.bot.send_photo(
-        AnswerTo.of_job(job),
-        photo,
-        caption=photo_caption(job),
-        reply_markup=markup,
-    )
+    try:
+        sent = rt.bot.send_photo(AnswerTo.of_job(job), photo, caption=photo_caption(job), reply_markup=markup)
+    except TelegramError as error:
+        if error.user_unreachable and job.inline_message_id:
+            # Chosen in inline mode by someone who never opened the bot's chat: no photo, so
+            # no file id for the placeholder. It says how to get one next time.
+            _edit_inline_quietly(job, texts.render(language, "inline_needs_chat"), rt)
+        raise
+    replace_placeholder(job, sent, rt)
+    return sent
+
+
+def _edit_inline_quietly(job: Job, text: str, rt: Services) -> None:
+    try:
+        rt.bot.edit_inline_text(job.inline_message_id or "", text)
+    except TelegramError as error:
+        log.warning("inline message not edited", extra=fields(job_id=job.job_id, error=str(error)))
+
+
+def replace_placeholder(job: Job, sent: dict[str, Any], rt: Services) -> None:
+    """A job chosen in inline mode: its placed message becomes the photo just sent to the
+    user's private chat, by that photo's file id (an inline message takes no upload). The photo
+    is out already, so a refusal here is logged, never retried into a second photo."""
+    inline_id = job.inline_message_id
+    if not inline_id or not sent.get("photo"):
+        return
+    try:
+        rt.bot.edit_inline_photo(
+            inline_id,
+            sent["photo"][-1]["file_id"],
+            caption=photo_caption(job),
+            reply_markup=keyboards.inline_placeholder(job.prompt or "", job.language),
+        )
+    except TelegramError as error:
+        log.warning("inline message not replaced", extra=fields(job_id=job.job_id, error=str(error)))
 
 
 def photo_caption(job: Job, *, drawn_as: str = "") -> str:

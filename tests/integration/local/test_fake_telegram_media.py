@@ -369,7 +369,7 @@ def test_edit_message_media_replaces_the_photo_caption_and_keyboard(
     assert telegram.media_edits() == [call]
 
 
-def test_edit_message_media_refuses_a_text_message_an_unknown_one_and_bad_media(
+def test_edit_message_media_adds_media_to_a_text_message_and_refuses_an_unknown_one_and_bad_media(
     http: httpx.Client, fake_telegram_server: FakeTelegramServer
 ) -> None:
     api = fake_telegram_server.api_url
@@ -383,10 +383,12 @@ def test_edit_message_media_refuses_a_text_message_an_unknown_one_and_bad_media(
     def edit(**values: Any) -> str:
         return str(http.post(f"{api}/editMessageMedia", json={"chat_id": 42, **values}).json()["description"])
 
-    assert (
-        edit(message_id=text["message_id"], media=good)
-        == "Bad Request: there is no media in the message to edit"
-    )
+    # "…or to add media to text messages" (Bot API, editMessageMedia): the text goes.
+    added = http.post(
+        f"{api}/editMessageMedia", json={"chat_id": 42, "message_id": text["message_id"], "media": good}
+    ).json()
+    assert added["ok"] and "text" not in added["result"]
+    assert added["result"]["photo"][-1]["file_id"] == file_id
     assert edit(message_id=99, media=good) == "Bad Request: message to edit not found"
     assert edit(message_id=2, media={**good, "reply_markup": {}}).startswith(
         "Bad Request: can't parse InputMedia"

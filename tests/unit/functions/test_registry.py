@@ -35,6 +35,19 @@ def test_names_are_declared_once():
 
 
 def test_the_buttons_of_a_job_only_work_for_the_requester():
-    # under a photo, under a failure, the style question, and under a grid (issue 16)
-    job_buttons = {"style", "again", "other", "same", "file", "drawn", "retry", "grid", "all", "up", "vary"}
+    # under a photo, under a failure, the style question, under a grid (issue 16), the status (cancel)
+    job_buttons = {
+        "style",
+        "again",
+        "other",
+        "same",
+        "file",
+        "drawn",
+        "retry",
+        "grid",
+        "all",
+        "up",
+        "vary",
+        "cancel",
+    }
     assert {a.name for a in registry.ACTIONS if a.requester_only} == job_buttons

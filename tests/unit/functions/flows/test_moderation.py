@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from imagebot.core import texts
 from imagebot.core.jobs import Job, State
-from imagebot.core.updates import Button, Prompt, encode_event
+from imagebot.core.updates import Button, ChosenInline, Prompt, encode_event
 from imagebot.edges.translation import Answer, Translator
 from imagebot.flows import validate_prompt
 
@@ -92,3 +92,19 @@ def test_another_style_of_an_enhanced_picture_is_refused_when_the_model_judges_i
     job = rt.jobs.get_job("u804")
     assert (job.state, job.reason) == (State.REJECTED, "blocked")
     assert rt.bot.texts() == [BLOCKED_ANSWER] and rt.publisher.published == []
+
+
+def test_an_inline_prompt_the_model_judges_unsafe_is_refused_on_the_placed_message() -> None:
+    asked: list[str] = []
+    rt = judging(asked)
+    chosen = ChosenInline(805, 7, "draw:pixel", "голая лиса", inline_message_id="IM5", language_code="en")
+    validate_prompt.handle_message(pubsub_event_data(encode_event(chosen)), rt)
+    job = rt.jobs.get_job("u805")
+    assert job is not None and (job.state, job.reason) == (State.REJECTED, "blocked") and len(asked) == 1
+    [told] = rt.bot.calls
+    assert (told.method, told.params["inline_message_id"], told.params["text"]) == (
+        "editMessageText",
+        "IM5",
+        BLOCKED_ANSWER,
+    )
+    assert rt.publisher.published == []
