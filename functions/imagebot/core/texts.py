@@ -17,12 +17,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "friend": "there",
         "start": (
             "Hi, {name}! I draw pictures from your words.\n\n"
-            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>. "
+            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>, "
+            "or a photo to redraw in a style. "
             "Pick a default style below, or I'll ask each time."
         ),
         "help": (
             "<b>How it works</b>\n"
-            "Send a prompt ({min}–{max} characters), pick a style, and the picture arrives in seconds.\n\n"
+            "Send a prompt ({min}–{max} characters), pick a style, and the picture arrives in seconds.\n"
+            "Or send a photo (a caption adds words, <code>--no …</code> too): it comes back in the style.\n\n"
             "<b>Shortcuts</b>\n"
             "/ghibli, /realistic, /pixel followed by a prompt – skip the question\n"
             "A last line <code>--no blurry, text</code> – what to leave out\n\n"
@@ -34,7 +36,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/lang – language"
         ),
         "unknown_command": "I don't know that command. Send me a prompt, or /help.",
-        "text_only": "I can only draw from text. Send me a prompt in words.",
         "shortcut_usage": "Add a prompt after the command, for example: /{command} a cat in a hat",
         "choose_style": "Which style for “{prompt}”?",
         "answer_style": "{style} ✓",
@@ -135,19 +136,25 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "album_limit": "I'll draw only the first {limit} photos of an album.",
         "photo_caption": "<b>{style}</b> · from your photo · seed {seed}",
         "photo_caption_hint": "<b>{style}</b> · from your photo · seed {seed}\n{prompt}",
+        # -- the photo flow (chat/creation.py, flows/report_progress.py)
+        "choose_style_photo": "Which style for your photo?",
+        "photo_fetch_failed": "I couldn't get your photo from Telegram. Please send it again.",
+        "photo_input_missing": "Your photo is no longer stored, so I can't draw it again. Send it once more.",
     },
     "ru": {
         "language_name": "Русский",
         "friend": "друг",
         "start": (
             "Привет, {name}! Я рисую картинки по вашим словам.\n\n"
-            "Пришлите описание, например <i>маяк на скале на закате</i>. "
+            "Пришлите описание, например <i>маяк на скале на закате</i>, "
+            "или фото — я перерисую его в стиле. "
             "Выберите стиль по умолчанию ниже — или я буду спрашивать каждый раз."
         ),
         "help": (
             "<b>Как это работает</b>\n"
             "Пришлите описание ({min}–{max} символов), выберите стиль — "
-            "картинка придёт через несколько секунд.\n\n"
+            "картинка придёт через несколько секунд.\n"
+            "Или пришлите фото (подпись добавит слова, <code>--no …</code> тоже): оно вернётся в стиле.\n\n"
             "<b>Быстрые команды</b>\n"
             "/ghibli, /realistic, /pixel и описание — без вопроса о стиле\n"
             "Последняя строка <code>--no размытость, текст</code> — чего не должно быть\n\n"
@@ -159,7 +166,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/lang — язык"
         ),
         "unknown_command": "Такой команды нет. Пришлите описание или /help.",
-        "text_only": "Я рисую только по тексту. Опишите картинку словами.",
         "shortcut_usage": "Добавьте описание после команды, например: /{command} кот в шляпе",
         "choose_style": "Какой стиль для «{prompt}»?",
         "answer_style": "{style} ✓",
@@ -261,6 +267,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "album_limit": "Из альбома я нарисую только первые {limit} фото.",
         "photo_caption": "<b>{style}</b> · по вашему фото · seed {seed}",
         "photo_caption_hint": "<b>{style}</b> · по вашему фото · seed {seed}\n{prompt}",
+        # -- фото: см. комментарий в "en".
+        "choose_style_photo": "Какой стиль для вашего фото?",
+        "photo_fetch_failed": "Не получилось получить ваше фото от Telegram. Пришлите его ещё раз.",
+        "photo_input_missing": (
+            "Ваше фото больше не хранится, нарисовать его снова не выйдет. Пришлите его ещё раз."
+        ),
     },
 }
 
@@ -309,6 +321,17 @@ def caption(
         prompt=shorten(prompt, room),
         negative=shorten(negative, 200),
     )
+    if drawn_as:
+        text += render(language, "caption_drawn_as", drawn_as=shorten(drawn_as, 350))
+    return text
+
+
+def photo_caption(language: str, style_label: str, hint: str, seed: int, drawn_as: str = "") -> str:
+    """A photo job's caption: the style it was drawn in, the caption's hint if there was one,
+    and the English the model read when the user asks for it (as `caption`)."""
+    if not hint:
+        return render(language, "photo_caption", style=style_label, seed=seed)
+    text = render(language, "photo_caption_hint", style=style_label, seed=seed, prompt=shorten(hint, 400))
     if drawn_as:
         text += render(language, "caption_drawn_as", drawn_as=shorten(drawn_as, 350))
     return text

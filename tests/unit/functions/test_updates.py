@@ -6,7 +6,7 @@ from imagebot.core.updates import (
     Command,
     Ignored,
     MalformedUpdate,
-    NotText,
+    NotDrawable,
     Prompt,
     decode_event,
     encode_event,
@@ -92,7 +92,7 @@ def test_in_groups_mentions_and_replies_to_the_bot_are_prompts_and_chatter_is_ig
 
 
 def test_stickers_get_a_hint_in_private_and_silence_in_groups():
-    assert isinstance(parse(message(sticker={"file_id": "x"})), NotText)
+    assert isinstance(parse(message(sticker={"file_id": "x"})), NotDrawable)
     assert isinstance(parse(message(sticker={"file_id": "x"}, chat=GROUP)), Ignored)
 
 
