@@ -48,8 +48,7 @@ def main() -> int:
             drawings.append(draw(tg, PHOTO_CHAT_ID, "", PHOTO_STYLE, photo=street_photo()))
             stack.wait_idle()  # the last status message removed (deliver_image is done)
             print_transcript(tg.chat(CHAT_ID)["transcript"])
-            print("\nphoto chat:")
-            print_transcript(tg.chat(PHOTO_CHAT_ID)["transcript"])
+            print_transcript(tg.chat(PHOTO_CHAT_ID)["transcript"], "\nphoto chat transcript:")
         saved = [save(drawing, out) for drawing in drawings]
         print_timings(drawings, firestore.Client(project=stack.config.project))
         print("\nphotos:")
@@ -86,8 +85,8 @@ def save(drawing: Drawing, out: Path) -> tuple[Path, tuple[int, int]]:
     return path, image.size
 
 
-def print_transcript(transcript: list[dict]) -> None:
-    print("chat transcript:")
+def print_transcript(transcript: list[dict], title: str = "chat transcript:") -> None:
+    print(title)
     for entry in transcript:
         who = "user" if entry["from"] == "user" else " bot"
         if entry["event"] == "callback":
