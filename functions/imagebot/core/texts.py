@@ -138,6 +138,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "photo_caption_hint": "<b>{style}</b> · from your photo · seed {seed}\n{prompt}",
         # -- the photo flow (chat/creation.py, flows/report_progress.py)
         "choose_style_photo": "Which style for your photo?",
+        "failed_photo": "Sorry, I couldn't draw your photo. Tap to try again.",
         "photo_fetch_failed": "I couldn't get your photo from Telegram. Please send it again.",
         "photo_input_missing": "Your photo is no longer stored, so I can't draw it again. Send it once more.",
     },
@@ -269,6 +270,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "photo_caption_hint": "<b>{style}</b> · по вашему фото · seed {seed}\n{prompt}",
         # -- фото: см. комментарий в "en".
         "choose_style_photo": "Какой стиль для вашего фото?",
+        "failed_photo": "Не получилось нарисовать ваше фото. Нажмите, чтобы попробовать снова.",
         "photo_fetch_failed": "Не получилось получить ваше фото от Telegram. Пришлите его ещё раз.",
         "photo_input_missing": (
             "Ваше фото больше не хранится, нарисовать его снова не выйдет. Пришлите его ещё раз."

@@ -280,18 +280,21 @@ def _parse_photo(
     caption = _string(message, "caption") or ""
     if len(caption) > TEXT_MAX_CHARS:
         raise MalformedUpdate(f"a caption of {len(caption)} characters, over Telegram's own limit")
-    addressed = caption if private else _addressed(message, caption, bot)
-    if addressed is None:
-        return Ignored(update_id, "group photo not addressed to the bot")
     sender = _optional_object(message, "from")
     if "id" not in sender:
         return Ignored(update_id, "message without a sender")
     style = None
-    command = _COMMAND.match(addressed.strip())
+    command = _COMMAND.match(caption.strip())
     if command and command.group(1).lower() in STYLES:  # "/pixel" or "/pixel a hint"
         if command.group(2) and bot and command.group(2).lower() != bot:
             return Ignored(update_id, "a command for another bot")
+        # A command is meant for the bot in a group too, as a text one is.
         style, addressed = command.group(1).lower(), command.group(3) or ""
+    else:
+        found = caption if private else _addressed(message, caption, bot)
+        if found is None:
+            return Ignored(update_id, "group photo not addressed to the bot")
+        addressed = found
     group_id = _string(message, "media_group_id")
     if group_id is not None and not _MEDIA_GROUP_ID.fullmatch(group_id):
         raise MalformedUpdate("media_group_id is not Telegram's")  # it names a Firestore document

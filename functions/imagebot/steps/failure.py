@@ -30,7 +30,10 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
         return
     language = job.language
     try:
-        if job.prompt:
+        if job.input_image:  # a photo's job: tried again from the stored photo
+            text = texts.render(language, "failed_photo")
+            show_status(job, text, rt, reply_markup=keyboards.retry(job_id, language))
+        elif job.prompt:
             text = texts.render(language, "failed", prompt=texts.shorten(job.prompt, 200))
             show_status(job, text, rt, reply_markup=keyboards.retry(job_id, language))
         else:

@@ -333,6 +333,8 @@ def test_in_groups_a_photo_counts_only_when_meant_for_the_bot():
     assert isinstance(mentioned, Photo) and mentioned.caption == "in the rain"
     bot_message = {"message_id": 3, "from": {"id": 9, "username": BOT}}
     assert isinstance(parse(message(photo=SIZES, chat=GROUP, reply_to_message=bot_message)), Photo)
+    commanded = parse(message(photo=SIZES, chat=GROUP, caption="/ghibli at dawn"))
+    assert isinstance(commanded, Photo) and (commanded.style, commanded.caption) == ("ghibli", "at dawn")
 
 
 @pytest.mark.parametrize(

@@ -219,6 +219,32 @@ def test_a_photo_gone_from_the_bucket_is_told_without_an_again_button():
     assert edit.params.get("reply_markup") is None
 
 
+@pytest.mark.parametrize(("language", "words"), [("en", "no longer stored"), ("ru", "больше не хранится")])
+def test_input_missing_is_told_in_the_users_language(language, words):
+    rt = with_style()
+    deliver(rt, photo_event(rt, photos.jpeg(), 661, language_code=language))
+    rt.jobs.move_job("u661", State.REJECTED, rt.now(), reason="input_missing")
+    event = b'{"version": 2, "job_id": "u661", "state": "rejected", "reason": "input_missing"}'
+    report_progress.handle_message(pubsub_event_data(event), rt)
+    (told,) = rt.bot.calls
+    assert words in told.params["text"] and told.params["reply_to_message_id"] == 30
+
+
+def test_a_failed_photo_job_is_apologised_for_with_a_retry_that_redraws_the_stored_photo():
+    rt = with_style()
+    deliver(rt, photo_event(rt, photos.jpeg(), 665))
+    rate_limit.handle_message(pubsub_event_data(b"u665"), rt)
+    dead = pubsub_event_data(b"u665", job_id="u665", CloudPubSubDeadLetterSourceDeliveryCount="5")
+    report_failure.handle_dead_letter(dead, rt)
+    apology = rt.bot.calls[-1]
+    assert apology.params["text"] == "Sorry, I couldn't draw your photo. Tap to try again."
+    (retry,) = [b["callback_data"] for row in apology.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert retry == "retry:u665"
+    deliver(rt, Button(666, CHAT, CHAT, 40, "cb", "retry", ("u665",)))
+    redraw = rt.jobs.get_job("u666")
+    assert redraw.input_image == "inputs/u665.jpg" and redraw.seed == rt.jobs.get_job("u665").seed
+
+
 def test_a_photo_whose_retries_ran_out_gets_an_apology():
     rt = FakeServices()
     event = photo_event(rt, photos.jpeg(), 670, language_code="en")
