@@ -89,10 +89,10 @@ def handle_photo(event: Photo, rt: Services) -> None:
     if existing is not None:
         # A redelivery: the photo was fetched, checked and stored already. Carried on from
         # where it is, with no second download (the user may have deleted the photo since).
-        if existing.state == State.REJECTED:
-            tell_photo_refusal(existing, rt)
+        if existing.state == State.REJECTED and (existing.reason or "").startswith("photo_"):
+            tell_photo_refusal(existing, rt)  # refused here: the first telling may not have gone out
         else:
-            start(existing, rt)
+            start(existing, rt)  # a job refused later (the quota, say) stays as it is
         return
     try:
         photo = user_photo.fetch_photo(event.file_id, rt)

@@ -147,6 +147,19 @@ def test_the_photo_is_downloaded_once_even_if_the_user_deletes_it_before_a_redel
     assert rt.publisher.on("validated") == [b"u616", b"u616"]  # a repeat publish, admitted once
 
 
+def test_a_redelivery_tells_a_refused_file_again_but_leaves_a_job_the_quota_refused_alone():
+    rt = with_style()
+    refused, charged = photo_event(rt, photos.jpeg(1, 1), 617), photo_event(rt, photos.jpeg(), 618)
+    for event in (refused, charged):
+        deliver(rt, event)
+    rt.jobs.move_job("u618", State.REJECTED, rt.now(), reason="rate")  # rate_limit refused it
+    rt.jobs.updates.clear()  # as if both handlings had crashed before finishing
+    for event in (refused, charged):
+        deliver(rt, event)
+    assert rt.bot.texts() == [rt.bot.texts()[0]] * 2 and "at least 256 px" in rt.bot.texts()[0]
+    assert rt.publisher.on("validated") == [b"u618"] and len(rt.bot.fetches) == 4
+
+
 def test_again_and_another_style_redraw_the_stored_photo_without_fetching_it():
     rt = with_style("ghibli")
     deliver(rt, photo_event(rt, photos.jpeg(), 620))
