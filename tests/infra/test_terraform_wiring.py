@@ -360,7 +360,7 @@ def test_firestore_ttl_policies(tf):
     ttl = tf.resource("google_firestore_field", "ttl")
     # Every collection whose documents store.py gives an `expire_at` has its TTL policy.
     assert (
-        ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing", "translations"])}'
+        ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing", "translations", "albums"])}'
         and ttl["field"] == "expire_at"
     )
     assert "ttl_config" in ttl

@@ -101,6 +101,9 @@ class Job:
     style: str | None = None
     aspect: str = "square"
     seed: int | None = None  # the GPU writes back the seed it drew with
+    # The user's photo the picture starts from (contract.input_object_name), for a photo job
+    # and every redraw of it; `prompt` is then the caption's hint ("" without one).
+    input_image: str | None = None
     enhance: bool | None = None
     source_job_id: str | None = None  # the photo whose button made this job
     style_update_id: int | None = None  # the press that chose the style
@@ -239,6 +242,12 @@ def seed_for_prompt(prompt: str, negative_prompt: str = "") -> int:
     """A first request's seed comes from its words, so everyone asking for the same picture
     gets the same one, and a popular prompt is drawn once (see cache_key); "Again" draws anew."""
     return int.from_bytes(hashlib.sha256(f"{prompt}\n{negative_prompt}".encode()).digest()[:4], "big")
+
+
+def cacheable(job: Job) -> bool:
+    """Whether the prompt cache may answer the job, or keep its picture: text only. A photo
+    job's picture is of that photo, which no other job's words describe."""
+    return not job.input_image
 
 
 def cache_key(job: Job, mode: str) -> str:

@@ -8,7 +8,7 @@ import logging
 from imagebot.core import texts
 from imagebot.core.contract import GenerationJob
 from imagebot.core.events import PubSubMessage
-from imagebot.core.jobs import Job, State, cache_key
+from imagebot.core.jobs import Job, State, cache_key, cacheable
 from imagebot.core.ops import Mode, generation_mode, quota_in_mode
 from imagebot.core.routing import GpuRoute, choose_route
 from imagebot.core.styles import label
@@ -40,7 +40,8 @@ def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
         log.error("validated message for a job that does not exist", extra=context)
         return
     mode = rt.config.get_ops().mode
-    if current.state == State.VALIDATED and serve_from_cache(current, generation_mode(mode), rt, message_id):
+    cached = current.state == State.VALIDATED and cacheable(current)
+    if cached and serve_from_cache(current, generation_mode(mode), rt, message_id):
         return
     policy = quota_in_mode(rt.quota_policy, mode)
     job, admission = rt.jobs.admit_job(
@@ -80,16 +81,14 @@ def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
         negative_prompt=job.negative_prompt,
         aspect=job.aspect,
         mode=generation_mode(mode),
+        input_image=job.input_image or "",  # the style's own strength (the GPU's styles.py)
     )
     route = choose_gpu_route(mode, rt)
     topic = rt.settings.generation_topic if route == GpuRoute.CLOUD_RUN else rt.settings.vertex_jobs_topic
     message_id = rt.publisher.publish(topic, generation.to_json(), job_id=job_id)
-    rt.jobs.set_job_fields(
-        job_id,
-        dispatched_message_id=message_id,
-        cache_key=cache_key(job, generation.mode),
-        gpu_route=route.value,
-    )
+    # A photo job has no cache key: its picture is never kept as the answer to its words.
+    key = {"cache_key": cache_key(job, generation.mode)} if cacheable(job) else {}
+    rt.jobs.set_job_fields(job_id, dispatched_message_id=message_id, gpu_route=route.value, **key)
     log.info("job queued", extra={**context, "reason": f"route {route.value}"})
 
 

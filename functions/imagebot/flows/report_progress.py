@@ -1,5 +1,5 @@
-"""report_progress: the GPU service started drawing a job, or rejected its picture (the safety
-checker flagged it); the user sees it at once."""
+"""report_progress: the GPU service started drawing a job, or rejected it (the safety checker
+flagged its picture, or the photo it starts from is gone); the user sees it at once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from imagebot.core.contract import ProgressEvent
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State
 from imagebot.core.styles import label
-from imagebot.core.vocabulary import FLAGGED
+from imagebot.core.vocabulary import FLAGGED, INPUT_MISSING
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -34,7 +34,12 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
         # this is the one place the user hears of it. Again draws a new seed.
         if job is not None and job.state == State.REJECTED:
             language = job.language
-            flagged = job.reason == FLAGGED  # the only rejection the GPU makes today
+            if job.reason == INPUT_MISSING:
+                # The stored photo is gone (the bucket keeps it a few days): Again could only
+                # meet the same end, so the user is asked for the photo itself.
+                show_status(job, texts.render(language, "photo_input_missing"), rt)
+                return
+            flagged = job.reason == FLAGGED
             text = texts.render(language, "rejected_flagged" if flagged else "failed_generic")
             show_status(job, text, rt, reply_markup=keyboards.again(event.job_id, language))
         return

@@ -26,7 +26,9 @@ from imagebot.core.updates import (
     Command,
     Ignored,
     MalformedUpdate,
-    NotText,
+    NotDrawable,
+    Photo,
+    PhotoSizeLimits,
     Prompt,
     encode_event,
     parse_update,
@@ -111,7 +113,7 @@ def handle_update(raw: bytes, settings: Settings, publisher: Publisher, read_use
     """A body from Telegram (the secret matched): a 400 for anything no update can be, else
     the event's answer."""
     try:
-        event = parse_update(inbound.load_json(raw), settings.bot_username)
+        event = parse_update(inbound.load_json(raw), settings.bot_username, photo_size_limits(settings))
     except (inbound.MalformedBody, MalformedUpdate) as error:
         log.warning("malformed update", extra=fields(stage="webhook", error=str(error)[:200]))
         return WebhookReply(400, {"error": "malformed update"})
@@ -123,12 +125,12 @@ def handle_update(raw: bytes, settings: Settings, publisher: Publisher, read_use
                 extra=fields(stage="webhook", update_id=event.update_id, reason=event.reason),
             )
             return WebhookReply(200)
-        case NotText():
-            text = texts.render(texts.language_for(event.language_code), "text_only")
+        case NotDrawable():
+            text = texts.render(texts.language_for(event.language_code), "photos_or_text")
             return WebhookReply(200, send_message(AnswerTo(event.chat_id), text))
         case Command() if not needs_worker(event, settings):
             return WebhookReply(200, command_reply(event, settings, read_user))
-        case Prompt() | Command() | Button():
+        case Prompt() | Photo() | Command() | Button():
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
             )
@@ -147,6 +149,11 @@ def handle_update(raw: bytes, settings: Settings, publisher: Publisher, read_use
                     },
                 )
             return WebhookReply(200)
+
+
+def photo_size_limits(settings: Settings) -> PhotoSizeLimits:
+    """Which size of a photo to take: the largest the validation step would download and decode."""
+    return PhotoSizeLimits(max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels)
 
 
 def needs_worker(command: Command, settings: Settings) -> bool:

@@ -155,16 +155,19 @@ def send_photo(job: Job, rt: Services, *, photo: tuple[str, bytes, str] | str) -
 
 def photo_caption(job: Job, *, drawn_as: str = "") -> str:
     language = job.language
+    prompt, style, seed = job.drawing()
+    if job.input_image:  # the caption names the style the user's photo was drawn in
+        return texts.photo_caption(language, label(style), prompt, seed, drawn_as)
     # The GPU says whether the negative prompt was drawn with (economy's recipe cannot):
     # the caption claims it only then.
     negative = job.negative_prompt if job.negative_applied else ""
-    prompt, style, seed = job.drawing()
     return texts.caption(language, label(style), prompt, seed, negative, drawn_as=drawn_as)
 
 
 def drawn_differently(job: Job) -> bool:
-    """The model drew from other words than the user's (translated or enhanced)."""
-    return bool(job.model_prompt) and job.model_prompt != job.prompt
+    """The model drew from other words than the user's (translated or enhanced); a photo
+    without a caption has no words of the user's to set beside the model's."""
+    return bool(job.model_prompt) and bool(job.prompt) and job.model_prompt != job.prompt
 
 
 def show_drawn_as(job: Job, message_id: int, model_prompt: str, rt: Services) -> None:
