@@ -174,3 +174,23 @@ def test_a_getfile_failure_is_retried_and_the_photo_still_comes(telegram):
     assert photo.params["caption"].startswith("<b>Ghibli Art</b> · from your photo")
     failed = [c for c in telegram.calls("getFile") if not c.ok]
     assert failed and failed[-1].status == 502
+
+
+def test_a_photo_sent_in_a_forum_topic_is_answered_in_the_topic(telegram):
+    group, member, topic = -next(chats), next(chats), 11
+    sent = telegram.send_photo(
+        group,
+        member,
+        halves("teal", "white"),
+        caption="/pixel",
+        chat_type="supergroup",
+        message_thread_id=topic,
+    )
+    assert sent.status == 200
+    photo = delivered(telegram, group)
+    status = telegram.wait_for_call("sendMessage", in_chat(group), timeout=PHOTO_TIMEOUT)
+    for call in (status, photo):
+        assert str(call.params["message_thread_id"]) == str(topic)
+        assert call.result["message_thread_id"] == topic  # the fake placed it in the topic
+        assert "photo" in call.result["reply_to_message"]  # quoting the user's photo
+    assert job(f"u{sent.update_id}")["message_thread_id"] == topic

@@ -13,6 +13,7 @@ import logging
 
 import pytest
 from google.cloud import storage
+from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import input_object_name
 from imagebot.core.jobs import State
 from imagebot.core.updates import Photo, encode_event
@@ -48,7 +49,7 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 def sent_photo(runtime, data: bytes, language: str = "en", caption: str = "") -> Photo:
     """A user sends `data`: Telegram keeps it under a file id, which the update carries."""
-    stored = runtime.bot.send_document(UPLOADER, data, filename="upload.bin")
+    stored = runtime.bot.send_document(AnswerTo(UPLOADER), data, filename="upload.bin")
     chat_id = next(ids)
     runtime.db.collection("users").document(str(chat_id)).set({"default_style": "ghibli"})
     return Photo(
@@ -98,7 +99,7 @@ def assert_not_charged(runtime, validated: TopicTap, event: Photo, bucket: stora
         (lambda: photos.png_bomb(30_000), "en", "too_many_pixels", "at most 24 megapixels"),
         (lambda: photos.jpeg(1, 1), "en", "too_small", "at least 256 px"),
         (lambda: photos.jpeg(6000, 300), "en", "too_narrow", "no longer than 2.5:1"),
-        (lambda: photos.jpeg(1, 1), "ru", "too_small", "не меньше 256 px"),
+        (lambda: photos.jpeg(1, 1), "ru", "too_small", "не меньше 256 пикселей"),
         (photos.truncated_jpeg, "ru", "truncated", "повреждена"),
     ],
     ids=[

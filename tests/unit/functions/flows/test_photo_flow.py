@@ -3,6 +3,7 @@ refused in words before any charge; redrawn from the stored copy; albums capped 
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 from imagebot.core.contract import input_object_name
@@ -264,3 +265,28 @@ def test_a_photo_whose_retries_ran_out_gets_an_apology():
     assert decode_event(encode_event(event)) == event
     report_failure.handle_dead_letter(pubsub_event_data(encode_event(event)), rt)
     assert rt.bot.texts() == ["Sorry, something went wrong with your message. Please send it again."]
+
+
+def test_a_photo_in_a_forum_topic_is_answered_there_and_its_redraws_and_album_notice_too():
+    group, topic = -100, 42
+    rt = FakeServices()
+    asked = photo_event(rt, photos.jpeg(), 680, message_thread_id=topic)
+    deliver(rt, replace(asked, chat_id=group))
+    assert rt.jobs.get_job("u680").message_thread_id == topic
+    deliver(rt, Button(681, group, CHAT, 40, "cb", "style", ("pixel", "u680"), message_thread_id=topic))
+    deliver(rt, Button(682, group, CHAT, 41, "cb", "again", ("u680",), message_thread_id=topic))
+    assert rt.jobs.get_job("u682").message_thread_id == topic
+    rt.users.update_user(CHAT, default_style="ghibli")  # no more questions: the album's photos are drawn
+    for n in range(5):
+        album = photo_event(rt, photos.jpeg(), 690 + n, media_group_id="77", message_thread_id=topic)
+        deliver(rt, replace(album, chat_id=group, message_id=50 + n))
+    refusal = photo_event(rt, photos.jpeg(1, 1), 699, message_thread_id=topic)
+    deliver(rt, replace(refusal, chat_id=group, message_id=60))
+    question, notice, told = rt.bot.calls
+    assert (question.to.chat_id, question.to.message_thread_id, question.to.reply_to) == (group, topic, 30)
+    assert "first 4 photos" in notice.params["text"] and notice.to.message_thread_id == topic
+    assert notice.to.reply_to == 54  # quoting the first photo left out
+    assert "at least 256 px" in told.params["text"] and (told.to.message_thread_id, told.to.reply_to) == (
+        topic,
+        60,
+    )
