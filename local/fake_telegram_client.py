@@ -255,6 +255,7 @@ class FakeTelegram:
         update_id: int | None = None,
         secret: str | None = None,
         omit_secret: bool = False,
+        message_thread_id: int | None = None,
     ) -> WebhookResult:
         """The user sends a picture: a photo message (PhotoSize array, the largest is `image` byte for
         byte), or with `as_document` a file (file_name, mime_type). Bytes Pillow cannot open
@@ -273,6 +274,7 @@ class FakeTelegram:
             first_name=first_name,
             chat_type=chat_type,
             update_id=update_id,
+            message_thread_id=message_thread_id,
         )
         return self._deliver("/_fake/messages", body, secret, omit_secret)
 

@@ -12,12 +12,12 @@ resource "google_firestore_database" "main" {
 # TTL policies: Firestore deletes a document some time (usually within a day) after its
 # `expire_at`. updates/ are the webhook's dedupe records; jobs/ (30 days), cache/ (the prompt
 # cache, 30 days), translations/ (translated prompts, 30 days), sets/ (all three styles' charge
-# and album claim, 30 days, as their jobs) and pacing/ (outbound pacing slots, a day) carry their
-# own expiry.
+# and album claim, 30 days, as their jobs), pacing/ (outbound pacing slots, a day) and albums/
+# (which photos of an album are drawn, 7 days) carry their own expiry.
 # The TTL field is excluded from indexing: an index on a monotonically rising timestamp is a
 # write hotspot and no query uses it.
 resource "google_firestore_field" "ttl" {
-  for_each   = toset(["updates", "jobs", "cache", "pacing", "translations", "sets"])
+  for_each   = toset(["updates", "jobs", "cache", "pacing", "translations", "sets", "albums"])
   database   = google_firestore_database.main.name
   collection = each.value
   field      = "expire_at"

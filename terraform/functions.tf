@@ -64,6 +64,8 @@ locals {
     PHOTO_MAX_PIXELS = "24000000"
     PHOTO_MIN_SIDE   = "256"
     PHOTO_MAX_ASPECT = "2.5"
+    # An album's first photos drawn, one job each; the user is told once about the rest.
+    ALBUM_MAX_PHOTOS = "4"
   }
   function_source = {
     bucket = google_storage_bucket.sources.name

@@ -74,6 +74,9 @@ class Settings:
     photo_max_pixels: int = PhotoLimits.max_pixels
     photo_min_side: int = PhotoLimits.min_side
     photo_max_aspect: float = PhotoLimits.max_aspect
+    # An album (up to ten photos in Telegram) makes one job per photo for its first few only:
+    # each is a charged picture, and ten at once would empty a day's quota by surprise.
+    album_max_photos: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -138,6 +141,7 @@ class Settings:
             photo_max_pixels=int(env.get("PHOTO_MAX_PIXELS", cls.photo_max_pixels)),
             photo_min_side=int(env.get("PHOTO_MIN_SIDE", cls.photo_min_side)),
             photo_max_aspect=float(env.get("PHOTO_MAX_ASPECT", cls.photo_max_aspect)),
+            album_max_photos=int(env.get("ALBUM_MAX_PHOTOS", cls.album_max_photos)),
         )
         settings.photo_limits  # noqa: B018 -- photo limits out of range fail at start-up, not at the first photo
         return settings

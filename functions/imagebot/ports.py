@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from imagebot.config import Settings
 from imagebot.core import quota
+from imagebot.core.albums import Seat
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Ops
@@ -103,6 +104,12 @@ class InputImages(Protocol):
     def put_input(self, job_id: str, jpeg: bytes) -> str: ...
 
 
+class Albums(Protocol):
+    """Which photos of an album are drawn (edges/store.AlbumStore; core/albums.py)."""
+
+    def take_seat(self, media_group_id: str, update_id: int, limit: int, now: datetime) -> Seat: ...
+
+
 class Bot(TelegramFiles, Protocol):
     """The Bot API calls the flows make (edges/telegram.BotApi). Whatever is sent goes to an
     AnswerTo (core/answer_to.py): the chat, the forum topic and the message it quotes."""
@@ -166,6 +173,10 @@ class Services(Protocol):
     def bot(self) -> Bot: ...
     @property
     def publisher(self) -> Publisher: ...
+    @property
+    def inputs(self) -> InputImages: ...
+    @property
+    def albums(self) -> Albums: ...
     @property
     def translator(self) -> Translator | None: ...
     @property

@@ -15,8 +15,9 @@ from imagebot.config import ConfigError, Settings
 from imagebot.core.pacing import Pacer, PacingPolicy
 from imagebot.core.quota import QuotaPolicy
 from imagebot.edges.gpu_endpoint import Predict, vertex_predict
+from imagebot.edges.inputs import InputStore
 from imagebot.edges.pubsub import Publisher
-from imagebot.edges.store import CacheStats, ConfigStore, JobStore, PacingStore, UserStore
+from imagebot.edges.store import AlbumStore, CacheStats, ConfigStore, JobStore, PacingStore, UserStore
 from imagebot.edges.telegram import BotApi
 from imagebot.edges.translation import Translator, vertex_generate
 
@@ -111,6 +112,15 @@ class Runtime:
     @cached_property
     def storage(self) -> storage.Client:
         return storage.Client(project=self.settings.project)
+
+    @cached_property
+    def inputs(self) -> InputStore:
+        """Users' prepared photos, inputs/<job_id>.jpg in the images bucket."""
+        return InputStore(self.storage.bucket(self.settings.images_bucket))
+
+    @cached_property
+    def albums(self) -> AlbumStore:
+        return AlbumStore(self.db)
 
     @property
     def quota_policy(self) -> QuotaPolicy:

@@ -34,6 +34,7 @@ Controls for tests and the demo, outside the Bot API (all JSON):
                                                 once the version is not V, or after S s (30 at most)
     GET  /_fake/webhook                         the webhook as set
     POST /_fake/faults     {method, count | seconds, error_code, retry_after, description, delay}
+                           (method "downloadFile": the file downloads, /file/bot<token>/<path>)
     GET|DELETE /_fake/faults                    faults still pending / drop them all
     POST /_fake/reset                           forget calls, chats, files and faults (not the
                                                 webhook, the commands, or the last update_id)

@@ -6,6 +6,7 @@ import hmac
 import json
 import math
 import threading
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -26,6 +27,7 @@ from local.fake_telegram._store import Store, Webhook, now
 
 _STATIC = Path(__file__).with_name("static")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DOWNLOAD_FAULT = "downloadFile"  # the fault name of file downloads (no Bot API method has it)
 # The chat page shows text users and the bot wrote. It builds the page with DOM text nodes only;
 # this policy is the second line: no inline script, no other origin, so injected markup cannot run.
 _CHAT_PAGE_POLICY = (
@@ -261,6 +263,13 @@ def create_app(config: FakeTelegramConfig) -> Flask:
     def download(token: str, file_path: str) -> Response:
         if not hmac.compare_digest(token.encode(), config.token.encode()):
             raise unauthorized()
+        # A download fails as a fault on "downloadFile" says (the name the bot's client gives
+        # a download's errors), as a file server's 5xx or a lost file would.
+        fault = store.faults.take(DOWNLOAD_FAULT)
+        if fault is not None:
+            time.sleep(fault.delay)
+            if (error := fault.error()) is not None:
+                raise error
         stored = store.file_at(file_path)
         if stored is None:
             raise not_found()

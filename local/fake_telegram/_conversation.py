@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 _OTHER_MEDIA = {"animation": _media.animation, "video": _media.video, "video_note": _media.video_note}
 
 
+def _place_in_topic(message: dict[str, Any], request: dict[str, Any]) -> None:
+    topic = optional_int(request, "message_thread_id")
+    if topic is not None:  # sent in a forum topic, as Telegram marks it
+        message.update(message_thread_id=topic, is_topic_message=True)
+
+
 class ConversationError(ValueError):
     """A control request that describes something a Telegram user could not do."""
 
@@ -79,9 +85,7 @@ class Conversation:
                     reply_to=reply_to,
                 )
                 kind = "message"
-            topic = optional_int(request, "message_thread_id")
-            if topic is not None:  # sent in a forum topic, as Telegram marks it
-                message.update(message_thread_id=topic, is_topic_message=True)
+            _place_in_topic(message, request)
             self.store.save_message(message)
             self.store.note(chat_id, _user_note(kind, message, user_id))
             return self._update(request, "message", message)
@@ -130,6 +134,7 @@ class Conversation:
                 message["caption"] = caption
             if reply_to is not None:
                 message["reply_to_message"] = _updates.without_reply(reply_to)
+            _place_in_topic(message, request)
             self.store.save_message(message)
             kind = next(kind for kind in ("photo", *_OTHER_MEDIA, "document") if kind in message)
             self.store.note(chat["id"], _user_note(kind, message, sender["id"]))

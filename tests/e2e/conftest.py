@@ -23,6 +23,7 @@ E2E_BUCKET = "imagebot-e2e-images"
 E2E_EVENTARC = EventarcRetry(initial_backoff=0.5, max_backoff=10.0, retention=600.0)
 E2E_SWEEP_PERIOD = 3.0
 E2E_RESTART = RestartPolicy(initial_backoff=0.5, max_backoff=5.0, stable_after=30.0)
+E2E_ALBUM_MAX_PHOTOS = 2  # an album of a few photos is enough to pass the limit (test_photos.py)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,7 @@ def stack(emulators: EmulatorHosts, tmp_path_factory: pytest.TempPathFactory) ->
             "DELIVERY_RETRY_INITIAL_SECONDS": "0.5",
             "DELIVERY_RETRY_MAX_SECONDS": "5",
             "TELEGRAM_MAX_WAIT_SECONDS": "5",
+            "ALBUM_MAX_PHOTOS": str(E2E_ALBUM_MAX_PHOTOS),
         },
         eventarc=E2E_EVENTARC,
         sweep_period=E2E_SWEEP_PERIOD,

@@ -14,6 +14,7 @@ answer a repeated prompt without the GPU.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -32,6 +33,7 @@ from google.cloud import firestore, pubsub_v1, storage
 from imagebot.core.contract import GenerationJob
 from imagebot.core.updates import Prompt, encode_event
 from imagebot.edges.store import JobStore
+from PIL import Image
 
 from local.event_bridge import finalized_event, object_resource
 from local.fake_telegram_client import FakeTelegram, RecordedCall
@@ -180,6 +182,22 @@ def prompt(telegram: FakeTelegram, chat_id: int, words: str) -> str:
     return f"u{sent.update_id}"
 
 
+def user_photo(chat_id: int) -> bytes:
+    """A photo of the chat's own: two colours from its id."""
+    image = Image.new("RGB", (800, 600), (chat_id * 37 % 256, 90, 160))
+    image.paste((240, chat_id * 11 % 256, 40), (400, 0, 800, 600))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def photo_prompt(telegram: FakeTelegram, chat_id: int, words: str) -> str:
+    """A photo captioned "/pixel <words>" (drawn at once, from the photo); the job id."""
+    sent = telegram.send_photo(chat_id, chat_id, user_photo(chat_id), caption=f"/pixel {words}")
+    assert sent.status == 200, f"webhook answered {sent.status}: {sent.body}"
+    return f"u{sent.update_id}"
+
+
 def fresh_update_id(telegram: FakeTelegram) -> int:
     """An update id above every one the fake has given out, for sending one update several
     times at once (the fake carries on above it, so no later update gets the same id)."""
@@ -219,27 +237,34 @@ def signal_while_drawing(
     words: str,
     child: str,
     sig: int = signal.SIGKILL,
+    send: Callable[[FakeTelegram, int, str], str] = prompt,
 ) -> str:
-    """A prompt from the chat; the moment its job is `generating`, `sig` to the stack's `child`
-    (its whole process group, as a lost instance); the job id."""
-    job_id = prompt(telegram, chat_id, f"{words}, chat {chat_id}")
+    """A prompt (or what `send` sends) from the chat; the moment its job is `generating`, `sig`
+    to the stack's `child` (its whole process group, as a lost instance); the job id."""
+    job_id = send(telegram, chat_id, f"{words}, chat {chat_id}")
     with on_state(db, job_id, {"generating"}) as generating:
         assert generating.wait(PHOTO_TIMEOUT), f"{job_id} never started drawing: {job(db, job_id)}"
         stack.supervisor.kill(child, sig)
     return job_id
 
 
-def test_a_gpu_killed_mid_generation_is_restarted_and_the_photo_arrives_once(stack, telegram, db, bucket):
+@pytest.mark.parametrize("send", [prompt, photo_prompt], ids=["text", "photo"])
+def test_a_gpu_killed_mid_generation_is_restarted_and_the_photo_arrives_once(
+    stack, telegram, db, bucket, send
+):
     """SIGKILL while the job is `generating`; nobody restarts it by hand: the stack's supervisor
     does, as Cloud Run replaces a lost instance. The Pub/Sub emulator sees the push connection
     drop and redelivers at once (there is no ack deadline to sit out); the replacement answers
     503 while it warms up, and the GPU route's cloud-like backoff (local/stack.py) gives it time
     to warm before the five attempts run out. The redelivery draws the job anew (no output
-    exists) and the photo goes out once."""
+    exists) and the photo goes out once; a job drawn from a user's photo reads its stored
+    input again."""
     chat_id = next(chats)
     since = quiet(telegram)
     restarts = stack.supervisor.restarts("gpu_service")
-    job_id = signal_while_drawing(stack, telegram, db, chat_id, "a lighthouse in a storm", "gpu_service")
+    job_id = signal_while_drawing(
+        stack, telegram, db, chat_id, "a lighthouse in a storm", "gpu_service", send=send
+    )
     assert job(db, job_id)["state"] == "generating", "the kill came too late to test anything"
     assert list(bucket.list_blobs(prefix=f"outputs/{job_id}.")) == [], "the kill came after the upload"
     stack.supervisor.wait_for_restart("gpu_service", restarts + 1, timeout=30)
@@ -344,18 +369,25 @@ def test_the_scheduled_sweep_fails_a_job_stuck_past_its_deadline_and_says_sorry(
 # -- 2. every hop delivers twice ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shortcut", [True, False], ids=["shortcut", "style-question"])
-def test_the_same_update_twice_at_once_makes_one_job_one_charge_one_photo(stack, telegram, db, shortcut):
+@pytest.mark.parametrize("kind", ["shortcut", "style-question", "photo"])
+def test_the_same_update_twice_at_once_makes_one_job_one_charge_one_photo(stack, telegram, db, kind):
     """Telegram retries a webhook call it believes failed, and the webhook publishes the update
     again: the copy is handled beside the first. One question (if any), one status message,
-    one charge, one photo."""
+    one charge, one photo (a user's photo is fetched and stored for the one job)."""
     chat_id = next(chats)
     since = quiet(telegram)
     update_id = fresh_update_id(telegram)
     words = f"a red kite, chat {chat_id}"
+    shortcut = kind != "style-question"
 
     def deliver(_: int) -> int:
         with FakeTelegram(stack.telegram_api_base) as client:
+            if kind == "photo":
+                image = user_photo(chat_id)
+                sent = client.send_photo(
+                    chat_id, chat_id, image, caption=f"/pixel {words}", update_id=update_id
+                )
+                return sent.status or 0
             text = f"/pixel {words}" if shortcut else words
             return (
                 client.send_text(chat_id=chat_id, user_id=chat_id, text=text, update_id=update_id).status or 0

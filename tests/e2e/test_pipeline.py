@@ -195,7 +195,7 @@ def test_an_empty_or_over_long_prompt_gets_a_clear_message_and_no_job(stack, tel
 def test_a_sticker_or_an_edit_neither_crashes_nor_makes_a_job(telegram, prompts_tap):
     chat_id = next(chats)
     sticker = telegram.send_sticker(chat_id, chat_id)
-    assert sticker.status == 200 and "only draw from text" in sticker.reply.params["text"]
+    assert sticker.status == 200 and "or from a photo" in sticker.reply.params["text"]
     telegram.send_text(chat_id=chat_id, user_id=chat_id, text="/help")
     edited = telegram.edit_message(chat_id, chat_id, "an edited prompt", ignore_allowed_updates=True)
     assert edited.status == 200

@@ -360,7 +360,8 @@ def test_firestore_ttl_policies(tf):
     ttl = tf.resource("google_firestore_field", "ttl")
     # Every collection whose documents store.py gives an `expire_at` has its TTL policy.
     assert (
-        ttl["for_each"] == '${toset(["updates", "jobs", "cache", "pacing", "translations", "sets"])}'
+        ttl["for_each"]
+        == '${toset(["updates", "jobs", "cache", "pacing", "translations", "sets", "albums"])}'
         and ttl["field"] == "expire_at"
     )
     assert "ttl_config" in ttl

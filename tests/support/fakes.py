@@ -14,7 +14,9 @@ from typing import Any
 
 from imagebot.config import Settings
 from imagebot.core import quota, texts
+from imagebot.core.albums import Album, Seat, seat
 from imagebot.core.answer_to import AnswerTo
+from imagebot.core.contract import input_object_name
 from imagebot.core.jobs import (
     REFUNDED_ON_CANCEL,
     Job,
@@ -28,7 +30,6 @@ from imagebot.core.jobs import (
 )
 from imagebot.core.ops import Ops
 from imagebot.edges.gpu_endpoint import Predict
-from imagebot.edges.inputs import input_object_name
 from imagebot.edges.telegram import DOWNLOAD, MAX_DOWNLOAD_BYTES, FileTooBig, TelegramError
 from imagebot.edges.translation import Translator
 from imagebot.ports import InputImages, Services, TelegramFiles
@@ -307,6 +308,18 @@ class FakeInputStore:
         return name
 
 
+class FakeAlbums:
+    """Albums' records as AlbumStore keeps them (without its transaction)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Album] = {}
+
+    def take_seat(self, media_group_id: str, update_id: int, limit: int, now: datetime) -> Seat:
+        found, after = seat(self.records.get(media_group_id, Album()), update_id, limit)
+        self.records[media_group_id] = after
+        return found
+
+
 class FakeBot:
     """Records every call; answers as the Bot API would, with new message ids. A user's files
     are in `files`; fail_next("getFile" or "downloadFile", ...) makes them fail."""
@@ -417,6 +430,7 @@ class FakeServices:
     gpu_endpoint: Predict = field(default=lambda instance: {"job_id": "", "outcome": "generated"})
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     inputs: FakeInputStore = field(default_factory=FakeInputStore)
+    albums: FakeAlbums = field(default_factory=FakeAlbums)
     clock: datetime = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
     @property

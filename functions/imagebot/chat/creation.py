@@ -1,4 +1,5 @@
-"""Jobs come into being here: from a prompt, a style chosen for it, or a button under a photo."""
+"""Jobs come into being here: from a prompt, a user's photo, a style chosen for either, or a
+button under a picture."""
 
 from __future__ import annotations
 
@@ -9,36 +10,49 @@ from datetime import UTC, datetime
 from google.api_core.exceptions import NotFound
 
 from imagebot.core import keyboards, texts
+from imagebot.core.albums import Seat
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State, job_id_for_update, seed_for, seed_for_prompt
 from imagebot.core.ops import Mode
+from imagebot.core.photos import PhotoRefusal
 from imagebot.core.quota import job_cost
-from imagebot.core.updates import Button, Prompt
+from imagebot.core.updates import Button, Photo, Prompt
 from imagebot.core.validation import PromptRejected, validate_request
 from imagebot.core.vocabulary import CANDIDATE_COUNTS
+from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
-from imagebot.steps import delivery
+from imagebot.steps import delivery, user_photo
 
 log = logging.getLogger(__name__)
 QUESTION_PROMPT_CHARS = 200
+# What the model reads for a photo sent without a caption: the picture itself says the rest,
+# and the style's template adds the style's words.
+PHOTO_PROMPT = "a picture"
+PHOTO_FETCH_FAILED = "photo_fetch_failed"  # the reason (and text) when Telegram will not give the file
 
 
-def handle_prompt(event: Prompt, rt: Services) -> None:
-    job_id = job_id_for_update(event.update_id)
-    user = rt.users.get_user(event.user_id)
-    job = Job(
-        job_id=job_id,
-        # Received: the state `start` or `refuse` moves it from before it is created.
+def received(event: Prompt | Photo, user: dict[str, object]) -> Job:
+    """The job an update makes, as received: the state `start` or `refuse` moves it from
+    before it is created."""
+    language = user.get("language")
+    return Job(
+        job_id=job_id_for_update(event.update_id),
         state=State.RECEIVED,
         update_id=event.update_id,
         chat_id=event.chat_id,
         user_id=event.user_id,
         message_id=event.message_id,
         message_thread_id=event.message_thread_id,
-        language=texts.user_language(user.get("language"), event.language_code),
+        language=texts.user_language(language if isinstance(language, str) else None, event.language_code),
         times={State.RECEIVED.value: datetime.fromtimestamp(event.received_at, UTC)},
     )
+
+
+def handle_prompt(event: Prompt, rt: Services) -> None:
+    user = rt.users.get_user(event.user_id)
+    job = received(event, user)
+    job_id = job.job_id
     try:
         request = validate_request(event.text, rt.settings.prompt_min_chars, rt.settings.prompt_max_chars)
     except PromptRejected as rejected:
@@ -66,6 +80,91 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
         refuse(job, rejected, rt)
         return
     start(replace(job, model_prompt=drawn), rt)
+
+
+def handle_photo(event: Photo, rt: Services) -> None:
+    """A photo to draw in a style: checked before anything is charged (its caption as a prompt
+    is, then the file itself: core/photos.py), stored as the job's input, and then on as a
+    prompt's job goes. A refused file is told, in words, and goes no further."""
+    user = rt.users.get_user(event.user_id)
+    job = received(event, user)
+    if event.media_group_id and not seated_in_album(event, event.media_group_id, job, rt):
+        return
+    s = rt.settings
+    try:
+        request = validate_request(event.caption, s.prompt_min_chars, s.prompt_max_chars, words_optional=True)
+    except PromptRejected as rejected:
+        refuse(job, rejected, rt)
+        return
+    existing = rt.jobs.get_job(job.job_id)
+    if existing is not None:
+        # A redelivery: the photo was fetched, checked and stored already. Carried on from
+        # where it is, with no second download (the user may have deleted the photo since).
+        if existing.state == State.REJECTED and (existing.reason or "").startswith("photo_"):
+            tell_photo_refusal(existing, rt)  # refused here: the first telling may not have gone out
+        else:
+            start(existing, rt)  # a job refused later (the quota, say) stays as it is
+        return
+    try:
+        photo = user_photo.fetch_photo(event.file_id, rt)
+    except TelegramError as error:
+        if error.transient or error.user_unreachable:
+            raise  # tried again by Pub/Sub's redelivery; once those run out, report_failure says sorry
+        log.warning(
+            "the user's photo could not be fetched",
+            extra=fields(stage="validate", job_id=job.job_id, error=str(error)),
+        )
+        photo = None
+    if photo is None or isinstance(photo, PhotoRefusal):
+        reason = PHOTO_FETCH_FAILED if photo is None else photo.text_key
+        tell_photo_refusal(rt.jobs.create_job(born(job, State.REJECTED, rt, reason=reason)), rt)
+        return
+    style = event.style or user.get("default_style")
+    hint = request.prompt
+    job = replace(
+        job,
+        prompt=hint,
+        negative_prompt=request.negative_prompt,
+        style=style if isinstance(style, str) else None,
+        aspect=photo.aspect,  # the photo's own shape, whatever the user's default
+        seed=seed_for_prompt(hint, request.negative_prompt),
+    )
+    try:  # judged before the photo is stored: a refused hint leaves nothing behind
+        drawn = model_prompt(hint, job.job_id, rt, enhance=False, style=None) if hint else PHOTO_PROMPT
+    except PromptRejected as rejected:  # the translation model judged the hint unsafe
+        refuse(job, rejected, rt)
+        return
+    job = replace(job, model_prompt=drawn, input_image=rt.inputs.put_input(job.job_id, photo.jpeg))
+    log.info(
+        "photo taken",
+        extra=fields(stage="validate", job_id=job.job_id, reason=f"{photo.source_format} {photo.aspect}"),
+    )
+    start(job, rt)
+
+
+def seated_in_album(event: Photo, media_group_id: str, job: Job, rt: Services) -> bool:
+    """Whether this photo of an album is one of the first few drawn; the first photo past
+    them tells the user (once for the album: core/albums.py), quoting that photo, as its
+    job's answers would."""
+    limit = rt.settings.album_max_photos
+    seat = rt.albums.take_seat(media_group_id, event.update_id, limit, rt.now())
+    if seat == Seat.TELL:
+        rt.bot.send_message(AnswerTo.of_job(job), texts.render(job.language, "album_limit", limit=limit))
+    if seat != Seat.TAKEN:
+        log.info(
+            "album photo past the limit",
+            extra=fields(stage="validate", update_id=event.update_id, reason=seat),
+        )
+    return seat == Seat.TAKEN
+
+
+def tell_photo_refusal(job: Job, rt: Services) -> None:
+    """Why the photo is not drawn, with the limits it missed; the job is rejected, nothing charged."""
+    log.info("photo refused", extra=fields(stage="validate", job_id=job.job_id, reason=job.reason))
+    text = texts.render(
+        job.language, job.reason or PHOTO_FETCH_FAILED, **rt.settings.photo_limits.text_values()
+    )
+    rt.bot.send_message(AnswerTo.of_job(job), text)
 
 
 def model_prompt(
@@ -115,8 +214,12 @@ def start(job: Job, rt: Services) -> None:
         publish_validated(job.job_id, rt)
     elif job.state == State.AWAITING_STYLE and not job.status_message_id:
         prompt = job.prompt or ""
-        question = texts.render(
-            job.language, "choose_style", prompt=texts.shorten(prompt, QUESTION_PROMPT_CHARS)
+        question = (
+            texts.render(job.language, "choose_style_photo")
+            if job.input_image
+            else texts.render(
+                job.language, "choose_style", prompt=texts.shorten(prompt, QUESTION_PROMPT_CHARS)
+            )
         )
         sent = rt.bot.send_message(
             AnswerTo.of_job(job), question, reply_markup=keyboards.style_question(job.job_id)
@@ -161,7 +264,7 @@ def grid_setting(user: dict[str, object]) -> int:
 def draw_again(button: Button, source: Job, rt: Services) -> None:
     """Again (new seed), another style (new seed), the same seed in another style, or a retry.
     A grid is drawn again as a grid, a variation from the same candidate."""
-    if not source.prompt:
+    if source.prompt is None:  # refused before it had words (a photo's may be "")
         stale(button, rt)
         return
     style = button.args[0] if button.action in ("other", "same") else source.drawing()[1]
@@ -212,6 +315,8 @@ def follow_up(button: Button, source: Job, rt: Services, *, style: str, keep_see
         times={State.RECEIVED.value: datetime.fromtimestamp(button.received_at, UTC)},
         candidates=source.candidates,
         cost=job_cost(source.candidates),
+        # The same stored photo (kept a few days: no download, the user may have deleted it),
+        # or the same candidate for a variation.
         input_image=source.input_image,
         strength=source.strength,
     )

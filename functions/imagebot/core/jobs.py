@@ -146,7 +146,10 @@ class Job:
     durations_ms: dict[str, int] | None = None
     # More than one picture (issue 16): a 2x2 grid, a variation of a candidate, a set of styles.
     candidates: int = 1  # GRID_SIZE: a grid drawn in one batch, delivered as one collage
-    input_image: str | None = None  # what it starts from: a photo, or a candidate it varies
+    # What the picture starts from: the user's photo (contract.input_object_name), for a photo
+    # job and every redraw of it (`prompt` is then the caption's hint, "" without one), or the
+    # candidate a variation varies.
+    input_image: str | None = None
     strength: float | None = None  # img2img strength with input_image; None = the style's own
     flagged: list[int] | None = None  # a delivered grid's candidates the safety checker blanked
     cost: int = 1  # pictures charged for this job (quota.job_cost): what a refund gives back
@@ -286,8 +289,10 @@ def seed_for_prompt(prompt: str, negative_prompt: str = "") -> int:
 
 
 def cacheable(job: Job) -> bool:
-    """Only a plain text-to-image picture is answered from the prompt cache: a grid's buttons
-    need its candidates in the bucket under its own id, and a set is delivered as one album."""
+    """Only a plain text-to-image picture is answered from the prompt cache, or keeps its
+    picture there: a photo job's picture is of that photo, which no other job's words describe;
+    a grid's buttons need its candidates in the bucket under its own id; a set is delivered as
+    one album."""
     return job.candidates == 1 and not job.input_image and not job.set_id
 
 

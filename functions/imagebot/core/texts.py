@@ -18,17 +18,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "friend": "there",
         "start": (
             "Hi, {name}! I draw pictures from your words.\n\n"
-            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>. "
+            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>, "
+            "or a photo to redraw in a style. "
             "Pick a default style below, or I'll ask each time."
         ),
         "start_with_default": (
             "Hi, {name}! I draw pictures from your words.\n\n"
-            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>. "
+            "Send me a prompt, for example <i>a lighthouse on a cliff at sunset</i>, "
+            "or a photo to redraw in a style. "
             "Your default style is ticked below; tap another to change it."
         ),
         "help": (
             "<b>How it works</b>\n"
-            "Send a prompt ({min}–{max} characters), pick a style, and the picture arrives in seconds.\n\n"
+            "Send a prompt ({min}–{max} characters), pick a style, and the picture arrives in seconds.\n"
+            "Or send a photo (a caption adds words, <code>--no …</code> too): it comes back in the style.\n\n"
             "<b>Shortcuts</b>\n"
             "/ghibli, /realistic, /pixel followed by a prompt – skip the question\n"
             "A last line <code>--no blurry, text</code> – what to leave out\n"
@@ -42,7 +45,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/lang – language"
         ),
         "unknown_command": "I don't know that command. Send me a prompt, or /help.",
-        "text_only": "I can only draw from text. Send me a prompt in words.",
         "shortcut_usage": "Add a prompt after the command, for example: /{command} a cat in a hat",
         "choose_style": "Which style for “{prompt}”?",
         "answer_style": "{style} ✓",
@@ -192,6 +194,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "set_missing_flagged": "\n{style} was flagged as unsafe and is left out.",
         "set_missing_failed": "\n{style} could not be drawn.",
         "set_none": "\nNone of the three could be drawn. Tap to try a style again.",
+        # -- the photo flow (chat/creation.py, flows/report_progress.py)
+        "choose_style_photo": "Which style for your photo?",
+        "failed_photo": "Sorry, I couldn't draw your photo. Tap to try again.",
+        "photo_fetch_failed": "I couldn't get your photo from Telegram. Please send it again.",
+        "photo_input_missing": "Your photo is no longer stored, so I can't draw it again. Send it once more.",
     },
     "ru": {
         # Вы-форма везде, как в продукте; числа с существительным — через "{n:форма|формы|форм}"
@@ -200,18 +207,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "friend": "друг",
         "start": (
             "Привет, {name}! Я рисую картинки по вашему описанию.\n\n"
-            "Пришлите описание, например: <i>маяк на скале на закате</i>. "
+            "Пришлите описание, например: <i>маяк на скале на закате</i>, "
+            "или фото — я перерисую его в нужном стиле. "
             "Выберите стиль по умолчанию ниже — или я буду спрашивать о нём каждый раз."
         ),
         "start_with_default": (
             "Привет, {name}! Я рисую картинки по вашему описанию.\n\n"
-            "Пришлите описание, например: <i>маяк на скале на закате</i>. "
+            "Пришлите описание, например: <i>маяк на скале на закате</i>, "
+            "или фото — я перерисую его в нужном стиле. "
             "Ваш стиль по умолчанию отмечен ниже — чтобы сменить его, нажмите другой."
         ),
         "help": (
             "<b>Как это работает</b>\n"
             "Пришлите описание ({min}–{max:символ|символа|символов}), выберите стиль — "
-            "и через несколько секунд придёт картинка.\n\n"
+            "и через несколько секунд придёт картинка.\n"
+            "Или пришлите фото (в подписи можно добавить слова и <code>--no …</code>) — "
+            "и я перерисую его в выбранном стиле.\n\n"
             "<b>Быстрые команды</b>\n"
             "/ghibli, /realistic, /pixel и описание — сразу в этом стиле, без вопроса\n"
             "Последняя строка <code>--no размытость, текст</code> — чего не должно быть на картинке\n"
@@ -226,7 +237,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/lang — язык"
         ),
         "unknown_command": "Не знаю такой команды. Пришлите описание или загляните в /help.",
-        "text_only": "Я рисую только по тексту. Опишите картинку словами.",
         "shortcut_usage": "Добавьте описание после команды, например: /{command} кот в шляпе",
         "choose_style": "В каком стиле нарисовать «{prompt}»?",
         "answer_style": "{style} ✓",
@@ -385,6 +395,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "set_missing_flagged": "\n{style}: фильтр счёл рисунок недопустимым, его здесь нет.",
         "set_missing_failed": "\n{style}: нарисовать не получилось.",
         "set_none": "\nНи один из трёх не получился. Нажмите, чтобы попробовать стиль снова.",
+        # -- фото: см. комментарий в "en".
+        "choose_style_photo": "В каком стиле нарисовать ваше фото?",
+        "failed_photo": (
+            "Извините, не получилось нарисовать ваше фото. Нажмите кнопку, чтобы попробовать снова."
+        ),
+        "photo_fetch_failed": (
+            "Не получилось загрузить ваше фото из Telegram. Пожалуйста, пришлите его ещё раз."
+        ),
+        "photo_input_missing": (
+            "Ваше фото больше не хранится, поэтому нарисовать его заново не получится. Пришлите его ещё раз."
+        ),
     },
 }
 
@@ -461,6 +482,17 @@ def caption(
         prompt=shorten(prompt, room),
         negative=shorten(negative, 200),
     )
+    if drawn_as:
+        text += render(language, "caption_drawn_as", drawn_as=shorten(drawn_as, 350))
+    return text
+
+
+def photo_caption(language: str, style_label: str, hint: str, seed: int, drawn_as: str = "") -> str:
+    """A photo job's caption: the style it was drawn in, the caption's hint if there was one,
+    and the English the model read when the user asks for it (as `caption`)."""
+    if not hint:
+        return render(language, "photo_caption", style=style_label, seed=seed)
+    text = render(language, "photo_caption_hint", style=style_label, seed=seed, prompt=shorten(hint, 400))
     if drawn_as:
         text += render(language, "caption_drawn_as", drawn_as=shorten(drawn_as, 350))
     return text

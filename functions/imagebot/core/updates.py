@@ -1,10 +1,15 @@
 """Telegram Updates turned into the few events the bot acts on. Pure: no I/O.
 
-The webhook parses once; events that need state (prompts, stateful commands, button presses)
-travel on the prompts topic as JSON and are read back with `decode_event`.
+The webhook parses once; events that need state (prompts, photos, stateful commands, button
+presses) travel on the prompts topic as JSON and are read back with `decode_event`.
 
 In groups the bot reacts only to commands (addressed to it, or to no bot in particular),
-mentions of it, and replies to its own messages; everything else there is ignored.
+mentions of it, and replies to its own messages; everything else there is ignored. A photo's
+caption counts as its text for that.
+
+A photo is a photo message (the largest size Telegram keeps within the limits) or an image sent
+as a file (JPEG, PNG or WebP by its mime type): only its file id travels on; the validation
+step downloads it and Pillow checks what it really is (core/photos.py).
 """
 
 from __future__ import annotations
@@ -96,8 +101,27 @@ class ChosenInline:
 
 
 @dataclass(frozen=True)
-class NotText:
-    """A sticker, photo, voice… in a private chat: the user is told to send words."""
+class Photo:
+    """A photo to draw in a style; `caption` is the user's hint for the prompt ("" for none)."""
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    message_id: int
+    file_id: str
+    caption: str = ""
+    language_code: str | None = None
+    style: str | None = None  # from a caption such as "/pixel"
+    media_group_id: str | None = None  # one of an album's photos
+    received_at: float = field(default_factory=time.time)
+    kind: str = "photo"
+    message_thread_id: int | None = None  # the forum topic it was sent in (core/answer_to.py)
+
+
+@dataclass(frozen=True)
+class NotDrawable:
+    """A sticker, GIF, video, voice or other file in a private chat: the user is told to send
+    words or a photo."""
 
     update_id: int
     chat_id: int
@@ -112,8 +136,8 @@ class Ignored:
     reason: str
 
 
-Published = Prompt | Command | Button | ChosenInline
-Event = Published | InlineQuery | NotText | Ignored
+Published = Prompt | Photo | Command | Button | ChosenInline
+Event = Published | InlineQuery | NotDrawable | Ignored
 
 
 class MalformedUpdate(ValueError):
@@ -131,14 +155,32 @@ INT64_IDS = range(-(2**63), 2**63)
 # Telegram sends at most 4,096 characters in a message. A longer text (which no real update
 # holds) is refused before it is published; up to here, the validation step answers "too long".
 TEXT_MAX_CHARS = 4 * 4096
+# Image files the bot takes as a document (by the mime type the app names; Pillow has the last
+# word on what a file really is).
+IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
+# Media that is not a picture to draw. An animation (a GIF) comes with a `document` beside it,
+# so these are looked at before any document.
+_OTHER_MEDIA = ("animation", "sticker", "video", "video_note", "voice", "audio")
+_MEDIA_GROUP_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # Telegram's are long decimal numbers
 
 
-def parse_update(update: Any, bot_username: str = "") -> Event:
+@dataclass(frozen=True)
+class PhotoSizeLimits:
+    """Which of a photo's sizes to take: the largest within these (config.Settings' photo
+    limits), so a size the validation step would refuse is not the one downloaded."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 24_000_000
+
+
+def parse_update(update: Any, bot_username: str = "", photo_sizes: PhotoSizeLimits | None = None) -> Event:
     if not isinstance(update, dict):
         raise MalformedUpdate("an update is a JSON object with an integer update_id")
     update_id = _id(update, "update_id", INT64_IDS)
     if "message" in update:
-        return _parse_message(update_id, _object(update, "message"), bot_username.lower())
+        return _parse_message(
+            update_id, _object(update, "message"), bot_username.lower(), photo_sizes or PhotoSizeLimits()
+        )
     if "callback_query" in update:
         return _parse_callback(update_id, _object(update, "callback_query"))
     if "inline_query" in update:
@@ -178,7 +220,7 @@ def _string(parent: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
+def _parse_message(update_id: int, message: dict[str, Any], bot: str, limits: PhotoSizeLimits) -> Event:
     chat = _object(message, "chat")
     chat_id = _id(chat, "id", PEER_IDS)
     message_id = _id(message, "message_id", INT64_IDS)
@@ -187,7 +229,10 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
     private = _string(chat, "type") == "private"
     text = _string(message, "text")
     if text is None:
-        return NotText(update_id, chat_id, language_code) if private else Ignored(update_id, "not text")
+        file_id = _picture(message, limits)
+        if file_id is not None:
+            return _parse_photo(update_id, message, file_id, bot, private, (chat_id, message_id))
+        return NotDrawable(update_id, chat_id, language_code) if private else Ignored(update_id, "not text")
     if len(text) > TEXT_MAX_CHARS:
         raise MalformedUpdate(f"a text of {len(text)} characters, over Telegram's own limit")
     if "id" not in sender:
@@ -208,15 +253,100 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str) -> Event:
         if name in STYLES:
             return Prompt(**base, text=args, style=name) if args else Command(**base, name=name)
         return Command(**base, name=name, args=args, first_name=_string(sender, "first_name") or "")
-    if private:
-        return Prompt(**base, text=text)
+    addressed = text if private else _addressed(message, text, bot)
+    if addressed is None:
+        return Ignored(update_id, "group text not addressed to the bot")
+    return Prompt(**base, text=addressed)
+
+
+def _addressed(message: dict[str, Any], text: str, bot: str) -> str | None:
+    """A group message's text if it is meant for the bot (the mention taken out), else None."""
     mention = f"@{bot}" if bot else None
     if mention and mention in text.lower():
-        return Prompt(**base, text=re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE))
+        return re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE)
     replied = _optional_object(_optional_object(message, "reply_to_message"), "from")
     if bot and (_string(replied, "username") or "").lower() == bot:
-        return Prompt(**base, text=text)
-    return Ignored(update_id, "group text not addressed to the bot")
+        return text
+    return None
+
+
+def _picture(message: dict[str, Any], limits: PhotoSizeLimits) -> str | None:
+    """The file id of the picture a message carries (a photo, or an image file), or None."""
+    if any(kind in message for kind in _OTHER_MEDIA):
+        return None
+    sizes = message.get("photo")
+    if isinstance(sizes, list) and sizes:
+        return _largest_within(sizes, limits)
+    document = _optional_object(message, "document")
+    if (_string(document, "mime_type") or "").lower() in IMAGE_MIME_TYPES:
+        return _file_id(document)
+    return None
+
+
+def _largest_within(sizes: list[Any], limits: PhotoSizeLimits) -> str:
+    """The largest PhotoSize within the limits; if none is, the smallest (which the
+    validation step refuses, in words, as every larger one would be)."""
+    described = [size for size in sizes if isinstance(size, dict)]
+    if not described:
+        raise MalformedUpdate("photo holds no PhotoSize")
+
+    def pixels(size: dict[str, Any]) -> int:
+        width, height = size.get("width"), size.get("height")
+        return width * height if type(width) is int and type(height) is int else 0
+
+    def fits(size: dict[str, Any]) -> bool:
+        file_size = size.get("file_size")
+        too_big = type(file_size) is int and file_size > limits.max_bytes
+        return not too_big and pixels(size) <= limits.max_pixels
+
+    fitting = [size for size in described if fits(size)]
+    chosen = max(fitting, key=pixels) if fitting else min(described, key=pixels)
+    return _file_id(chosen)
+
+
+def _file_id(described: dict[str, Any]) -> str:
+    file_id = _string(described, "file_id")
+    if not file_id or len(file_id) > 256:
+        raise MalformedUpdate("a file without a usable file_id")
+    return file_id
+
+
+def _parse_photo(
+    update_id: int, message: dict[str, Any], file_id: str, bot: str, private: bool, ids: tuple[int, int]
+) -> Event:
+    caption = _string(message, "caption") or ""
+    if len(caption) > TEXT_MAX_CHARS:
+        raise MalformedUpdate(f"a caption of {len(caption)} characters, over Telegram's own limit")
+    sender = _optional_object(message, "from")
+    if "id" not in sender:
+        return Ignored(update_id, "message without a sender")
+    style = None
+    command = _COMMAND.match(caption.strip())
+    if command and command.group(1).lower() in STYLES:  # "/pixel" or "/pixel a hint"
+        if command.group(2) and bot and command.group(2).lower() != bot:
+            return Ignored(update_id, "a command for another bot")
+        # A command is meant for the bot in a group too, as a text one is.
+        style, addressed = command.group(1).lower(), command.group(3) or ""
+    else:
+        found = caption if private else _addressed(message, caption, bot)
+        if found is None:
+            return Ignored(update_id, "group photo not addressed to the bot")
+        addressed = found
+    group_id = _string(message, "media_group_id")
+    if group_id is not None and not _MEDIA_GROUP_ID.fullmatch(group_id):
+        raise MalformedUpdate("media_group_id is not Telegram's")  # it names a Firestore document
+    return Photo(
+        update_id=update_id,
+        chat_id=ids[0],
+        user_id=_id(sender, "id", PEER_IDS),
+        message_id=ids[1],
+        file_id=file_id,
+        caption=addressed.strip(),
+        language_code=_string(sender, "language_code"),
+        style=style,
+        media_group_id=group_id,
+        message_thread_id=_topic(message),
+    )
 
 
 def _parse_callback(update_id: int, query: dict[str, Any]) -> Event:
@@ -283,8 +413,9 @@ def encode_event(event: Published) -> bytes:
     return json.dumps({"v": INBOUND_VERSION, **asdict(event)}, ensure_ascii=False).encode()
 
 
-_KINDS: dict[str, type[Prompt] | type[Command] | type[Button] | type[ChosenInline]] = {
+_KINDS: dict[str, type[Prompt] | type[Photo] | type[Command] | type[Button] | type[ChosenInline]] = {
     "prompt": Prompt,
+    "photo": Photo,
     "command": Command,
     "button": Button,
     "chosen_inline": ChosenInline,

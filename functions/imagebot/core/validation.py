@@ -68,10 +68,14 @@ def validate_prompt(text: str, min_chars: int, max_chars: int) -> str:
     return prompt
 
 
-def validate_request(text: str, min_chars: int, max_chars: int) -> Request:
-    """A whole message: the prompt and its optional negative part, both checked."""
+def validate_request(text: str, min_chars: int, max_chars: int, *, words_optional: bool = False) -> Request:
+    """A whole message: the prompt and its optional negative part, both checked. With
+    `words_optional` (a photo's caption, which may say nothing) no words is an empty prompt."""
     raw_prompt, raw_negative = split_negative(text)
-    prompt = validate_prompt(raw_prompt, min_chars, max_chars)
+    if words_optional and not normalise_prompt(raw_prompt):
+        prompt = ""
+    else:
+        prompt = validate_prompt(raw_prompt, min_chars, max_chars)
     negative = normalise_prompt(raw_negative)
     if len(negative) > NEGATIVE_MAX_CHARS:
         raise PromptRejected("too_long", NEGATIVE_MAX_CHARS)

@@ -12,15 +12,12 @@ import logging
 from google.api_core.exceptions import PreconditionFailed
 from google.cloud import storage
 
+from imagebot.core.contract import input_object_name
+
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30.0
 CONTENT_TYPE = "image/jpeg"
-
-
-def input_object_name(job_id: str) -> str:
-    # The contract's name for it; swap for core.contract.input_object_name once that lands.
-    return f"inputs/{job_id}.jpg"
 
 
 class InputStore:

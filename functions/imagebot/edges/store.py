@@ -1,8 +1,8 @@
 """Firestore: the only module that reads or writes documents, one class per aggregate.
 
 JobStore (`jobs/`, `updates/`), UserStore (`users/`), CacheStats (`cache/`, `translations/`,
-`stats/`), PacingStore (`pacing/`), ConfigStore (`config/`); the flows see them through the
-Protocols of imagebot/ports.py. Every read-modify-write is a transaction.
+`stats/`), PacingStore (`pacing/`), ConfigStore (`config/`), AlbumStore (`albums/`); the flows
+see them through the Protocols of imagebot/ports.py. Every read-modify-write is a transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
 from imagebot.core import pacing, quota, texts
+from imagebot.core.albums import Album, Seat, seat
 from imagebot.core.jobs import (
     REFUNDED_ON_CANCEL,
     Job,
@@ -45,6 +46,8 @@ JOB_RETENTION = timedelta(days=30)  # the audit trail /stats and the analytics s
 PACING_RETENTION = timedelta(days=1)  # a chat's pacing slot matters for seconds
 CACHE_RETENTION = timedelta(days=30)  # Telegram keeps file ids valid for long; a TTL bounds the cache
 TRANSLATION_RETENTION = timedelta(days=30)  # a TTL policy on `expire_at` bounds the translations
+# An album's photos arrive within seconds, their redeliveries within Pub/Sub's retention (7 days).
+ALBUM_RETENTION = timedelta(days=7)
 
 
 class _Firestore:
@@ -511,6 +514,26 @@ def _follow_set(members: Doc, saved: Doc | None, policy: quota.QuotaPolicy, now:
     return quota.Admission(
         False, state, members["admission"], int(members.get("retry_after_seconds", 0)), tell=False
     )
+
+
+class AlbumStore(_Firestore):
+    """`albums/<media_group_id>`: which photos of an album are drawn (core/albums.py)."""
+
+    def take_seat(self, media_group_id: str, update_id: int, limit: int, now: datetime) -> Seat:
+        ref = self._db.collection("albums").document(media_group_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> Seat:
+            doc = ref.get(transaction=transaction).to_dict() or {}
+            before = Album(tuple(doc.get("taken") or ()), doc.get("told_by"))
+            found, after = seat(before, update_id, limit)
+            if after != before:
+                record = {"taken": list(after.taken), "told_by": after.told_by}
+                transaction.set(ref, {**record, "expire_at": now + ALBUM_RETENTION})
+            return found
+
+        result: Seat = attempt(self._db.transaction())
+        return result
 
 
 def _job_or_none(doc: Doc | None, job_id: str) -> Job | None:

@@ -39,11 +39,8 @@ def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
         log.error("validated message for a job that does not exist", extra=context)
         return
     mode = rt.config.get_ops().mode
-    if (
-        current.state == State.VALIDATED
-        and cacheable(current)
-        and serve_from_cache(current, generation_mode(mode), rt, message_id)
-    ):
+    cached = current.state == State.VALIDATED and cacheable(current)
+    if cached and serve_from_cache(current, generation_mode(mode), rt, message_id):
         return
     policy = quota_in_mode(rt.quota_policy, mode)
     job, admission = rt.jobs.admit_job(
@@ -90,12 +87,9 @@ def admit(job_id: str, rt: Services, message_id: str | None = None) -> None:
     route = choose_gpu_route(mode, rt)
     topic = rt.settings.generation_topic if route == GpuRoute.CLOUD_RUN else rt.settings.vertex_jobs_topic
     message_id = rt.publisher.publish(topic, generation.to_json(), job_id=job_id)
-    rt.jobs.set_job_fields(
-        job_id,
-        dispatched_message_id=message_id,
-        cache_key=cache_key(job, generation.mode) if cacheable(job) else None,
-        gpu_route=route.value,
-    )
+    # A photo job has no cache key: its picture is never kept as the answer to its words.
+    key = {"cache_key": cache_key(job, generation.mode)} if cacheable(job) else {}
+    rt.jobs.set_job_fields(job_id, dispatched_message_id=message_id, gpu_route=route.value, **key)
     log.info("job queued", extra={**context, "reason": f"route {route.value}"})
 
 

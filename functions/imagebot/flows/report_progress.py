@@ -1,5 +1,5 @@
-"""report_progress: the GPU service started drawing a job, or rejected its picture (the safety
-checker flagged it); the user sees it at once."""
+"""report_progress: the GPU service started drawing a job, or rejected it (the safety checker
+flagged its picture, or the photo it starts from is gone); the user sees it at once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import ProgressEvent
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import State
-from imagebot.core.vocabulary import FLAGGED
+from imagebot.core.vocabulary import FLAGGED, INPUT_MISSING
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -37,7 +37,12 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
             deliver_set(job.set_id, f"progress-{message.message_id}", rt, context=fields(job_id=job.job_id))
         elif job is not None and job.state == State.REJECTED:
             language = job.language
-            flagged = job.reason == FLAGGED  # the only rejection the GPU makes today
+            if job.reason == INPUT_MISSING:
+                # The stored photo is gone (the bucket keeps it a few days): Again could only
+                # meet the same end, so the user is asked for the photo itself.
+                show_status(job, texts.render(language, "photo_input_missing"), rt)
+                return
+            flagged = job.reason == FLAGGED
             text = texts.render(language, "rejected_flagged" if flagged else "failed_generic")
             show_status(job, text, rt, reply_markup=keyboards.again(event.job_id, language))
         return

@@ -32,7 +32,9 @@ from imagebot.core.updates import (
     Ignored,
     InlineQuery,
     MalformedUpdate,
-    NotText,
+    NotDrawable,
+    Photo,
+    PhotoSizeLimits,
     Prompt,
     encode_event,
     parse_update,
@@ -136,7 +138,7 @@ def handle_update(
     """A body from Telegram (the secret matched): a 400 for anything no update can be, else
     the event's answer."""
     try:
-        event = parse_update(inbound.load_json(raw), settings.bot_username)
+        event = parse_update(inbound.load_json(raw), settings.bot_username, photo_size_limits(settings))
     except (inbound.MalformedBody, MalformedUpdate) as error:
         log.warning("malformed update", extra=fields(stage="webhook", error=str(error)[:200]))
         return WebhookReply(400, {"error": "malformed update"})
@@ -148,8 +150,8 @@ def handle_update(
                 extra=fields(stage="webhook", update_id=event.update_id, reason=event.reason),
             )
             return WebhookReply(200)
-        case NotText():
-            text = texts.render(texts.language_for(event.language_code), "text_only")
+        case NotDrawable():
+            text = texts.render(texts.language_for(event.language_code), "photos_or_text")
             return WebhookReply(200, send_message(AnswerTo(event.chat_id), text))
         case Command() if not needs_worker(event, settings):
             return WebhookReply(200, command_reply(event, settings, read_user))
@@ -158,7 +160,7 @@ def handle_update(
         case Button() if not pressed_by_requester(event, lookups):
             text = texts.render(texts.language_for(event.language_code), "answer_not_yours")
             return WebhookReply(200, answer_callback(event.callback_query_id, text))
-        case Prompt() | Command() | Button() | ChosenInline():
+        case Prompt() | Photo() | Command() | Button() | ChosenInline():
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
             )
@@ -203,6 +205,11 @@ def inline_reply(query: InlineQuery, settings: Settings, lookups: Lookups | None
     language = texts.language_for(query.language_code)
     drawable = inline_results.drawable(query.query, settings.prompt_min_chars, settings.prompt_max_chars)
     return inline_results.answer(query.inline_query_id, query.query if drawable else None, language, [])
+
+
+def photo_size_limits(settings: Settings) -> PhotoSizeLimits:
+    """Which size of a photo to take: the largest the validation step would download and decode."""
+    return PhotoSizeLimits(max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels)
 
 
 def needs_worker(command: Command, settings: Settings) -> bool:

@@ -13,7 +13,7 @@ from imagebot.core import registry
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import job_id_for_update
 from imagebot.core.registry import AnsweredBy
-from imagebot.core.updates import Button, ChosenInline, Command, Prompt, Published, decode_event
+from imagebot.core.updates import Button, ChosenInline, Command, Photo, Prompt, Published, decode_event
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
     lambda message: decode_event(message.data),
     stage="validate",
     what="inbound message",
-    # A prompt's job, if it was made before the 403; a button's job is the user's to retry.
+    # A prompt's or photo's job, if it was made before the 403; a button's job is the user's to retry.
     job_of=lambda event, message: (
-        job_id_for_update(event.update_id) if isinstance(event, Prompt | ChosenInline) else None
+        job_id_for_update(event.update_id) if isinstance(event, Prompt | Photo | ChosenInline) else None
     ),
 )
 def handle_message(event: Published, message: PubSubMessage, rt: Services) -> None:
@@ -38,6 +38,8 @@ def handle_message(event: Published, message: PubSubMessage, rt: Services) -> No
     match event:
         case Prompt():
             creation.handle_prompt(event, rt)
+        case Photo():
+            creation.handle_photo(event, rt)
         case Command():
             handle_command(event, rt)
         case Button():

@@ -206,6 +206,8 @@ def photo_caption(job: Job, *, drawn_as: str = "") -> str:
     prompt, style, seed = job.drawing()
     if job.candidates > 1:
         return grid_caption(job)
+    if job.input_image:  # the caption names the style the user's photo was drawn in
+        return texts.photo_caption(language, label(style), prompt, seed, drawn_as)
     # The GPU says whether the negative prompt was drawn with (economy's recipe cannot):
     # the caption claims it only then.
     negative = job.negative_prompt if job.negative_applied else ""
@@ -361,8 +363,9 @@ def set_text(first: Job, closed: list[Job], *, none_left: bool) -> str:
 
 
 def drawn_differently(job: Job) -> bool:
-    """The model drew from other words than the user's (translated or enhanced)."""
-    return bool(job.model_prompt) and job.model_prompt != job.prompt
+    """The model drew from other words than the user's (translated or enhanced); a photo
+    without a caption has no words of the user's to set beside the model's."""
+    return bool(job.model_prompt) and bool(job.prompt) and job.model_prompt != job.prompt
 
 
 def show_drawn_as(job: Job, message_id: int, model_prompt: str, rt: Services) -> None:

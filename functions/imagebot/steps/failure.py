@@ -57,7 +57,10 @@ def apologise(job: Job, rt: Services) -> bool:
         log.error("failed job has no chat to tell", extra=context)
         return _paid(job, rt)
     try:
-        if job.prompt:
+        if job.input_image:  # a photo's job: tried again from the stored photo
+            text = texts.render(job.language, "failed_photo")
+            show_status(job, text, rt, reply_markup=keyboards.retry(job.job_id, job.language))
+        elif job.prompt:
             text = texts.render(job.language, "failed", prompt=texts.shorten(job.prompt, 200))
             show_status(job, text, rt, reply_markup=keyboards.retry(job.job_id, job.language))
         else:

@@ -11,8 +11,9 @@ import uuid
 import pytest
 from google.cloud import storage
 from imagebot.core.answer_to import AnswerTo
+from imagebot.core.contract import input_object_name
 from imagebot.core.photos import PreparedPhoto, prepare_photo
-from imagebot.edges.inputs import InputStore, input_object_name
+from imagebot.edges.inputs import InputStore
 from imagebot.edges.telegram import BotApi, FileTooBig, TelegramError
 from PIL import Image
 

@@ -104,7 +104,7 @@ def test_stickers_get_a_hint_and_edits_are_ignored(webhook_url, prompts):
         "update_id": next(_update_ids),
         "message": {"message_id": 5, "date": 0, "chat": CHAT, "from": USER, "sticker": {"file_id": "s"}},
     }
-    assert "only draw from text" in post(webhook_url, sticker).json()["text"]
+    assert "or from a photo" in post(webhook_url, sticker).json()["text"]
     edited = {"update_id": next(_update_ids), "edited_message": text_update("changed")["message"]}
     response = post(webhook_url, edited)
     assert response.status_code == 200 and response.json() == {}

@@ -6,7 +6,9 @@ from imagebot.core.updates import (
     Command,
     Ignored,
     MalformedUpdate,
-    NotText,
+    NotDrawable,
+    Photo,
+    PhotoSizeLimits,
     Prompt,
     decode_event,
     encode_event,
@@ -92,7 +94,7 @@ def test_in_groups_mentions_and_replies_to_the_bot_are_prompts_and_chatter_is_ig
 
 
 def test_stickers_get_a_hint_in_private_and_silence_in_groups():
-    assert isinstance(parse(message(sticker={"file_id": "x"})), NotText)
+    assert isinstance(parse(message(sticker={"file_id": "x"})), NotDrawable)
     assert isinstance(parse(message(sticker={"file_id": "x"}, chat=GROUP)), Ignored)
 
 
@@ -302,3 +304,104 @@ def test_events_published_before_topics_still_decode():
     )
     event = decode_event(old)
     assert isinstance(event, Command) and event.message_thread_id is None
+
+
+# -- photos ---------------------------------------------------------------------------------------
+
+SIZES = [
+    {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 60, "file_size": 1_000},
+    {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 853, "file_size": 200_000},
+    {"file_id": "medium", "file_unique_id": "m", "width": 800, "height": 533, "file_size": 90_000},
+]
+
+
+def test_a_photo_is_its_largest_size_with_the_caption_as_the_hint():
+    event = parse(message(photo=SIZES, caption="as a watercolour\n--no people"))
+    assert isinstance(event, Photo)
+    assert (event.file_id, event.caption, event.style, event.media_group_id) == (
+        "large",
+        "as a watercolour\n--no people",
+        None,
+        None,
+    )
+    assert (event.chat_id, event.user_id, event.message_id, event.language_code) == (7, 7, 5, "ru")
+    assert decode_event(encode_event(event)) == event
+
+
+def test_the_largest_size_within_the_limits_is_taken_and_the_smallest_when_none_fits():
+    assert parse_update(message(photo=SIZES), BOT, PhotoSizeLimits(max_bytes=100_000)).file_id == "medium"
+    assert parse_update(message(photo=SIZES), BOT, PhotoSizeLimits(max_pixels=500_000)).file_id == "medium"
+    assert parse_update(message(photo=SIZES), BOT, PhotoSizeLimits(max_bytes=10)).file_id == "small"
+
+
+@pytest.mark.parametrize("mime", ["image/jpeg", "image/png", "image/webp", "IMAGE/PNG"])
+def test_an_image_sent_as_a_file_is_a_photo(mime):
+    document = {"file_id": "doc", "file_unique_id": "d", "file_name": "me.png", "mime_type": mime}
+    event = parse(message(document=document))
+    assert isinstance(event, Photo) and (event.file_id, event.caption) == ("doc", "")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"document": {"file_id": "d", "mime_type": "application/pdf"}},
+        {"document": {"file_id": "d", "mime_type": "image/gif"}},
+        {"document": {"file_id": "d"}},
+        # A GIF arrives as an animation with a document beside it, which must not pass as a file.
+        {"animation": {"file_id": "a"}, "document": {"file_id": "a", "mime_type": "image/png"}},
+        {"video": {"file_id": "v"}},
+        {"video_note": {"file_id": "v"}},
+        {"voice": {"file_id": "v"}},
+        {"sticker": {"file_id": "s"}, "photo": SIZES},
+    ],
+)
+def test_other_media_and_files_get_the_photos_or_text_answer(extra):
+    assert isinstance(parse(message(**extra)), NotDrawable)
+    assert isinstance(parse(message(chat=GROUP, **extra)), Ignored)
+
+
+@pytest.mark.parametrize("style", ["ghibli", "realistic", "pixel"])
+def test_a_style_command_as_the_caption_chooses_the_style(style):
+    event = parse(message(photo=SIZES, caption=f"/{style}@{BOT} at night"))
+    assert isinstance(event, Photo) and (event.style, event.caption) == (style, "at night")
+    assert parse(message(photo=SIZES, caption=f"/{style}")).caption == ""
+    assert isinstance(parse(message(photo=SIZES, caption=f"/{style}@other_bot")), Ignored)
+
+
+def test_album_photos_carry_their_group_and_a_forged_group_is_refused():
+    event = parse(message(photo=SIZES, media_group_id="13690452471542688"))
+    assert event.media_group_id == "13690452471542688"
+    with pytest.raises(MalformedUpdate):
+        parse(message(photo=SIZES, media_group_id="../users/7"))
+
+
+def test_in_groups_a_photo_counts_only_when_meant_for_the_bot():
+    assert isinstance(parse(message(photo=SIZES, chat=GROUP)), Ignored)
+    assert isinstance(parse(message(photo=SIZES, chat=GROUP, caption="look at this")), Ignored)
+    mentioned = parse(message(photo=SIZES, chat=GROUP, caption=f"@{BOT} in the rain"))
+    assert isinstance(mentioned, Photo) and mentioned.caption == "in the rain"
+    bot_message = {"message_id": 3, "from": {"id": 9, "username": BOT}}
+    assert isinstance(parse(message(photo=SIZES, chat=GROUP, reply_to_message=bot_message)), Photo)
+    commanded = parse(message(photo=SIZES, chat=GROUP, caption="/ghibli at dawn"))
+    assert isinstance(commanded, Photo) and (commanded.style, commanded.caption) == ("ghibli", "at dawn")
+
+
+@pytest.mark.parametrize(
+    "photo",
+    [[], [1, 2], [{"file_id": ""}], [{"width": 10, "height": 10}], [{"file_id": "x" * 300}]],
+)
+def test_a_photo_without_a_usable_file_is_malformed_or_not_a_photo(photo):
+    try:
+        event = parse(message(photo=photo))
+    except MalformedUpdate:
+        return
+    assert isinstance(event, NotDrawable)  # an empty list: no photo at all
+
+
+def test_a_photo_in_a_forum_topic_carries_its_topic_and_round_trips():
+    topic = {"message_thread_id": 42, "is_topic_message": True}
+    event = parse(message(photo=SIZES, chat=GROUP, caption=f"@{BOT} in the rain", **topic))
+    assert isinstance(event, Photo) and event.message_thread_id == 42
+    assert decode_event(encode_event(event)) == event
+    reply = parse(message(photo=SIZES, chat=GROUP, caption=f"@{BOT} x", message_thread_id=3))
+    assert isinstance(reply, Photo) and reply.message_thread_id is None  # not a topic message

@@ -3,13 +3,16 @@ with the same answer; everything else becomes a job. In-memory edges."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from imagebot.core import texts
 from imagebot.core.jobs import Job, State
-from imagebot.core.updates import Button, ChosenInline, Prompt, encode_event
+from imagebot.core.updates import Button, ChosenInline, Photo, Prompt, encode_event
 from imagebot.edges.translation import Answer, Translator
 from imagebot.flows import validate_prompt
 
+from tests.support import photos
 from tests.support.disguised_prompts import DISGUISED, INNOCENT
 from tests.support.events import pubsub_event_data
 from tests.support.fakes import FakeServices
@@ -108,3 +111,17 @@ def test_an_inline_prompt_the_model_judges_unsafe_is_refused_on_the_placed_messa
         BLOCKED_ANSWER,
     )
     assert rt.publisher.published == []
+
+
+def test_a_photos_caption_the_model_judges_unsafe_is_refused_and_the_photo_not_stored() -> None:
+    asked: list[str] = []
+    rt = judging(asked)
+    rt.users.update_user(7, default_style="pixel")
+    data = photos.jpeg()
+    photo = Photo(update_id=806, chat_id=7, user_id=7, message_id=3, file_id=rt.bot.files.add(data))
+    photo = replace(photo, caption="голая лиса", language_code="en")
+    validate_prompt.handle_message(pubsub_event_data(encode_event(photo)), rt)
+    job = rt.jobs.get_job("u806")
+    assert len(asked) == 1 and (job.state, job.reason) == (State.REJECTED, "blocked")
+    assert rt.bot.texts() == [BLOCKED_ANSWER] and rt.publisher.published == []
+    assert rt.inputs.objects == {} and job.input_image is None

@@ -1,10 +1,18 @@
+import json
+
 import pytest
 from imagebot.config import ConfigError, Settings
-from imagebot.core.updates import TEXT_MAX_CHARS, Button, Command
-from imagebot.flows.telegram_webhook import button_answer, command_reply, needs_worker, secret_matches
+from imagebot.core.updates import TEXT_MAX_CHARS, Button, Command, Photo, decode_event
+from imagebot.flows.telegram_webhook import (
+    button_answer,
+    command_reply,
+    handle_update,
+    needs_worker,
+    secret_matches,
+)
 from imagebot.runtime import Runtime
 
-from tests.support.fakes import SETTINGS
+from tests.support.fakes import SETTINGS, FakePublisher
 
 
 def no_choice(user_id):
@@ -122,3 +130,30 @@ def test_start_ticks_the_default_style_already_chosen_and_does_not_offer_to_ask(
     assert "ask each time" in fresh["text"] and not any(
         b["text"].startswith("✓") for b in fresh["reply_markup"]["inline_keyboard"][0]
     )
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_start_and_help_say_that_photos_work(language):
+    start = command_reply(command("start", language), SETTINGS, no_choice)["text"]
+    helped = command_reply(command("help", language), SETTINGS, no_choice)["text"]
+    word = {"en": "photo", "ru": "фото"}[language]
+    assert word in start and word in helped and "--no" in helped
+
+
+def test_a_photo_is_published_for_the_worker_and_a_sticker_is_told_photos_or_text():
+    def update(update_id, **media):
+        sender = {"id": 7, "is_bot": False, "first_name": "Ann", "language_code": "ru"}
+        chat = {"id": 7, "type": "private"}
+        message = {"message_id": 5, "date": 1, "chat": chat, "from": sender, **media}
+        return json.dumps({"update_id": update_id, "message": message}).encode()
+
+    publisher = FakePublisher()
+    sizes = [{"file_id": "big", "file_unique_id": "b", "width": 1280, "height": 960, "file_size": 9}]
+    assert handle_update(update(1, photo=sizes, caption="hi"), SETTINGS, publisher, no_choice).status == 200
+    ((topic, data, attributes),) = publisher.published
+    event = decode_event(data)
+    assert (topic, attributes["kind"]) == ("prompts", "photo")
+    assert isinstance(event, Photo) and (event.file_id, event.caption) == ("big", "hi")
+    sticker = handle_update(update(2, sticker={"file_id": "s"}), SETTINGS, publisher, no_choice)
+    assert sticker.body["text"] == "Я рисую по тексту или по фото. Пришлите описание словами или фотографию."
+    assert len(publisher.published) == 1
