@@ -197,6 +197,8 @@ def test_in_a_group_only_the_requester_may_press_the_buttons_of_their_picture(
     text = f"/pixel@{FAKE_BOT_USERNAME} a copper kettle {asker}"
     telegram.send_text(chat_id=group, user_id=asker, text=text, chat_type="supergroup")
     photo = telegram.wait_for_call("sendPhoto", in_chat(group, ok=True), timeout=PHOTO_TIMEOUT)
+    # Delivery removes the status message just after the photo: let it, before the presses.
+    telegram.wait_for_call("deleteMessage", in_chat(group), since=photo.seq, timeout=30)
     rows = photo.param_json("reply_markup")["inline_keyboard"]
     buttons = [button["callback_data"] for row in rows for button in row]
     since = telegram.last_seq()

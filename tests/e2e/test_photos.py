@@ -22,7 +22,7 @@ from tests.support.events import unique_ids
 from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.e2e
-chats = unique_ids(23_000_000)
+chats = unique_ids(25_000_000)  # each module its own users: the stack is shared
 PHOTO_TIMEOUT = 90.0
 
 
