@@ -17,8 +17,9 @@ from imagebot.core.ops import Mode
 from imagebot.core.photos import PhotoRefusal
 from imagebot.core.quota import job_cost
 from imagebot.core.updates import Button, Photo, Prompt
-from imagebot.core.validation import PromptRejected, validate_request
+from imagebot.core.validation import PromptRejected, Request, validate_request
 from imagebot.core.vocabulary import CANDIDATE_COUNTS
+from imagebot.edges.store import Doc
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -59,23 +60,12 @@ def handle_prompt(event: Prompt, rt: Services) -> None:
         refuse(job, rejected, rt)
         return
     style = event.style or user.get("default_style")
-    # Enhanced for its style: now, or once the style is chosen (a job still waiting for its
-    # style is translated now and enhanced when the style is known).
-    enhance = True if user.get("enhance") else None
     candidates = grid_setting(user)
-    job = replace(
-        job,
-        candidates=candidates,
-        cost=job_cost(candidates),
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        style=style,
-        aspect=user.get("aspect", "square"),
-        seed=seed_for_prompt(request.prompt, request.negative_prompt),
-        enhance=enhance,
-    )
+    job = replace(worded(job, request, user, style), candidates=candidates, cost=job_cost(candidates))
     try:
-        drawn = model_prompt(request.prompt, job_id, rt, enhance=bool(enhance and style), style=style)
+        # Enhanced for its style: now, or once the style is chosen (a job still waiting for its
+        # style is translated now and enhanced when the style is known).
+        drawn = model_prompt(request.prompt, job_id, rt, enhance=bool(job.enhance and style), style=style)
     except PromptRejected as rejected:  # the translation model judged the prompt unsafe
         refuse(job, rejected, rt)
         return
@@ -165,6 +155,20 @@ def tell_photo_refusal(job: Job, rt: Services) -> None:
         job.language, job.reason or PHOTO_FETCH_FAILED, **rt.settings.photo_limits.text_values()
     )
     rt.bot.send_message(AnswerTo.of_job(job), text)
+
+
+def worded(job: Job, request: Request, user: Doc, style: str | None) -> Job:
+    """The job with a checked prompt's words, in `style` (None: to be asked), at the user's
+    size, with the seed its words give, enhanced when the user turned /enhance on."""
+    return replace(
+        job,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        style=style,
+        aspect=user.get("aspect", "square"),
+        seed=seed_for_prompt(request.prompt, request.negative_prompt),
+        enhance=True if user.get("enhance") else None,
+    )
 
 
 def model_prompt(

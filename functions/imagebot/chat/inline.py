@@ -87,18 +87,9 @@ def start_job(event: ChosenInline, rt: Services) -> None:
     except PromptRejected as rejected:
         refuse(replace(job, prompt=event.query), rejected, rt)
         return
-    enhance = True if user.get("enhance") else None
-    job = replace(
-        job,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        style=style,
-        aspect=user.get("aspect", "square"),
-        seed=seed_for_prompt(request.prompt, request.negative_prompt),
-        enhance=enhance,
-    )
+    job = creation.worded(job, request, user, style)
     try:
-        drawn = creation.model_prompt(request.prompt, job.job_id, rt, enhance=bool(enhance), style=style)
+        drawn = creation.model_prompt(request.prompt, job.job_id, rt, enhance=bool(job.enhance), style=style)
     except PromptRejected as rejected:  # the translation model judged the prompt unsafe
         refuse(job, rejected, rt)
         return
