@@ -14,6 +14,7 @@ from imagebot.core.albums import Seat
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Ops
+from imagebot.core.payments import Credits, Payment
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.store import HISTORY_SIZE, Doc
 from imagebot.edges.translation import Translator
@@ -110,6 +111,53 @@ class Albums(Protocol):
     def take_seat(self, media_group_id: str, update_id: int, limit: int, now: datetime) -> Seat: ...
 
 
+class Payments(Protocol):
+    """Telegram Stars payments and picture credits (edges/store.PaymentStore; core/payments.py):
+    the ledger `payments/<telegram_payment_charge_id>` and each user's `credits`, changed only
+    in transactions, each step appended to the payment's `log`. Spending credits is part of
+    JobStore.admit_job (with the quota, in its transaction); giving them back is here."""
+
+    def credits_of(self, user_id: int) -> Credits: ...
+    def record_payment(self, payment: Payment) -> tuple[Payment, bool]:
+        """The payment's credits added to its user, once: the ledger document is created and
+        the credits added in one transaction. (the payment as stored, True) the first time;
+        (the one stored before, False) for a redelivered successful_payment."""
+        ...
+    def mark_told(self, charge_id: str) -> None:
+        """The buyer was told the credits arrived (so a redelivery does not tell again)."""
+        ...
+    def get_payment(self, charge_id: str) -> Payment | None: ...
+    def payments_of(self, user_id: int) -> list[Payment]:
+        """Newest first."""
+        ...
+    def return_credits(self, job_id: str, now: datetime) -> int:
+        """The credits a job paid (Job.paid_credits) back to its user, if the job ended without a
+        picture (failed, rejected, cancelled) and they were not returned before: one
+        transaction, which marks the job (credits_returned). The credits this call returned; 0
+        for a free job, one still going, or a second call."""
+        ...
+    def start_refund(self, charge_id: str, now: datetime, *, by: str, whole: bool) -> Payment | None:
+        """Step one of a refund, in one transaction: a PAID payment moves to REFUNDING and its
+        credits leave the user's `held` for `refunded`: all of them when `whole` (a user's own
+        refund, checked by payments.user_refund_refusal beforehand), else as many as are still
+        held (an operator's). A payment already REFUNDING or REFUNDED is returned unchanged.
+        None for an unknown charge."""
+        ...
+    def finish_refund(self, charge_id: str, now: datetime) -> Payment | None:
+        """Telegram returned the Stars: REFUNDING → REFUNDED (idempotent)."""
+        ...
+    def abort_refund(self, charge_id: str, now: datetime, error: str) -> Payment | None:
+        """Telegram refused the refund for good: REFUNDING → PAID, the removed credits back."""
+        ...
+    def refunds_pending(self) -> list[Payment]:
+        """Payments left REFUNDING (a refund whose Stars are not yet confirmed returned): the
+        sweep carries each on."""
+        ...
+    def jobs_owed_credits(self) -> list[Job]:
+        """Jobs that ended without a picture whose credits have not been returned yet."""
+        ...
+
+
 class Bot(TelegramFiles, Protocol):
     """The Bot API calls the flows make (edges/telegram.BotApi). Whatever is sent goes to an
     AnswerTo (core/answer_to.py): the chat, the forum topic and the message it quotes."""
@@ -177,6 +225,8 @@ class Services(Protocol):
     def inputs(self) -> InputImages: ...
     @property
     def albums(self) -> Albums: ...
+    @property
+    def payments(self) -> Payments: ...
     @property
     def translator(self) -> Translator | None: ...
     @property

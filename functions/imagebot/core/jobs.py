@@ -154,6 +154,10 @@ class Job:
     flagged: list[int] | None = None  # a delivered grid's candidates the safety checker blanked
     cost: int = 1  # pictures charged for this job (quota.job_cost): what a refund gives back
     set_id: str | None = None  # the set of jobs delivered together as one album (sets/<set_id>)
+    # Telegram Stars (core/payments.py): the credits admission took for this job (the part of
+    # `cost` the free daily pictures did not cover), and whether they went back to the user.
+    paid_credits: int = 0
+    credits_returned: bool = False
 
     def drawing(self) -> tuple[str, str, int]:
         """The words, style and seed of a job with all three (validated onwards); ValueError
