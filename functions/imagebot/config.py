@@ -50,6 +50,7 @@ class Settings:
     job_deadline_seconds: float = 900.0  # an admitted job not drawn by then is failed and reported
     # The billing guard (budget_guard): where it reports, and the workflow it starts at 100%.
     ops_chat_id: int | None = None
+    support_contact: str = ""  # how buyers reach the operators (/paysupport): "@name" or an address
     region: str = ""
     budget_workflow: str = "budget-guard"
     budget_topic: str = "billing-alerts"  # the guard's topic: budget notifications, /resume requests
@@ -114,6 +115,7 @@ class Settings:
             job_deadline_seconds=float(env.get("JOB_DEADLINE_SECONDS", cls.job_deadline_seconds)),
             operator_ids=frozenset(int(i) for i in env.get("OPERATOR_IDS", "").replace(",", " ").split()),
             ops_chat_id=int(env["OPS_CHAT_ID"]) if env.get("OPS_CHAT_ID", "").strip() else None,
+            support_contact=env.get("SUPPORT_CONTACT", "").strip(),
             region=env.get("REGION", cls.region),
             budget_workflow=env.get("BUDGET_WORKFLOW", cls.budget_workflow),
             budget_topic=env.get("BUDGET_TOPIC", cls.budget_topic),

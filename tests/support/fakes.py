@@ -387,6 +387,14 @@ class FakeBot:
     def send_chat_action(self, to: AnswerTo, action: str) -> Any:
         return self._record("sendChatAction", to, action=action)
 
+    # -- Telegram Stars
+    def send_invoice(self, to: AnswerTo, **params: Any) -> dict[str, Any]:
+        return self._record("sendInvoice", to, **params)
+
+    def refund_star_payment(self, user_id: int, charge_id: str) -> Any:
+        self._record("refundStarPayment", user_id, telegram_payment_charge_id=charge_id)
+        return True
+
     def _fetch(self, method: str, **params: Any) -> None:
         # Kept apart from `calls`, which are what the user sees (texts(), methods()).
         if self.errors.get(method):

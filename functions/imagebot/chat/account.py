@@ -120,6 +120,7 @@ def show_limits(command: Command, rt: Services) -> None:
         hours=seconds // 3600,
         minutes=seconds % 3600 // 60,
     ) + texts.render(language, "limits_more", grid_cost=quota.GRID_COST, set_cost=quota.SET_COST)
+    text += texts.render(language, "limits_credits", held=rt.payments.credits_of(command.user_id).held)
     rt.bot.send_message(AnswerTo.of_event(command), text)
 
 

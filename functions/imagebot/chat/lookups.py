@@ -1,5 +1,6 @@
 """The reads the webhook makes before it answers (flows/telegram_webhook.Lookups), on the
-cloud's stores: who asked for a job, and an inline query's answer."""
+cloud's stores: who asked for a job, an inline query's answer, and the operating mode (a
+pre-checkout query is refused while paused)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imagebot.chat import inline
+from imagebot.core.ops import Mode
 from imagebot.core.updates import InlineQuery
 from imagebot.ports import Services
 
@@ -21,3 +23,6 @@ class WebhookLookups:
 
     def inline_answer(self, query: InlineQuery) -> dict[str, Any]:
         return inline.answer_query(query, self.rt)
+
+    def operating_mode(self) -> Mode:
+        return self.rt.config.get_ops().mode

@@ -1,5 +1,6 @@
 """Operator commands: /stats, /pause, /resume. The webhook routes them here only for the
-configured operators, and each handler checks again."""
+configured operators, and each handler checks again. (An operator's /refund <charge id> is
+chat/payments.py's.)"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from imagebot.chat.payments import tell_waiting_buyers
 from imagebot.core import budget, stats, texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.ops import Mode
@@ -34,8 +36,10 @@ def show_stats(command: Command, rt: Services) -> None:
     today = stats.summarise(rt.jobs.jobs_received_since(datetime(now.year, now.month, now.day, tzinfo=UTC)))
     hits, misses = rt.cache.cache_counts()
     lookups = hits + misses
+    language = rt.users.language_of(command.user_id, command.language_code)
+    ledger = rt.payments.totals()
     text = texts.render(
-        rt.users.language_of(command.user_id, command.language_code),
+        language,
         "stats",
         jobs=today.jobs,
         delivered=today.delivered,
@@ -51,6 +55,15 @@ def show_stats(command: Command, rt: Services) -> None:
         lookups=lookups,
         rate=f"{hits / lookups:.0%}" if lookups else "–",
         mode=rt.config.get_ops().mode.value,
+    ) + texts.render(
+        language,
+        "stats_stars",
+        paid=ledger.stars_paid,
+        payments=ledger.payments,
+        refunded=ledger.stars_refunded,
+        refunds=ledger.refunds,
+        held=ledger.credits_held,
+        spent=ledger.credits_spent,
     )
     rt.bot.send_message(AnswerTo.of_event(command), text)
 
@@ -60,7 +73,9 @@ def _seconds(value: float | None) -> str:
 
 
 def pause(command: Command, rt: Services) -> None:
-    _set_mode(command, rt, Mode.PAUSED, "paused")
+    """Admissions stop; queued pictures still come, and their buyers hear that theirs wait."""
+    if _set_mode(command, rt, Mode.PAUSED, "paused"):
+        tell_waiting_buyers(rt)
 
 
 def resume(command: Command, rt: Services) -> None:
@@ -79,9 +94,10 @@ def resume(command: Command, rt: Services) -> None:
     _set_mode(command, rt, Mode.NORMAL, "resumed")
 
 
-def _set_mode(command: Command, rt: Services, mode: Mode, answer: str) -> None:
+def _set_mode(command: Command, rt: Services, mode: Mode, answer: str) -> bool:
+    """Whether the mode was set (an operator asked)."""
     if not _allowed(command, rt):
-        return
+        return False
     current = rt.config.get_ops()
     reason = f"/{command.name} by {command.user_id}"
     rt.config.set_ops(
@@ -92,3 +108,4 @@ def _set_mode(command: Command, rt: Services, mode: Mode, answer: str) -> None:
         AnswerTo.of_event(command),
         texts.render(rt.users.language_of(command.user_id, command.language_code), answer),
     )
+    return True

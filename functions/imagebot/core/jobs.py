@@ -158,6 +158,7 @@ class Job:
     # `cost` the free daily pictures did not cover), and whether they went back to the user.
     paid_credits: int = 0
     credits_returned: bool = False
+    pause_told: bool = False  # its user was told a pause holds it and their credits are safe
 
     def drawing(self) -> tuple[str, str, int]:
         """The words, style and seed of a job with all three (validated onwards); ValueError

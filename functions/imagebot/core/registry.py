@@ -19,12 +19,14 @@ from enum import Enum
 from typing import Any
 
 from imagebot.core import texts
+from imagebot.core.payments import PACKS
 from imagebot.core.styles import label
 from imagebot.core.vocabulary import ASPECTS, CANDIDATE_COUNTS, GRID_SIZE, STYLES
 
 LANGUAGES = tuple(texts.CATALOGUE)
 CANDIDATE_NUMBERS = tuple(str(n) for n in range(1, GRID_SIZE + 1))  # ⬆n and 🔀n of a grid
 COUNTS = tuple(str(count) for count in CANDIDATE_COUNTS)  # /style: one or four at a time
+PACK_IDS = tuple(pack.pack_id for pack in PACKS)  # /buy's buttons
 
 
 class AnsweredBy(Enum):
@@ -76,6 +78,12 @@ COMMANDS: tuple[Cmd, ...] = (  # in menu order
     Cmd("all", "chat.triptych.draw_all", W),  # the same prompt and seed in every style
     Cmd("style", "chat.account.show_style_menu", W),
     Cmd("limits", "chat.account.show_limits", W),
+    # -- Telegram Stars (chat/payments.py): Telegram requires /paysupport and terms of bots that sell
+    Cmd("buy", "chat.payments.show_packs", W),
+    Cmd("paysupport", "chat.payments.paysupport_reply", H),
+    Cmd("terms", "chat.payments.terms_reply", H, in_menu=False),
+    # a user's refundable packs; an operator's `/refund <charge id>` refunds any payment
+    Cmd("refund", "chat.payments.refund_command", W, in_menu=False),
     Cmd("history", "chat.account.resend_history", W),
     Cmd("enhance", "chat.account.toggle_enhance", W),
     Cmd("lang", "chat.account.show_language_menu", W),
@@ -133,6 +141,11 @@ ACTIONS: tuple[Action, ...] = (
     ),
     # under a photo: the same prompt and seed in all three styles, one album
     Action("all", (None,), _say("answer_all"), "chat.triptych.draw_all_styles", requester_only=True),
+    # -- Telegram Stars (chat/payments.py) --
+    # /buy: an invoice for that pack
+    Action("buy", (PACK_IDS,), _say("answer_buy"), "chat.payments.send_pack_invoice"),
+    # /refund: that payment (its checkout.short_id) refunded; the worker checks it is the presser's
+    Action("refund", (None,), _say("answer_refund"), "chat.payments.refund_pressed"),
 )
 
 _COMMANDS = {command.name: command for command in COMMANDS}

@@ -1,4 +1,4 @@
-"""Figures for operators, from job documents. Pure."""
+"""Figures for operators, from job documents and the Stars ledger. Pure."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from imagebot.core.jobs import Job, State
+from imagebot.core.payments import Credits, Payment, PaymentState
 
 
 @dataclass(frozen=True)
@@ -46,4 +47,30 @@ def summarise(jobs: list[Job]) -> DailyStats:
         on_vertex=sum(1 for job in jobs if job.gpu_route == "vertex"),
         handed_back=sum(1 for job in jobs if job.handed_back),
         cancelled=states.count(State.CANCELLED),
+    )
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    """The Stars ledger as a whole (Payments.totals): revenue, refunds, credits in circulation."""
+
+    stars_paid: int = 0  # every payment, refunded or not
+    payments: int = 0
+    stars_refunded: int = 0
+    refunds: int = 0
+    credits_held: int = 0  # in circulation: bought, not yet spent or refunded
+    credits_spent: int = 0
+
+
+def ledger_totals(payments: list[Payment], credits: list[Credits]) -> LedgerTotals:
+    """The totals from the payments and every user's credits (a store may count them with
+    aggregation queries instead; the figures must be these)."""
+    refunded = [payment for payment in payments if payment.state == PaymentState.REFUNDED]
+    return LedgerTotals(
+        stars_paid=sum(payment.stars for payment in payments),
+        payments=len(payments),
+        stars_refunded=sum(payment.stars for payment in refunded),
+        refunds=len(refunded),
+        credits_held=sum(c.held for c in credits),
+        credits_spent=sum(c.spent for c in credits),
     )

@@ -199,6 +199,102 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "failed_photo": "Sorry, I couldn't draw your photo. Tap to try again.",
         "photo_fetch_failed": "I couldn't get your photo from Telegram. Please send it again.",
         "photo_input_missing": "Your photo is no longer stored, so I can't draw it again. Send it once more.",
+        # -- Stars: checkout (core/checkout.py, chat/payments.py): packs, invoices, credits,
+        # refunds, /paysupport and /terms. A checkout refusal is "checkout_" + CheckoutRefusal;
+        # a user's refund refusal is "refund_" + payments.RefundRefusal.
+        "cmd_buy": "Buy picture packs with Stars",
+        "cmd_paysupport": "Payments and refunds",
+        "cmd_terms": "Terms of sale",
+        "cmd_refund": "Refund an unused pack",
+        "buy_packs": (
+            "⭐ <b>Picture packs</b>\n"
+            "Your free pictures come first each day; after them each picture uses one credit. "
+            "Credits don't expire. Tap a pack to pay with Telegram Stars.\n"
+            "An unused pack can be refunded within {days:day|days}: /paysupport."
+        ),
+        "buy_paused": "⏸ Sales are paused while the bot is paused. Please try again a little later.",
+        "button_pack": "{pictures:picture|pictures} · {stars} ⭐",
+        "answer_buy": "⭐ Sending the invoice…",
+        "invoice_title": "{pictures:picture|pictures}",
+        "invoice_description": (
+            "{pictures:picture|pictures} to draw after your free daily ones. "
+            "Unused, it can be refunded within {days:day|days} (/paysupport)."
+        ),
+        "checkout_paused": "Sales are paused for maintenance. Please try again a little later.",
+        "checkout_unavailable": "Something went wrong on our side. Please try again in a moment.",
+        "checkout_unknown_pack": "This pack is no longer on sale. Send /buy for the current ones.",
+        "checkout_currency": "This invoice is out of date. Send /buy for a new one.",
+        "checkout_amount": "This invoice is out of date. Send /buy for a new one.",
+        "checkout_not_yours": "This invoice was made for someone else. Send /buy for your own.",
+        "paid": "⭐ Thank you! {pictures:picture|pictures} added. You now have {held:credit|credits}.",
+        "limits_credits": "\nCredits: {held} (used after the free pictures). /buy for more.",
+        "rejected_daily_buy": "\nOr /buy a pack of pictures to go on now.",
+        "refund_list": (
+            "Packs you can have refunded: unused, bought in the last {days:day|days}. "
+            "The Stars go back to your Telegram balance, and the pack's credits are removed."
+        ),
+        "button_refund": "↩ {pictures:picture|pictures} · {stars} ⭐ · {date}",
+        "answer_refund": "↩ Refunding…",
+        "refund_unknown": "You have no payment to refund. /buy shows the packs.",
+        "refund_done": "This payment has been refunded already.",
+        "refund_window": (
+            "This pack was bought more than {days:day|days} ago, so it can't be refunded any more."
+        ),
+        "refund_used": (
+            "Part of this pack has been used, so it can't be refunded: Telegram returns a payment whole. "
+            "If something went wrong, see /paysupport."
+        ),
+        "refund_none": (
+            "Nothing to refund: a pack can be refunded while it is unused, "
+            "within {days:day|days} of buying it."
+        ),
+        "refund_made": (
+            "↩ Refunded: {stars} ⭐ go back to your Telegram balance, and {credits:credit|credits} "
+            "were removed. You now have {held}."
+        ),
+        "refund_failed": (
+            "Telegram couldn't make this refund, so nothing was taken: you have {held:credit|credits}. "
+            "Please write to the operators (/paysupport)."
+        ),
+        "refund_op_usage": "Usage: /refund &lt;telegram_payment_charge_id&gt;",
+        "refund_op_unknown": "No payment has that charge id.",
+        "refund_op_made": "↩ Refunded {stars} ⭐ to user {user}; {credits:credit|credits} removed.",
+        "refund_op_failed": "Telegram refused the refund ({error}); the user's credits are back.",
+        "paused_paid_waits": (
+            "⏸ The bot is paused for a while. Your paid picture keeps its place in line and still "
+            "comes, maybe later than usual. Your credits are safe: if it can't be drawn, they come back."
+        ),
+        "stats_stars": (
+            "\n<b>Stars</b>\n"
+            "Paid: {paid} ⭐ in {payments} · refunded: {refunded} ⭐ in {refunds}\n"
+            "Credits held: {held} · spent: {spent}"
+        ),
+        "paysupport": (
+            "<b>Payments and refunds</b>\n"
+            "Picture packs are paid with Telegram Stars (/buy). Each picture uses your free daily "
+            "pictures first, then one credit.\n\n"
+            "A paid picture that fails, or that you cancel before it is drawn, gives its credits "
+            "back by itself.\n\n"
+            "<b>Refunds.</b> A pack you haven't used can be refunded within {days:day|days} of buying it: "
+            "send /refund and tap the pack. The Stars go back to your Telegram balance. Telegram "
+            "refunds a payment whole, so a partly used pack can't be refunded this way.\n\n"
+            "<b>Anything else?</b> Write to this bot's operators{contact}. Telegram's own support "
+            "can't help with purchases made in bots.\n\n"
+            "Terms of sale: /terms"
+        ),
+        "terms": (
+            "<b>Terms of sale</b>\n"
+            "1. You buy picture credits, paid with Telegram Stars. One credit draws one picture "
+            "(a 2x2 grid or all three styles cost more: /limits).\n"
+            "2. Credits are used after your free daily pictures. They don't expire while the bot runs.\n"
+            "3. A paid picture that fails, or that you cancel before it is drawn, gives its credits back.\n"
+            "4. An unused pack can be refunded within {days:day|days} of buying it (/refund). "
+            "The operators may refund any payment.\n"
+            "5. While the bot is paused, sales stop and paid pictures wait in line; no credit is lost.\n"
+            "6. Pictures are drawn by a model and may be refused as unsafe. Don't ask for what is "
+            "illegal or hurts people.\n"
+            "Questions: /paysupport"
+        ),
     },
     "ru": {
         # Вы-форма везде, как в продукте; числа с существительным — через "{n:форма|формы|форм}"
@@ -405,6 +501,108 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "photo_input_missing": (
             "Ваше фото больше не хранится, поэтому нарисовать его заново не получится. Пришлите его ещё раз."
+        ),
+        # -- Stars: checkout: см. комментарий в "en".
+        "cmd_buy": "Купить пакеты картинок за звёзды",
+        "cmd_paysupport": "Оплата и возвраты",
+        "cmd_terms": "Условия покупки",
+        "cmd_refund": "Вернуть неиспользованный пакет",
+        "buy_packs": (
+            "⭐ <b>Пакеты картинок</b>\n"
+            "Сначала каждый день тратятся бесплатные картинки, потом — по одному кредиту за картинку. "
+            "Кредиты не сгорают. Нажмите на пакет, чтобы оплатить его звёздами Telegram.\n"
+            "Неиспользованный пакет можно вернуть в течение {days:дня|дней|дней}: /paysupport."
+        ),
+        "buy_paused": "⏸ Продажи приостановлены, пока бот на паузе. Пожалуйста, попробуйте чуть позже.",
+        "button_pack": "{pictures:картинка|картинки|картинок} · {stars} ⭐",
+        "answer_buy": "⭐ Отправляю счёт…",
+        "invoice_title": "{pictures:картинка|картинки|картинок}",
+        "invoice_description": (
+            "{pictures:картинка|картинки|картинок} сверх бесплатных ежедневных. "
+            "Если пакет не использован, его можно вернуть в течение {days:дня|дней|дней} (/paysupport)."
+        ),
+        "checkout_paused": "Продажи приостановлены на время обслуживания. Пожалуйста, попробуйте чуть позже.",
+        "checkout_unavailable": "У нас что-то пошло не так. Пожалуйста, попробуйте ещё раз через минуту.",
+        "checkout_unknown_pack": "Этот пакет больше не продаётся. Отправьте /buy, чтобы увидеть текущие.",
+        "checkout_currency": "Этот счёт устарел. Отправьте /buy, чтобы получить новый.",
+        "checkout_amount": "Этот счёт устарел. Отправьте /buy, чтобы получить новый.",
+        "checkout_not_yours": "Этот счёт выставлен другому человеку. Отправьте /buy, чтобы получить свой.",
+        "paid": (
+            "⭐ Спасибо! Добавлено: {pictures:картинка|картинки|картинок}. "
+            "Теперь у вас {held:кредит|кредита|кредитов}."
+        ),
+        "limits_credits": "\nКредиты: {held} (тратятся после бесплатных картинок). Ещё — /buy.",
+        "rejected_daily_buy": "\nИли купите пакет картинок (/buy), чтобы продолжить сейчас.",
+        "refund_list": (
+            "Пакеты, которые можно вернуть: не использованные и купленные за последние "
+            "{days:день|дня|дней}. Звёзды вернутся на ваш баланс в Telegram, а кредиты пакета будут списаны."
+        ),
+        "button_refund": "↩ {pictures:картинка|картинки|картинок} · {stars} ⭐ · {date}",
+        "answer_refund": "↩ Оформляю возврат…",
+        "refund_unknown": "У вас нет платежа, который можно вернуть. Пакеты — в /buy.",
+        "refund_done": "Этот платёж уже возвращён.",
+        "refund_window": (
+            "Этот пакет куплен больше {days:дня|дней|дней} назад, поэтому вернуть его уже нельзя."
+        ),
+        "refund_used": (
+            "Часть этого пакета уже использована, поэтому вернуть его нельзя: Telegram возвращает "
+            "платёж только целиком. Если что-то пошло не так, см. /paysupport."
+        ),
+        "refund_none": (
+            "Возвращать нечего: пакет можно вернуть, пока он не использован, в течение "
+            "{days:дня|дней|дней} после покупки."
+        ),
+        "refund_made": (
+            "↩ Возврат оформлен: {stars} ⭐ вернутся на ваш баланс в Telegram, списано "
+            "{credits:кредит|кредита|кредитов}. Осталось кредитов: {held}."
+        ),
+        "refund_failed": (
+            "Telegram не смог оформить возврат, поэтому ничего не списано: у вас "
+            "{held:кредит|кредита|кредитов}. Пожалуйста, напишите операторам (/paysupport)."
+        ),
+        "refund_op_usage": "Использование: /refund &lt;telegram_payment_charge_id&gt;",
+        "refund_op_unknown": "Платежа с таким идентификатором нет.",
+        "refund_op_made": (
+            "↩ Пользователю {user} возвращено {stars} ⭐; списано {credits:кредит|кредита|кредитов}."
+        ),
+        "refund_op_failed": "Telegram отказал в возврате ({error}); кредиты пользователя возвращены.",
+        "paused_paid_waits": (
+            "⏸ Бот ненадолго на паузе. Ваша оплаченная картинка сохраняет место в очереди и придёт, "
+            "возможно, позже обычного. Кредиты в сохранности: если нарисовать не получится, они вернутся."
+        ),
+        "stats_stars": (
+            "\n<b>Звёзды</b>\n"
+            "Оплачено: {paid} ⭐, платежей: {payments} · возвращено: {refunded} ⭐, возвратов: {refunds}\n"
+            "Кредитов на счетах: {held} · потрачено: {spent}"
+        ),
+        "paysupport": (
+            "<b>Оплата и возвраты</b>\n"
+            "Пакеты картинок оплачиваются звёздами Telegram (/buy). Каждая картинка сначала тратит "
+            "бесплатные ежедневные, затем один кредит.\n\n"
+            "Если оплаченная картинка не получилась или вы отменили её до начала рисования, "
+            "кредиты вернутся сами.\n\n"
+            "<b>Возвраты.</b> Неиспользованный пакет можно вернуть в течение {days:дня|дней|дней} после "
+            "покупки: отправьте /refund и нажмите на пакет. Звёзды вернутся на ваш баланс в Telegram. "
+            "Telegram возвращает платёж только целиком, поэтому частично использованный пакет так "
+            "вернуть нельзя.\n\n"
+            "<b>Другой вопрос?</b> Напишите операторам этого бота{contact}. Поддержка Telegram не "
+            "помогает с покупками в ботах.\n\n"
+            "Условия покупки: /terms"
+        ),
+        "terms": (
+            "<b>Условия покупки</b>\n"
+            "1. Вы покупаете кредиты на картинки и платите звёздами Telegram. Один кредит — одна "
+            "картинка (сетка 2x2 или все три стиля стоят больше: /limits).\n"
+            "2. Кредиты тратятся после бесплатных ежедневных картинок и не сгорают, пока бот работает.\n"
+            "3. Если оплаченная картинка не получилась или вы отменили её до начала рисования, "
+            "кредиты возвращаются.\n"
+            "4. Неиспользованный пакет можно вернуть в течение {days:дня|дней|дней} после покупки "
+            "(/refund). Операторы могут вернуть любой платёж.\n"
+            "5. Пока бот на паузе, продажи остановлены, а оплаченные картинки ждут в очереди; "
+            "кредиты не теряются.\n"
+            "6. Картинки рисует модель, и она может отказать, если рисунок недопустим. Не просите "
+            "того, что незаконно или вредит людям.\n"
+            "Вопросы: /paysupport"
         ),
     },
 }

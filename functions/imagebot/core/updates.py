@@ -10,6 +10,10 @@ caption counts as its text for that.
 A photo is a photo message (the largest size Telegram keeps within the limits) or an image sent
 as a file (JPEG, PNG or WebP by its mime type): only its file id travels on; the validation
 step downloads it and Pillow checks what it really is (core/photos.py).
+
+Telegram Stars (core/payments.py): a `pre_checkout_query` is a PreCheckout, answered in the
+webhook response within Telegram's 10 seconds (core/checkout.py); a message with a
+`successful_payment` is a PaymentMade, published so the worker credits it (chat/payments.py).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from imagebot.core.vocabulary import STYLES
 INBOUND_VERSION = 1
 # What parse_update reads; setWebhook asks for these (inline mode also needs BotFather's
 # /setinline, and /setinlinefeedback for chosen_inline_result: docs/DEPLOY.md).
-ALLOWED_UPDATES = ("message", "callback_query", "inline_query", "chosen_inline_result")
+ALLOWED_UPDATES = ("message", "callback_query", "inline_query", "chosen_inline_result", "pre_checkout_query")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?$", re.DOTALL)
 
 
@@ -129,6 +133,38 @@ class NotDrawable:
 
 
 @dataclass(frozen=True)
+class PreCheckout:
+    """A buyer pressed Pay on an invoice: answered (answerPreCheckoutQuery) within 10 seconds."""
+
+    update_id: int
+    pre_checkout_query_id: str
+    user_id: int
+    currency: str
+    total_amount: int  # whole stars for XTR
+    invoice_payload: str
+    language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentMade:
+    """A message with a successful_payment: the Stars came; the worker adds the credits once."""
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    message_id: int
+    charge_id: str  # telegram_payment_charge_id: the ledger's key, and what a refund names
+    provider_charge_id: str
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    language_code: str | None = None
+    received_at: float = field(default_factory=time.time)
+    kind: str = "payment"
+    message_thread_id: int | None = None  # a private chat's payment message has none
+
+
+@dataclass(frozen=True)
 class Ignored:
     """An update the bot does not act on; answered 200 so Telegram does not retry it."""
 
@@ -136,8 +172,8 @@ class Ignored:
     reason: str
 
 
-Published = Prompt | Photo | Command | Button | ChosenInline
-Event = Published | InlineQuery | NotDrawable | Ignored
+Published = Prompt | Photo | Command | Button | ChosenInline | PaymentMade
+Event = Published | InlineQuery | PreCheckout | NotDrawable | Ignored
 
 
 class MalformedUpdate(ValueError):
@@ -162,6 +198,9 @@ IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
 # so these are looked at before any document.
 _OTHER_MEDIA = ("animation", "sticker", "video", "video_note", "voice", "audio")
 _MEDIA_GROUP_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # Telegram's are long decimal numbers
+# A charge id names a Firestore document (payments/<id>): no slash, no reserved "__…__" name.
+_CHARGE_ID = re.compile(r"(?!__)[0-9A-Za-z_.:-]{1,256}")
+PAYLOAD_MAX_CHARS = 128  # Telegram's own limit on an invoice payload (1-128 bytes)
 
 
 @dataclass(frozen=True)
@@ -187,6 +226,8 @@ def parse_update(update: Any, bot_username: str = "", photo_sizes: PhotoSizeLimi
         return _parse_inline_query(update_id, _object(update, "inline_query"))
     if "chosen_inline_result" in update:
         return _parse_chosen_inline(update_id, _object(update, "chosen_inline_result"))
+    if "pre_checkout_query" in update:
+        return _parse_pre_checkout(update_id, _object(update, "pre_checkout_query"))
     kinds = sorted(set(update) - {"update_id"})
     return Ignored(update_id, f"unhandled update kind {','.join(kinds) or 'none'}")
 
@@ -227,6 +268,10 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str, limits: Ph
     sender = _optional_object(message, "from")
     language_code = _string(sender, "language_code")
     private = _string(chat, "type") == "private"
+    if "successful_payment" in message:
+        return _parse_payment(
+            update_id, (chat_id, message_id), sender, _object(message, "successful_payment")
+        )
     text = _string(message, "text")
     if text is None:
         file_id = _picture(message, limits)
@@ -409,16 +454,67 @@ def _parse_chosen_inline(update_id: int, chosen: dict[str, Any]) -> Event:
     )
 
 
+def _amount(parent: dict[str, Any]) -> int:
+    value = parent.get("total_amount")
+    if type(value) is not int or not 0 < value < 2**31:
+        raise MalformedUpdate("total_amount is not a positive whole amount")
+    return value
+
+
+def _checkout_fields(parent: dict[str, Any]) -> dict[str, Any]:
+    """What a pre-checkout query and a successful payment both carry."""
+    payload = _string(parent, "invoice_payload")
+    if payload is None or len(payload) > PAYLOAD_MAX_CHARS:
+        raise MalformedUpdate("invoice_payload is missing or over Telegram's 128 bytes")
+    currency = _string(parent, "currency")
+    if not currency:
+        raise MalformedUpdate("a payment without a currency")
+    return {"currency": currency, "total_amount": _amount(parent), "invoice_payload": payload}
+
+
+def _parse_pre_checkout(update_id: int, query: dict[str, Any]) -> Event:
+    sender = _object(query, "from")
+    query_id = _string(query, "id")
+    if not query_id:
+        raise MalformedUpdate("a pre-checkout query without an id")
+    return PreCheckout(
+        update_id=update_id,
+        pre_checkout_query_id=query_id,
+        user_id=_id(sender, "id", PEER_IDS),
+        language_code=_string(sender, "language_code"),
+        **_checkout_fields(query),
+    )
+
+
+def _parse_payment(
+    update_id: int, ids: tuple[int, int], sender: dict[str, Any], paid: dict[str, Any]
+) -> Event:
+    charge_id = _string(paid, "telegram_payment_charge_id")
+    if charge_id is None or not _CHARGE_ID.fullmatch(charge_id):
+        raise MalformedUpdate("telegram_payment_charge_id is missing or not Telegram's")
+    return PaymentMade(
+        update_id=update_id,
+        chat_id=ids[0],
+        user_id=_id(sender, "id", PEER_IDS),
+        message_id=ids[1],
+        charge_id=charge_id,
+        provider_charge_id=(_string(paid, "provider_payment_charge_id") or "")[:256],
+        language_code=_string(sender, "language_code"),
+        **_checkout_fields(paid),
+    )
+
+
 def encode_event(event: Published) -> bytes:
     return json.dumps({"v": INBOUND_VERSION, **asdict(event)}, ensure_ascii=False).encode()
 
 
-_KINDS: dict[str, type[Prompt] | type[Photo] | type[Command] | type[Button] | type[ChosenInline]] = {
+_KINDS: dict[str, type[Published]] = {
     "prompt": Prompt,
     "photo": Photo,
     "command": Command,
     "button": Button,
     "chosen_inline": ChosenInline,
+    "payment": PaymentMade,
 }
 
 

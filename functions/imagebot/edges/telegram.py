@@ -18,6 +18,7 @@ import httpx
 
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.pacing import PacingBacklog
+from imagebot.core.payments import CURRENCY
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ class TelegramError(Exception):
         return self.error_code == 403 or (
             self.error_code == 400 and "chat not found" in self.description.lower()
         )
+
+    @property
+    def already_refunded(self) -> bool:
+        """refundStarPayment's answer for a charge refunded before (by an earlier try whose
+        answer was lost, say): the refund is done, not failed."""
+        return self.error_code == 400 and "CHARGE_ALREADY_REFUNDED" in self.description.upper()
 
 
 class FileTooBig(TelegramError):
@@ -235,6 +242,29 @@ class BotApi:
 
     def send_chat_action(self, to: AnswerTo, action: str) -> Any:
         return self.call("sendChatAction", {**to.params(quote=False), "action": action})
+
+    def send_invoice(
+        self, to: AnswerTo, *, title: str, description: str, payload: str, stars: int
+    ) -> dict[str, Any]:
+        """An invoice in Telegram Stars: currency XTR, an empty provider token, one price in
+        whole stars (Telegram's rules for digital goods)."""
+        return self.call(
+            "sendInvoice",
+            {
+                **to.params(quote=False),
+                "title": title,
+                "description": description,
+                "payload": payload,
+                "provider_token": "",
+                "currency": CURRENCY,
+                "prices": [{"label": title, "amount": stars}],
+            },
+        )
+
+    def refund_star_payment(self, user_id: int, charge_id: str) -> Any:
+        """The Stars of a payment back to its user, all of them (Telegram takes no amount).
+        A charge refunded before raises a TelegramError whose `already_refunded` is true."""
+        return self.call("refundStarPayment", {"user_id": user_id, "telegram_payment_charge_id": charge_id})
 
     def get_file(self, file_id: str) -> dict[str, Any]:
         """The File object (file_id, file_unique_id, file_size, file_path) a download needs.

@@ -14,8 +14,10 @@ import json
 import logging
 from typing import Any
 
+from imagebot.chat.payments import tell_waiting_buyers
 from imagebot.core import budget
 from imagebot.core.answer_to import AnswerTo
+from imagebot.core.ops import Mode
 from imagebot.edges.telegram import TelegramError
 from imagebot.edges.workflows import WorkflowStarter, default_starter
 from imagebot.logs import fields
@@ -77,7 +79,20 @@ def guard(notification: budget.BudgetNotification, rt: Services, starter: Workfl
         )
     if decision.message is not None:
         tell_operators(decision.message, rt)
+    if decision.ops is not None and decision.ops.mode == Mode.PAUSED and current.mode != Mode.PAUSED:
+        tell_buyers(rt)
     return decision
+
+
+def tell_buyers(rt: Services) -> None:
+    """Users whose paid pictures the stop holds back hear they wait; like the operators' message,
+    never at the cost of the switch itself."""
+    try:
+        told = tell_waiting_buyers(rt)
+    except Exception as error:
+        log.error("could not tell the waiting buyers", extra=fields(stage="budget", error=repr(error)[:300]))
+        return
+    log.info("waiting buyers told", extra=fields(stage="budget", reason=f"{told} told"))
 
 
 def tell_operators(text: str, rt: Services) -> None:

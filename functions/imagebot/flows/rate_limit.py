@@ -168,8 +168,11 @@ def tell_refusal(job: Job, rt: Services) -> None:
 
 
 def refusal_text(language: str, reason: str | None, seconds: int) -> str:
-    if reason == "daily":
-        return texts.render(language, "rejected_daily", hours=seconds // 3600, minutes=seconds % 3600 // 60)
+    if reason == "daily":  # and how to go on today: a pack of pictures
+        hours, minutes = seconds // 3600, seconds % 3600 // 60
+        return texts.render(language, "rejected_daily", hours=hours, minutes=minutes) + texts.render(
+            language, "rejected_daily_buy"
+        )
     if reason == "paused":
         return texts.render(language, "rejected_paused")
     return texts.render(language, "rejected_rate", seconds=seconds)

@@ -7,7 +7,8 @@ with the same claim as deliver_image, so never a second photo. The sweep also ca
 stalled without a message to dead-letter (an instance lost mid-generation with its message
 acknowledged, say): failed and told as report_failure does, once JOB_DEADLINE_SECONDS has
 passed since the job's last move. Last, it sends the apologies Telegram would not take when
-their jobs failed (steps/failure.py). A job that cannot be swept is logged and the others go on.
+their jobs failed (steps/failure.py), and carries on Stars refunds left half-done
+(chat/payments.carry_on_refunds). A job that cannot be swept is logged and the others go on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from imagebot.chat.payments import carry_on_refunds
 from imagebot.core.jobs import DeliveryPending, Job, State
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -46,6 +48,7 @@ def sweep(rt: Services) -> int:
         if outcome:
             outcomes[outcome] += 1
     outcomes.update(send_owed_apologies(rt))  # after the failures above, which owe theirs now
+    outcomes.update(carry_on_refunds(rt))
     log.info(
         "sweep done", extra=fields(stage="sweep", reason=", ".join(f"{n} {k}" for k, n in outcomes.items()))
     )

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 from google.cloud import pubsub_v1
 
 from imagebot.config import Settings
-from imagebot.core import inbound, keyboards, quota, registry, texts
+from imagebot.core import checkout, inbound, keyboards, quota, registry, texts
 from imagebot.core import inline as inline_results
 from imagebot.core.answer_to import AnswerTo
+from imagebot.core.ops import Mode
 from imagebot.core.registry import AnsweredBy
 from imagebot.core.updates import (
     Button,
@@ -33,8 +34,10 @@ from imagebot.core.updates import (
     InlineQuery,
     MalformedUpdate,
     NotDrawable,
+    PaymentMade,
     Photo,
     PhotoSizeLimits,
+    PreCheckout,
     Prompt,
     encode_event,
     parse_update,
@@ -63,6 +66,7 @@ class Lookups(Protocol):
 
     def requester_of(self, job_id: str) -> int | None: ...
     def inline_answer(self, query: InlineQuery) -> dict[str, Any]: ...
+    def operating_mode(self) -> Mode: ...
 
 
 @dataclass(frozen=True)
@@ -157,10 +161,12 @@ def handle_update(
             return WebhookReply(200, command_reply(event, settings, read_user))
         case InlineQuery():
             return WebhookReply(200, inline_reply(event, settings, lookups))
+        case PreCheckout():
+            return WebhookReply(200, pre_checkout_reply(event, lookups))
         case Button() if not pressed_by_requester(event, lookups):
             text = texts.render(texts.language_for(event.language_code), "answer_not_yours")
             return WebhookReply(200, answer_callback(event.callback_query_id, text))
-        case Prompt() | Photo() | Command() | Button() | ChosenInline():
+        case Prompt() | Photo() | Command() | Button() | ChosenInline() | PaymentMade():
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
             )
@@ -205,6 +211,22 @@ def inline_reply(query: InlineQuery, settings: Settings, lookups: Lookups | None
     language = texts.language_for(query.language_code)
     drawable = inline_results.drawable(query.query, settings.prompt_min_chars, settings.prompt_max_chars)
     return inline_results.answer(query.inline_query_id, query.query if drawable else None, language, [])
+
+
+def pre_checkout_reply(query: PreCheckout, lookups: Lookups | None) -> dict[str, Any]:
+    """answerPreCheckoutQuery as the webhook's reply (Telegram waits 10 s for it). Sales stop
+    while paused; a mode that cannot be read refuses with "try again" rather than sell blind."""
+    try:
+        mode = None if lookups is None else lookups.operating_mode()
+    except Exception:
+        log.warning("operating mode lookup failed", exc_info=True, extra=fields(update_id=query.update_id))
+        mode = None
+    refusal = checkout.checkout_refusal(query, mode)
+    log.info(
+        "pre-checkout answered",
+        extra=fields(stage="payment", update_id=query.update_id, reason=f"checkout_{refusal or 'ok'}"),
+    )
+    return checkout.checkout_answer(query, refusal)
 
 
 def photo_size_limits(settings: Settings) -> PhotoSizeLimits:
@@ -291,8 +313,9 @@ def send_message(to: AnswerTo, text: str) -> dict[str, Any]:
 # with spaces: the updates answered here after the language read. Not a parser: it only says
 # where to run the real one (a "/start payload" misses it and reads on the loop, still right).
 _BARE_COMMAND = re.compile(rb'"text"\s*:\s*"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?"')
-# Inline queries and button presses read documents too (inline_reply, pressed_by_requester).
-_READS_FIRST = re.compile(rb'"(inline_query|callback_query)"\s*:')
+# Inline queries, button presses and pre-checkout queries read documents too (inline_reply,
+# pressed_by_requester, pre_checkout_reply).
+_READS_FIRST = re.compile(rb'"(inline_query|callback_query|pre_checkout_query)"\s*:')
 
 
 def may_answer_itself(raw: bytes) -> bool:

@@ -1,19 +1,29 @@
 """validate_prompt: every update that needs state arrives here from the prompts topic.
 
 Each update is handled to the end once (`updates/<update_id>`); a redelivery after a crash
-half-way is handled again, which is safe because each step below is idempotent.
+half-way is handled again, which is safe because each step below is idempotent. (A refund whose
+refundStarPayment failed for now raises, so its redelivery carries it on: chat/payments.py.)
 """
 
 from __future__ import annotations
 
 import logging
 
-from imagebot.chat import creation, inline
+from imagebot.chat import creation, inline, payments
 from imagebot.core import registry
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import job_id_for_update
 from imagebot.core.registry import AnsweredBy
-from imagebot.core.updates import Button, ChosenInline, Command, Photo, Prompt, Published, decode_event
+from imagebot.core.updates import (
+    Button,
+    ChosenInline,
+    Command,
+    PaymentMade,
+    Photo,
+    Prompt,
+    Published,
+    decode_event,
+)
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
@@ -46,6 +56,8 @@ def handle_message(event: Published, message: PubSubMessage, rt: Services) -> No
             handle_button(event, rt)
         case ChosenInline():
             inline.start_job(event, rt)
+        case PaymentMade():
+            payments.credit_payment(event, rt)
     rt.jobs.finish_update(event.update_id)
 
 

@@ -1,0 +1,282 @@
+"""Telegram Stars in the chat: /buy and its invoices, a payment credited and told, refunds (a
+user's own, an operator's, and those the sweep carries on), /paysupport and /terms, and the
+buyers told when a pause holds their paid pictures. The decisions are core/checkout.py and
+core/payments.py; the ledger is ports.Payments.
+
+A refund is one code path (`carry_refund`) whoever starts it: the credits are out first
+(Payments.start_refund), then Telegram is asked for the Stars. A transient Bot API error raises,
+so Pub/Sub redelivers the update (begin_update lets the same message run again) and the sweep
+picks up what is left REFUNDING; Telegram's CHARGE_ALREADY_REFUNDED means an earlier try got
+through; any other refusal is final: the credits go back (abort_refund) and the user is told.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from imagebot.config import Settings
+from imagebot.core import checkout, payments, texts
+from imagebot.core.answer_to import AnswerTo
+from imagebot.core.jobs import Job, State
+from imagebot.core.ops import Mode
+from imagebot.core.payments import Payment, PaymentState, RefundRefusal
+from imagebot.core.updates import Button, Command, PaymentMade
+from imagebot.edges.telegram import TelegramError
+from imagebot.flows.telegram_webhook import Asker, send_message
+from imagebot.logs import fields
+from imagebot.ports import Services
+
+log = logging.getLogger(__name__)
+# Jobs whose pictures a pause holds back (admission refuses new ones, charging nothing).
+WAITING_STATES = (State.VALIDATED, State.QUEUED)
+
+
+def show_packs(command: Command, rt: Services) -> None:
+    """/buy: the packs as buttons, or, while paused, that sales are paused."""
+    language = rt.users.language_of(command.user_id, command.language_code)
+    to = AnswerTo.of_event(command)
+    if rt.config.get_ops().mode == Mode.PAUSED:
+        rt.bot.send_message(to, texts.render(language, "buy_paused"))
+        return
+    text = texts.render(language, "buy_packs", days=checkout.window_days())
+    rt.bot.send_message(to, text, reply_markup=checkout.pack_buttons(language))
+
+
+def send_pack_invoice(button: Button, rt: Services) -> None:
+    """A pack's button: its invoice, payable by the one who pressed it (the payload says so,
+    and the pre-checkout answer holds anyone else to it)."""
+    language = rt.users.language_of(button.user_id, button.language_code)
+    to = AnswerTo.of_event(button)
+    pack = payments.pack(button.args[0])
+    if pack is None:  # parse_update lets only PACK_IDS through; a pack taken off sale since
+        rt.bot.send_message(to, texts.render(language, "checkout_unknown_pack"))
+        return
+    if rt.config.get_ops().mode == Mode.PAUSED:
+        rt.bot.send_message(to, texts.render(language, "buy_paused"))
+        return
+    rt.bot.send_invoice(
+        to,
+        title=texts.render(language, "invoice_title", pictures=pack.pictures),
+        description=texts.render(
+            language, "invoice_description", pictures=pack.pictures, days=checkout.window_days()
+        ),
+        payload=payments.invoice_payload(pack.pack_id, button.user_id),
+        stars=pack.stars,
+    )
+
+
+def credit_payment(paid: PaymentMade, rt: Services) -> None:
+    """A successful_payment: its credits added once (the ledger is keyed by the charge id, so a
+    redelivery adds nothing), and the buyer told once."""
+    credit = checkout.credited(paid)
+    context = fields(stage="payment", update_id=paid.update_id, chat_id=paid.chat_id)
+    if credit.problem is not None:
+        # The Stars came all the same: credited as paid, for an operator to look at.
+        log.error(
+            "payment not as invoiced: %s (payload %r, %s %s)",
+            credit.problem,
+            paid.invoice_payload,
+            paid.total_amount,
+            paid.currency,
+            extra={**context, "reason": "mismatch"},
+        )
+    payment = Payment(
+        charge_id=paid.charge_id,
+        user_id=paid.user_id,
+        pack_id=credit.pack_id,
+        stars=paid.total_amount,
+        credits=credit.credits,
+        paid_at=rt.now(),
+    )
+    stored, first = rt.payments.record_payment(payment)
+    if not first:
+        log.info("payment already recorded", extra={**context, "reason": "redelivered"})
+    if stored.told:
+        return
+    language = rt.users.language_of(paid.user_id, paid.language_code)
+    held = rt.payments.credits_of(paid.user_id).held
+    text = texts.render(language, "paid", pictures=stored.credits, held=held)
+    rt.bot.send_message(AnswerTo(paid.chat_id), text)
+    rt.payments.mark_told(stored.charge_id)
+
+
+def refund_command(command: Command, rt: Services) -> None:
+    """/refund: an operator's `/refund <charge id>` refunds that payment; anyone's bare /refund
+    lists their packs that may be refunded, each with its button."""
+    if command.user_id in rt.settings.operator_ids and command.args:
+        refund_as_operator(command, rt)
+        return
+    language = rt.users.language_of(command.user_id, command.language_code)
+    held = rt.payments.credits_of(command.user_id).held
+    now = rt.now()
+    refundable = [
+        payment
+        for payment in rt.payments.payments_of(command.user_id)
+        if payments.user_refund_refusal(payment, command.user_id, held, now) is None
+    ]
+    to, days = AnswerTo.of_event(command), checkout.window_days()
+    if not refundable:
+        rt.bot.send_message(to, texts.render(language, "refund_none", days=days))
+        return
+    menu = checkout.refund_buttons(refundable, language)
+    rt.bot.send_message(to, texts.render(language, "refund_list", days=days), reply_markup=menu)
+
+
+def refund_pressed(button: Button, rt: Services) -> None:
+    """A /refund button: that payment refunded whole, if it still may be (checked again now)."""
+    user_id = button.user_id
+    language = rt.users.language_of(user_id, button.language_code)
+    to = AnswerTo.of_event(button)
+    found = next(
+        (p for p in rt.payments.payments_of(user_id) if checkout.short_id(p.charge_id) == button.args[0]),
+        None,
+    )
+    refusal = payments.user_refund_refusal(found, user_id, rt.payments.credits_of(user_id).held, rt.now())
+    if found is None or refusal is not None:
+        _tell_refusal(to, language, refusal or RefundRefusal.UNKNOWN, rt)
+        return
+    started = rt.payments.start_refund(found.charge_id, rt.now(), by="user", whole=True)
+    if started is None or started.state == PaymentState.PAID:  # spent meanwhile: not whole any more
+        _tell_refusal(to, language, RefundRefusal.USED, rt)
+        return
+    if started.state == PaymentState.REFUNDED:
+        _tell_refusal(to, language, RefundRefusal.DONE, rt)
+        return
+    carry_refund(started, rt)
+
+
+def _tell_refusal(to: AnswerTo, language: str, refusal: RefundRefusal, rt: Services) -> None:
+    rt.bot.send_message(to, texts.render(language, f"refund_{refusal}", days=checkout.window_days()))
+
+
+def refund_as_operator(command: Command, rt: Services) -> None:
+    """`/refund <charge id>`: any payment, any time; the credits still held are removed."""
+    language = rt.users.language_of(command.user_id, command.language_code)
+    to = AnswerTo.of_event(command)
+    charge_id = command.args.split()[0]
+    if rt.payments.get_payment(charge_id) is None:
+        rt.bot.send_message(to, texts.render(language, "refund_op_unknown"))
+        return
+    started = rt.payments.start_refund(charge_id, rt.now(), by=f"operator {command.user_id}", whole=False)
+    if started is None:
+        rt.bot.send_message(to, texts.render(language, "refund_op_unknown"))
+        return
+    log.warning(
+        "refund asked by an operator",
+        extra=fields(stage="payment", reason="operator_refund", chat_id=command.chat_id),
+    )
+    if started.state == PaymentState.REFUNDED:
+        rt.bot.send_message(to, texts.render(language, "refund_done"))
+        return
+    carry_refund(started, rt, operator=(to, language))
+
+
+def carry_refund(payment: Payment, rt: Services, operator: tuple[AnswerTo, str] | None = None) -> str:
+    """A payment whose credits are out (REFUNDING) gets its Stars back from Telegram: "refunded"
+    or "aborted" (Telegram refused for good: the credits are back). A transient error raises."""
+    charge_id, user_id = payment.charge_id, payment.user_id
+    context = fields(stage="payment", chat_id=user_id)
+    try:
+        rt.bot.refund_star_payment(user_id, charge_id)
+    except TelegramError as error:
+        if error.transient:
+            log.warning(
+                "refund to try again", extra={**context, "reason": "refund_retry", "error": str(error)}
+            )
+            raise
+        if not error.already_refunded:
+            rt.payments.abort_refund(charge_id, rt.now(), str(error)[:200])
+            log.error(
+                "refund refused by Telegram",
+                extra={**context, "reason": "refund_refused", "error": str(error)},
+            )
+            _tell_user(payment, "refund_failed", rt)
+            if operator is not None:
+                to, language = operator
+                rt.bot.send_message(to, texts.render(language, "refund_op_failed", error=error.description))
+            return "aborted"
+    done = rt.payments.finish_refund(charge_id, rt.now()) or payment
+    _tell_user(done, "refund_made", rt)
+    if operator is not None:
+        to, language = operator
+        text = texts.render(
+            language, "refund_op_made", stars=done.stars, user=str(user_id), credits=done.credits_removed
+        )
+        rt.bot.send_message(to, text)
+    return "refunded"
+
+
+def _tell_user(payment: Payment, key: str, rt: Services) -> None:
+    """The buyer hears of their refund in their private chat (the chat id of a user is theirs);
+    a user who blocked the bot still gets the Stars."""
+    language = rt.users.language_of(payment.user_id, None)
+    held = rt.payments.credits_of(payment.user_id).held
+    text = texts.render(language, key, stars=payment.stars, credits=payment.credits_removed, held=held)
+    try:
+        rt.bot.send_message(AnswerTo(payment.user_id), text)
+    except TelegramError as error:
+        if error.transient:
+            raise
+        log.info("refund not told", extra=fields(stage="payment", chat_id=payment.user_id, error=str(error)))
+
+
+def carry_on_refunds(rt: Services) -> dict[str, int]:
+    """The sweep's part: refunds left REFUNDING (a crash, or Telegram down) carried on by the
+    same step, once they have waited as long as a job may (so one in flight is left alone)."""
+    counts = {"refunded": 0, "aborted": 0, "refund_later": 0}
+    settled = rt.now() - timedelta(seconds=rt.settings.job_deadline_seconds)
+    for payment in rt.payments.refunds_pending():
+        started = _refund_started_at(payment)
+        if started is not None and started > settled:
+            continue
+        try:
+            counts[carry_refund(payment, rt)] += 1
+        except Exception as error:  # one payment must not keep the sweep from the others
+            log.warning(
+                "refund not carried on",
+                extra=fields(stage="payment", reason="refund_retry", error=repr(error)[:300]),
+            )
+            counts["refund_later"] += 1
+    return counts
+
+
+def _refund_started_at(payment: Payment) -> datetime | None:
+    """When its latest step was logged (the ledger's `log` entries carry `at`)."""
+    stamps = [entry.get("at") for entry in payment.log]
+    times = [at for at in stamps if isinstance(at, datetime)]
+    return max(times) if times else None
+
+
+def tell_waiting_buyers(rt: Services) -> int:
+    """The mode became paused: each user whose paid picture waits is told once that it waits and
+    their credits are safe (the job is marked `pause_told`). How many were told."""
+    told = 0
+    for job in rt.jobs.jobs_in_states(WAITING_STATES):
+        if job.paid_credits <= 0 or job.pause_told:
+            continue
+        _tell_waiting(job, rt)
+        rt.jobs.set_job_fields(job.job_id, pause_told=True)
+        told += 1
+    return told
+
+
+def _tell_waiting(job: Job, rt: Services) -> None:
+    try:
+        rt.bot.send_message(AnswerTo.of_job(job), texts.render(job.language, "paused_paid_waits"))
+    except TelegramError as error:  # told is best effort: the picture still comes
+        log.info("pause not told", extra=fields(stage="payment", job_id=job.job_id, error=str(error)))
+
+
+def paysupport_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
+    """/paysupport (Telegram requires it of bots that sell): refunds and how to reach the operators."""
+    contact = f": {settings.support_contact}" if settings.support_contact else ""
+    text = texts.render(asker.language, "paysupport", days=checkout.window_days(), contact=contact)
+    return send_message(AnswerTo.of_event(command), text)
+
+
+def terms_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
+    """/terms: the terms of sale."""
+    text = texts.render(asker.language, "terms", days=checkout.window_days())
+    return send_message(AnswerTo.of_event(command), text)
