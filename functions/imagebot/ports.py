@@ -123,19 +123,28 @@ class Payments(Protocol):
         the credits added in one transaction. (the payment as stored, True) the first time;
         (the one stored before, False) for a redelivered successful_payment."""
         ...
+
     def mark_told(self, charge_id: str) -> None:
         """The buyer was told the credits arrived (so a redelivery does not tell again)."""
         ...
+
     def get_payment(self, charge_id: str) -> Payment | None: ...
+    def payment_by_short_id(self, user_id: int, short_id: str) -> Payment | None:
+        """The user's payment whose charge id hashes to `short_id` (ledger.short_id): what a
+        refund button carries, since a charge id does not fit in 64 bytes of callback data."""
+        ...
+
     def payments_of(self, user_id: int) -> list[Payment]:
         """Newest first."""
         ...
+
     def return_credits(self, job_id: str, now: datetime) -> int:
         """The credits a job paid (Job.paid_credits) back to its user, if the job ended without a
         picture (failed, rejected, cancelled) and they were not returned before: one
         transaction, which marks the job (credits_returned). The credits this call returned; 0
         for a free job, one still going, or a second call."""
         ...
+
     def start_refund(self, charge_id: str, now: datetime, *, by: str, whole: bool) -> Payment | None:
         """Step one of a refund, in one transaction: a PAID payment moves to REFUNDING and its
         credits leave the user's `held` for `refunded`: all of them when `whole` (a user's own
@@ -143,16 +152,20 @@ class Payments(Protocol):
         held (an operator's). A payment already REFUNDING or REFUNDED is returned unchanged.
         None for an unknown charge."""
         ...
+
     def finish_refund(self, charge_id: str, now: datetime) -> Payment | None:
         """Telegram returned the Stars: REFUNDING → REFUNDED (idempotent)."""
         ...
+
     def abort_refund(self, charge_id: str, now: datetime, error: str) -> Payment | None:
         """Telegram refused the refund for good: REFUNDING → PAID, the removed credits back."""
         ...
+
     def refunds_pending(self) -> list[Payment]:
         """Payments left REFUNDING (a refund whose Stars are not yet confirmed returned): the
         sweep carries each on."""
         ...
+
     def jobs_owed_credits(self) -> list[Job]:
         """Jobs that ended without a picture whose credits have not been returned yet."""
         ...

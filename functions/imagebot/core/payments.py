@@ -158,7 +158,9 @@ class RefundRefusal(StrEnum):
     USED = "used"  # fewer credits held than the pack added: it is partly used
 
 
-def user_refund_refusal(payment: Payment | None, user_id: int, held: int, now: datetime) -> RefundRefusal | None:
+def user_refund_refusal(
+    payment: Payment | None, user_id: int, held: int, now: datetime
+) -> RefundRefusal | None:
     """Telegram refunds a payment whole (refundStarPayment has no amount), so a user may have a
     pack refunded while none of it is used: within the window, and holding at least its credits.
     A refund already under way (REFUNDING) is not refused: it is carried on."""
