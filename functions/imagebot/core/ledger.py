@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from imagebot.core import texts
 from imagebot.core.jobs import Job, State
 from imagebot.core.payments import Credits, Payment, PaymentState
 
@@ -36,17 +37,36 @@ def paid(payment: Payment, credits: Credits) -> tuple[Payment, Credits]:
     return logged(payment, "paid", payment.paid_at, credits=payment.credits), credits.add(payment.credits)
 
 
-def owed_credits(job: Job) -> int:
-    """The credits a job should give back now: those its admission took, if it ended without
-    a picture (failed, rejected, or cancelled before drawing started) and has not given them
-    back yet. A job cancelled while drawing counts, as its quota does (jobs.REFUNDED_ON_CANCEL)."""
-    if job.paid_credits <= 0 or job.credits_returned:
+def credits_given_back(job: Job) -> int:
+    """The credits a job gives back, whether now or already: those its admission took, if it
+    ended without a picture (failed, rejected, or cancelled before drawing started). A job
+    cancelled while drawing counts, as its quota does (jobs.REFUNDED_ON_CANCEL). What the user's
+    message about its end says, whichever attempt sends it."""
+    if job.paid_credits <= 0:
         return 0
     if job.state in (State.FAILED, State.REJECTED):
         return job.paid_credits
     if job.state == State.CANCELLED and State.GENERATING.value not in job.times:
         return job.paid_credits
     return 0
+
+
+def owed_credits(job: Job) -> int:
+    """The credits a job should give back now: credits_given_back, unless it has done so."""
+    return 0 if job.credits_returned else credits_given_back(job)
+
+
+def set_shares(paid: int, cost_each: int, count: int) -> list[int]:
+    """How the credits paid for a set (charged once, for all its jobs) fall on its jobs, in
+    order: the free pictures cover the first ones, the credits the rest, so each job that
+    ends without its picture gives back its own share."""
+    free = cost_each * count - paid
+    return [cost_each - max(0, min(cost_each, free - cost_each * i)) for i in range(count)]
+
+
+def credits_back_text(language: str, credits: int) -> str:
+    """The line added to the message that tells of a paid job's end ("" for a free one)."""
+    return texts.render(language, "credits_back", n=credits) if credits else ""
 
 
 def refund_started(

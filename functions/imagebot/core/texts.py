@@ -199,6 +199,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "failed_photo": "Sorry, I couldn't draw your photo. Tap to try again.",
         "photo_fetch_failed": "I couldn't get your photo from Telegram. Please send it again.",
         "photo_input_missing": "Your photo is no longer stored, so I can't draw it again. Send it once more.",
+        # -- Stars: credits (core/ledger.py: a paid job that ends without a picture)
+        "credits_back": "\n💫 Your {n:credit is|credits are} back.",
     },
     "ru": {
         # Вы-форма везде, как в продукте; числа с существительным — через "{n:форма|формы|форм}"
@@ -406,6 +408,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "photo_input_missing": (
             "Ваше фото больше не хранится, поэтому нарисовать его заново не получится. Пришлите его ещё раз."
         ),
+        # -- Stars: credits (см. комментарий в "en")
+        "credits_back": "\n💫 Возвращаем вам {n:кредит|кредита|кредитов}.",
     },
 }
 

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -178,32 +179,47 @@ class JobStore(_Firestore):
             members = (set_ref.get(transaction=transaction).to_dict() or {}) if set_ref else {}
             user = user_ref.get(transaction=transaction).to_dict() or {}
             saved = user.get("quota")
+            member_ids: list[str] = members.get("jobs", [])
             if set_ref is not None and members.get("admission"):
                 # A set is charged once, by its first job admitted: the others follow its answer.
-                admission = _follow_set(members, saved, policy, now)
+                admission = _follow_set(members, saved, policy, now, job_id)
             else:
-                cost = job.cost * max(1, len(members.get("jobs", [])))
+                cost = job.cost * max(1, len(member_ids))
+                credits = Credits.from_doc(user.get("credits"))
                 admission = quota.admit(
-                    quota.QuotaState(**saved) if saved else None, policy, now.timestamp(), cost
+                    quota.QuotaState(**saved) if saved else None, policy, now.timestamp(), cost, credits.held
                 )
                 admission, quiet_until = quota.refusal_notice(
                     admission, user.get("refusals_quiet_until", 0.0), now.timestamp()
                 )
-                transaction.set(
-                    user_ref,
-                    {"quota": vars(admission.state), "refusals_quiet_until": quiet_until},
-                    merge=True,
-                )
+                user_changes: Doc = {"quota": vars(admission.state), "refusals_quiet_until": quiet_until}
+                if admission.paid_credits:
+                    user_changes["credits"] = credits.spend(admission.paid_credits).to_doc()
+                transaction.set(user_ref, user_changes, merge=True)
                 if set_ref is not None:
                     decision = "admitted" if admission.admitted else admission.reason
+                    shares = ledger.set_shares(admission.paid_credits, job.cost, len(member_ids))
                     transaction.set(
                         set_ref,
-                        {"admission": decision, "retry_after_seconds": admission.retry_after_seconds},
+                        {
+                            "admission": decision,
+                            "retry_after_seconds": admission.retry_after_seconds,
+                            "paid_credits": shares,
+                        },
                         merge=True,
+                    )
+                    admission = replace(
+                        admission, paid_credits=_share(members | {"paid_credits": shares}, job_id)
                     )
             if admission.admitted:
                 # The message that admitted the job sends it on (flows/rate_limit.py), not a duplicate.
-                changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
+                changes = move(
+                    State.VALIDATED,
+                    State.QUEUED,
+                    now,
+                    admitted_by=message_id,
+                    paid_credits=admission.paid_credits,
+                )
             else:
                 changes = move(
                     State.VALIDATED,
@@ -236,18 +252,27 @@ class JobStore(_Firestore):
             user_ref = self._user(job.user_id)
             saved = user_ref.get(transaction=transaction).to_dict() or {} if refunded else {}
             changes = move(job.state, State.CANCELLED, now)
+            owed = ledger.owed_credits(applied(job, changes))
+            if owed:  # the credits it paid come back with the quota, in this same transaction
+                changes.update(credits_returned=True, credits_returned_at=now)
             transaction.update(job_ref, changes)
             back = quota.refund(
                 quota.QuotaState(**saved["quota"]) if saved.get("quota") else None,
                 policy,
                 now.timestamp(),
-                job.cost,
+                job.cost - job.paid_credits,  # only the free pictures: the credits go back below
             )
-            if back is not None:
-                transaction.set(user_ref, {"quota": vars(back)}, merge=True)
+            user_changes: Doc = {"quota": vars(back)} if back is not None else {}
+            if owed:
+                user_changes["credits"] = Credits.from_doc(saved.get("credits")).give_back(owed).to_doc()
+            if user_changes:
+                transaction.set(user_ref, user_changes, merge=True)
             return applied(job, changes), back is not None
 
-        return self._contended(attempt)
+        cancelled, refunded = self._contended(attempt)
+        if refunded and cancelled is not None and cancelled.credits_returned:
+            _credits_returned(job_id, cancelled.paid_credits)
+        return cancelled, refunded
 
     def claim_delivery(
         self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
@@ -510,15 +535,24 @@ class ConfigStore(_Firestore):
         self._db.collection("config").document("gpu_endpoint").set({"failed_at": now, "reason": reason[:500]})
 
 
-def _follow_set(members: Doc, saved: Doc | None, policy: quota.QuotaPolicy, now: datetime) -> quota.Admission:
-    """The answer a set's first job got, for another of its jobs: nothing charged, and a
-    refusal not told again (the first job told it)."""
+def _follow_set(
+    members: Doc, saved: Doc | None, policy: quota.QuotaPolicy, now: datetime, job_id: str
+) -> quota.Admission:
+    """The answer a set's first job got, for another of its jobs: nothing charged (its share
+    of the credits the set paid is recorded on it), and a refusal not told again (the first
+    job told it)."""
     state = quota.QuotaState(**saved) if saved else quota.QuotaState.fresh(policy, now.timestamp())
     if members["admission"] == "admitted":
-        return quota.Admission(True, state)
+        return quota.Admission(True, state, paid_credits=_share(members, job_id))
     return quota.Admission(
         False, state, members["admission"], int(members.get("retry_after_seconds", 0)), tell=False
     )
+
+
+def _share(members: Doc, job_id: str) -> int:
+    """A job's share of the credits its set paid (ledger.set_shares, by the set's job order)."""
+    shares, jobs = members.get("paid_credits") or [], members.get("jobs") or []
+    return int(shares[jobs.index(job_id)]) if job_id in jobs and jobs.index(job_id) < len(shares) else 0
 
 
 class AlbumStore(_Firestore):
@@ -610,10 +644,7 @@ class PaymentStore(_Firestore):
 
         job, owed = self._contended(attempt)
         if job is not None and owed:
-            log.info(
-                "credits returned",
-                extra=fields(stage="payment", reason="credits returned", job_id=job_id, credits=owed),
-            )
+            _credits_returned(job_id, owed)
         return owed
 
     def start_refund(self, charge_id: str, now: datetime, *, by: str, whole: bool) -> Payment | None:
@@ -702,6 +733,13 @@ def _logged(payment: Payment, step: str, **amounts: Any) -> None:
     log.info(
         f"payment {ledger.short_id(payment.charge_id)}: {step}",
         extra=fields(stage="payment", reason=step, chat_id=payment.user_id, **amounts),
+    )
+
+
+def _credits_returned(job_id: str, credits: int) -> None:
+    log.info(
+        "credits returned",
+        extra=fields(stage="payment", reason="credits returned", job_id=job_id, credits=credits),
     )
 
 

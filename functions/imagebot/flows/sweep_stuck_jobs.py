@@ -7,7 +7,8 @@ with the same claim as deliver_image, so never a second photo. The sweep also ca
 stalled without a message to dead-letter (an instance lost mid-generation with its message
 acknowledged, say): failed and told as report_failure does, once JOB_DEADLINE_SECONDS has
 passed since the job's last move. Last, it sends the apologies Telegram would not take when
-their jobs failed (steps/failure.py). A job that cannot be swept is logged and the others go on.
+their jobs failed (steps/failure.py), after giving back the credits still owed by paid jobs
+that ended without a picture. A job that cannot be swept is logged and the others go on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from imagebot.core.jobs import DeliveryPending, Job, State
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.delivery import DELIVERY_LEASE, deliver_output, recorded_output
-from imagebot.steps.failure import fail, send_owed_apologies
+from imagebot.steps.failure import fail, return_owed_credits, send_owed_apologies
 
 log = logging.getLogger(__name__)
 STALLED_STATES = (State.QUEUED, State.GENERATING, State.GENERATED)
@@ -45,6 +46,7 @@ def sweep(rt: Services) -> int:
             outcome = "errors"
         if outcome:
             outcomes[outcome] += 1
+    outcomes["credits returned"] = return_owed_credits(rt)  # before the apologies, which say so
     outcomes.update(send_owed_apologies(rt))  # after the failures above, which owe theirs now
     log.info(
         "sweep done", extra=fields(stage="sweep", reason=", ".join(f"{n} {k}" for k, n in outcomes.items()))
