@@ -27,8 +27,14 @@ _.send_candidate  # imagebot.chat.grid
 _.pause  # imagebot.chat.operators
 _.resume  # imagebot.chat.operators
 _.show_stats  # imagebot.chat.operators
+_.refund_command  # imagebot.chat.payments
+_.refund_pressed  # imagebot.chat.payments
+_.send_pack_invoice  # imagebot.chat.payments
+_.show_packs  # imagebot.chat.payments
 _.draw_all  # imagebot.chat.triptych
 _.draw_all_styles  # imagebot.chat.triptych
 _.help_reply  # imagebot.flows.telegram_webhook
+_.paysupport_reply  # imagebot.flows.telegram_webhook
 _.shortcut_usage  # imagebot.flows.telegram_webhook
 _.start_reply  # imagebot.flows.telegram_webhook
+_.terms_reply  # imagebot.flows.telegram_webhook

@@ -48,6 +48,9 @@ EXTRA_KEYS = (
     "text_encoders",
     "vaes",
     "term",
+    # Telegram Stars (stage "payment"): the Stars and picture credits a ledger step moved.
+    "stars",
+    "credits",
 )
 
 _context: ContextVar[Mapping[str, Any]] = ContextVar("log_context", default=MappingProxyType({}))

@@ -17,7 +17,15 @@ from imagebot.core.quota import QuotaPolicy
 from imagebot.edges.gpu_endpoint import Predict, vertex_predict
 from imagebot.edges.inputs import InputStore
 from imagebot.edges.pubsub import Publisher
-from imagebot.edges.store import AlbumStore, CacheStats, ConfigStore, JobStore, PacingStore, UserStore
+from imagebot.edges.store import (
+    AlbumStore,
+    CacheStats,
+    ConfigStore,
+    JobStore,
+    PacingStore,
+    PaymentStore,
+    UserStore,
+)
 from imagebot.edges.telegram import BotApi
 from imagebot.edges.translation import Translator, vertex_generate
 
@@ -121,6 +129,10 @@ class Runtime:
     @cached_property
     def albums(self) -> AlbumStore:
         return AlbumStore(self.db)
+
+    @cached_property
+    def payments(self) -> PaymentStore:
+        return PaymentStore(self.db)
 
     @property
     def quota_policy(self) -> QuotaPolicy:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imagebot.config import Settings
-from imagebot.core import quota, texts
+from imagebot.core import ledger, payments, quota, texts
 from imagebot.core.albums import Album, Seat, seat
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import input_object_name
@@ -29,6 +29,8 @@ from imagebot.core.jobs import (
     updated,
 )
 from imagebot.core.ops import Ops
+from imagebot.core.payments import Credits, Payment, PaymentState
+from imagebot.core.stats import LedgerTotals, ledger_totals
 from imagebot.edges.gpu_endpoint import Predict
 from imagebot.edges.telegram import DOWNLOAD, MAX_DOWNLOAD_BYTES, FileTooBig, TelegramError
 from imagebot.edges.translation import Translator
@@ -54,6 +56,10 @@ class FakeJobs:
         # What admit_job answers (None: admitted); the quota maths is unit-tested on its own.
         self.refusal: quota.Admission | None = None
         self.refunds: list[str] = []  # the jobs cancel_job gave the quota back for, in order
+        # Free daily pictures the quota still covers (None: every job's whole cost); past them a
+        # job is paid with the user's credits (payments.split_cost), as JobStore.admit_job does.
+        self.free_left: int | None = None
+        self.users = FakeUsers()  # FakeServices shares its own: users' `credits`
 
     def begin_update(self, update_id: int, now: datetime, message_id: str | None = None) -> bool:
         if self.updates.get(update_id):
@@ -105,7 +111,17 @@ class FakeJobs:
             else None
         )
         if refusal is None:
-            return self.move_job(job_id, State.QUEUED, now, admitted_by=message_id), None
+            credits = self.users.credits(user_id)
+            free = job.cost if self.free_left is None else self.free_left
+            split = payments.split_cost(job.cost, free, credits.held)
+            if split is not None:
+                from_free, paid = split
+                if self.free_left is not None:
+                    self.free_left -= from_free
+                self.users.docs.setdefault(user_id, {})["credits"] = credits.spend(paid).to_doc()
+                admitted = self.move_job(job_id, State.QUEUED, now, admitted_by=message_id, paid_credits=paid)
+                return admitted, None
+            refusal = quota.Admission(False, quota.QuotaState.fresh(policy, now.timestamp()), "daily", 3600)
         fields = {"reason": refusal.reason, "retry_after_seconds": refusal.retry_after_seconds}
         return self.move_job(job_id, State.REJECTED, now, told=refusal.tell, **fields), refusal
 
@@ -118,7 +134,13 @@ class FakeJobs:
         refunded = job.state in REFUNDED_ON_CANCEL
         if refunded:
             self.refunds.append(job_id)
-        return self.move_job(job_id, State.CANCELLED, now), refunded
+        cancelled = self.move_job(job_id, State.CANCELLED, now)
+        if cancelled is not None and ledger.owed_credits(cancelled):
+            # The credits go back in the cancel's own move, as JobStore.cancel_job does.
+            self.users.give_back(cancelled)
+            self.set_job_fields(job_id, credits_returned=True)
+            cancelled = self.get_job(job_id)
+        return cancelled, refunded
 
     def claim_delivery(
         self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
@@ -199,6 +221,118 @@ class FakeUsers:
     def add_to_history(self, user_id: int, entry: Doc, keep: int = 10) -> None:
         user = self.docs.setdefault(user_id, {})
         user["history"] = [entry, *user.get("history", [])][:keep]
+
+    def credits(self, user_id: int) -> Credits:
+        return Credits.from_doc(self.docs.get(user_id, {}).get("credits"))
+
+    def give_back(self, job: Job) -> int:
+        """A job's owed credits (ledger.owed_credits) back to its user; the caller marks the job."""
+        owed = ledger.owed_credits(job)
+        if owed:
+            self.docs.setdefault(job.user_id, {})["credits"] = (
+                self.credits(job.user_id).give_back(owed).to_doc()
+            )
+        return owed
+
+
+class FakePayments:
+    """payments/<charge_id> and users' `credits` as PaymentStore keeps them, moved by the same
+    pure steps (core/ledger.py), without the transactions. FakeServices shares its jobs and
+    users with it. `logged` holds (step, charge id or job id) for every step taken, in order."""
+
+    def __init__(self, jobs: FakeJobs | None = None, users: FakeUsers | None = None) -> None:
+        self.jobs = jobs or FakeJobs()
+        self.users = users or self.jobs.users
+        self.docs: dict[str, Doc] = {}  # payments/<charge_id>
+        self.logged: list[tuple[str, str]] = []
+
+    def credits_of(self, user_id: int) -> Credits:
+        return self.users.credits(user_id)
+
+    def record_payment(self, payment: Payment) -> tuple[Payment, bool]:
+        stored = self.get_payment(payment.charge_id)
+        if stored is not None:
+            return stored, False
+        recorded, credits = ledger.paid(payment, self.credits_of(payment.user_id))
+        self._save(recorded, credits)
+        self.logged.append(("paid", payment.charge_id))
+        return recorded, True
+
+    def mark_told(self, charge_id: str) -> None:
+        if charge_id in self.docs:
+            self.docs[charge_id]["told"] = True
+
+    def get_payment(self, charge_id: str) -> Payment | None:
+        doc = self.docs.get(charge_id)
+        return None if doc is None else Payment.from_doc(copy.deepcopy(doc))
+
+    def payment_by_short_id(self, user_id: int, short_id: str) -> Payment | None:
+        return next((p for p in self.payments_of(user_id) if ledger.short_id(p.charge_id) == short_id), None)
+
+    def payments_of(self, user_id: int) -> list[Payment]:
+        mine = [Payment.from_doc(copy.deepcopy(d)) for d in self.docs.values() if d["user_id"] == user_id]
+        return sorted(mine, key=lambda p: p.paid_at, reverse=True)
+
+    def return_credits(self, job_id: str, now: datetime) -> int:
+        job = self.jobs.get_job(job_id)
+        if job is None:
+            return 0
+        owed = self.users.give_back(job)
+        if owed:
+            self.jobs.set_job_fields(job_id, credits_returned=True)
+            self.logged.append(("credits returned", job_id))
+        return owed
+
+    def start_refund(self, charge_id: str, now: datetime, *, by: str, whole: bool) -> Payment | None:
+        payment = self.get_payment(charge_id)
+        if payment is None:
+            return None
+        step = ledger.refund_started(payment, self.credits_of(payment.user_id), now, by=by, whole=whole)
+        if step is None:
+            return payment
+        self._save(*step)
+        self.logged.append(("refund started", charge_id))
+        return step[0]
+
+    def finish_refund(self, charge_id: str, now: datetime) -> Payment | None:
+        payment = self.get_payment(charge_id)
+        finished = ledger.refund_finished(payment, now) if payment else None
+        if finished is None:
+            return payment
+        self._save(finished, None)
+        self.logged.append(("refunded", charge_id))
+        return finished
+
+    def abort_refund(self, charge_id: str, now: datetime, error: str) -> Payment | None:
+        payment = self.get_payment(charge_id)
+        if payment is None:
+            return None
+        step = ledger.refund_aborted(payment, self.credits_of(payment.user_id), now, error)
+        if step is None:
+            return payment
+        self._save(*step)
+        self.logged.append(("refund aborted", charge_id))
+        return step[0]
+
+    def refunds_pending(self) -> list[Payment]:
+        return [p for p in map(Payment.from_doc, self.docs.values()) if p.state == PaymentState.REFUNDING]
+
+    def jobs_owed_credits(self) -> list[Job]:
+        return [job for job in self.jobs._all() if ledger.owed_credits(job)]
+
+    def totals(self) -> LedgerTotals:
+        payments = [Payment.from_doc(doc) for doc in self.docs.values()]
+        return ledger_totals(
+            payments, [Credits.from_doc(user.get("credits")) for user in self.users.docs.values()]
+        )
+
+    def _save(self, payment: Payment, credits: Credits | None) -> None:
+        self.docs[payment.charge_id] = {
+            **copy.deepcopy(payment.to_doc()),
+            "short_id": ledger.short_id(payment.charge_id),
+        }
+        if credits is not None:
+            self.users.docs.setdefault(payment.user_id, {})["credits"] = credits.to_doc()
 
 
 class FakeCache:
@@ -439,7 +573,13 @@ class FakeServices:
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     inputs: FakeInputStore = field(default_factory=FakeInputStore)
     albums: FakeAlbums = field(default_factory=FakeAlbums)
+    payments: FakePayments = field(default_factory=FakePayments)
     clock: datetime = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    def __post_init__(self) -> None:
+        # One set of documents: admission spends the credits the payments add.
+        self.jobs.users = self.users
+        self.payments.jobs, self.payments.users = self.jobs, self.users
 
     @property
     def quota_policy(self) -> quota.QuotaPolicy:

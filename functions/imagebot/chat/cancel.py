@@ -1,11 +1,12 @@
-"""✖ Cancel under a status message: the job ends cancelled, and its quota comes back when it
-had not started drawing. Only its requester reaches here (registry: requester-only)."""
+"""✖ Cancel under a status message: the job ends cancelled, and its quota (and the credits it
+paid) come back when it had not started drawing. Only its requester reaches here (registry:
+requester-only)."""
 
 from __future__ import annotations
 
 import logging
 
-from imagebot.core import texts
+from imagebot.core import ledger, texts
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import quota_in_mode
 from imagebot.core.updates import Button
@@ -36,4 +37,6 @@ def cancelled_text(job: Job) -> str:
     """What the status says once cancelled: a job stopped before drawing cost nothing (it was
     refunded, or never charged); one stopped while drawing counts, and its picture never comes."""
     key = "cancelled_drawing" if State.GENERATING.value in job.times else "cancelled"
-    return texts.render(job.language, key)
+    return texts.render(job.language, key) + ledger.credits_back_text(
+        job.language, ledger.credits_given_back(job)
+    )

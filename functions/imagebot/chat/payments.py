@@ -1,6 +1,7 @@
 """Telegram Stars in the chat: /buy and its invoices, a payment credited and told, refunds (a
-user's own, an operator's, and those the sweep carries on), /paysupport and /terms, and the
-buyers told when a pause holds their paid pictures. The decisions are core/checkout.py and
+user's own, an operator's, and those the sweep carries on), and the buyers told when a pause
+holds their paid pictures. (/paysupport and /terms need no state: the webhook answers them,
+flows/telegram_webhook.py.) The decisions are core/checkout.py and
 core/payments.py; the ledger is ports.Payments.
 
 A refund is one code path (`carry_refund`) whoever starts it: the credits are out first
@@ -14,9 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
-from imagebot.config import Settings
 from imagebot.core import checkout, payments, texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
@@ -24,7 +23,6 @@ from imagebot.core.ops import Mode
 from imagebot.core.payments import Payment, PaymentState, RefundRefusal
 from imagebot.core.updates import Button, Command, PaymentMade
 from imagebot.edges.telegram import TelegramError
-from imagebot.flows.telegram_webhook import Asker, send_message
 from imagebot.logs import fields
 from imagebot.ports import Services
 
@@ -93,6 +91,8 @@ def credit_payment(paid: PaymentMade, rt: Services) -> None:
     stored, first = rt.payments.record_payment(payment)
     if not first:
         log.info("payment already recorded", extra={**context, "reason": "redelivered"})
+    else:  # the provider's id is what Telegram's own records of the payment show
+        log.info("payment credited; provider charge %s", paid.provider_charge_id, extra=context)
     if stored.told:
         return
     language = rt.users.language_of(paid.user_id, paid.language_code)
@@ -129,10 +129,7 @@ def refund_pressed(button: Button, rt: Services) -> None:
     user_id = button.user_id
     language = rt.users.language_of(user_id, button.language_code)
     to = AnswerTo.of_event(button)
-    found = next(
-        (p for p in rt.payments.payments_of(user_id) if checkout.short_id(p.charge_id) == button.args[0]),
-        None,
-    )
+    found = rt.payments.payment_by_short_id(user_id, button.args[0])
     refusal = payments.user_refund_refusal(found, user_id, rt.payments.credits_of(user_id).held, rt.now())
     if found is None or refusal is not None:
         _tell_refusal(to, language, refusal or RefundRefusal.UNKNOWN, rt)
@@ -198,6 +195,7 @@ def carry_refund(payment: Payment, rt: Services, operator: tuple[AnswerTo, str] 
                 rt.bot.send_message(to, texts.render(language, "refund_op_failed", error=error.description))
             return "aborted"
     done = rt.payments.finish_refund(charge_id, rt.now()) or payment
+    log.info("stars refunded, asked by %s", done.refund_by, extra=context)
     _tell_user(done, "refund_made", rt)
     if operator is not None:
         to, language = operator
@@ -267,16 +265,3 @@ def _tell_waiting(job: Job, rt: Services) -> None:
         rt.bot.send_message(AnswerTo.of_job(job), texts.render(job.language, "paused_paid_waits"))
     except TelegramError as error:  # told is best effort: the picture still comes
         log.info("pause not told", extra=fields(stage="payment", job_id=job.job_id, error=str(error)))
-
-
-def paysupport_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
-    """/paysupport (Telegram requires it of bots that sell): refunds and how to reach the operators."""
-    contact = f": {settings.support_contact}" if settings.support_contact else ""
-    text = texts.render(asker.language, "paysupport", days=checkout.window_days(), contact=contact)
-    return send_message(AnswerTo.of_event(command), text)
-
-
-def terms_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
-    """/terms: the terms of sale."""
-    text = texts.render(asker.language, "terms", days=checkout.window_days())
-    return send_message(AnswerTo.of_event(command), text)

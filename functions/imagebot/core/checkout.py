@@ -7,12 +7,11 @@ answer, so the decision is made from the query alone and one read of the operati
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from imagebot.core import keyboards, payments, texts
+from imagebot.core import keyboards, ledger, payments, texts
 from imagebot.core.ops import Mode
 from imagebot.core.payments import CURRENCY, PACKS, REFUND_WINDOW, Pack, Payment
 from imagebot.core.updates import PaymentMade, PreCheckout
@@ -89,11 +88,6 @@ def credited(paid: PaymentMade) -> Credited:
     return Credited("unknown", paid.total_amount * rate.pictures // rate.stars, problem)
 
 
-def short_id(charge_id: str) -> str:
-    """A payment's name in a refund button's callback data (64 bytes hold no charge id)."""
-    return hashlib.sha256(charge_id.encode()).hexdigest()[:12]
-
-
 def window_days() -> int:
     return REFUND_WINDOW.days
 
@@ -109,7 +103,7 @@ def _pack_button(pack: Pack, language: str) -> dict[str, str]:
 
 
 def refund_buttons(refundable: list[Payment], language: str) -> dict[str, Any]:
-    """/refund: one button a refundable payment, named by its short id."""
+    """/refund: one button a refundable payment, named by its short id (ledger.short_id)."""
     rows = []
     for payment in refundable:
         text = texts.render(
@@ -120,6 +114,6 @@ def refund_buttons(refundable: list[Payment], language: str) -> dict[str, Any]:
             date=payment.paid_at.date().isoformat(),
         )
         rows.append(
-            [{"text": text, "callback_data": keyboards.encode("refund", short_id(payment.charge_id))}]
+            [{"text": text, "callback_data": keyboards.encode("refund", ledger.short_id(payment.charge_id))}]
         )
     return {"inline_keyboard": rows}

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from imagebot.core.payments import split_cost
 from imagebot.core.vocabulary import STYLES
 
 
@@ -35,6 +36,7 @@ class Admission:
     reason: str | None = None  # "rate" | "daily" when refused
     retry_after_seconds: int = 0
     tell: bool = True  # a refusal the user is told of (refusal_notice)
+    paid_credits: int = 0  # of the cost, what the user's credits pay (the free pictures ran out)
 
 
 # A user refused again while their last refusal notice still holds is not told again: a burst
@@ -72,11 +74,16 @@ def job_cost(candidates: int) -> int:
     return PICTURE_COST if candidates <= 1 else GRID_COST
 
 
-def admit(state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int = PICTURE_COST) -> Admission:
-    """Spend one token and `cost` daily pictures if both are there, all at once or nothing;
-    otherwise say when to come back. The bucket paces requests (a grid or a set is one press,
-    one token: spending three would leave a user who just drew a picture waiting a whole refill
-    before "all three styles" could start); the daily quota counts the pictures."""
+def admit(
+    state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int = PICTURE_COST, held: int = 0
+) -> Admission:
+    """Spend one token and `cost` pictures if both are there, all at once or nothing;
+    otherwise say when to come back. The pictures come from the free daily quota first, then
+    from the `held` credits the user bought (payments.split_cost; `paid_credits` says how many),
+    so a daily refusal means the two together fall short. The bucket paces requests, paid or
+    not (a grid or a set is one press, one token: spending three would leave a user who just
+    drew a picture waiting a whole refill before "all three styles" could start); the daily
+    quota counts the pictures."""
     state = state or QuotaState.fresh(policy, now)
     elapsed = max(0.0, now - state.updated_at)
     tokens = min(float(policy.burst), state.tokens + elapsed / policy.refill_seconds)
@@ -87,14 +94,18 @@ def admit(state: QuotaState | None, policy: QuotaPolicy, now: float, cost: int =
     clock = max(now, state.updated_at)
     refreshed = QuotaState(tokens=tokens, updated_at=clock, day=_day(now), used_today=used_today)
 
-    if used_today + cost > policy.daily_limit:
+    split = split_cost(cost, max(0, policy.daily_limit - used_today), held)
+    if split is None:
         midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         wait = (midnight + timedelta(days=1)).timestamp() - now
         return Admission(False, refreshed, "daily", math.ceil(wait))
     if tokens < 1.0:
         return Admission(False, refreshed, "rate", math.ceil((1.0 - tokens) * policy.refill_seconds))
-    spent = QuotaState(tokens=tokens - 1.0, updated_at=clock, day=refreshed.day, used_today=used_today + cost)
-    return Admission(True, spent)
+    from_free, from_credits = split
+    spent = QuotaState(
+        tokens=tokens - 1.0, updated_at=clock, day=refreshed.day, used_today=used_today + from_free
+    )
+    return Admission(True, spent, paid_credits=from_credits)
 
 
 def refund(

@@ -80,8 +80,8 @@ COMMANDS: tuple[Cmd, ...] = (  # in menu order
     Cmd("limits", "chat.account.show_limits", W),
     # -- Telegram Stars (chat/payments.py): Telegram requires /paysupport and terms of bots that sell
     Cmd("buy", "chat.payments.show_packs", W),
-    Cmd("paysupport", "chat.payments.paysupport_reply", H),
-    Cmd("terms", "chat.payments.terms_reply", H, in_menu=False),
+    Cmd("paysupport", "flows.telegram_webhook.paysupport_reply", H),
+    Cmd("terms", "flows.telegram_webhook.terms_reply", H, in_menu=False),
     # a user's refundable packs; an operator's `/refund <charge id>` refunds any payment
     Cmd("refund", "chat.payments.refund_command", W, in_menu=False),
     Cmd("history", "chat.account.resend_history", W),

@@ -199,6 +199,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "failed_photo": "Sorry, I couldn't draw your photo. Tap to try again.",
         "photo_fetch_failed": "I couldn't get your photo from Telegram. Please send it again.",
         "photo_input_missing": "Your photo is no longer stored, so I can't draw it again. Send it once more.",
+        # -- Stars: credits (core/ledger.py: a paid job that ends without a picture)
+        "credits_back": "\n💫 Your {n:credit is|credits are} back.",
         # -- Stars: checkout (core/checkout.py, chat/payments.py): packs, invoices, credits,
         # refunds, /paysupport and /terms. A checkout refusal is "checkout_" + CheckoutRefusal;
         # a user's refund refusal is "refund_" + payments.RefundRefusal.
@@ -502,6 +504,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "photo_input_missing": (
             "Ваше фото больше не хранится, поэтому нарисовать его заново не получится. Пришлите его ещё раз."
         ),
+        # -- Stars: credits (см. комментарий в "en")
+        "credits_back": "\n💫 Возвращаем вам {n:кредит|кредита|кредитов}.",
         # -- Stars: checkout: см. комментарий в "en".
         "cmd_buy": "Купить пакеты картинок за звёзды",
         "cmd_paysupport": "Оплата и возвраты",

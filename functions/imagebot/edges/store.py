@@ -1,23 +1,26 @@
 """Firestore: the only module that reads or writes documents, one class per aggregate.
 
 JobStore (`jobs/`, `updates/`), UserStore (`users/`), CacheStats (`cache/`, `translations/`,
-`stats/`), PacingStore (`pacing/`), ConfigStore (`config/`), AlbumStore (`albums/`); the flows
-see them through the Protocols of imagebot/ports.py. Every read-modify-write is a transaction.
+`stats/`), PacingStore (`pacing/`), ConfigStore (`config/`), AlbumStore (`albums/`),
+PaymentStore (`payments/`, users' `credits`); the flows see them through the Protocols of
+imagebot/ports.py. Every read-modify-write is a transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from google.api_core.exceptions import Aborted, AlreadyExists
 from google.cloud import firestore
 
-from imagebot.core import pacing, quota, texts
+from imagebot.core import ledger, pacing, quota, texts
 from imagebot.core.albums import Album, Seat, seat
 from imagebot.core.jobs import (
     REFUNDED_ON_CANCEL,
@@ -32,9 +35,13 @@ from imagebot.core.jobs import (
     set_ready,
 )
 from imagebot.core.ops import Ops
+from imagebot.core.payments import Credits, Payment, PaymentState
+from imagebot.core.stats import LedgerTotals
+from imagebot.logs import fields
 
 Doc = dict[str, Any]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 UPDATE_RETENTION = timedelta(days=7)  # a TTL policy on `expire_at` deletes old dedupe records
 HISTORY_SIZE = 10
 GENERATION_SHARDS = 8  # documents the running time per picture is spread over (record_generation)
@@ -173,32 +180,47 @@ class JobStore(_Firestore):
             members = (set_ref.get(transaction=transaction).to_dict() or {}) if set_ref else {}
             user = user_ref.get(transaction=transaction).to_dict() or {}
             saved = user.get("quota")
+            member_ids: list[str] = members.get("jobs", [])
             if set_ref is not None and members.get("admission"):
                 # A set is charged once, by its first job admitted: the others follow its answer.
-                admission = _follow_set(members, saved, policy, now)
+                admission = _follow_set(members, saved, policy, now, job_id)
             else:
-                cost = job.cost * max(1, len(members.get("jobs", [])))
+                cost = job.cost * max(1, len(member_ids))
+                credits = Credits.from_doc(user.get("credits"))
                 admission = quota.admit(
-                    quota.QuotaState(**saved) if saved else None, policy, now.timestamp(), cost
+                    quota.QuotaState(**saved) if saved else None, policy, now.timestamp(), cost, credits.held
                 )
                 admission, quiet_until = quota.refusal_notice(
                     admission, user.get("refusals_quiet_until", 0.0), now.timestamp()
                 )
-                transaction.set(
-                    user_ref,
-                    {"quota": vars(admission.state), "refusals_quiet_until": quiet_until},
-                    merge=True,
-                )
+                user_changes: Doc = {"quota": vars(admission.state), "refusals_quiet_until": quiet_until}
+                if admission.paid_credits:
+                    user_changes["credits"] = credits.spend(admission.paid_credits).to_doc()
+                transaction.set(user_ref, user_changes, merge=True)
                 if set_ref is not None:
                     decision = "admitted" if admission.admitted else admission.reason
+                    shares = ledger.set_shares(admission.paid_credits, job.cost, len(member_ids))
                     transaction.set(
                         set_ref,
-                        {"admission": decision, "retry_after_seconds": admission.retry_after_seconds},
+                        {
+                            "admission": decision,
+                            "retry_after_seconds": admission.retry_after_seconds,
+                            "paid_credits": shares,
+                        },
                         merge=True,
+                    )
+                    admission = replace(
+                        admission, paid_credits=_share(members | {"paid_credits": shares}, job_id)
                     )
             if admission.admitted:
                 # The message that admitted the job sends it on (flows/rate_limit.py), not a duplicate.
-                changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
+                changes = move(
+                    State.VALIDATED,
+                    State.QUEUED,
+                    now,
+                    admitted_by=message_id,
+                    paid_credits=admission.paid_credits,
+                )
             else:
                 changes = move(
                     State.VALIDATED,
@@ -231,18 +253,27 @@ class JobStore(_Firestore):
             user_ref = self._user(job.user_id)
             saved = user_ref.get(transaction=transaction).to_dict() or {} if refunded else {}
             changes = move(job.state, State.CANCELLED, now)
+            owed = ledger.owed_credits(applied(job, changes))
+            if owed:  # the credits it paid come back with the quota, in this same transaction
+                changes.update(credits_returned=True, credits_returned_at=now)
             transaction.update(job_ref, changes)
             back = quota.refund(
                 quota.QuotaState(**saved["quota"]) if saved.get("quota") else None,
                 policy,
                 now.timestamp(),
-                job.cost,
+                job.cost - job.paid_credits,  # only the free pictures: the credits go back below
             )
-            if back is not None:
-                transaction.set(user_ref, {"quota": vars(back)}, merge=True)
+            user_changes: Doc = {"quota": vars(back)} if back is not None else {}
+            if owed:
+                user_changes["credits"] = Credits.from_doc(saved.get("credits")).give_back(owed).to_doc()
+            if user_changes:
+                transaction.set(user_ref, user_changes, merge=True)
             return applied(job, changes), back is not None
 
-        return self._contended(attempt)
+        cancelled, refunded = self._contended(attempt)
+        if refunded and cancelled is not None and cancelled.credits_returned:
+            _credits_returned(job_id, cancelled.paid_credits)
+        return cancelled, refunded
 
     def claim_delivery(
         self, job_id: str, claimant: str, now: datetime, lease: timedelta, *, due_only: bool = True
@@ -505,15 +536,24 @@ class ConfigStore(_Firestore):
         self._db.collection("config").document("gpu_endpoint").set({"failed_at": now, "reason": reason[:500]})
 
 
-def _follow_set(members: Doc, saved: Doc | None, policy: quota.QuotaPolicy, now: datetime) -> quota.Admission:
-    """The answer a set's first job got, for another of its jobs: nothing charged, and a
-    refusal not told again (the first job told it)."""
+def _follow_set(
+    members: Doc, saved: Doc | None, policy: quota.QuotaPolicy, now: datetime, job_id: str
+) -> quota.Admission:
+    """The answer a set's first job got, for another of its jobs: nothing charged (its share
+    of the credits the set paid is recorded on it), and a refusal not told again (the first
+    job told it)."""
     state = quota.QuotaState(**saved) if saved else quota.QuotaState.fresh(policy, now.timestamp())
     if members["admission"] == "admitted":
-        return quota.Admission(True, state)
+        return quota.Admission(True, state, paid_credits=_share(members, job_id))
     return quota.Admission(
         False, state, members["admission"], int(members.get("retry_after_seconds", 0)), tell=False
     )
+
+
+def _share(members: Doc, job_id: str) -> int:
+    """A job's share of the credits its set paid (ledger.set_shares, by the set's job order)."""
+    shares, jobs = members.get("paid_credits") or [], members.get("jobs") or []
+    return int(shares[jobs.index(job_id)]) if job_id in jobs and jobs.index(job_id) < len(shares) else 0
 
 
 class AlbumStore(_Firestore):
@@ -534,6 +574,198 @@ class AlbumStore(_Firestore):
 
         result: Seat = attempt(self._db.transaction())
         return result
+
+
+class PaymentStore(_Firestore):
+    """The Stars ledger (ports.Payments): `payments/<telegram_payment_charge_id>`, one document
+    a payment with every step in its `log`, and each user's `credits` map. Every change is one
+    transaction over the payment (or the job) and its user, so the two always agree. Payments
+    are kept (no TTL): they are the money's record."""
+
+    def credits_of(self, user_id: int) -> Credits:
+        return Credits.from_doc((self._user(user_id).get().to_dict() or {}).get("credits"))
+
+    def record_payment(self, payment: Payment) -> tuple[Payment, bool]:
+        ref, user_ref = self._payment(payment.charge_id), self._user(payment.user_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> tuple[Payment, bool]:
+            stored = ref.get(transaction=transaction).to_dict()
+            if stored is not None:
+                return Payment.from_doc(stored), False
+            recorded, credits = ledger.paid(payment, _credits(user_ref, transaction))
+            transaction.create(ref, _payment_doc(recorded))
+            transaction.set(user_ref, {"credits": credits.to_doc()}, merge=True)
+            return recorded, True
+
+        recorded, first = self._contended(attempt)
+        if first:
+            _logged(recorded, "paid", credits=recorded.credits, stars=recorded.stars)
+        return recorded, first
+
+    def mark_told(self, charge_id: str) -> None:
+        self._payment(charge_id).update({"told": True})
+
+    def get_payment(self, charge_id: str) -> Payment | None:
+        doc = self._payment(charge_id).get().to_dict()
+        return None if doc is None else Payment.from_doc(doc)
+
+    def payment_by_short_id(self, user_id: int, short_id: str) -> Payment | None:
+        query = (
+            self._db.collection("payments")
+            .where(filter=firestore.FieldFilter("user_id", "==", user_id))
+            .where(filter=firestore.FieldFilter("short_id", "==", short_id))
+            .limit(1)
+        )
+        return next((Payment.from_doc(s.to_dict()) for s in query.stream()), None)
+
+    def payments_of(self, user_id: int) -> list[Payment]:
+        """Newest first. Indexed: terraform/firestore.tf (user_id, paid_at)."""
+        query = (
+            self._db.collection("payments")
+            .where(filter=firestore.FieldFilter("user_id", "==", user_id))
+            .order_by("paid_at", direction=firestore.Query.DESCENDING)
+        )
+        return [Payment.from_doc(snapshot.to_dict()) for snapshot in query.stream()]
+
+    def return_credits(self, job_id: str, now: datetime) -> int:
+        job_ref = self._job(job_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> tuple[Job | None, int]:
+            job = _job_or_none(job_ref.get(transaction=transaction).to_dict(), job_id)
+            owed = ledger.owed_credits(job) if job else 0
+            if job is None or not owed:
+                return job, 0
+            user_ref = self._user(job.user_id)
+            credits = _credits(user_ref, transaction).give_back(owed)
+            transaction.set(user_ref, {"credits": credits.to_doc()}, merge=True)
+            transaction.update(job_ref, {"credits_returned": True, "credits_returned_at": now})
+            return job, owed
+
+        job, owed = self._contended(attempt)
+        if job is not None and owed:
+            _credits_returned(job_id, owed)
+        return owed
+
+    def start_refund(self, charge_id: str, now: datetime, *, by: str, whole: bool) -> Payment | None:
+        def step(payment: Payment, credits: Credits) -> tuple[Payment, Credits] | None:
+            return ledger.refund_started(payment, credits, now, by=by, whole=whole)
+
+        return self._step(charge_id, "refund started", step)
+
+    def finish_refund(self, charge_id: str, now: datetime) -> Payment | None:
+        def step(payment: Payment, credits: Credits) -> tuple[Payment, Credits] | None:
+            finished = ledger.refund_finished(payment, now)
+            return None if finished is None else (finished, credits)
+
+        return self._step(charge_id, "refunded", step)
+
+    def abort_refund(self, charge_id: str, now: datetime, error: str) -> Payment | None:
+        return self._step(
+            charge_id,
+            "refund aborted",
+            lambda payment, credits: ledger.refund_aborted(payment, credits, now, error),
+        )
+
+    def refunds_pending(self) -> list[Payment]:
+        query = self._db.collection("payments").where(
+            filter=firestore.FieldFilter("state", "==", PaymentState.REFUNDING.value)
+        )
+        return [Payment.from_doc(snapshot.to_dict()) for snapshot in query.stream()]
+
+    def jobs_owed_credits(self) -> list[Job]:
+        """Paid jobs not given back yet, of which those that ended without a picture (the
+        others are still going). Indexed: terraform/firestore.tf (credits_returned, paid_credits)."""
+        query = (
+            self._db.collection("jobs")
+            .where(filter=firestore.FieldFilter("credits_returned", "==", False))
+            .where(filter=firestore.FieldFilter("paid_credits", ">", 0))
+        )
+        jobs = (Job.from_doc(snapshot.to_dict(), snapshot.id) for snapshot in query.stream())
+        return [job for job in jobs if ledger.owed_credits(job)]
+
+    def totals(self) -> LedgerTotals:
+        """Counted by the server (aggregation queries), not by reading every document."""
+        payments = self._db.collection("payments")
+        paid = _aggregated(payments.count(alias="n").sum("stars", alias="stars"))
+        refunded_payments = payments.where(
+            filter=firestore.FieldFilter("state", "==", PaymentState.REFUNDED.value)
+        )
+        refunded = _aggregated(refunded_payments.count(alias="n").sum("stars", alias="stars"))
+        users = self._db.collection("users")
+        credits = _aggregated(users.sum("credits.held", alias="held").sum("credits.spent", alias="spent"))
+        return LedgerTotals(
+            stars_paid=paid["stars"],
+            payments=paid["n"],
+            stars_refunded=refunded["stars"],
+            refunds=refunded["n"],
+            credits_held=credits["held"],
+            credits_spent=credits["spent"],
+        )
+
+    def _step(
+        self,
+        charge_id: str,
+        name: str,
+        step: Callable[[Payment, Credits], tuple[Payment, Credits] | None],
+    ) -> Payment | None:
+        """One step of a payment's refund, in one transaction over the payment and its user:
+        the payment as it is after it (unchanged when the step had nothing to do); None for an
+        unknown charge."""
+        ref = self._payment(charge_id)
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> tuple[Payment | None, bool]:
+            doc = ref.get(transaction=transaction).to_dict()
+            if doc is None:
+                return None, False
+            payment = Payment.from_doc(doc)
+            user_ref = self._user(payment.user_id)
+            moved = step(payment, _credits(user_ref, transaction))
+            if moved is None:
+                return payment, False
+            after, credits = moved
+            transaction.set(ref, _payment_doc(after))
+            transaction.set(user_ref, {"credits": credits.to_doc()}, merge=True)
+            return after, True
+
+        payment, changed = self._contended(attempt)
+        if payment is not None and changed:
+            _logged(payment, name, credits=payment.log[-1].get("credits"), stars=payment.log[-1].get("stars"))
+        return payment
+
+    def _payment(self, charge_id: str) -> firestore.DocumentReference:
+        return self._db.collection("payments").document(charge_id)
+
+
+def _aggregated(query: Any) -> dict[str, int]:
+    """An aggregation query's results by alias (a sum over no documents is 0)."""
+    return {result.alias: int(result.value or 0) for result in query.get()[0]}
+
+
+def _credits(user_ref: firestore.DocumentReference, transaction: firestore.Transaction) -> Credits:
+    return Credits.from_doc((user_ref.get(transaction=transaction).to_dict() or {}).get("credits"))
+
+
+def _payment_doc(payment: Payment) -> Doc:
+    return {**payment.to_doc(), "short_id": ledger.short_id(payment.charge_id)}
+
+
+def _logged(payment: Payment, step: str, **amounts: Any) -> None:
+    """The ledger's line for BigQuery: the step, and what it moved. The charge id stays in
+    Firestore; the line carries its short id."""
+    log.info(
+        f"payment {ledger.short_id(payment.charge_id)}: {step}",
+        extra=fields(stage="payment", reason=step, chat_id=payment.user_id, **amounts),
+    )
+
+
+def _credits_returned(job_id: str, credits: int) -> None:
+    log.info(
+        "credits returned",
+        extra=fields(stage="payment", reason="credits returned", job_id=job_id, credits=credits),
+    )
 
 
 def _job_or_none(doc: Doc | None, job_id: str) -> Job | None:

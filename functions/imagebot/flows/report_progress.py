@@ -1,11 +1,12 @@
 """report_progress: the GPU service started drawing a job, or rejected it (the safety checker
-flagged its picture, or the photo it starts from is gone); the user sees it at once."""
+flagged its picture, or the photo it starts from is gone); the user sees it at once, and a
+rejected job's credits come back."""
 
 from __future__ import annotations
 
 import logging
 
-from imagebot.core import keyboards, texts
+from imagebot.core import keyboards, ledger, texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import ProgressEvent
 from imagebot.core.events import PubSubMessage
@@ -31,19 +32,23 @@ def handle_message(event: ProgressEvent, message: PubSubMessage, rt: Services) -
     job = rt.jobs.get_job(event.job_id)
     if event.state == State.REJECTED:
         # The GPU has rejected the job already (reason "flagged") and acknowledged its message:
-        # this is the one place the user hears of it. Again draws a new seed.
+        # this is the one place the user hears of it. Again draws a new seed. Credits it paid
+        # come back first (once: a redelivery returns nothing), and the message says so.
+        if job is not None and job.state == State.REJECTED:
+            rt.payments.return_credits(job.job_id, rt.now())
         if job is not None and job.state == State.REJECTED and job.set_id:
             # One of a set: the set's message says so, once the others are drawn.
             deliver_set(job.set_id, f"progress-{message.message_id}", rt, context=fields(job_id=job.job_id))
         elif job is not None and job.state == State.REJECTED:
             language = job.language
+            credits = ledger.credits_back_text(language, ledger.credits_given_back(job))
             if job.reason == INPUT_MISSING:
                 # The stored photo is gone (the bucket keeps it a few days): Again could only
                 # meet the same end, so the user is asked for the photo itself.
-                show_status(job, texts.render(language, "photo_input_missing"), rt)
+                show_status(job, texts.render(language, "photo_input_missing") + credits, rt)
                 return
             flagged = job.reason == FLAGGED
-            text = texts.render(language, "rejected_flagged" if flagged else "failed_generic")
+            text = texts.render(language, "rejected_flagged" if flagged else "failed_generic") + credits
             show_status(job, text, rt, reply_markup=keyboards.again(event.job_id, language))
         return
     if job is None or job.state != State.GENERATING:

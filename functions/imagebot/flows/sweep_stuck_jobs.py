@@ -7,7 +7,8 @@ with the same claim as deliver_image, so never a second photo. The sweep also ca
 stalled without a message to dead-letter (an instance lost mid-generation with its message
 acknowledged, say): failed and told as report_failure does, once JOB_DEADLINE_SECONDS has
 passed since the job's last move. Last, it sends the apologies Telegram would not take when
-their jobs failed (steps/failure.py), and carries on Stars refunds left half-done
+their jobs failed (steps/failure.py), after giving back the credits still owed by paid jobs
+that ended without a picture, and carries on Stars refunds left half-done
 (chat/payments.carry_on_refunds). A job that cannot be swept is logged and the others go on.
 """
 
@@ -22,7 +23,7 @@ from imagebot.core.jobs import DeliveryPending, Job, State
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.delivery import DELIVERY_LEASE, deliver_output, recorded_output
-from imagebot.steps.failure import fail, send_owed_apologies
+from imagebot.steps.failure import fail, return_owed_credits, send_owed_apologies
 
 log = logging.getLogger(__name__)
 STALLED_STATES = (State.QUEUED, State.GENERATING, State.GENERATED)
@@ -47,6 +48,7 @@ def sweep(rt: Services) -> int:
             outcome = "errors"
         if outcome:
             outcomes[outcome] += 1
+    outcomes["credits returned"] = return_owed_credits(rt)  # before the apologies, which say so
     outcomes.update(send_owed_apologies(rt))  # after the failures above, which owe theirs now
     outcomes.update(carry_on_refunds(rt))
     log.info(

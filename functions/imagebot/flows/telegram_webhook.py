@@ -267,6 +267,20 @@ def help_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, 
     return send_message(AnswerTo.of_event(command), text)
 
 
+def paysupport_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
+    """/paysupport (Telegram requires it of bots that sell): refunds, and how to reach the operators."""
+    contact = f": {settings.support_contact}" if settings.support_contact else ""
+    text = texts.render(asker.language, "paysupport", days=checkout.window_days(), contact=contact)
+    return send_message(AnswerTo.of_event(command), text)
+
+
+def terms_reply(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
+    """/terms: the terms of sale (Telegram requires them of bots that sell)."""
+    return send_message(
+        AnswerTo.of_event(command), texts.render(asker.language, "terms", days=checkout.window_days())
+    )
+
+
 def shortcut_usage(command: Command, settings: Settings, asker: Asker) -> dict[str, Any]:
     """/pixel without a prompt: how to use it (with one, it is a Prompt)."""
     text = texts.render(asker.language, "shortcut_usage", command=command.name)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from imagebot.core import keyboards, texts
+from imagebot.core import keyboards, ledger, texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.contract import ContractError, OutputMetadata, candidate_from_name
 from imagebot.core.events import StorageObject
@@ -359,7 +359,7 @@ def set_text(first: Job, closed: list[Job], *, none_left: bool) -> str:
         text += texts.render(language, key, style=label(job.drawing()[1]))
     if none_left:
         text += texts.render(language, "set_none")
-    return text
+    return text + ledger.credits_back_text(language, sum(map(ledger.credits_given_back, closed)))
 
 
 def drawn_differently(job: Job) -> bool:

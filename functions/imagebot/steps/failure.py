@@ -15,7 +15,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from imagebot.core import keyboards, texts
+from imagebot.core import keyboards, ledger, texts
 from imagebot.core.jobs import DeliveryPending, Job, State, delivery_retry_delay
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
@@ -33,6 +33,9 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
     # meanwhile leaves it alone; should this instance die before it is out, the sweep sends it.
     now = rt.now()
     job = rt.jobs.move_job(job_id, State.FAILED, now, reason=reason, apology_retry_at=now + APOLOGY_LEASE)
+    # Its credits back (once, whatever the number of calls): also for a job failed before, by a
+    # delivery of this message that crashed between the move and here.
+    rt.payments.return_credits(job_id, now)
     if job is None:
         log.info(
             "failure for a job already finished", extra=fields(stage="failure", job_id=job_id, reason=reason)
@@ -56,15 +59,18 @@ def apologise(job: Job, rt: Services) -> bool:
         # A document written by hand or by an older version, say: failed, with no one to tell.
         log.error("failed job has no chat to tell", extra=context)
         return _paid(job, rt)
+    # Derived from the job, not from this call's return: whichever attempt sends the apology
+    # says so (the credits of a failed job go back in fail(), or the sweep's jobs_owed_credits).
+    credits = ledger.credits_back_text(job.language, ledger.credits_given_back(job))
     try:
         if job.input_image:  # a photo's job: tried again from the stored photo
-            text = texts.render(job.language, "failed_photo")
+            text = texts.render(job.language, "failed_photo") + credits
             show_status(job, text, rt, reply_markup=keyboards.retry(job.job_id, job.language))
         elif job.prompt:
-            text = texts.render(job.language, "failed", prompt=texts.shorten(job.prompt, 200))
+            text = texts.render(job.language, "failed", prompt=texts.shorten(job.prompt, 200)) + credits
             show_status(job, text, rt, reply_markup=keyboards.retry(job.job_id, job.language))
         else:
-            show_status(job, texts.render(job.language, "failed_generic"), rt)
+            show_status(job, texts.render(job.language, "failed_generic") + credits, rt)
     except TelegramError as error:
         if error.user_unreachable:
             # The job is closed already; the user blocked the bot, so there is no one to tell.
@@ -119,10 +125,19 @@ def close_unreachable(job_id: str | None, error: TelegramError, rt: Services, *,
         if job_id
         else None
     )
+    if job_id:
+        rt.payments.return_credits(job_id, rt.now())  # no picture reached them: none is paid for
     log.warning(
         "user unreachable; " + ("job closed" if closed else "nothing retried"),
         extra=fields(stage=stage, job_id=job_id, error=str(error)),
     )
+
+
+def return_owed_credits(rt: Services) -> int:
+    """The sweep's part: credits of jobs that ended without a picture and were not given back
+    (an instance lost between the job's move and the return); how many jobs gave theirs back."""
+    now = rt.now()
+    return sum(1 for job in rt.payments.jobs_owed_credits() if rt.payments.return_credits(job.job_id, now))
 
 
 def send_owed_apologies(rt: Services) -> dict[str, int]:
