@@ -213,13 +213,10 @@ class JobStore(_Firestore):
                     )
             if admission.admitted:
                 # The message that admitted the job sends it on (flows/rate_limit.py), not a duplicate.
-                changes = move(
-                    State.VALIDATED,
-                    State.QUEUED,
-                    now,
-                    admitted_by=message_id,
-                    paid_credits=admission.paid_credits,
-                )
+                changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
+                if admission.paid_credits:
+                    # Both written: jobs_owed_credits queries on them (a default is not stored).
+                    changes.update(paid_credits=admission.paid_credits, credits_returned=False)
             else:
                 changes = move(
                     State.VALIDATED,
