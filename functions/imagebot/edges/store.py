@@ -156,7 +156,9 @@ class JobStore(_Firestore):
         paused: bool = False,
         message_id: str | None = None,
     ) -> tuple[Job | None, quota.Admission | None]:
-        """Charge the user's quota and queue the job, or reject it, in one transaction.
+        """Charge the user's quota and queue the job, or reject it, in one transaction: the free
+        daily pictures first, then the user's credits (quota.admit), the credits taken written
+        on the job (`paid_credits`; a set's charge split over its jobs, ledger.set_shares).
 
         Only a job still in `validated` is charged, so a redelivered message never charges
         twice; for any other job the admission is None and the job is returned as it is.
@@ -235,7 +237,8 @@ class JobStore(_Firestore):
         self, job_id: str, policy: quota.QuotaPolicy, now: datetime, lease: timedelta
     ) -> tuple[Job | None, bool]:
         """The user's Cancel, in one transaction: the job moves to cancelled (jobs.cancellable)
-        and, cancelled before drawing started, gives back the quota its admission charged.
+        and, cancelled before drawing started, gives back the quota its admission charged and
+        the credits it paid (marked `credits_returned`, so return_credits gives nothing more).
         Returns the job as it is now and whether this call refunded it: a second press (or a
         redelivered one) finds it cancelled already and refunds nothing."""
         job_ref = self._job(job_id)
