@@ -231,7 +231,15 @@ class JobStore(_Firestore):
             transaction.update(job_ref, changes)
             return applied(job, changes), admission
 
-        return self._contended(attempt)
+        admitted, admission = self._contended(attempt)
+        if admission is not None and admission.admitted and admission.paid_credits:
+            log.info(
+                "credits spent",
+                extra=fields(
+                    stage="payment", reason="credits spent", job_id=job_id, credits=admission.paid_credits
+                ),
+            )
+        return admitted, admission
 
     def cancel_job(
         self, job_id: str, policy: quota.QuotaPolicy, now: datetime, lease: timedelta

@@ -151,3 +151,23 @@ def test_a_refund_refused_for_good_puts_the_credits_back(runtime, user):
     assert aborted.state == PaymentState.PAID and runtime.payments.credits_of(user).held == 9
     assert aborted.log[-1]["step"] == "refund aborted" and aborted.log[-1]["error"].endswith("NOT_FOUND")
     assert runtime.payments.start_refund("stx-unknown", now, by="user", whole=True) is None
+
+
+def test_each_ledger_step_logs_a_payment_line_for_the_analytics(runtime, user, caplog):
+    caplog.set_level("INFO", logger="imagebot.edges.store")
+    paid = payment(user)
+    runtime.payments.record_payment(paid)
+    runtime.payments.record_payment(paid)  # redelivered: nothing moved, nothing logged
+    job = put_job(runtime, f"u{next(ids)}", user, State.VALIDATED)
+    runtime.jobs.admit_job(job.job_id, user, PAID_ONLY, datetime.now(UTC))
+    runtime.jobs.move_job(job.job_id, State.FAILED, datetime.now(UTC), reason="dead-lettered")
+    runtime.payments.return_credits(job.job_id, datetime.now(UTC))
+    runtime.payments.start_refund(paid.charge_id, datetime.now(UTC), by="user", whole=True)
+    lines = [r for r in caplog.records if getattr(r, "stage", None) == "payment"]
+    assert [(r.reason, getattr(r, "credits", None)) for r in lines] == [
+        ("paid", 10),
+        ("credits spent", 1),
+        ("credits returned", 1),
+        ("refund started", 10),
+    ]
+    assert lines[0].stars == 50 and all(paid.charge_id not in r.getMessage() for r in lines)
