@@ -150,8 +150,9 @@ class Payments(Protocol):
         """Step one of a refund, in one transaction: a PAID payment moves to REFUNDING and its
         credits leave the user's `held` for `refunded`: all of them when `whole` (a user's own
         refund, checked by payments.user_refund_refusal beforehand), else as many as are still
-        held (an operator's). A payment already REFUNDING or REFUNDED is returned unchanged.
-        None for an unknown charge."""
+        held (an operator's). A payment already REFUNDING or REFUNDED is returned unchanged,
+        and so is a PAID one whose `whole` refund the user's held credits no longer cover
+        (spent since the check). None for an unknown charge."""
         ...
 
     def finish_refund(self, charge_id: str, now: datetime) -> Payment | None:

@@ -157,7 +157,9 @@ class JobStore(_Firestore):
         paused: bool = False,
         message_id: str | None = None,
     ) -> tuple[Job | None, quota.Admission | None]:
-        """Charge the user's quota and queue the job, or reject it, in one transaction.
+        """Charge the user's quota and queue the job, or reject it, in one transaction: the free
+        daily pictures first, then the user's credits (quota.admit), the credits taken written
+        on the job (`paid_credits`; a set's charge split over its jobs, ledger.set_shares).
 
         Only a job still in `validated` is charged, so a redelivered message never charges
         twice; for any other job the admission is None and the job is returned as it is.
@@ -214,13 +216,10 @@ class JobStore(_Firestore):
                     )
             if admission.admitted:
                 # The message that admitted the job sends it on (flows/rate_limit.py), not a duplicate.
-                changes = move(
-                    State.VALIDATED,
-                    State.QUEUED,
-                    now,
-                    admitted_by=message_id,
-                    paid_credits=admission.paid_credits,
-                )
+                changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
+                if admission.paid_credits:
+                    # Both written: jobs_owed_credits queries on them (a default is not stored).
+                    changes.update(paid_credits=admission.paid_credits, credits_returned=False)
             else:
                 changes = move(
                     State.VALIDATED,
@@ -233,13 +232,22 @@ class JobStore(_Firestore):
             transaction.update(job_ref, changes)
             return applied(job, changes), admission
 
-        return self._contended(attempt)
+        admitted, admission = self._contended(attempt)
+        if admission is not None and admission.admitted and admission.paid_credits:
+            log.info(
+                "credits spent",
+                extra=fields(
+                    stage="payment", reason="credits spent", job_id=job_id, credits=admission.paid_credits
+                ),
+            )
+        return admitted, admission
 
     def cancel_job(
         self, job_id: str, policy: quota.QuotaPolicy, now: datetime, lease: timedelta
     ) -> tuple[Job | None, bool]:
         """The user's Cancel, in one transaction: the job moves to cancelled (jobs.cancellable)
-        and, cancelled before drawing started, gives back the quota its admission charged.
+        and, cancelled before drawing started, gives back the quota its admission charged and
+        the credits it paid (marked `credits_returned`, so return_credits gives nothing more).
         Returns the job as it is now and whether this call refunded it: a second press (or a
         redelivered one) finds it cancelled already and refunds nothing."""
         job_ref = self._job(job_id)

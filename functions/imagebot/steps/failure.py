@@ -35,7 +35,8 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
     job = rt.jobs.move_job(job_id, State.FAILED, now, reason=reason, apology_retry_at=now + APOLOGY_LEASE)
     # Its credits back (once, whatever the number of calls): also for a job failed before, by a
     # delivery of this message that crashed between the move and here.
-    rt.payments.return_credits(job_id, now)
+    if job is None or job.paid_credits:
+        rt.payments.return_credits(job_id, now)
     if job is None:
         log.info(
             "failure for a job already finished", extra=fields(stage="failure", job_id=job_id, reason=reason)
@@ -125,7 +126,7 @@ def close_unreachable(job_id: str | None, error: TelegramError, rt: Services, *,
         if job_id
         else None
     )
-    if job_id:
+    if job_id and (closed is None or closed.paid_credits):
         rt.payments.return_credits(job_id, rt.now())  # no picture reached them: none is paid for
     log.warning(
         "user unreachable; " + ("job closed" if closed else "nothing retried"),

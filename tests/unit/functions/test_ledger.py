@@ -125,6 +125,7 @@ def test_a_payment_is_logged_and_credited():
 def test_a_whole_refund_takes_the_packs_credits_out_once():
     started, credits = ledger.refund_started(payment(), Credits().add(12), NOW, by="user", whole=True)
     assert started.state == PaymentState.REFUNDING and started.credits_removed == 10
+    assert started.refund_by == "user"
     assert credits == Credits(held=2, bought=12, refunded=10) and credits.balanced()
     assert [entry["step"] for entry in started.log] == ["refund started"]
     assert ledger.refund_started(started, credits, NOW, by="user", whole=True) is None
@@ -153,7 +154,7 @@ def test_finish_and_abort_only_from_refunding():
         ledger.refund_finished(finished, later) is None and ledger.refund_finished(payment(), later) is None
     )
     aborted, restored = ledger.refund_aborted(started, credits, later, "Bad Request: CHARGE_NOT_FOUND")
-    assert aborted.state == PaymentState.PAID and aborted.credits_removed == 0
+    assert aborted.state == PaymentState.PAID and aborted.credits_removed == 0 and aborted.refund_by is None
     assert (
         restored == Credits(held=10, bought=10)
         and aborted.log[-1]["error"] == "Bad Request: CHARGE_NOT_FOUND"

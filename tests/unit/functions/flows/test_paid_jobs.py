@@ -5,6 +5,8 @@ message that tells of the end; the fake ledger's steps are idempotent; the books
 import json
 from datetime import timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from imagebot.core.jobs import State
 from imagebot.core.payments import Credits, Payment, PaymentState
 from imagebot.core.updates import Button, encode_event
@@ -207,3 +209,48 @@ def test_the_checker_catches_books_that_do_not_balance():
         assert "user 7" in str(error)
     else:
         raise AssertionError("an unbalanced ledger passed")
+
+
+# -- any sequence of steps keeps the books balanced ---------------------------------------------
+
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["buy", "job", "fail", "cancel", "flag", "refund", "finish", "abort", "sweep"]),
+        st.integers(0, 3),  # which payment or job the step is about
+        st.booleans(),  # a whole refund (the user's) or what is left (an operator's)
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(STEPS)
+def test_any_sequence_of_ledger_steps_keeps_the_books_balanced(steps):
+    rt = FakeServices()
+    rt.jobs.free_left = 1
+    jobs: list[str] = []
+    for n, (step, which, whole) in enumerate(steps):
+        charge, job_id = f"charge-{which}", jobs[which % len(jobs)] if jobs else None
+        if step == "buy":
+            bought(rt, credits=which + 1, charge_id=charge)
+        elif step == "job":
+            jobs.append(f"u{n}")
+            rt.jobs.docs[f"u{n}"] = job_doc(f"u{n}", 7, State.VALIDATED, cost=which % 2 + 1)
+            rate_limit.handle_message(pubsub_event_data(f"u{n}".encode(), job_id=f"u{n}"), rt)
+        elif step == "fail" and job_id:
+            fail(job_id, "dead-lettered", rt)
+        elif step == "cancel" and job_id:
+            press_cancel(rt, 1000 + n, job_id)
+        elif step == "flag" and job_id and rt.jobs.move_job(job_id, State.REJECTED, rt.now(), reason=FLAGGED):
+            rejected = {"version": 1, "job_id": job_id, "state": "rejected", "reason": FLAGGED}
+            report_progress.handle_message(pubsub_event_data(json.dumps(rejected).encode()), rt)
+        elif step == "refund":
+            rt.payments.start_refund(charge, rt.now(), by="user" if whole else "operator 99", whole=whole)
+        elif step == "finish":
+            rt.payments.finish_refund(charge, rt.now())
+        elif step == "abort":
+            rt.payments.abort_refund(charge, rt.now(), "Bad Request: refused")
+        elif step == "sweep":
+            sweep_stuck_jobs.sweep(rt)
+        assert_balanced(rt)
+    assert rt.payments.jobs_owed_credits() == []  # every paid job's end gave its credits back at once
