@@ -1,6 +1,7 @@
 # Analytics without a database server: the job event log lines (the functions' lines carry
 # jsonPayload.stage; the GPU service's carry job_id, style and outcome) are copied by a log sink
-# into BigQuery, and saved views answer the usual questions (queries/*.sql).
+# into BigQuery, and saved views answer the usual questions (queries/*.sql). The Stars ledger's
+# steps are lines of stage "payment" (reason = the step, with stars and credits): queries/revenue.sql.
 
 resource "google_bigquery_dataset" "analytics" {
   #checkov:skip=CKV_GCP_81:Google-managed encryption; the dataset holds job events (ids, styles, timings), and a customer key adds a KMS dependency for no gain here.
@@ -33,7 +34,7 @@ resource "google_bigquery_dataset_iam_member" "sink_writes" {
 locals {
   # The table the sink writes the functions' and the GPU service's stdout lines to.
   events_table = "${var.project_id}.${google_bigquery_dataset.analytics.dataset_id}.run_googleapis_com_stdout"
-  views        = toset(["daily_users", "images_per_style", "refusals_by_reason", "latency_per_stage"])
+  views        = toset(["daily_users", "images_per_style", "refusals_by_reason", "latency_per_stage", "revenue"])
 }
 
 resource "google_bigquery_table" "views" {

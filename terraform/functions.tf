@@ -44,6 +44,7 @@ locals {
     BOT_USERNAME                   = var.bot_username
     OPERATOR_IDS                   = join(",", [for id in var.operator_ids : tostring(id)])
     OPS_CHAT_ID                    = var.ops_chat_id
+    SUPPORT_CONTACT                = var.support_contact
     REGION                         = var.region
     BUDGET_WORKFLOW                = google_workflows_workflow.budget_guard.name
     BUDGET_TOPIC                   = google_pubsub_topic.topic["billing-alerts"].name

@@ -91,6 +91,16 @@ variable "ops_chat_id" {
   }
 }
 
+variable "support_contact" {
+  description = "How buyers reach the operators, shown by /paysupport (Telegram requires it of bots that sell): an @username, a link or an address. Empty: /paysupport names none."
+  type        = string
+  default     = ""
+  validation {
+    condition     = length(var.support_contact) <= 100
+    error_message = "support_contact must be at most 100 characters."
+  }
+}
+
 variable "prompt_min_chars" {
   type    = number
   default = 2

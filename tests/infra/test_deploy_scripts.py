@@ -136,7 +136,13 @@ def test_the_budget_stop_is_recognised_by_the_scaling_the_workflow_sets():
 def test_set_webhook_asks_for_the_update_kinds_the_bot_parses():
     params = telegram_setup.set_webhook_params("https://x.example/", "s3cret")
     # Inline mode's two kinds too: Telegram sends only what is named here.
-    assert params["allowed_updates"] == ["message", "callback_query", "inline_query", "chosen_inline_result"]
+    assert params["allowed_updates"] == [
+        "message",
+        "callback_query",
+        "inline_query",
+        "chosen_inline_result",
+        "pre_checkout_query",
+    ]
     assert params["secret_token"] == "s3cret" and params["max_connections"] == 100
     with pytest.raises(ValueError):
         telegram_setup.set_webhook_params("http://x.example/", "s3cret")

@@ -443,7 +443,7 @@ def test_analytics_sink_and_views(tf):
     sink = tf.resource("google_logging_project_sink", "job_events")
     assert "jsonPayload.stage:*" in sink["filter"]
     views = tf.resource("google_bigquery_table", "views")
-    for query in ("daily_users", "images_per_style", "refusals_by_reason", "latency_per_stage"):
+    for query in ("daily_users", "images_per_style", "refusals_by_reason", "latency_per_stage", "revenue"):
         assert (TERRAFORM / "queries" / f"{query}.sql").read_text().count("${events}") >= 1, query
     assert "templatefile" in one(views["view"])["query"]
 
