@@ -42,7 +42,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/limits – what's left today\n"
             "/history – your last pictures\n"
             "/enhance – turn detailed prompts on or off\n"
-            "/lang – language"
+            "/lang – language\n"
+            "/buy – more pictures for Telegram Stars · /paysupport – payments and refunds"
         ),
         "unknown_command": "I don't know that command. Send me a prompt, or /help.",
         "shortcut_usage": "Add a prompt after the command, for example: /{command} a cat in a hat",
@@ -258,7 +259,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Telegram couldn't make this refund, so nothing was taken: you have {held:credit|credits}. "
             "Please write to the operators (/paysupport)."
         ),
-        "refund_op_usage": "Usage: /refund &lt;telegram_payment_charge_id&gt;",
         "refund_op_unknown": "No payment has that charge id.",
         "refund_op_made": "↩ Refunded {stars} ⭐ to user {user}; {credits:credit|credits} removed.",
         "refund_op_failed": "Telegram refused the refund ({error}); the user's credits are back.",
@@ -332,7 +332,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/limits — сколько картинок осталось на сегодня\n"
             "/history — последние картинки\n"
             "/enhance — подробные описания: включить или выключить\n"
-            "/lang — язык"
+            "/lang — язык\n"
+            "/buy — больше картинок за звёзды Telegram · /paysupport — оплата и возвраты"
         ),
         "unknown_command": "Не знаю такой команды. Пришлите описание или загляните в /help.",
         "shortcut_usage": "Добавьте описание после команды, например: /{command} кот в шляпе",
@@ -564,7 +565,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Telegram не смог оформить возврат, поэтому ничего не списано: у вас "
             "{held:кредит|кредита|кредитов}. Пожалуйста, напишите операторам (/paysupport)."
         ),
-        "refund_op_usage": "Использование: /refund &lt;telegram_payment_charge_id&gt;",
         "refund_op_unknown": "Платежа с таким идентификатором нет.",
         "refund_op_made": (
             "↩ Пользователю {user} возвращено {stars} ⭐; списано {credits:кредит|кредита|кредитов}."

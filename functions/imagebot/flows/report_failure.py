@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
+from imagebot.chat.payments import credit_payment
 from imagebot.core import texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import Job, State, job_id_for_update
-from imagebot.core.updates import ChosenInline, MalformedUpdate, Prompt, decode_event
+from imagebot.core.updates import ChosenInline, MalformedUpdate, PaymentMade, Prompt, decode_event
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
@@ -63,6 +64,12 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
         return job_id
     if isinstance(event, ChosenInline):
         return _job_of_chosen_inline(event, reason, rt)
+    if isinstance(event, PaymentMade):
+        # The Stars came: no apology can stand in for the credits. Credited here (once, by the
+        # charge id), or this raises and the dead letter comes again.
+        log.error("a payment's update ran out of attempts", extra=fields(stage="payment", reason=reason))
+        credit_payment(event, rt)
+        return None
     log.error(
         "an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason)
     )

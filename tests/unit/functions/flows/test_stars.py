@@ -15,7 +15,14 @@ from imagebot.core.ops import Mode, Ops
 from imagebot.core.payments import PaymentState
 from imagebot.core.updates import Button, Command, PaymentMade, decode_event, encode_event
 from imagebot.edges.telegram import TelegramError
-from imagebot.flows import budget_guard, rate_limit, sweep_stuck_jobs, telegram_webhook, validate_prompt
+from imagebot.flows import (
+    budget_guard,
+    rate_limit,
+    report_failure,
+    sweep_stuck_jobs,
+    telegram_webhook,
+    validate_prompt,
+)
 
 from tests.support.events import pubsub_event_data
 from tests.support.fakes import SETTINGS, FakeServices
@@ -410,3 +417,16 @@ def test_a_budget_stop_tells_the_waiting_buyers_too():
     assert rt.config.get_ops().mode == Mode.PAUSED
     waits = [call.chat_id for call in rt.bot.calls if "credits are safe" in call.params.get("text", "")]
     assert waits == [BUYER]
+
+
+def test_a_dead_lettered_payment_is_still_credited_once():
+    rt = FakeServices()
+    event = payment_made()
+    dead = pubsub_event_data(encode_event(event), CloudPubSubDeadLetterSourceDeliveryCount="5")
+    report_failure.handle_dead_letter(dead, rt)
+    deliver(rt, event)  # and a late delivery of the update itself
+    assert rt.payments.credits_of(BUYER).held == PACK.pictures
+    assert rt.bot.texts() == [
+        f"⭐ Thank you! {PACK.pictures} pictures added. You now have {PACK.pictures} credits."
+    ]
+    assert_balanced(rt)
