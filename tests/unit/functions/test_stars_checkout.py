@@ -6,7 +6,7 @@ from datetime import datetime
 
 import httpx
 import pytest
-from imagebot.core import checkout, keyboards, ledger, payments
+from imagebot.core import checkout, keyboards, ledger, payments, texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.checkout import CheckoutRefusal
 from imagebot.core.ops import Mode
@@ -222,3 +222,12 @@ def test_a_refund_names_the_user_and_the_charge_and_an_earlier_one_is_told_apart
     assert raised.value.already_refunded and not raised.value.transient
     assert not TelegramError("refundStarPayment", 400, "Bad Request: CHARGE_NOT_FOUND").already_refunded
     assert TelegramError("refundStarPayment", 502, "Bad Gateway").transient
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_every_invoice_fits_telegrams_limits(language):
+    for pack in payments.PACKS:
+        title = texts.render(language, "invoice_title", pictures=pack.pictures)
+        description = texts.render(language, "invoice_description", pictures=pack.pictures, days=14)
+        assert 1 <= len(title) <= 32 and 1 <= len(description) <= 255, (pack, language)
+        assert len(payments.invoice_payload(pack.pack_id, -(2**52 - 1)).encode()) <= 128
