@@ -253,7 +253,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "refund_made": (
             "↩ Refunded: {stars} ⭐ go back to your Telegram balance, and {credits:credit|credits} "
-            "were removed. You now have {held}."
+            "were removed. You now have {held:credit|credits}."
         ),
         "refund_failed": (
             "Telegram couldn't make this refund, so nothing was taken: you have {held:credit|credits}. "
@@ -268,7 +268,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "stats_stars": (
             "\n<b>Stars</b>\n"
-            "Paid: {paid} ⭐ in {payments} · refunded: {refunded} ⭐ in {refunds}\n"
+            "Paid: {paid} ⭐ in {payments:payment|payments} · "
+            "refunded: {refunded} ⭐ in {refunds:refund|refunds}\n"
             "Credits held: {held} · spent: {spent}"
         ),
         "paysupport": (

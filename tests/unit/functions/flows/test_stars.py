@@ -374,7 +374,7 @@ def test_stats_show_revenue_refunds_and_credits_in_circulation():
     rt.users.docs[BUYER]["credits"] = credits.spend(3).to_doc()
     deliver(rt, command("stats", user_id=OPERATOR))
     text = rt.bot.texts()[-1]
-    assert "Paid: 100 ⭐ in 2 · refunded: 50 ⭐ in 1" in text
+    assert "Paid: 100 ⭐ in 2 payments · refunded: 50 ⭐ in 1 refund" in text
     assert "Credits held: 7 · spent: 3" in text
 
 
