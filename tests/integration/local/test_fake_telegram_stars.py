@@ -365,6 +365,10 @@ def test_stars_go_back_once_whatever_the_bot_asks(
         (charge, True, False),
         (charge, False, True),
     ]
+    page = http.get(f"{fake_telegram_server.api_url}/getStarTransactions", params={"offset": 1, "limit": 1})
+    assert ["receiver" in t for t in page.json()["result"]["transactions"]] == [True]
+    too_many = http.get(f"{fake_telegram_server.api_url}/getStarTransactions", params={"limit": 101})
+    assert too_many.status_code == 400
     balance = http.get(f"{fake_telegram_server.api_url}/getMyStarBalance").json()["result"]
     assert balance == {"amount": 0}
 
