@@ -111,6 +111,8 @@ def test_an_invoice_is_a_message_with_an_invoice_kept_in_the_chat(
     assert telegram.message(USER, message["message_id"]) == message
     assert telegram.invoices(USER) == [message]
     assert telegram.wait_for_invoice(USER) == message
+    [noted] = [e for e in telegram.chat(USER)["transcript"] if e.get("message_id") == message["message_id"]]
+    assert noted["invoice"] == {"title": "10 pictures", "currency": "XTR", "total_amount": 50}
 
 
 @pytest.mark.parametrize(
