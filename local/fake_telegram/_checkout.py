@@ -47,7 +47,7 @@ class Checkout:
         # query is too old. A webhook that failed answers nothing: Telegram's retry is the test's.
         delivered = outcome["pre_checkout"]["status"] == 200
         until = query.asked + self.timeout if delivered else time.time()
-        answered = self.store.wait_for_pre_checkout_answer(query.query_id, until)
+        answered = self.store.wait_for_pre_checkout_answer(query, until)
         outcome.update(answered=answered.answered, error_message=answered.error_message)
         if not (answered.answered and answered.ok):
             self._note_failure(answered)

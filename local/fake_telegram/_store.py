@@ -343,10 +343,12 @@ class Store:
                 },
             )
 
-    def wait_for_pre_checkout_answer(self, query_id: str, until: float) -> _stars.PreCheckoutQuery:
-        """The query once answered, or as it stands at time.time() `until`."""
+    def wait_for_pre_checkout_answer(
+        self, query: _stars.PreCheckoutQuery, until: float
+    ) -> _stars.PreCheckoutQuery:
+        """A copy of the (stored) query once answered, or as it stands at time.time() `until`;
+        a reset meanwhile leaves it unanswered."""
         with self.changed:
-            query = self.pre_checkout_queries[query_id]
             self.changed.wait_for(lambda: query.answered, max(0.0, until - time.time()))
             return copy.deepcopy(query)
 
