@@ -94,6 +94,42 @@ class ChosenInlineResult:
     inline_message_id: str | None
 
 
+@dataclass(frozen=True)
+class InvoicePaid:
+    """A user pressed Pay: what the bot answered, and, if it said ok, the payment Telegram made.
+
+    `update` is the successful_payment Update as delivered: `send_update(paid.update)` redelivers
+    it (same update_id), as Telegram's retry would.
+    """
+
+    pre_checkout_query_id: str
+    pre_checkout: WebhookResult
+    answered: bool  # within the fake's pre_checkout_timeout
+    accepted: bool
+    error_message: str | None  # the bot's reason for a refusal, shown to the user
+    telegram_payment_charge_id: str | None
+    successful_payment: WebhookResult | None
+    update: dict[str, Any] | None
+    message: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StarPayment:
+    """One payment in the fake's Stars ledger."""
+
+    telegram_payment_charge_id: str
+    user_id: int
+    chat_id: int
+    amount: int
+    currency: str
+    invoice_payload: str
+    date: int
+    refunded: bool
+    refund_count: int  # times the Stars went back: never more than once
+    refund_refusals: int  # refunds the bot asked again, refused as CHARGE_ALREADY_REFUNDED
+    refund_date: int | None
+
+
 OtherMedia = Literal["animation", "video", "video_note"]
 
 
@@ -370,6 +406,41 @@ class FakeTelegram:
         )
         return ChosenInlineResult(_webhook_result(outcome), outcome["message"], outcome["inline_message_id"])
 
+    def pay_invoice(
+        self,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        *,
+        first_name: str | None = None,
+        language_code: str | None = None,
+        secret: str | None = None,
+        ignore_allowed_updates: bool = False,
+    ) -> InvoicePaid:
+        """The user presses Pay under the bot's invoice `message_id`: the bot gets a
+        pre_checkout_query, and if it answers ok (within the fake's pre_checkout_timeout),
+        successful_payment. Returns once both are delivered, or the payment failed."""
+        body = _without_none(
+            chat_id=chat_id,
+            user_id=user_id,
+            message_id=message_id,
+            first_name=first_name,
+            language_code=language_code,
+        )
+        outcome = self._post_control("/_fake/payments", body, secret, False, ignore_allowed_updates)
+        delivered = outcome["successful_payment"]
+        return InvoicePaid(
+            pre_checkout_query_id=outcome["pre_checkout_query_id"],
+            pre_checkout=_webhook_result(outcome["pre_checkout"]),
+            answered=outcome["answered"],
+            accepted=outcome["accepted"],
+            error_message=outcome["error_message"],
+            telegram_payment_charge_id=outcome["telegram_payment_charge_id"],
+            successful_payment=_webhook_result(delivered) if delivered else None,
+            update=outcome["update"],
+            message=outcome["message"],
+        )
+
     def _deliver(
         self,
         path: str,
@@ -413,6 +484,38 @@ class FakeTelegram:
                 )
             time.sleep(0.05)
         return results
+
+    def invoices(self, chat_id: int | None = None, since: int = 0) -> list[dict[str, Any]]:
+        """The invoice messages the bot sent (successful sendInvoice calls), oldest first."""
+        return [
+            call.result
+            for call in self.calls("sendInvoice", since)
+            if call.ok and (chat_id is None or str(call.params.get("chat_id")) == str(chat_id))
+        ]
+
+    def wait_for_invoice(self, chat_id: int, *, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
+        """The first invoice message sent to `chat_id` after `since`."""
+        call = self.wait_for_call(
+            "sendInvoice",
+            lambda c: c.ok and str(c.params.get("chat_id")) == str(chat_id),
+            since=since,
+            timeout=timeout,
+        )
+        result: dict[str, Any] = call.result
+        return result
+
+    def star_payments(self) -> list[StarPayment]:
+        """The fake's Stars ledger, oldest payment first: a test asserts no Stars went back twice."""
+        payments = self._request("GET", "/_fake/star_payments").json()["payments"]
+        return [StarPayment(**payment) for payment in payments]
+
+    def star_payment(self, telegram_payment_charge_id: str) -> StarPayment:
+        found = [
+            p for p in self.star_payments() if p.telegram_payment_charge_id == telegram_payment_charge_id
+        ]
+        if not found:
+            raise FakeTelegramError(f"no Stars payment {telegram_payment_charge_id}")
+        return found[0]
 
     def albums(self, chat_id: int | None = None, since: int = 0) -> list[list[dict[str, Any]]]:
         """The messages of each album the bot sent (successful sendMediaGroup calls), oldest first."""
@@ -537,7 +640,8 @@ class FakeTelegram:
         self._request("DELETE", "/_fake/faults")
 
     def reset(self) -> None:
-        """Forget calls, chats, files and faults; the webhook and commands stay, update ids go on."""
+        """Forget calls, chats, files, payments and faults; the webhook and commands stay, update
+        ids go on."""
         self._request("POST", "/_fake/reset")
 
     def healthy(self) -> bool:

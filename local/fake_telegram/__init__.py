@@ -23,6 +23,17 @@ Controls for tests and the demo, outside the Bot API (all JSON):
     POST /_fake/chosen_inline_results  {user_id, inline_query_id, result_id, chat_id}
                             places the result in chat_id (the user's own chat by default) via the
                             bot -> also {message, inline_message_id} (only with a keyboard)
+    POST /_fake/payments  {chat_id, user_id, message_id (the invoice's), first_name, language_code}
+                            the user pays a bot's invoice (sendInvoice, Stars only): the bot gets a
+                            pre_checkout_query, answered in the webhook's response or by
+                            answerPreCheckoutQuery within pre_checkout_timeout (10 s); on ok the
+                            fake records the payment and sends a message update with
+                            successful_payment -> {pre_checkout_query_id, pre_checkout (its
+                            delivery), answered, accepted, error_message (a refusal's, as the
+                            user sees it), telegram_payment_charge_id, successful_payment (its
+                            delivery), update (resend it to redeliver), message}
+    GET  /_fake/star_payments                   the fake's Stars ledger: each payment with
+                                                refunded, refund_count (0 or 1) and refund_refusals
          the delivering controls take ?secret=<value> (send this secret instead),
          ?omit_secret=1, and ?ignore_allowed_updates=1 (deliver a kind the bot did not ask
          for), and answer {update_id, delivered, status, body, error, reply}; `reply` is the
@@ -36,8 +47,8 @@ Controls for tests and the demo, outside the Bot API (all JSON):
     POST /_fake/faults     {method, count | seconds, error_code, retry_after, description, delay}
                            (method "downloadFile": the file downloads, /file/bot<token>/<path>)
     GET|DELETE /_fake/faults                    faults still pending / drop them all
-    POST /_fake/reset                           forget calls, chats, files and faults (not the
-                                                webhook, the commands, or the last update_id)
+    POST /_fake/reset                           forget calls, chats, files, payments and faults
+                                                (not the webhook, the commands, or the last update_id)
     GET  /_fake/chat                            the playground: a web page to chat with the bot
                                                 in a browser (?user=ID&name=N&lang=L), static
                                                 assets under /_fake/chat/
@@ -58,7 +69,11 @@ Where it knowingly differs from Telegram:
 - it is stricter than Telegram where Telegram fails silently: an InputMedia field Telegram does
   not know (reply_markup on an album item) and reply_markup on sendMediaGroup are 400s, and an
   album needs 2-10 items;
-- a user's animation, video or video note carries stand-in bytes, not a playable file.
+- a user's animation, video or video note carries stand-in bytes, not a playable file;
+- Stars only: sendInvoice refuses any currency but XTR and any provider_token; an invoice is paid
+  once (its Pay then answers 409); a refund puts Telegram's refunded_payment service message in
+  the chat but does not deliver it to the webhook; where Telegram's documentation gives no error
+  text (an invoice title's length, say) the fake's says what is wrong in words.
 
 Run it with `python -m local.fake_telegram --port P --token T [--webhook-url U --secret S]`,
 or in-process with `FakeTelegramServer`; `local.fake_telegram_client.FakeTelegram` drives the

@@ -1,4 +1,5 @@
-"""`python -m local.fake_telegram --port P --token T [--webhook-url U --secret S] [--host H]`.
+"""`python -m local.fake_telegram --port P --token T [--webhook-url U --secret S] [--host H]
+[--pre-checkout-timeout S]`.
 
 The token may come from FAKE_TELEGRAM_TOKEN instead, which keeps it out of the process list.
 """
@@ -28,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secret", help="the secret token sent with --webhook-url deliveries")
     parser.add_argument("--bot-username", default="imagebot_local_bot")
     parser.add_argument("--webhook-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--pre-checkout-timeout",
+        type=float,
+        default=float(os.environ.get("FAKE_TELEGRAM_PRE_CHECKOUT_TIMEOUT", "10")),
+        help="seconds a pre-checkout query takes an answer (Telegram's 10; default: "
+        "$FAKE_TELEGRAM_PRE_CHECKOUT_TIMEOUT or 10)",
+    )
     args = parser.parse_args(argv)
     if not args.token:
         parser.error("--token (or FAKE_TELEGRAM_TOKEN) is required")
@@ -38,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             webhook_url=args.webhook_url,
             secret_token=args.secret,
             webhook_timeout=args.webhook_timeout,
+            pre_checkout_timeout=args.pre_checkout_timeout,
         )
         server = serve(args.host, args.port, create_app(config))
     except ValueError as error:

@@ -18,6 +18,7 @@ from flask import Flask, Response, jsonify, request, send_file, send_from_direct
 from werkzeug.exceptions import HTTPException
 
 from local.fake_telegram import _updates
+from local.fake_telegram._checkout import Checkout
 from local.fake_telegram._conversation import Conversation, ConversationError, optional_int
 from local.fake_telegram._errors import BotApiError, bad_request, not_found, unauthorized
 from local.fake_telegram._faults import make_fault
@@ -49,6 +50,8 @@ class FakeTelegramConfig:
     webhook_timeout: float = 60.0
     # How long an inline query takes an answer (Telegram's window is a few seconds).
     inline_query_timeout: float = 10.0
+    # How long a pre-checkout query takes an answer (Telegram's 10 seconds); the payer waits that long.
+    pre_checkout_timeout: float = 10.0
 
     def bot(self) -> dict[str, Any]:
         bot_id, _, rest = self.token.partition(":")
@@ -206,8 +209,13 @@ def _flag(name: str) -> bool:
 
 def create_app(config: FakeTelegramConfig) -> Flask:
     store = Store(config.bot())
-    api = BotApi(store, inline_query_timeout=config.inline_query_timeout)
+    api = BotApi(
+        store,
+        inline_query_timeout=config.inline_query_timeout,
+        pre_checkout_timeout=config.pre_checkout_timeout,
+    )
     conversation = Conversation(store, api)
+    checkout = Checkout(store, config.pre_checkout_timeout)
     sender = WebhookSender(store, api, config.webhook_timeout)
     if config.webhook_url:
         store.webhook = Webhook(
@@ -221,14 +229,16 @@ def create_app(config: FakeTelegramConfig) -> Flask:
     # For in-process owners: FakeTelegramServer closes the sender; a test may inspect the store.
     app.extensions["fake_telegram"] = {"store": store, "webhook_sender": sender}
 
-    def deliver(update: dict[str, Any], **extra: Any) -> Response:
-        outcome = sender.deliver(
+    def send(update: dict[str, Any]) -> dict[str, Any]:
+        return sender.deliver(
             update,
             secret=request.args.get("secret"),
             omit_secret=_flag("omit_secret"),
             ignore_allowed_updates=_flag("ignore_allowed_updates"),
         )
-        return jsonify({"ok": True, **outcome, **extra})
+
+    def deliver(update: dict[str, Any], **extra: Any) -> Response:
+        return jsonify({"ok": True, **send(update), **extra})
 
     @app.errorhandler(BotApiError)
     def bot_api_error(error: BotApiError) -> Response:
@@ -320,6 +330,14 @@ def create_app(config: FakeTelegramConfig) -> Flask:
                     "results": query.answer or [],
                 }
             )
+
+    @app.post("/_fake/payments")
+    def post_payment() -> Response:
+        return jsonify({"ok": True, **checkout.pay(_control_body(), send)})
+
+    @app.get("/_fake/star_payments")
+    def star_payments() -> Response:
+        return jsonify({"ok": True, "payments": store.describe_star_payments()})
 
     @app.get("/_fake/calls")
     def list_calls() -> Response:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from local.fake_telegram import _formatting, _inline, _markup, _media
+from local.fake_telegram import _formatting, _inline, _markup, _media, _stars
 from local.fake_telegram._errors import BotApiError, bad_request, not_found
 from local.fake_telegram._params import Params, Upload
 from local.fake_telegram._store import NO_WEBHOOK_INFO, Store, Webhook, now
@@ -68,11 +68,19 @@ def method(name: str) -> Callable[[Method], Method]:
 
 
 class BotApi:
-    def __init__(self, store: Store, fetch_timeout: float = 10.0, inline_query_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fetch_timeout: float = 10.0,
+        inline_query_timeout: float = 10.0,
+        pre_checkout_timeout: float = 10.0,
+    ) -> None:
         self.store = store
         self.fetch_timeout = fetch_timeout
         # Telegram takes an inline query's answer for a few seconds only (then "query is too old").
         self.inline_query_timeout = inline_query_timeout
+        # A pre-checkout query must be answered within 10 seconds, or the payment fails.
+        self.pre_checkout_timeout = pre_checkout_timeout
 
     def call(
         self, name: str, params: Params, *, http_method: str = "POST", via_webhook_response: bool = False
@@ -279,6 +287,8 @@ def _summary(message: dict[str, Any]) -> dict[str, Any]:
         summary["media_group_id"] = message["media_group_id"]
     if "sticker" in message:
         summary["sticker"] = message["sticker"]["emoji"]
+    if "invoice" in message:
+        summary["invoice"] = {key: message["invoice"][key] for key in ("title", "currency", "total_amount")}
     if "reply_markup" in message:
         summary["buttons"] = [
             [button["text"] for button in row] for row in message["reply_markup"]["inline_keyboard"]
@@ -731,3 +741,93 @@ def answer_inline_query(api: BotApi, p: Params) -> bool:
             raise bad_request(_inline.QUERY_TOO_OLD)
         query.answer = checked
     return True
+
+
+# -- Telegram Stars ---------------------------------------------------------------------------------
+
+
+@method("sendInvoice")
+def send_invoice(api: BotApi, p: Params) -> dict[str, Any]:
+    chat_id = p.chat_id()
+    description = p.string("description")
+    terms = _stars.invoice_terms(
+        title=p.string("title"),
+        description=description,
+        payload=p.string("payload"),
+        currency=p.string("currency"),
+        prices=p.json_value("prices", "can't parse prices JSON object"),
+        provider_token=p.string("provider_token"),
+    )
+    markup = _reply_markup(p)
+    _stars.check_pay_button(markup)
+    invoice = _stars.invoice_object(terms, description or "", p.string("start_parameter") or "")
+    with api.store.lock:
+        message = api.outgoing(chat_id, p, {"invoice": invoice}, markup)
+        api.store.invoices[(chat_id, message["message_id"])] = terms
+        return message
+
+
+@method("answerPreCheckoutQuery")
+def answer_pre_checkout_query(api: BotApi, p: Params) -> bool:
+    query_id = p.required_string("pre_checkout_query_id", _stars.QUERY_TOO_OLD)
+    if not p.present("ok"):
+        raise bad_request('parameter "ok" is required')
+    ok = p.boolean("ok")
+    error_message = _stars.checked_answer(ok, p.string("error_message"))
+    api.store.answer_pre_checkout_query(query_id, ok, error_message, api.pre_checkout_timeout)
+    return True
+
+
+@method("refundStarPayment")
+def refund_star_payment(api: BotApi, p: Params) -> bool:
+    user_id = p.required_integer("user_id", "USER_ID_INVALID")
+    charge_id = p.required_string("telegram_payment_charge_id", _stars.CHARGE_NOT_FOUND)
+    with api.store.lock:
+        api.store.refund_star_payment(user_id, charge_id)
+        payment = api.store.star_payments[charge_id]
+        # Telegram tells the chat with a refunded_payment service message (see the package
+        # docstring: the fake shows it in the chat but does not deliver it to the webhook).
+        refunded = {**payment.successful_payment()}
+        refunded.pop("provider_payment_charge_id")
+        log = api.store.chat_log(payment.chat_id)
+        message = {
+            "message_id": api.store.new_message_id(payment.chat_id),
+            "from": payment.user,
+            "chat": log.chat,
+            "date": now(),
+            "refunded_payment": refunded,
+        }
+        api.store.save_message(message)
+        api.store.note(
+            payment.chat_id,
+            {
+                "from": "telegram",
+                "event": "stars_refunded",
+                "message_id": message["message_id"],
+                "telegram_payment_charge_id": charge_id,
+                "amount": payment.amount,
+            },
+        )
+    return True
+
+
+@method("getStarTransactions")
+def get_star_transactions(api: BotApi, p: Params) -> dict[str, Any]:
+    offset = p.integer("offset") or 0
+    limit = p.integer("limit") or 100
+    if offset < 0:
+        raise bad_request("offset must be non-negative")
+    if not 1 <= limit <= 100:
+        raise bad_request("limit must be between 1 and 100")
+    with api.store.lock:
+        everything = [t for payment in api.store.star_payments.values() for t in payment.transactions()]
+    # In chronological order, as Telegram lists them (a refund dates from when it was made).
+    everything.sort(key=lambda transaction: transaction["date"])
+    return {"transactions": everything[offset : offset + limit]}
+
+
+@method("getMyStarBalance")
+def get_my_star_balance(api: BotApi, p: Params) -> dict[str, Any]:
+    with api.store.lock:
+        payments = list(api.store.star_payments.values())
+    return {"amount": sum(payment.amount for payment in payments if not payment.refunded)}

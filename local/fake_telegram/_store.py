@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.fake_telegram import _updates
+from local.fake_telegram import _stars, _updates
 from local.fake_telegram._errors import bad_request
 from local.fake_telegram._faults import FaultBook
 
@@ -135,11 +135,18 @@ class Store:
         self.open_callback_queries: dict[str, int] = {}
         self.inline_queries: dict[str, InlineQuery] = {}
         self.inline_messages: dict[str, InlineMessage] = {}
+        # Stars: what each invoice message sells, by (chat_id, message_id); open and answered
+        # pre-checkout queries; the ledger of payments, by telegram_payment_charge_id, in order.
+        self.invoices: dict[tuple[int, int], _stars.InvoiceTerms] = {}
+        self.paid_invoices: set[tuple[int, int]] = set()
+        self.pre_checkout_queries: dict[str, _stars.PreCheckoutQuery] = {}
+        self.star_payments: dict[str, _stars.StarPayment] = {}
         self._seq = itertools.count(1)
         self._file_numbers = itertools.count(1)
 
     def reset(self) -> None:
-        """Forget calls, chats, files and faults; keep the webhook, the commands and the update ids."""
+        """Forget calls, chats, files, payments and faults; keep the webhook, the commands and the
+        update ids."""
         with self.lock:
             self._clear_records()
             self.faults.clear()
@@ -312,6 +319,55 @@ class Store:
             if chat_id is None:
                 raise bad_request("query is too old and response timeout expired or query ID is invalid")
             return chat_id
+
+    # -- Stars ----------------------------------------------------------------------------------
+
+    def answer_pre_checkout_query(
+        self, query_id: str, ok: bool, error_message: str | None, timeout: float
+    ) -> None:
+        """The bot's one answer, within `timeout` seconds of the query; wakes the waiting payer."""
+        with self.lock:
+            query = self.pre_checkout_queries.get(query_id)
+            if query is None or query.answered or time.time() - query.asked >= timeout:
+                raise bad_request(_stars.QUERY_TOO_OLD)
+            query.answered, query.ok, query.error_message = True, ok, error_message
+            self.note(
+                query.chat_id,
+                {
+                    "from": "bot",
+                    "event": "pre_checkout_answer",
+                    "pre_checkout_query_id": query_id,
+                    "message_id": query.message_id,
+                    "ok": ok,
+                    "error_message": error_message,
+                },
+            )
+
+    def wait_for_pre_checkout_answer(
+        self, query: _stars.PreCheckoutQuery, until: float
+    ) -> _stars.PreCheckoutQuery:
+        """A copy of the (stored) query once answered, or as it stands at time.time() `until`;
+        a reset meanwhile leaves it unanswered."""
+        with self.changed:
+            self.changed.wait_for(lambda: query.answered, max(0.0, until - time.time()))
+            return copy.deepcopy(query)
+
+    def refund_star_payment(self, user_id: int, charge_id: str) -> None:
+        """Stars go back once: an unknown charge, or another user's, is not found; a second refund
+        is refused, and counted, so a test sees the bot asked twice."""
+        with self.lock:
+            payment = self.star_payments.get(charge_id)
+            if payment is None or payment.user["id"] != user_id:
+                raise bad_request(_stars.CHARGE_NOT_FOUND)
+            if payment.refunded:
+                payment.refund_refusals += 1
+                raise bad_request(_stars.CHARGE_ALREADY_REFUNDED)
+            payment.refund_count += 1
+            payment.refund_date = now()
+
+    def describe_star_payments(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [payment.describe() for payment in self.star_payments.values()]
 
 
 def _unknown_chat(chat_id: int) -> dict[str, Any]:

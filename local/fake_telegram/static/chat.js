@@ -58,6 +58,24 @@ function press(message, button) {
   return control("/_fake/callbacks", {...me(), message_id: message.message_id, data: button.callback_data});
 }
 
+// Pay under an invoice: the fake asks the bot (pre_checkout_query) and, if it says ok, charges
+// and tells it (successful_payment). A refusal shows the bot's error_message, as Telegram does.
+async function pay(message) {
+  try {
+    const response = await fetch("/_fake/payments", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({...me(), message_id: message.message_id}),
+    });
+    const outcome = await response.json();
+    if (!response.ok) toast(outcome.description, {error: true});
+    else if (outcome.accepted) toast(`Paid ⭐${message.invoice.total_amount}`);
+    else if (outcome.answered) toast(outcome.error_message, {error: true, kind: "refusal"});
+    else toast(outcome.pre_checkout.error || "the bot did not answer the payment in time", {error: true});
+  } catch (error) {
+    toast(`the fake Bot API is unreachable (${error.message})`, {error: true});
+  }
+}
+
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("text");
@@ -99,6 +117,7 @@ function base64Of(file) {
 let following = null; // the AbortController of the current chat's poll loop
 let rendered = new Map(); // message_id -> {key, node}
 let handledEntry = null; // seq of the newest transcript entry reacted to; null before the first view
+let paidInvoices = new Set(); // message ids of invoices paid in this chat: their Pay is done
 
 async function follow() {
   if (following) following.abort();
@@ -136,8 +155,9 @@ function show(view) {
   $("empty").hidden = view.messages.length > 0;
   const present = new Set();
   let previous = null;
+  paidInvoices = new Set(view.transcript.filter((e) => e.event === "successful_payment").map((e) => e.invoice_message_id));
   for (const message of view.messages) {
-    const key = JSON.stringify(message);
+    const key = JSON.stringify(message) + (paidInvoices.has(message.message_id) ? " paid" : "");
     let entry = rendered.get(message.message_id);
     if (!entry || entry.key !== key) { // new, or edited: (re)draw it where it stands
       const node = renderMessage(message);
@@ -183,9 +203,10 @@ function setAction(action) {
 }
 
 let toastTimer;
-function toast(text, {error = false, alert = false} = {}) {
+function toast(text, {error = false, alert = false, kind = ""} = {}) {
   const box = $("toast");
   box.textContent = text;
+  box.dataset.kind = kind;
   box.classList.toggle("error", error);
   box.hidden = false;
   clearTimeout(toastTimer);
@@ -206,6 +227,7 @@ function el(tag, className, text) {
 }
 
 function renderMessage(message) {
+  if (message.successful_payment || message.refunded_payment) return paymentNotice(message);
   const fromBot = Boolean(message.from && message.from.is_bot);
   if (fromBot) $("bot-name").textContent = message.from.first_name;
   const node = el("div", fromBot ? "msg theirs" : "msg mine");
@@ -229,17 +251,42 @@ function renderMessage(message) {
   else if (message.video) bubble.append(el("div", "medium", "🎬 Video"));
   else if (message.video_note) bubble.append(el("div", "medium", "⏺ Video message"));
   else if (message.document) bubble.append(documentLink(message.document));
+  if (message.invoice) bubble.append(invoiceCard(message.invoice, meta));
   if (text !== undefined) {
     const body = el("div", "text");
     const content = el("span", "content");
     content.append(formatted(text, message.entities || message.caption_entities || [], fromBot));
     body.append(content, meta);
     bubble.append(body);
-  } else if (!message.photo) {
+  } else if (!message.photo && !message.invoice) {
     bubble.append(meta);
   }
-  const rows = (message.reply_markup && message.reply_markup.inline_keyboard) || [];
+  let rows = (message.reply_markup && message.reply_markup.inline_keyboard) || [];
+  // An invoice sent without a keyboard gets Telegram's own Pay button.
+  if (message.invoice && !rows.length) rows = [[{text: `Pay ⭐${message.invoice.total_amount}`, pay: true}]];
   if (rows.length) node.append(keyboard(message, rows));
+  return node;
+}
+
+function invoiceCard(invoice, meta) {
+  const card = el("div", "invoice");
+  card.append(el("b", "invoice-title", invoice.title));
+  card.append(el("div", "invoice-description", invoice.description));
+  const price = el("div", "invoice-price", `⭐ ${invoice.total_amount}`);
+  price.title = `${invoice.total_amount} Telegram Stars (${invoice.currency})`;
+  card.append(price, meta);
+  return card;
+}
+
+// Telegram's service messages about Stars: centred, not a bubble of either side.
+function paymentNotice(message) {
+  const node = el("div", "msg service");
+  node.dataset.messageId = message.message_id;
+  const paid = message.successful_payment;
+  const text = paid
+    ? `You paid ⭐${paid.total_amount} to ${$("bot-name").textContent}`
+    : `⭐${message.refunded_payment.total_amount} refunded to you`;
+  node.append(el("span", "notice", text));
   return node;
 }
 
@@ -293,7 +340,20 @@ function keyboard(message, rows) {
     for (const button of row) {
       const node = el("button", "", button.text);
       node.type = "button";
-      if (button.callback_data !== undefined) {
+      if (button.pay) {
+        if (paidInvoices.has(message.message_id)) {
+          node.disabled = true;
+          node.classList.add("paid");
+          node.textContent = "Paid ✓";
+        } else {
+          node.classList.add("pay");
+          node.addEventListener("click", async () => {
+            node.disabled = true;
+            await pay(message);
+            node.disabled = false;
+          });
+        }
+      } else if (button.callback_data !== undefined) {
         node.addEventListener("click", async () => {
           node.disabled = true; // until the webhook answered, as Telegram shows a pressed button
           await press(message, button);
