@@ -17,7 +17,15 @@ from imagebot.core.quota import QuotaPolicy
 from imagebot.edges.gpu_endpoint import Predict, vertex_predict
 from imagebot.edges.inputs import InputStore
 from imagebot.edges.pubsub import Publisher
-from imagebot.edges.store import AlbumStore, CacheStats, ConfigStore, JobStore, PacingStore, UserStore
+from imagebot.edges.store import (
+    AlbumStore,
+    CacheStats,
+    ConfigStore,
+    JobStore,
+    PacingStore,
+    UserReadsOnLoop,
+    UserStore,
+)
 from imagebot.edges.telegram import BotApi
 from imagebot.edges.translation import Translator, vertex_generate
 
@@ -45,6 +53,11 @@ class Runtime:
     @cached_property
     def users(self) -> UserStore:
         return UserStore(self.db)
+
+    @cached_property
+    def users_on_loop(self) -> UserReadsOnLoop:
+        """For the ASGI webhook: users' settings read without blocking its event loop."""
+        return UserReadsOnLoop(self.db)
 
     @cached_property
     def cache(self) -> CacheStats:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from imagebot.core import keyboards
@@ -410,7 +410,9 @@ def _parse_chosen_inline(update_id: int, chosen: dict[str, Any]) -> Event:
 
 
 def encode_event(event: Published) -> bytes:
-    return json.dumps({"v": INBOUND_VERSION, **asdict(event)}, ensure_ascii=False).encode()
+    # vars, not asdict: an event's fields are flat (asdict's deep copy costs the webhook more
+    # than the rest of the encoding).
+    return json.dumps({"v": INBOUND_VERSION, **vars(event)}, ensure_ascii=False).encode()
 
 
 _KINDS: dict[str, type[Prompt] | type[Photo] | type[Command] | type[Button] | type[ChosenInline]] = {
