@@ -43,7 +43,7 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         request.headers.get(imagebot.flows.telegram_webhook.SECRET_HEADER),
         rt.settings,
         publisher_client(),
-        rt.users.get_user,
+        rt.users_on_loop.get_user,
         WebhookLookups(rt),
     )
     return JSONResponse(reply.body, reply.status)

@@ -24,6 +24,7 @@ from imagebot.edges.store import (
     JobStore,
     PacingStore,
     PaymentStore,
+    UserReadsOnLoop,
     UserStore,
 )
 from imagebot.edges.telegram import BotApi
@@ -53,6 +54,11 @@ class Runtime:
     @cached_property
     def users(self) -> UserStore:
         return UserStore(self.db)
+
+    @cached_property
+    def users_on_loop(self) -> UserReadsOnLoop:
+        """For the ASGI webhook: users' settings read without blocking its event loop."""
+        return UserReadsOnLoop(self.db)
 
     @cached_property
     def cache(self) -> CacheStats:

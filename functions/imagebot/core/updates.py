@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from imagebot.core import keyboards
@@ -505,7 +505,9 @@ def _parse_payment(
 
 
 def encode_event(event: Published) -> bytes:
-    return json.dumps({"v": INBOUND_VERSION, **asdict(event)}, ensure_ascii=False).encode()
+    # vars, not asdict: an event's fields are flat (asdict's deep copy costs the webhook more
+    # than the rest of the encoding).
+    return json.dumps({"v": INBOUND_VERSION, **vars(event)}, ensure_ascii=False).encode()
 
 
 _KINDS: dict[str, type[Published]] = {

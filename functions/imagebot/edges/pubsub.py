@@ -37,8 +37,14 @@ class PendingPublishes(Publisher):
         return ""  # the message id comes with the confirmation
 
     async def confirmed(self, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> list[str]:
-        waits = [asyncio.wrap_future(future) for future in self._futures]
-        return [str(message_id) for message_id in await asyncio.wait_for(asyncio.gather(*waits), timeout)]
+        # asyncio.timeout, not wait_for(gather(...)): no extra tasks for the one or two
+        # messages an update publishes (this runs for nearly every update).
+        message_ids = []
+        async with asyncio.timeout(timeout):
+            for future in self._futures:
+                confirmation: asyncio.Future[str] = asyncio.wrap_future(future)
+                message_ids.append(str(await confirmation))
+        return message_ids
 
 
 @functools.cache

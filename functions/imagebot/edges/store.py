@@ -8,11 +8,14 @@ imagebot/ports.py. Every read-modify-write is a transaction.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -432,6 +435,64 @@ class UserStore(_Firestore):
             transaction.set(ref, {"history": [entry, *fresh][:keep]}, merge=True)
 
         attempt(self._db.transaction())
+
+
+class UserReadsOnLoop:
+    """users/<user_id> for an event loop (the ASGI webhook's /start and /help), never blocking
+    it: the reads asked for in one turn of the loop go together, in a worker thread, as one
+    BatchGetDocuments (`get_all`) of up to READ_BATCH documents (the way a DataLoader batches).
+    A crowd's /start costs a few round trips, not one a user.
+
+    On a loop busy with a crowd every await costs a turn of the loop (about 0.1 s with 1,000
+    connections here), so a read takes as few as it can: its batch is sent from the loop's
+    next turn, and the thread hands the answers back in one callback that sets them all. Not
+    Firestore's asyncio client: it streams each document back as a message the loop must
+    handle, a turn each (on the emulator, 100 documents took 0.3-0.8 s beside a hundred busy
+    tasks, against 20 ms idle)."""
+
+    READ_BATCH = 100
+
+    def __init__(self, db: firestore.Client, threads: int = 4) -> None:
+        self._db = db
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="user-reads")
+        self._waiting: dict[int, list[asyncio.Future[Doc]]] = {}
+
+    async def get_user(self, user_id: int) -> Doc:
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._send, loop)  # with every read this turn of the loop asks for
+        answer: asyncio.Future[Doc] = loop.create_future()
+        self._waiting.setdefault(user_id, []).append(answer)
+        return await answer
+
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting, self._waiting = self._waiting, {}
+        users = iter(waiting.items())
+        while batch := dict(itertools.islice(users, self.READ_BATCH)):
+            self._threads.submit(self._read, loop, batch)
+
+    def _read(self, loop: asyncio.AbstractEventLoop, batch: dict[int, list[asyncio.Future[Doc]]]) -> None:
+        """In a worker thread: the batch's documents, handed to the loop in one callback."""
+        refs = [self._db.collection("users").document(str(user_id)) for user_id in batch]
+        try:
+            found = {snapshot.id: snapshot.to_dict() or {} for snapshot in self._db.get_all(refs)}
+        except Exception as error:  # each reader decides what a failed read means for it
+            loop.call_soon_threadsafe(_settle, batch, {}, error)
+            return
+        loop.call_soon_threadsafe(_settle, batch, found, None)
+
+
+def _settle(
+    batch: dict[int, list[asyncio.Future[Doc]]], found: dict[str, Doc], error: Exception | None
+) -> None:
+    for user_id, answers in batch.items():
+        for answer in answers:
+            if answer.done():  # its request gave up waiting (a timeout, a disconnect)
+                continue
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(found.get(str(user_id), {}))
 
 
 class CacheStats(_Firestore):

@@ -4,8 +4,11 @@ It answers only after the publish is confirmed, and in milliseconds: prompts nev
 Firestore here. /start and /help are answered in the webhook response itself (Telegram's
 reply-in-response), after one read of the user's settings (language, default style); so are
 inline queries (answerInlineQuery, after a few document reads: chat/inline.py), which
-Telegram lets expire within seconds. A press on a requester-only button is checked against
-the job's user first (one read): anyone else gets a short toast, and nothing is published.
+Telegram lets expire within seconds. A press on a requester-only button in a group is checked
+against the job's user first (one read): anyone else gets a short toast, and nothing is
+published (in a private chat, the one who can press is the requester). A pre-checkout query
+(Telegram Stars) is answered in the response too, after a read of the operating mode: no sales
+while paused (core/checkout.py).
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -30,6 +32,7 @@ from imagebot.core.updates import (
     Button,
     ChosenInline,
     Command,
+    Event,
     Ignored,
     InlineQuery,
     MalformedUpdate,
@@ -48,8 +51,12 @@ from imagebot.logs import fields
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 log = logging.getLogger(__name__)
-# The user's settings document (UserStore.get_user): read for /start and /help only.
+# The user's settings document (UserStore.get_user): read for /start and /help only; on the
+# event loop, awaited (UserReadsOnLoop.get_user: batched reads in a worker thread).
 ReadUser = Callable[[int], Mapping[str, Any]]
+ReadUserOnLoop = Callable[[int], Awaitable[Mapping[str, Any]]]
+# A slow read must not cost the answer: past this, /start is answered in the app's language.
+USER_READ_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -141,12 +148,28 @@ def handle_update(
 ) -> WebhookReply:
     """A body from Telegram (the secret matched): a 400 for anything no update can be, else
     the event's answer."""
+    event = parse_body(raw, settings)
+    if isinstance(event, WebhookReply):
+        return event
+    return answer_event(event, settings, publisher, read_user, lookups)
+
+
+def parse_body(raw: bytes, settings: Settings) -> Event | WebhookReply:
+    """The update's event, or the 400 for a body no update can be."""
     try:
-        event = parse_update(inbound.load_json(raw), settings.bot_username, photo_size_limits(settings))
+        return parse_update(inbound.load_json(raw), settings.bot_username, photo_size_limits(settings))
     except (inbound.MalformedBody, MalformedUpdate) as error:
         log.warning("malformed update", extra=fields(stage="webhook", error=str(error)[:200]))
         return WebhookReply(400, {"error": "malformed update"})
 
+
+def answer_event(
+    event: Event,
+    settings: Settings,
+    publisher: Publisher,
+    read_user: ReadUser,
+    lookups: Lookups | None = None,
+) -> WebhookReply:
     match event:
         case Ignored():
             log.info(
@@ -170,7 +193,9 @@ def handle_update(
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
             )
-            log.info(
+            # DEBUG: an INFO line for each update was a twentieth of the front door's CPU, and
+            # says what the platform's request log and the worker's first line say.
+            log.debug(
                 "update published",
                 extra=fields(stage="webhook", update_id=event.update_id, reason=event.kind),
             )
@@ -180,6 +205,18 @@ def handle_update(
             return WebhookReply(200)
 
 
+def reads_documents(event: Event) -> bool:
+    """Whether answering `event` makes a blocking read through Lookups first: an inline
+    query's, a pre-checkout query's (the operating mode), or a press someone else may have made
+    (whose job is it?)."""
+    match event:
+        case InlineQuery() | PreCheckout():
+            return True
+        case Button():
+            return requester_check_needed(event)
+    return False
+
+
 def answer_callback(callback_query_id: str, text: str) -> dict[str, Any]:
     return {"method": "answerCallbackQuery", "callback_query_id": callback_query_id, "text": text}
 
@@ -187,8 +224,7 @@ def answer_callback(callback_query_id: str, text: str) -> dict[str, Any]:
 def pressed_by_requester(button: Button, lookups: Lookups | None) -> bool:
     """False only for a requester-only button pressed by someone else (in a group, say). A job
     that is gone, or a read that fails, goes on to the worker, which checks again."""
-    declared = registry.action(button.action)
-    if lookups is None or declared is None or not declared.requester_only:
+    if lookups is None or not requester_check_needed(button):
         return True
     try:
         requester = lookups.requester_of(button.args[-1])
@@ -196,6 +232,14 @@ def pressed_by_requester(button: Button, lookups: Lookups | None) -> bool:
         log.warning("requester lookup failed", exc_info=True, extra=fields(update_id=button.update_id))
         return True
     return requester is None or requester == button.user_id
+
+
+def requester_check_needed(button: Button) -> bool:
+    """A requester-only button pressed outside a private chat. In a private chat with the bot
+    its one user is the only one who can press, and the requester of every job there: no read
+    (most presses are these)."""
+    declared = registry.action(button.action)
+    return declared is not None and declared.requester_only and button.chat_id != button.user_id
 
 
 def inline_reply(query: InlineQuery, settings: Settings, lookups: Lookups | None) -> dict[str, Any]:
@@ -314,26 +358,14 @@ def send_message(to: AnswerTo, text: str) -> dict[str, Any]:
 
 
 # --- on an event loop (functions_framework.aio: Starlette under uvicorn) ----------------------
-# The same work by the same code: `handle_webhook` checks the secret in constant time, parses,
-# decides and starts the publish; here the publish is not waited for in a thread but awaited on
-# the loop, and the answer goes out only once Pub/Sub has confirmed every message (nothing may
-# run after the response in Cloud Functions). One event loop serves every connection Telegram
-# opens, so no request holds a thread while its publish is in flight. /start and /help are
-# answered after a Firestore read of the user's language; that read blocks, so an update that
-# may be such a command runs in a worker thread instead of on the loop (`may_answer_itself`, a
-# cheap look at the bytes: a wrong guess only costs a thread hop).
-
-# A message whose whole text is a command ("/start", "/help@bot"), in Telegram's compact JSON or
-# with spaces: the updates answered here after the language read. Not a parser: it only says
-# where to run the real one (a "/start payload" misses it and reads on the loop, still right).
-_BARE_COMMAND = re.compile(rb'"text"\s*:\s*"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?"')
-# Inline queries, button presses and pre-checkout queries read documents too (inline_reply,
-# pressed_by_requester, pre_checkout_reply).
-_READS_FIRST = re.compile(rb'"(inline_query|callback_query|pre_checkout_query)"\s*:')
-
-
-def may_answer_itself(raw: bytes) -> bool:
-    return _BARE_COMMAND.search(raw) is not None or _READS_FIRST.search(raw) is not None
+# The same work by the same code: the secret is checked in constant time, the body parsed and
+# the event answered by `answer_event`, which starts the publish; here the publish is not waited
+# for in a thread but awaited on the loop, and the answer goes out only once Pub/Sub has
+# confirmed every message (nothing may run after the response in Cloud Functions). One event
+# loop serves every connection Telegram opens, so no request holds a thread while its publish is
+# in flight. /start and /help await their user's settings (read with others' in one batch, off
+# the loop: UserReadsOnLoop); the few events answered after a blocking read (`reads_documents`:
+# inline queries, presses in groups) are answered in a worker thread, so the loop never waits.
 
 
 async def handle_request_async(
@@ -342,7 +374,7 @@ async def handle_request_async(
     secret: str | None,
     settings: Settings,
     client: pubsub_v1.PublisherClient,
-    read_user: ReadUser,
+    read_user: ReadUserOnLoop,
     lookups: Lookups | None = None,
 ) -> WebhookReply:
     """`handle_request` on the event loop: the same refusals in the same order (a declared size
@@ -359,7 +391,7 @@ async def handle_request_async(
             body.add(chunk)
     except inbound.BodyTooLarge as error:
         return too_large(str(error))
-    return await handle_webhook_async(body.value(), secret, settings, client, read_user, lookups)
+    return await answer_async(body.value(), settings, client, read_user, lookups)
 
 
 async def handle_webhook_async(
@@ -367,15 +399,44 @@ async def handle_webhook_async(
     secret: str | None,
     settings: Settings,
     client: pubsub_v1.PublisherClient,
-    read_user: ReadUser,
+    read_user: ReadUserOnLoop,
     lookups: Lookups | None = None,
 ) -> WebhookReply:
-    """`handle_webhook`'s answer, given only after its publish (if any) is confirmed; a failed
-    or late publish raises, and the framework answers 500, so Telegram sends the update again."""
+    """`handle_webhook`'s answer, given only after its publish (if any) is confirmed."""
+    if not secret_matches(secret, settings.webhook_secret):
+        return unauthorized()
+    return await answer_async(raw, settings, client, read_user, lookups)
+
+
+async def answer_async(
+    raw: bytes,
+    settings: Settings,
+    client: pubsub_v1.PublisherClient,
+    read_user: ReadUserOnLoop,
+    lookups: Lookups | None = None,
+) -> WebhookReply:
+    """A body whose secret matched, answered once its publish is confirmed; a failed or late
+    publish raises, and the framework answers 500, so Telegram sends the update again."""
+    event = parse_body(raw, settings)
+    if isinstance(event, WebhookReply):
+        return event
+    user: Mapping[str, Any] = {}
+    if isinstance(event, Command) and not needs_worker(event, settings):  # answered here: /start
+        user = await user_settings(event.user_id, read_user)
     publishes = PendingPublishes(client, settings.project)
-    if may_answer_itself(raw):
-        reply = await asyncio.to_thread(handle_webhook, raw, secret, settings, publishes, read_user, lookups)
+    if reads_documents(event):
+        reply = await asyncio.to_thread(answer_event, event, settings, publishes, lambda _: user, lookups)
     else:
-        reply = handle_webhook(raw, secret, settings, publishes, read_user, lookups)
+        reply = answer_event(event, settings, publishes, lambda _: user, lookups)
     await publishes.confirmed()
     return reply
+
+
+async def user_settings(user_id: int, read_user: ReadUserOnLoop) -> Mapping[str, Any]:
+    """The user's settings, or none when the read fails or is slow (asker_of's defaults)."""
+    try:
+        async with asyncio.timeout(USER_READ_TIMEOUT_SECONDS):
+            return await read_user(user_id)
+    except Exception:
+        log.warning("user settings lookup failed", exc_info=True)
+        return {}

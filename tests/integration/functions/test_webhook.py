@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from google.cloud import firestore
 from imagebot.core import inbound, keyboards
 from imagebot.core.jobs import State
 from imagebot.core.updates import TEXT_MAX_CHARS, Button, Prompt, decode_event
@@ -79,6 +80,21 @@ def test_start_is_answered_in_the_webhook_response(webhook_url, prompts):
     reply = response.json()
     assert reply["method"] == "sendMessage" and reply["chat_id"] == 42
     assert reply["text"].startswith("Hi, Ann!")
+    assert prompts.quiet(0.5) == []
+
+
+def test_start_reads_the_users_own_settings_from_firestore(webhook_url, prompts):
+    """The read the webhook makes on its event loop (Firestore's asyncio client), for real."""
+    user = {**USER, "id": 4242}
+    firestore.Client(project=PROJECT).collection("users").document("4242").set(
+        {"language": "ru", "default_style": "pixel"}
+    )
+    update = text_update("/start")
+    update["message"] |= {"from": user, "chat": {"id": 4242, "type": "private"}}
+    reply = post(webhook_url, update).json()
+    assert reply["text"].startswith("Привет, Ann!")
+    ticked = [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row if "✓" in b["text"]]
+    assert len(ticked) == 1 and "Pixel" in ticked[0]
     assert prompts.quiet(0.5) == []
 
 

@@ -1,6 +1,9 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from imagebot.core import inbound
 from imagebot.core.inbound import (
     MAX_BODY_BYTES,
     MAX_DEPTH,
@@ -69,3 +72,25 @@ def test_lone_surrogates_become_replacement_characters_in_values_and_keys():
 def test_what_is_not_json_is_malformed(body):
     with pytest.raises(MalformedBody):
         load_json(body)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(st.characters(exclude_categories=())),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=80,
+)
+
+
+@settings(max_examples=300)
+@given(json_values, st.sampled_from(["utf-8", "utf-16", "utf-32"]), st.booleans())
+def test_the_shortcut_past_the_walk_never_changes_the_answer(value, encoding, escaped):
+    """load_json skips its walk over the decoded body when the bytes show it has nothing to do:
+    whatever the body, its answer is the walk's."""
+    raw = json.dumps(value, ensure_ascii=escaped).encode(encoding, "surrogatepass")
+    try:
+        walked = inbound._valid(json.loads(raw), 0)
+    except inbound.MalformedBody:
+        with pytest.raises(inbound.MalformedBody):
+            load_json(raw)
+        return
+    assert load_json(raw) == walked

@@ -6,7 +6,13 @@ from concurrent.futures import Future
 import pytest
 from imagebot.config import Settings
 from imagebot.core import inbound
-from imagebot.flows.telegram_webhook import handle_request_async, handle_webhook_async, may_answer_itself
+from imagebot.flows import telegram_webhook
+from imagebot.flows.telegram_webhook import (
+    handle_request_async,
+    handle_webhook_async,
+    parse_body,
+    reads_documents,
+)
 
 SETTINGS = Settings(project="p", bot_token="123456:TEST-TOKEN", webhook_secret="s3cret", images_bucket="b")
 
@@ -43,7 +49,7 @@ async def started(coroutine):
     return task
 
 
-def no_choice(user_id):
+async def no_choice(user_id):
     return {}
 
 
@@ -85,26 +91,68 @@ def test_a_wrong_secret_is_refused_before_anything_is_published():
     assert reply.status == 401 and client.published == []
 
 
-def test_start_is_answered_in_the_response_with_its_language_read_off_the_loop():
+def test_start_is_answered_in_the_response_with_its_language_read_on_the_loop():
     client = FakePublisherClient()
     readers = []
 
-    def language_of(user_id):
-        readers.append(threading.current_thread())
+    async def language_of(user_id):
+        readers.append((user_id, threading.current_thread()))
         return {"language": "ru"}
 
     reply = asyncio.run(handle_webhook_async(update("/start"), "s3cret", SETTINGS, client, language_of))
     assert reply.status == 200 and reply.body["method"] == "sendMessage"
     assert reply.body["text"].startswith("Привет, Ann!")
-    assert readers and readers[0] is not threading.main_thread()
+    assert readers == [(7, threading.main_thread())]  # awaited: the loop is free meanwhile
     assert client.published == []
 
 
-def test_only_bare_commands_are_sent_to_a_thread():
-    assert may_answer_itself(b'{"text": "/start"}')
-    assert may_answer_itself(b'{"text":"/help@imagebot_bot"}')
-    assert not may_answer_itself(b'{"text": "/pixel a cat in a hat"}')
-    assert not may_answer_itself(b'{"text": "a cat in a hat"}')
+@pytest.mark.parametrize("failure", [TimeoutError, RuntimeError("firestore unavailable")])
+def test_start_is_answered_in_the_app_language_when_the_read_fails_or_is_slow(failure, monkeypatch):
+    monkeypatch.setattr(telegram_webhook, "USER_READ_TIMEOUT_SECONDS", 0.05)
+
+    async def broken(user_id):
+        if failure is TimeoutError:
+            await asyncio.sleep(5)  # past the timeout, which ends it
+        raise failure
+
+    client = FakePublisherClient()
+    reply = asyncio.run(handle_webhook_async(update("/start"), "s3cret", SETTINGS, client, broken))
+    assert reply.status == 200 and reply.body["text"].startswith("Hi, Ann!")
+
+
+def test_no_other_update_reads_the_user():
+    async def never(user_id):
+        raise AssertionError("read")
+
+    client = FakePublisherClient()
+
+    async def scenario():
+        task = await started(handle_webhook_async(update("/limits"), "s3cret", SETTINGS, client, never))
+        client.futures[0].set_result("m")
+        return await task
+
+    assert asyncio.run(scenario()).status == 200
+
+
+def reads_first(body: dict) -> bool:
+    return reads_documents(parse_body(json.dumps(body).encode(), SETTINGS))
+
+
+def press(chat_id: int, data: str) -> dict:
+    message = {"message_id": 5, "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}}
+    query = {"id": "q", "from": {"id": 7}, "data": data, "message": message}
+    return {"update_id": 9, "callback_query": query}
+
+
+def test_only_what_reads_a_document_through_the_lookups_is_sent_to_a_thread():
+    assert not reads_first(json.loads(update("/start")))  # its user's settings: read on the loop
+    assert not reads_first(json.loads(update("/pixel a cat in a hat")))
+    assert not reads_first(json.loads(update("a cat in a hat")))
+    assert not reads_first(json.loads(update("/limits")))  # the worker's: published, not read here
+    assert reads_first({"update_id": 9, "inline_query": {"id": "i", "from": {"id": 7}, "query": "a cat"}})
+    # A requester-only press: read in a group (whose job?), not in the requester's private chat.
+    assert reads_first(press(-100, "again:u1")) and not reads_first(press(7, "again:u1"))
+    assert not reads_first(press(-100, "default:pixel"))  # anyone's own setting: no job to check
 
 
 class Chunks:
