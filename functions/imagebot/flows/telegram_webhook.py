@@ -193,8 +193,8 @@ def answer_event(
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
             )
-            # DEBUG: an INFO line for each update was a twentieth of the front door's CPU, and
-            # says what the platform's request log and the worker's first line say.
+            # DEBUG: an INFO line here for each update was a twentieth of the front door's CPU;
+            # the worker's first line ("update taken") says the same, off the hot path.
             log.debug(
                 "update published",
                 extra=fields(stage="webhook", update_id=event.update_id, reason=event.kind),

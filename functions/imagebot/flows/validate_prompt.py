@@ -45,6 +45,8 @@ def handle_message(event: Published, message: PubSubMessage, rt: Services) -> No
     if not rt.jobs.begin_update(event.update_id, rt.now(), message.message_id):
         log.info("duplicate update", extra=fields(stage="validate", update_id=event.update_id))
         return
+    # Each update's first line: the webhook, on the hot path, writes none of its own.
+    log.info("update taken", extra=fields(stage="validate", update_id=event.update_id, reason=event.kind))
     match event:
         case Prompt():
             creation.handle_prompt(event, rt)
