@@ -1,0 +1,398 @@
+"""Telegram Stars through the whole local stack: buying a pack, a payment delivered three times
+at once, a paid job that dead-letters, refunds (one through a failed refundStarPayment), a
+checkout refused while paused, and /paysupport and /terms.
+
+The user presses what a user presses (the fake Bot API plays Telegram: the invoice, the
+pre-checkout query, the successful_payment, the Stars ledger); the bot runs as deployed (the
+webhook, validate_prompt's worker, rate_limit, the GPU service, report_failure, the sweep).
+After each test the ledger's invariant is checked on the emulator's documents for every user
+the test touched (tests/support/ledger.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from threading import Barrier
+from typing import Any
+
+import pytest
+from google.cloud import firestore, pubsub_v1
+from imagebot.config import Settings
+from imagebot.core import keyboards, ledger, texts
+from imagebot.core.ops import Mode
+from imagebot.core.payments import PACKS, REFUND_WINDOW, Credits, Pack
+
+from local.fake_telegram_client import FakeTelegram, InvoicePaid, RecordedCall
+from local.stack import LocalStack
+from tests.conftest import PROJECT
+from tests.e2e.conftest import E2E_OPERATOR_ID, E2E_SUPPORT_CONTACT
+from tests.support.events import unique_ids
+from tests.support.ledger import assert_balanced
+from tests.support.pubsub import TopicTap
+from tests.support.waits import nothing_more_for, wait_until
+
+pytestmark = pytest.mark.e2e
+chats = unique_ids(27_000_000)  # each module its own users: the stack is shared
+
+PACK = PACKS[0]
+STEP_TIMEOUT = 60.0  # one hop through the worker, on a busy two-core machine
+PICTURE_TIMEOUT = 120.0  # a prompt admitted and queued
+THANKS = "⭐ Thank you!"
+REFUNDED = "↩ Refunded:"
+
+
+# -- fixtures and helpers --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def db(stack: LocalStack) -> firestore.Client:
+    return firestore.Client(project=PROJECT)
+
+
+@pytest.fixture
+def buyers(db: firestore.Client) -> Iterator[list[int]]:
+    """The users a test touched; afterwards their books must balance on the emulator."""
+    users: list[int] = []
+    yield users
+    assert assert_balanced(db, users) == len(users)
+
+
+def new_buyer(buyers: list[int]) -> int:
+    user_id = next(chats)
+    buyers.append(user_id)
+    return user_id
+
+
+def to_chat(chat_id: int) -> Callable[[RecordedCall], bool]:
+    return lambda call: call.ok and str(call.params.get("chat_id")) == str(chat_id)
+
+
+def texts_to(telegram: FakeTelegram, chat_id: int, since: int, starting: str) -> list[str]:
+    """What the bot sent to the chat (new messages) after `since` that starts so."""
+    sent = [
+        call.params.get("text", "") for call in telegram.calls("sendMessage", since) if to_chat(chat_id)(call)
+    ]
+    return [text for text in sent if text.startswith(starting)]
+
+
+def reply_to(telegram: FakeTelegram, chat_id: int, since: int, starting: str) -> RecordedCall:
+    return telegram.wait_for_call(
+        "sendMessage",
+        lambda call: to_chat(chat_id)(call) and call.params.get("text", "").startswith(starting),
+        since=since,
+        timeout=STEP_TIMEOUT,
+    )
+
+
+def buttons(call: RecordedCall) -> list[dict[str, Any]]:
+    return [button for row in call.param_json("reply_markup")["inline_keyboard"] for button in row]
+
+
+def credits(db: firestore.Client, user_id: int) -> Credits:
+    user = db.collection("users").document(str(user_id)).get().to_dict() or {}
+    return Credits.from_doc(user.get("credits"))
+
+
+def payment_doc(db: firestore.Client, charge_id: str) -> dict[str, Any]:
+    return db.collection("payments").document(charge_id).get().to_dict() or {}
+
+
+def quiet_stack(stack: LocalStack, condition: Callable[[], Any] = lambda: True) -> None:
+    """Nothing more can come: whatever a duplicate would have sent is recorded by now."""
+    nothing_more_for(stack, condition)
+
+
+def invoice_for(telegram: FakeTelegram, user_id: int, pack: Pack = PACK) -> dict[str, Any]:
+    """/buy, then the pack's button: the invoice message the bot sent."""
+    since = telegram.last_seq()
+    assert telegram.send_text(chat_id=user_id, user_id=user_id, text="/buy").status == 200
+    menu = reply_to(telegram, user_id, since, texts.render("en", "buy_packs", days=REFUND_WINDOW.days)[:10])
+    data = keyboards.encode("buy", pack.pack_id)
+    assert data in [button["callback_data"] for button in buttons(menu)]
+    pressed = telegram.press_button(user_id, user_id, menu.result["message_id"], data)
+    assert pressed.status == 200
+    return telegram.wait_for_invoice(user_id, since=since, timeout=STEP_TIMEOUT)
+
+
+def buy(telegram: FakeTelegram, db: firestore.Client, user_id: int, pack: Pack = PACK) -> InvoicePaid:
+    """A pack bought and credited, its thanks told."""
+    since = telegram.last_seq()
+    paid = telegram.pay_invoice(user_id, user_id, invoice_for(telegram, user_id, pack)["message_id"])
+    assert paid.accepted and paid.telegram_payment_charge_id, paid
+    reply_to(telegram, user_id, since, THANKS)
+    wait_until(lambda: payment_doc(db, paid.telegram_payment_charge_id or "").get("told"), 10, "told marked")
+    return paid
+
+
+def free_pictures_used_up(db: firestore.Client, user_id: int) -> None:
+    """Today's free pictures all used (as after a day's drawing), the burst still full: the
+    next picture is paid with a credit."""
+    now = datetime.now(UTC)
+    db.collection("users").document(str(user_id)).set(
+        {
+            "quota": {
+                "tokens": float(Settings.rate_burst),
+                "updated_at": now.timestamp(),
+                "day": now.date().isoformat(),
+                "used_today": Settings.daily_quota,
+            }
+        },
+        merge=True,
+    )
+
+
+@contextmanager
+def gpu_frozen(stack: LocalStack) -> Iterator[None]:
+    """SIGSTOP the GPU service: a job's push waits at its socket, and the job stays queued."""
+    group = stack.supervisor.processes["gpu_service"].pid
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(group, signal.SIGCONT)
+
+
+@contextmanager
+def paused(telegram: FakeTelegram, db: firestore.Client) -> Iterator[None]:
+    """The operator's /pause, and their /resume afterwards whatever happens: the stack is shared."""
+
+    def mode() -> str | None:
+        return (db.collection("config").document("ops").get().to_dict() or {}).get("mode")
+
+    def operator_says(command: str, wanted: Mode) -> None:
+        sent = telegram.send_text(chat_id=E2E_OPERATOR_ID, user_id=E2E_OPERATOR_ID, text=command)
+        assert sent.status == 200
+        wait_until(lambda: mode() == wanted.value, STEP_TIMEOUT, f"{command} setting the mode {wanted}")
+
+    operator_says("/pause", Mode.PAUSED)
+    try:
+        yield
+    finally:
+        operator_says("/resume", Mode.NORMAL)
+
+
+# -- buying ----------------------------------------------------------------------------------------
+
+
+def test_buying_a_pack_credits_it_and_tells_the_buyer_once(stack, telegram, db, buyers):
+    user_id = new_buyer(buyers)
+    since = telegram.last_seq()
+    invoice = invoice_for(telegram, user_id)
+    [sent] = [call for call in telegram.calls("sendInvoice", since) if to_chat(user_id)(call)]
+    assert sent.params["currency"] == "XTR" and not sent.params.get("provider_token")
+    assert [price["amount"] for price in sent.param_json("prices")] == [PACK.stars]
+    assert invoice["invoice"]["total_amount"] == PACK.stars
+
+    paid = telegram.pay_invoice(user_id, user_id, invoice["message_id"])
+    # Telegram's 10 seconds are met by answering in the webhook's own response.
+    assert paid.answered and paid.accepted and paid.error_message is None, paid
+    answer = paid.pre_checkout.reply
+    assert answer is not None and answer.via_webhook_response
+    assert (answer.method, answer.params["ok"]) == ("answerPreCheckoutQuery", True)
+    assert paid.successful_payment is not None and paid.successful_payment.status == 200
+
+    reply_to(telegram, user_id, since, THANKS)
+    charge_id = paid.telegram_payment_charge_id or ""
+    quiet_stack(stack, lambda: payment_doc(db, charge_id).get("told"))
+    assert texts_to(telegram, user_id, since, THANKS) == [
+        texts.render("en", "paid", pictures=PACK.pictures, held=PACK.pictures)
+    ]
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
+    stored = payment_doc(db, charge_id)
+    assert (stored["user_id"], stored["stars"], stored["credits"], stored["state"]) == (
+        user_id,
+        PACK.stars,
+        PACK.pictures,
+        "paid",
+    )
+    assert [p.amount for p in telegram.star_payments() if p.user_id == user_id] == [PACK.stars]
+
+
+def test_the_same_successful_payment_three_times_at_once_credits_once_and_tells_once(
+    stack, telegram, db, buyers
+):
+    """Telegram redelivers an update it thinks lost: the very same update (same update_id,
+    same charge id) three times at once, on top of the first delivery."""
+    user_id = new_buyer(buyers)
+    since = telegram.last_seq()
+    paid = buy(telegram, db, user_id)
+    assert paid.update is not None
+
+    start = Barrier(3)
+
+    def at_once(_: int) -> int | None:
+        with FakeTelegram(stack.telegram_api_base) as client:
+            start.wait()
+            return client.send_update(paid.update or {}).status
+
+    with ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(at_once, range(3))) == [200, 200, 200]
+    quiet_stack(stack)
+
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
+    assert len(texts_to(telegram, user_id, since, THANKS)) == 1
+    assert [p.amount for p in telegram.star_payments() if p.user_id == user_id] == [PACK.stars]
+
+
+# -- spending ----------------------------------------------------------------------------------------
+
+
+def test_a_paid_job_that_dead_letters_gives_its_credit_back_once_and_says_so(stack, telegram, db, buyers):
+    """The user's free pictures are used up, so the picture takes a credit. Its generation
+    message runs out of attempts (the GPU is held still, and the message is dead-lettered as
+    Pub/Sub does after five: the same data and attributes, with the dead-letter source, on
+    generation-jobs-dead): report_failure fails the job, the credit comes back once, and the
+    user is told so with the apology."""
+    user_id = new_buyer(buyers)
+    buy(telegram, db, user_id)
+    free_pictures_used_up(db, user_id)
+    since = telegram.last_seq()
+    generation = TopicTap(PROJECT, "generation-jobs")
+    publisher = pubsub_v1.PublisherClient()
+    with gpu_frozen(stack):
+        sent = telegram.send_text(
+            chat_id=user_id, user_id=user_id, text=f"/pixel a paid kite, chat {user_id}"
+        )
+        assert sent.status == 200
+        job_id = f"u{sent.update_id}"
+
+        def job_message() -> list[pubsub_v1.types.PubsubMessage]:
+            return [
+                m for m in generation.drain(expect=1, timeout=2.0) if m.attributes.get("job_id") == job_id
+            ]
+
+        [message] = wait_until(job_message, PICTURE_TIMEOUT, f"{job_id} published to the GPU", interval=0.5)
+        job = db.collection("jobs").document(job_id).get().to_dict() or {}
+        assert (job["state"], job["paid_credits"]) == ("queued", 1), job
+        assert credits(db, user_id) == Credits(bought=PACK.pictures, spent=1, held=PACK.pictures - 1)
+
+        source = f"projects/{PROJECT}/subscriptions/generation-jobs-gpu"
+        dead_letter = {
+            **message.attributes,
+            "CloudPubSubDeadLetterSourceSubscription": source,
+            "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+        }
+        topic = publisher.topic_path(PROJECT, "generation-jobs-dead")
+        publisher.publish(topic, message.data, **dead_letter).result(timeout=10)
+
+        def failed() -> dict[str, Any] | None:
+            doc = db.collection("jobs").document(job_id).get().to_dict() or {}
+            return doc if doc.get("state") == "failed" and doc.get("credits_returned") else None
+
+        wait_until(failed, STEP_TIMEOUT, f"{job_id} failed, its credit back")
+        assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
+        apology = reply_to(telegram, user_id, since, "Sorry")
+    # The GPU wakes to the push it held; whatever it does, the job stays failed and given back.
+    quiet_stack(stack)
+
+    back = texts.render("en", "credits_back", n=1).strip()
+    assert back in apology.params["text"], apology.params["text"]
+    told = [text for text in texts_to(telegram, user_id, since, "") if back in text]
+    assert len(told) == 1, told
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
+    done = db.collection("jobs").document(job_id).get().to_dict() or {}
+    assert (done["state"], done["credits_returned"]) == ("failed", True), done
+
+
+# -- refunds ---------------------------------------------------------------------------------------
+
+
+def refund(telegram: FakeTelegram, user_id: int, charge_id: str) -> int:
+    """/refund, then the payment's button; the seq before the press."""
+    since = telegram.last_seq()
+    assert telegram.send_text(chat_id=user_id, user_id=user_id, text="/refund").status == 200
+    menu = reply_to(telegram, user_id, since, "Packs you can have refunded")
+    data = keyboards.encode("refund", ledger.short_id(charge_id))
+    assert [button["callback_data"] for button in buttons(menu)] == [data]
+    pressed_at = telegram.last_seq()
+    assert telegram.press_button(user_id, user_id, menu.result["message_id"], data).status == 200
+    return pressed_at
+
+
+def refund_calls(telegram: FakeTelegram, charge_id: str, since: int) -> list[RecordedCall]:
+    return [
+        call
+        for call in telegram.calls("refundStarPayment", since)
+        if call.params.get("telegram_payment_charge_id") == charge_id
+    ]
+
+
+def assert_refunded_once(
+    stack: LocalStack, telegram: FakeTelegram, db: firestore.Client, user_id: int, charge_id: str, since: int
+) -> list[RecordedCall]:
+    reply_to(telegram, user_id, since, REFUNDED)
+    quiet_stack(stack, lambda: payment_doc(db, charge_id).get("state") == "refunded")
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, refunded=PACK.pictures)
+    assert payment_doc(db, charge_id)["credits_removed"] == PACK.pictures
+    stars = telegram.star_payment(charge_id)
+    assert (stars.refunded, stars.refund_count, stars.refund_refusals) == (True, 1, 0)
+    assert texts_to(telegram, user_id, since, REFUNDED) == [
+        texts.render("en", "refund_made", stars=PACK.stars, credits=PACK.pictures, held=0)
+    ]
+    return refund_calls(telegram, charge_id, since)
+
+
+def test_a_refund_removes_the_credits_and_returns_the_stars_once(stack, telegram, db, buyers):
+    user_id = new_buyer(buyers)
+    charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
+    since = refund(telegram, user_id, charge_id)
+    calls = assert_refunded_once(stack, telegram, db, user_id, charge_id, since)
+    assert [call.status for call in calls] == [200]
+    assert int(calls[0].params["user_id"]) == user_id
+
+
+def test_a_refund_whose_first_try_fails_is_made_on_the_retry_and_only_once(stack, telegram, db, buyers):
+    """refundStarPayment answers 500 once: the step raises, Pub/Sub redelivers the press, and
+    the refund under way (REFUNDING, its credits already out) is carried on, not started again."""
+    user_id = new_buyer(buyers)
+    charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
+    telegram.inject_fault("refundStarPayment", error_code=500, count=1)
+    try:
+        since = refund(telegram, user_id, charge_id)
+        calls = assert_refunded_once(stack, telegram, db, user_id, charge_id, since)
+    finally:
+        telegram.clear_faults()
+    assert [call.status for call in calls] == [500, 200]
+    steps = [entry.get("step") for entry in payment_doc(db, charge_id)["log"]]
+    assert steps.count("refund started") == 1 and steps.count("refunded") == 1, steps
+
+
+# -- checkout while paused, and what Telegram requires of sellers ----------------------------------
+
+
+def test_a_pre_checkout_while_paused_is_refused_with_a_reason(stack, telegram, db, buyers):
+    """The invoice was sent before the pause; pressing Pay during it is refused, with words
+    Telegram shows the user, and no Stars are taken."""
+    user_id = new_buyer(buyers)
+    invoice = invoice_for(telegram, user_id)
+    with paused(telegram, db):
+        paid = telegram.pay_invoice(user_id, user_id, invoice["message_id"])
+    assert paid.answered and not paid.accepted, paid
+    assert paid.error_message == texts.render("en", "checkout_paused")
+    assert paid.pre_checkout.reply is not None and paid.pre_checkout.reply.via_webhook_response
+    assert paid.successful_payment is None
+    assert [p for p in telegram.star_payments() if p.user_id == user_id] == []
+    transcript = telegram.chat(user_id)["transcript"]
+    assert [e["error_message"] for e in transcript if e.get("event") == "payment_failed"] == [
+        paid.error_message
+    ]
+    assert credits(db, user_id) == Credits()
+
+
+@pytest.mark.parametrize(
+    ("command", "title"), [("/paysupport", "<b>Payments and refunds</b>"), ("/terms", "<b>Terms of sale</b>")]
+)
+def test_paysupport_and_terms_are_answered(stack, telegram, command, title):
+    user_id = next(chats)
+    sent = telegram.send_text(chat_id=user_id, user_id=user_id, text=command)
+    assert sent.status == 200
+    assert sent.reply is not None and sent.reply.method == "sendMessage" and sent.reply.ok
+    text = sent.reply.params["text"]
+    assert text.startswith(title) and "/refund" in text, text
+    if command == "/paysupport":
+        assert E2E_SUPPORT_CONTACT in text and "/terms" in text
