@@ -80,6 +80,14 @@ def texts_to(telegram: FakeTelegram, chat_id: int, since: int, starting: str) ->
     return [text for text in sent if text.startswith(starting)]
 
 
+def statuses(telegram: FakeTelegram, chat_id: int, since: int, containing: str) -> list[str]:
+    """The texts the bot sent or edited into the chat after `since` that contain these words
+    (a job's end is told in its status message, edited)."""
+    calls = telegram.calls("sendMessage", since) + telegram.calls("editMessageText", since)
+    sent = [call.params.get("text", "") for call in calls if to_chat(chat_id)(call)]
+    return [text for text in sent if containing in text]
+
+
 def reply_to(telegram: FakeTelegram, chat_id: int, since: int, starting: str) -> RecordedCall:
     return telegram.wait_for_call(
         "sendMessage",
@@ -286,14 +294,15 @@ def test_a_paid_job_that_dead_letters_gives_its_credit_back_once_and_says_so(sta
 
         wait_until(failed, STEP_TIMEOUT, f"{job_id} failed, its credit back")
         assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
-        apology = reply_to(telegram, user_id, since, "Sorry")
+        back = texts.render("en", "credits_back", n=1).strip()
+        wait_until(lambda: statuses(telegram, user_id, since, back), STEP_TIMEOUT, "the user told")
     # The GPU wakes to the push it held; whatever it does, the job stays failed and given back.
     quiet_stack(stack)
 
-    back = texts.render("en", "credits_back", n=1).strip()
-    assert back in apology.params["text"], apology.params["text"]
-    told = [text for text in texts_to(telegram, user_id, since, "") if back in text]
-    assert len(told) == 1, told
+    [apology] = statuses(telegram, user_id, since, back)
+    photos = [call for call in telegram.calls("sendPhoto", since) if to_chat(user_id)(call)]
+    assert photos == [], "a picture whose credit was given back was delivered as well"
+    assert apology.startswith("Sorry, I couldn't draw"), apology
     assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
     done = db.collection("jobs").document(job_id).get().to_dict() or {}
     assert (done["state"], done["credits_returned"]) == ("failed", True), done
@@ -360,6 +369,19 @@ def test_a_refund_whose_first_try_fails_is_made_on_the_retry_and_only_once(stack
     assert [call.status for call in calls] == [500, 200]
     steps = [entry.get("step") for entry in payment_doc(db, charge_id)["log"]]
     assert steps.count("refund started") == 1 and steps.count("refunded") == 1, steps
+
+
+def test_an_operators_refund_of_a_payment_is_made_once_and_both_are_told(stack, telegram, db, buyers):
+    user_id = new_buyer(buyers)
+    charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
+    since = telegram.last_seq()
+    command = f"/refund {charge_id}"
+    assert telegram.send_text(chat_id=E2E_OPERATOR_ID, user_id=E2E_OPERATOR_ID, text=command).status == 200
+    calls = assert_refunded_once(stack, telegram, db, user_id, charge_id, since)
+    assert [call.status for call in calls] == [200]
+    told = texts.render("en", "refund_op_made", stars=PACK.stars, user=str(user_id), credits=PACK.pictures)
+    assert texts_to(telegram, E2E_OPERATOR_ID, since, "↩") == [told]
+    assert payment_doc(db, charge_id)["refund_by"] == f"operator {E2E_OPERATOR_ID}"
 
 
 # -- checkout while paused, and what Telegram requires of sellers ----------------------------------
