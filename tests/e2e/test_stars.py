@@ -106,6 +106,10 @@ def credits(db: firestore.Client, user_id: int) -> Credits:
     return Credits.from_doc(user.get("credits"))
 
 
+def job_state(db: firestore.Client, job_id: str) -> str | None:
+    return (db.collection("jobs").document(job_id).get().to_dict() or {}).get("state")
+
+
 def payment_doc(db: firestore.Client, charge_id: str) -> dict[str, Any]:
     return db.collection("payments").document(charge_id).get().to_dict() or {}
 
@@ -220,6 +224,13 @@ def test_buying_a_pack_credits_it_and_tells_the_buyer_once(stack, telegram, db, 
     )
     assert [p.amount for p in telegram.star_payments() if p.user_id == user_id] == [PACK.stars]
 
+    limits = telegram.last_seq()
+    assert telegram.send_text(chat_id=user_id, user_id=user_id, text="/limits").status == 200
+    shown = texts.render("en", "limits_credits", held=PACK.pictures).strip()
+    wait_until(
+        lambda: statuses(telegram, user_id, limits, shown), STEP_TIMEOUT, "/limits showing the credits"
+    )
+
 
 def test_the_same_successful_payment_three_times_at_once_credits_once_and_tells_once(
     stack, telegram, db, buyers
@@ -306,6 +317,32 @@ def test_a_paid_job_that_dead_letters_gives_its_credit_back_once_and_says_so(sta
     assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
     done = db.collection("jobs").document(job_id).get().to_dict() or {}
     assert (done["state"], done["credits_returned"]) == ("failed", True), done
+
+
+def test_a_paid_picture_queued_when_the_operator_pauses_waits_its_buyer_is_told_and_it_comes(
+    stack, telegram, db, buyers
+):
+    """Sales stop while paused, but an admitted paid picture keeps its place: its buyer hears
+    once that it waits and the credits are safe, and after /resume it is drawn, the credit spent."""
+    user_id = new_buyer(buyers)
+    buy(telegram, db, user_id)
+    free_pictures_used_up(db, user_id)
+    since = telegram.last_seq()
+    waits = texts.render("en", "paused_paid_waits")
+    with gpu_frozen(stack):
+        sent = telegram.send_text(
+            chat_id=user_id, user_id=user_id, text=f"/pixel a paused lamp, chat {user_id}"
+        )
+        job_id = f"u{sent.update_id}"
+        wait_until(lambda: job_state(db, job_id) == "queued", PICTURE_TIMEOUT, f"{job_id} queued")
+        with paused(telegram, db):
+            reply_to(telegram, user_id, since, waits)
+    telegram.wait_for_call("sendPhoto", to_chat(user_id), since=since, timeout=PICTURE_TIMEOUT)
+    quiet_stack(stack, lambda: job_state(db, job_id) == "delivered")
+
+    assert texts_to(telegram, user_id, since, waits) == [waits]
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, spent=1, held=PACK.pictures - 1)
+    assert len([call for call in telegram.calls("sendPhoto", since) if to_chat(user_id)(call)]) == 1
 
 
 # -- refunds ---------------------------------------------------------------------------------------
