@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from threading import Barrier
 from typing import Any
 
@@ -29,12 +29,13 @@ from imagebot.core.payments import PACKS, REFUND_WINDOW, Credits, Pack
 
 from local.fake_telegram_client import FakeTelegram, InvoicePaid, RecordedCall
 from local.stack import LocalStack
+from local.wiring import MAX_DELIVERY_ATTEMPTS
 from tests.conftest import PROJECT
 from tests.e2e.conftest import E2E_OPERATOR_ID, E2E_SUPPORT_CONTACT
 from tests.support.events import unique_ids
 from tests.support.ledger import assert_balanced
 from tests.support.pubsub import TopicTap
-from tests.support.waits import nothing_more_for, wait_until
+from tests.support.waits import answered, nothing_more_for, wait_until
 
 pytestmark = pytest.mark.e2e
 chats = unique_ids(27_000_000)  # each module its own users: the stack is shared
@@ -348,16 +349,17 @@ def test_a_paid_picture_queued_when_the_operator_pauses_waits_its_buyer_is_told_
 # -- refunds ---------------------------------------------------------------------------------------
 
 
-def refund(telegram: FakeTelegram, user_id: int, charge_id: str) -> int:
-    """/refund, then the payment's button; the seq before the press."""
+def refund(telegram: FakeTelegram, user_id: int, charge_id: str) -> tuple[int, int]:
+    """/refund, then the payment's button; the seq before the press, and the press's update id."""
     since = telegram.last_seq()
     assert telegram.send_text(chat_id=user_id, user_id=user_id, text="/refund").status == 200
     menu = reply_to(telegram, user_id, since, "Packs you can have refunded")
     data = keyboards.encode("refund", ledger.short_id(charge_id))
     assert [button["callback_data"] for button in buttons(menu)] == [data]
     pressed_at = telegram.last_seq()
-    assert telegram.press_button(user_id, user_id, menu.result["message_id"], data).status == 200
-    return pressed_at
+    pressed = telegram.press_button(user_id, user_id, menu.result["message_id"], data)
+    assert pressed.status == 200
+    return pressed_at, pressed.update_id
 
 
 def refund_calls(telegram: FakeTelegram, charge_id: str, since: int) -> list[RecordedCall]:
@@ -386,7 +388,7 @@ def assert_refunded_once(
 def test_a_refund_removes_the_credits_and_returns_the_stars_once(stack, telegram, db, buyers):
     user_id = new_buyer(buyers)
     charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
-    since = refund(telegram, user_id, charge_id)
+    since, _ = refund(telegram, user_id, charge_id)
     calls = assert_refunded_once(stack, telegram, db, user_id, charge_id, since)
     assert [call.status for call in calls] == [200]
     assert int(calls[0].params["user_id"]) == user_id
@@ -399,7 +401,7 @@ def test_a_refund_whose_first_try_fails_is_made_on_the_retry_and_only_once(stack
     charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
     telegram.inject_fault("refundStarPayment", error_code=500, count=1)
     try:
-        since = refund(telegram, user_id, charge_id)
+        since, _ = refund(telegram, user_id, charge_id)
         calls = assert_refunded_once(stack, telegram, db, user_id, charge_id, since)
     finally:
         telegram.clear_faults()
@@ -419,6 +421,36 @@ def test_an_operators_refund_of_a_payment_is_made_once_and_both_are_told(stack, 
     told = texts.render("en", "refund_op_made", stars=PACK.stars, user=str(user_id), credits=PACK.pictures)
     assert texts_to(telegram, E2E_OPERATOR_ID, since, "↩") == [told]
     assert payment_doc(db, charge_id)["refund_by"] == f"operator {E2E_OPERATOR_ID}"
+
+
+def test_a_refund_whose_tries_all_fail_is_carried_on_by_the_sweep_once(stack, telegram, db, buyers):
+    """refundStarPayment fails on each of the press's five deliveries: the message
+    dead-letters with the credits out and the Stars not back (REFUNDING). The sweep carries it on
+    once the refund has waited as long as a job may (JOB_DEADLINE_SECONDS, an hour here: the
+    test ages the payment's log rather than wait), and the Stars go back once."""
+    user_id = new_buyer(buyers)
+    charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
+    telegram.inject_fault("refundStarPayment", error_code=500, count=MAX_DELIVERY_ATTEMPTS)
+    try:
+        since, update_id = refund(telegram, user_id, charge_id)
+        wait_until(
+            lambda: len(refund_calls(telegram, charge_id, since)) >= MAX_DELIVERY_ATTEMPTS,
+            PICTURE_TIMEOUT,
+            "every delivery of the press tried the refund",
+        )
+        answered(stack, "report_failure", 1, update_id=str(update_id))
+    finally:
+        telegram.clear_faults()
+    ref = db.collection("payments").document(charge_id)
+    held_back = ref.get().to_dict() or {}
+    assert held_back["state"] == "refunding", held_back
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, refunded=PACK.pictures)
+    assert telegram.star_payment(charge_id).refund_count == 0
+
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    ref.update({"log": [{**entry, "at": two_hours_ago} for entry in held_back["log"]]})
+    calls = assert_refunded_once(stack, telegram, db, user_id, charge_id, since)
+    assert [call.status for call in calls] == [500] * MAX_DELIVERY_ATTEMPTS + [200]
 
 
 # -- checkout while paused, and what Telegram requires of sellers ----------------------------------
