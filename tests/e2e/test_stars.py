@@ -346,6 +346,38 @@ def test_a_paid_picture_queued_when_the_operator_pauses_waits_its_buyer_is_told_
     assert len([call for call in telegram.calls("sendPhoto", since) if to_chat(user_id)(call)]) == 1
 
 
+def test_a_paid_picture_cancelled_before_drawing_gives_its_credit_back_once(stack, telegram, db, buyers):
+    """Cancel while queued: the credit comes back (told in the cancelled status), and no free
+    picture with it, since none was used; a second tap gives nothing more."""
+    user_id = new_buyer(buyers)
+    buy(telegram, db, user_id)
+    free_pictures_used_up(db, user_id)
+    since = telegram.last_seq()
+    back = texts.render("en", "credits_back", n=1).strip()
+    with gpu_frozen(stack):
+        sent = telegram.send_text(chat_id=user_id, user_id=user_id, text=f"/pixel a paid owl, chat {user_id}")
+        job_id = f"u{sent.update_id}"
+        data = keyboards.encode("cancel", job_id)
+        status = telegram.wait_for_call(
+            "sendMessage",
+            lambda call: to_chat(user_id)(call) and data in str(call.params.get("reply_markup")),
+            since=since,
+            timeout=PICTURE_TIMEOUT,
+        )
+        assert credits(db, user_id) == Credits(bought=PACK.pictures, spent=1, held=PACK.pictures - 1)
+        for force in (False, True):  # a double tap
+            pressed = telegram.press_button(user_id, user_id, status.result["message_id"], data, force=force)
+            assert pressed.status == 200
+            wait_until(lambda: statuses(telegram, user_id, since, back), STEP_TIMEOUT, "the credit told back")
+    quiet_stack(stack, lambda: job_state(db, job_id) == "cancelled")
+
+    assert len(statuses(telegram, user_id, since, back)) == 1
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
+    user = db.collection("users").document(str(user_id)).get().to_dict() or {}
+    assert user["quota"]["used_today"] == Settings.daily_quota  # the credit paid, not a free picture
+    assert [call for call in telegram.calls("sendPhoto", since) if to_chat(user_id)(call)] == []
+
+
 # -- refunds ---------------------------------------------------------------------------------------
 
 
