@@ -160,14 +160,20 @@ def free_pictures_used_up(db: firestore.Client, user_id: int) -> None:
 
 
 @contextmanager
-def gpu_frozen(stack: LocalStack) -> Iterator[None]:
-    """SIGSTOP the GPU service: a job's push waits at its socket, and the job stays queued."""
-    group = stack.supervisor.processes["gpu_service"].pid
+def frozen(stack: LocalStack, process: str) -> Iterator[None]:
+    """SIGSTOP one of the stack's processes: pushes to it wait at its socket (as behind a busy
+    instance) and reach it together once it goes on."""
+    group = stack.supervisor.processes[process].pid
     os.killpg(group, signal.SIGSTOP)
     try:
         yield
     finally:
         os.killpg(group, signal.SIGCONT)
+
+
+def gpu_frozen(stack: LocalStack) -> Any:
+    """The GPU service held still: a job's push waits, and the job stays queued."""
+    return frozen(stack, "gpu_service")
 
 
 @contextmanager
@@ -237,26 +243,32 @@ def test_the_same_successful_payment_three_times_at_once_credits_once_and_tells_
     stack, telegram, db, buyers
 ):
     """Telegram redelivers an update it thinks lost: the very same update (same update_id,
-    same charge id) three times at once, on top of the first delivery."""
+    same charge id) three times at once. The worker is held still meanwhile, so that all four
+    published copies reach it together rather than one after another."""
     user_id = new_buyer(buyers)
+    invoice = invoice_for(telegram, user_id)
     since = telegram.last_seq()
-    paid = buy(telegram, db, user_id)
-    assert paid.update is not None
-
     start = Barrier(3)
 
-    def at_once(_: int) -> int | None:
+    def at_once(update: dict[str, Any]) -> int | None:
         with FakeTelegram(stack.telegram_api_base) as client:
             start.wait()
-            return client.send_update(paid.update or {}).status
+            return client.send_update(update).status
 
-    with ThreadPoolExecutor(3) as pool:
-        assert list(pool.map(at_once, range(3))) == [200, 200, 200]
-    quiet_stack(stack)
+    with frozen(stack, "validate_prompt"):
+        paid = telegram.pay_invoice(user_id, user_id, invoice["message_id"])
+        assert paid.accepted and paid.update is not None, paid
+        with ThreadPoolExecutor(3) as pool:
+            assert list(pool.map(at_once, [paid.update] * 3)) == [200, 200, 200]
+    reply_to(telegram, user_id, since, THANKS)
+    charge_id = paid.telegram_payment_charge_id or ""
+    quiet_stack(stack, lambda: payment_doc(db, charge_id).get("told"))
 
     assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
     assert len(texts_to(telegram, user_id, since, THANKS)) == 1
     assert [p.amount for p in telegram.star_payments() if p.user_id == user_id] == [PACK.stars]
+    steps = [entry.get("step") for entry in payment_doc(db, charge_id).get("log", [])]
+    assert len(steps) == len(set(steps)), steps  # each step of the ledger logged once
 
 
 # -- spending ----------------------------------------------------------------------------------------
