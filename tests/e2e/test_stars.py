@@ -15,7 +15,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
 from typing import Any
@@ -142,17 +142,23 @@ def buy(telegram: FakeTelegram, db: firestore.Client, user_id: int, pack: Pack =
     return paid
 
 
-def free_pictures_used_up(db: firestore.Client, user_id: int) -> None:
+def daily_limit(stack: LocalStack) -> int:
+    """The free pictures a day, as the stack's functions read them."""
+    return int(stack.config.extra_env.get("DAILY_QUOTA", Settings.daily_quota))
+
+
+def free_pictures_used_up(stack: LocalStack, db: firestore.Client, user_id: int) -> None:
     """Today's free pictures all used (as after a day's drawing), the burst still full: the
     next picture is paid with a credit."""
     now = datetime.now(UTC)
+    burst = int(stack.config.extra_env.get("RATE_BURST", Settings.rate_burst))
     db.collection("users").document(str(user_id)).set(
         {
             "quota": {
-                "tokens": float(Settings.rate_burst),
+                "tokens": float(burst),
                 "updated_at": now.timestamp(),
                 "day": now.date().isoformat(),
-                "used_today": Settings.daily_quota,
+                "used_today": daily_limit(stack),
             }
         },
         merge=True,
@@ -171,7 +177,7 @@ def frozen(stack: LocalStack, process: str) -> Iterator[None]:
         os.killpg(group, signal.SIGCONT)
 
 
-def gpu_frozen(stack: LocalStack) -> Any:
+def gpu_frozen(stack: LocalStack) -> AbstractContextManager[None]:
     """The GPU service held still: a job's push waits, and the job stays queued."""
     return frozen(stack, "gpu_service")
 
@@ -282,7 +288,7 @@ def test_a_paid_job_that_dead_letters_gives_its_credit_back_once_and_says_so(sta
     user is told so with the apology."""
     user_id = new_buyer(buyers)
     buy(telegram, db, user_id)
-    free_pictures_used_up(db, user_id)
+    free_pictures_used_up(stack, db, user_id)
     since = telegram.last_seq()
     generation = TopicTap(PROJECT, "generation-jobs")
     publisher = pubsub_v1.PublisherClient()
@@ -339,7 +345,7 @@ def test_a_paid_picture_queued_when_the_operator_pauses_waits_its_buyer_is_told_
     once that it waits and the credits are safe, and after /resume it is drawn, the credit spent."""
     user_id = new_buyer(buyers)
     buy(telegram, db, user_id)
-    free_pictures_used_up(db, user_id)
+    free_pictures_used_up(stack, db, user_id)
     since = telegram.last_seq()
     waits = texts.render("en", "paused_paid_waits")
     with gpu_frozen(stack):
@@ -363,7 +369,7 @@ def test_a_paid_picture_cancelled_before_drawing_gives_its_credit_back_once(stac
     picture with it, since none was used; a second tap gives nothing more."""
     user_id = new_buyer(buyers)
     buy(telegram, db, user_id)
-    free_pictures_used_up(db, user_id)
+    free_pictures_used_up(stack, db, user_id)
     since = telegram.last_seq()
     back = texts.render("en", "credits_back", n=1).strip()
     with gpu_frozen(stack):
@@ -386,7 +392,7 @@ def test_a_paid_picture_cancelled_before_drawing_gives_its_credit_back_once(stac
     assert len(statuses(telegram, user_id, since, back)) == 1
     assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
     user = db.collection("users").document(str(user_id)).get().to_dict() or {}
-    assert user["quota"]["used_today"] == Settings.daily_quota  # the credit paid, not a free picture
+    assert user["quota"]["used_today"] == daily_limit(stack)  # the credit paid, not a free picture
     assert [call for call in telegram.calls("sendPhoto", since) if to_chat(user_id)(call)] == []
 
 
