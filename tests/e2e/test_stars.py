@@ -277,6 +277,38 @@ def test_the_same_successful_payment_three_times_at_once_credits_once_and_tells_
     assert len(steps) == len(set(steps)), steps  # each step of the ledger logged once
 
 
+def test_a_payment_whose_every_try_fails_is_credited_and_told_once_from_its_dead_letter(
+    stack, telegram, db, buyers
+):
+    """The thanks cannot be sent on any of the worker's five tries (sendMessage answers 500):
+    the update dead-letters, and report_failure, which cannot apologise for Stars taken, credits
+    the payment (once: the worker's tries recorded it already) and tells the buyer, once."""
+    user_id = new_buyer(buyers)
+    invoice = invoice_for(telegram, user_id)
+    since = telegram.last_seq()
+    telegram.inject_fault("sendMessage", error_code=500, count=MAX_DELIVERY_ATTEMPTS)
+    try:
+        paid = telegram.pay_invoice(user_id, user_id, invoice["message_id"])
+        assert paid.accepted and paid.successful_payment is not None, paid
+        update_id = str(paid.successful_payment.update_id)
+        answered(stack, "report_failure", 1, timeout=PICTURE_TIMEOUT, update_id=update_id)
+    finally:
+        telegram.clear_faults()
+    charge_id = paid.telegram_payment_charge_id or ""
+    quiet_stack(stack, lambda: payment_doc(db, charge_id).get("told"))
+
+    tries = [
+        call.status
+        for call in telegram.calls("sendMessage", since)
+        if str(call.params.get("chat_id")) == str(user_id)
+    ]
+    assert tries == [500] * MAX_DELIVERY_ATTEMPTS + [200], tries
+    assert texts_to(telegram, user_id, since, THANKS) == [
+        texts.render("en", "paid", pictures=PACK.pictures, held=PACK.pictures)
+    ]
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, held=PACK.pictures)
+
+
 # -- spending ----------------------------------------------------------------------------------------
 
 
