@@ -535,6 +535,31 @@ def test_a_refund_whose_tries_all_fail_is_carried_on_by_the_sweep_once(stack, te
     assert [call.status for call in calls] == [500] * MAX_DELIVERY_ATTEMPTS + [200]
 
 
+def test_an_operators_refund_of_a_partly_used_pack_removes_what_is_left(stack, telegram, db, buyers):
+    """A user may not have a used pack refunded (Telegram refunds whole), an operator may: the
+    credits still held are removed, the one spent on a delivered picture stays spent."""
+    user_id = new_buyer(buyers)
+    charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
+    free_pictures_used_up(stack, db, user_id)
+    since = telegram.last_seq()
+    sent = telegram.send_text(chat_id=user_id, user_id=user_id, text=f"/pixel a paid moth, chat {user_id}")
+    job_id = f"u{sent.update_id}"
+    telegram.wait_for_call("sendPhoto", to_chat(user_id), since=since, timeout=PICTURE_TIMEOUT)
+    quiet_stack(stack, lambda: job_state(db, job_id) == "delivered")
+    assert telegram.send_text(chat_id=user_id, user_id=user_id, text="/refund").status == 200
+    reply_to(telegram, user_id, since, texts.render("en", "refund_none", days=REFUND_WINDOW.days))
+
+    command = f"/refund {charge_id}"
+    assert telegram.send_text(chat_id=E2E_OPERATOR_ID, user_id=E2E_OPERATOR_ID, text=command).status == 200
+    reply_to(telegram, user_id, since, REFUNDED)
+    quiet_stack(stack, lambda: payment_doc(db, charge_id).get("state") == "refunded")
+    left = PACK.pictures - 1
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, spent=1, refunded=left)
+    assert payment_doc(db, charge_id)["credits_removed"] == left
+    assert telegram.star_payment(charge_id).refund_count == 1
+    assert [call.status for call in refund_calls(telegram, charge_id, since)] == [200]
+
+
 # -- checkout while paused, and what Telegram requires of sellers ----------------------------------
 
 
