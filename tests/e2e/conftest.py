@@ -24,6 +24,10 @@ E2E_EVENTARC = EventarcRetry(initial_backoff=0.5, max_backoff=10.0, retention=60
 E2E_SWEEP_PERIOD = 3.0
 E2E_RESTART = RestartPolicy(initial_backoff=0.5, max_backoff=5.0, stable_after=30.0)
 E2E_ALBUM_MAX_PHOTOS = 2  # an album of a few photos is enough to pass the limit (test_photos.py)
+# The stack's one operator (/pause, /resume, an operator's /refund: test_stars.py), in that
+# module's own id range, and the contact /paysupport names.
+E2E_OPERATOR_ID = 27_999_999
+E2E_SUPPORT_CONTACT = "@imagebot_e2e_support"
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +50,8 @@ def stack(emulators: EmulatorHosts, tmp_path_factory: pytest.TempPathFactory) ->
             "DELIVERY_RETRY_MAX_SECONDS": "5",
             "TELEGRAM_MAX_WAIT_SECONDS": "5",
             "ALBUM_MAX_PHOTOS": str(E2E_ALBUM_MAX_PHOTOS),
+            "OPERATOR_IDS": str(E2E_OPERATOR_ID),
+            "SUPPORT_CONTACT": E2E_SUPPORT_CONTACT,
         },
         eventarc=E2E_EVENTARC,
         sweep_period=E2E_SWEEP_PERIOD,
