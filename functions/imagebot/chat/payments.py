@@ -220,6 +220,21 @@ def _tell_user(payment: Payment, key: str, rt: Services) -> None:
         log.info("refund not told", extra=fields(stage="payment", chat_id=payment.user_id, error=str(error)))
 
 
+def refund_press_ran_out(button: Button, rt: Services) -> bool:
+    """A refund button whose update ran out of attempts (report_failure): with its payment left
+    REFUNDING, the credits are out and the sweep finishes the refund, so the user hears that,
+    not "send it again". False for any other press, or a payment in another state."""
+    if button.action != "refund":
+        return False
+    payment = rt.payments.payment_by_short_id(button.user_id, button.args[0])
+    if payment is None or payment.state != PaymentState.REFUNDING:
+        return False
+    language = rt.users.language_of(button.user_id, button.language_code)
+    text = texts.render(language, "refund_under_way", stars=payment.stars)
+    rt.bot.send_message(AnswerTo.of_event(button), text)
+    return True
+
+
 def carry_on_refunds(rt: Services) -> dict[str, int]:
     """The sweep's part: refunds left REFUNDING (a crash, or Telegram down) carried on by the
     same step, once they have waited as long as a job may (so one in flight is left alone)."""

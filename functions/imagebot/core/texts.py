@@ -259,6 +259,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Telegram couldn't make this refund, so nothing was taken: you have {held:credit|credits}. "
             "Please write to the operators (/paysupport)."
         ),
+        "refund_under_way": (
+            "↩ Your refund is under way: the credits are out, and the {stars} ⭐ go back to your "
+            "Telegram balance once Telegram takes it (I keep trying). Nothing to press again."
+        ),
         "refund_op_unknown": "No payment has that charge id.",
         "refund_op_made": "↩ Refunded {stars} ⭐ to user {user}; {credits:credit|credits} removed.",
         "refund_op_failed": "Telegram refused the refund ({error}); the user's credits are back.",
@@ -565,6 +569,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "refund_failed": (
             "Telegram не смог оформить возврат, поэтому ничего не списано: у вас "
             "{held:кредит|кредита|кредитов}. Пожалуйста, напишите операторам (/paysupport)."
+        ),
+        "refund_under_way": (
+            "↩ Возврат уже идёт: кредиты списаны, а {stars} ⭐ вернутся на ваш баланс в Telegram, "
+            "как только Telegram его примет (я продолжаю пытаться). Нажимать ещё раз не нужно."
         ),
         "refund_op_unknown": "Платежа с таким идентификатором нет.",
         "refund_op_made": (

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from imagebot.chat.payments import credit_payment
+from imagebot.chat.payments import credit_payment, refund_press_ran_out
 from imagebot.core import texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import Job, State, job_id_for_update
-from imagebot.core.updates import ChosenInline, MalformedUpdate, PaymentMade, Prompt, decode_event
+from imagebot.core.updates import Button, ChosenInline, MalformedUpdate, PaymentMade, Prompt, decode_event
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
@@ -73,6 +73,8 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
     log.error(
         "an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason)
     )
+    if isinstance(event, Button) and refund_press_ran_out(event, rt):
+        return None
     rt.bot.send_message(
         AnswerTo.of_event(event), texts.render(texts.language_for(event.language_code), "failed_generic")
     )

@@ -430,3 +430,30 @@ def test_a_dead_lettered_payment_is_still_credited_once():
         f"⭐ Thank you! {PACK.pictures} pictures added. You now have {PACK.pictures} credits."
     ]
     assert_balanced(rt)
+
+
+def test_a_refund_press_that_ran_out_of_attempts_says_the_refund_is_under_way():
+    rt = FakeServices()
+    payment = bought(rt)
+    rt.bot.fail_next("refundStarPayment", TelegramError("refundStarPayment", 502, "Bad Gateway"))
+    pressed = encode_event(press("refund", ledger.short_id(payment.charge_id)))
+    with pytest.raises(TelegramError):
+        validate_prompt.handle_message(pubsub_event_data(pressed), rt)
+    told = len(rt.bot.texts())
+    report_failure.handle_dead_letter(
+        pubsub_event_data(pressed, CloudPubSubDeadLetterSourceDeliveryCount="5"), rt
+    )
+    [said] = rt.bot.texts()[told:]
+    assert said.startswith("↩ Your refund is under way") and f"{PACK.stars} ⭐" in said  # not "send it again"
+    assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDING  # the sweep's to finish
+    assert_balanced(rt)
+
+
+def test_any_other_press_that_ran_out_of_attempts_gets_the_plain_apology():
+    rt = FakeServices()
+    payment = bought(rt)  # paid, never refunding: its refund press failing for good is a plain failure
+    for event in (press("refund", ledger.short_id(payment.charge_id)), press("buy", PACK.pack_id)):
+        report_failure.handle_dead_letter(
+            pubsub_event_data(encode_event(event), CloudPubSubDeadLetterSourceDeliveryCount="5"), rt
+        )
+    assert [text.startswith("Sorry, something went wrong") for text in rt.bot.texts()[-2:]] == [True, True]
