@@ -197,6 +197,22 @@ IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
 # Media that is not a picture to draw. An animation (a GIF) comes with a `document` beside it,
 # so these are looked at before any document.
 _OTHER_MEDIA = ("animation", "sticker", "video", "video_note", "voice", "audio")
+# What else a person sends that is not words or a picture. A message with none of these, no
+# text and no picture is a service message (refunded_payment after a refund, pinned_message,
+# write_access_allowed, ...): nothing the user said, so nothing to answer.
+_SENT_BY_A_PERSON = (
+    *_OTHER_MEDIA,
+    "photo",
+    "document",
+    "paid_media",
+    "story",
+    "contact",
+    "dice",
+    "game",
+    "poll",
+    "venue",
+    "location",
+)
 _MEDIA_GROUP_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # Telegram's are long decimal numbers
 # A charge id names a Firestore document (payments/<id>): no slash, no reserved "__…__" name.
 _CHARGE_ID = re.compile(r"(?!__)[0-9A-Za-z_.:-]{1,256}")
@@ -277,6 +293,8 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str, limits: Ph
         file_id = _picture(message, limits)
         if file_id is not None:
             return _parse_photo(update_id, message, file_id, bot, private, (chat_id, message_id))
+        if not any(kind in message for kind in _SENT_BY_A_PERSON):
+            return Ignored(update_id, "a service message")
         return NotDrawable(update_id, chat_id, language_code) if private else Ignored(update_id, "not text")
     if len(text) > TEXT_MAX_CHARS:
         raise MalformedUpdate(f"a text of {len(text)} characters, over Telegram's own limit")

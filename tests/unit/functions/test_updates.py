@@ -405,3 +405,32 @@ def test_a_photo_in_a_forum_topic_carries_its_topic_and_round_trips():
     assert decode_event(encode_event(event)) == event
     reply = parse(message(photo=SIZES, chat=GROUP, caption=f"@{BOT} x", message_thread_id=3))
     assert isinstance(reply, Photo) and reply.message_thread_id is None  # not a topic message
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        {
+            "refunded_payment": {
+                "currency": "XTR",
+                "total_amount": 50,
+                "invoice_payload": "p10:7",
+                "telegram_payment_charge_id": "stx-1",
+            }
+        },
+        {"pinned_message": {"message_id": 2, "date": 0, "chat": {"id": 7, "type": "private"}}},
+        {"write_access_allowed": {}},
+    ],
+)
+def test_a_service_message_in_a_private_chat_is_ignored_not_answered(service):
+    """After a refund Telegram sends a refunded_payment message: the user said nothing to it."""
+    assert isinstance(parse(message(**service)), Ignored)
+
+
+def test_what_a_person_sends_besides_words_and_pictures_still_gets_an_answer():
+    for sent in (
+        {"location": {"latitude": 1.0, "longitude": 2.0}},
+        {"poll": {"id": "p"}},
+        {"dice": {"value": 3}},
+    ):
+        assert isinstance(parse(message(**sent)), NotDrawable)
