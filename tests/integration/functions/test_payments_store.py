@@ -100,14 +100,18 @@ def test_a_set_paid_with_credits_records_each_jobs_share(runtime, user):
 
 
 def test_a_failed_paid_job_returns_its_credits_once_however_many_callers(runtime, user):
+    """Four callers race, and a fifth may join them: the e2e stack, when it runs in the same
+    session, sweeps this emulator every few seconds and returns what any job owes. However
+    many, the credits come back once (held 10, not 12)."""
     runtime.payments.record_payment(payment(user))
     job = put_job(runtime, f"u{next(ids)}", user, State.VALIDATED, cost=2)
     runtime.jobs.admit_job(job.job_id, user, PAID_ONLY, datetime.now(UTC))
     assert runtime.payments.return_credits(job.job_id, datetime.now(UTC)) == 0  # still going
     runtime.jobs.move_job(job.job_id, State.FAILED, datetime.now(UTC), reason="dead-lettered")
-    assert [j.job_id for j in runtime.payments.jobs_owed_credits()].count(job.job_id) == 1
+    owed = [j.job_id for j in runtime.payments.jobs_owed_credits()].count(job.job_id)
+    assert owed == 1 or runtime.jobs.get_job(job.job_id).credits_returned  # found, or swept already
     returned = at_once(4, lambda: runtime.payments.return_credits(job.job_id, datetime.now(UTC)))
-    assert sorted(returned) == [0, 0, 0, 2]
+    assert sorted(returned) in ([0, 0, 0, 2], [0, 0, 0, 0])  # all zero: the stack's sweep was first
     assert runtime.payments.credits_of(user) == Credits(held=10, bought=10)
     assert job.job_id not in [j.job_id for j in runtime.payments.jobs_owed_credits()]
 
@@ -160,8 +164,9 @@ def test_each_ledger_step_logs_a_payment_line_for_the_analytics(runtime, user, c
     runtime.payments.record_payment(paid)  # redelivered: nothing moved, nothing logged
     job = put_job(runtime, f"u{next(ids)}", user, State.VALIDATED)
     runtime.jobs.admit_job(job.job_id, user, PAID_ONLY, datetime.now(UTC))
-    runtime.jobs.move_job(job.job_id, State.FAILED, datetime.now(UTC), reason="dead-lettered")
-    runtime.payments.return_credits(job.job_id, datetime.now(UTC))
+    # Given back by a cancel (in its own transaction), not a failure: a failed job's credits
+    # could be returned by the e2e stack's sweep, in another process, when it shares the emulator.
+    runtime.jobs.cancel_job(job.job_id, PAID_ONLY, datetime.now(UTC), timedelta(minutes=2))
     runtime.payments.start_refund(paid.charge_id, datetime.now(UTC), by="user", whole=True)
     lines = [r for r in caplog.records if getattr(r, "stage", None) == "payment"]
     assert [(r.reason, getattr(r, "credits", None)) for r in lines] == [
