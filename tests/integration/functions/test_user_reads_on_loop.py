@@ -44,8 +44,9 @@ def test_reads_asked_for_together_share_round_trips_and_each_gets_its_own(emulat
     assert alone == {"language": "ru", "n": USERS[0]}  # a read alone goes at once, by itself
     expected = [{"language": "ru", "n": u} if (u - USERS[0]) % 2 == 0 else {} for u in [*USERS, USERS[1]]]
     assert crowd == expected
-    # The crowd's 250 users (one of them asked for twice) went in batches of at most 100.
-    assert batches == [1, 100, 100, 50]
+    # The crowd's 250 users (one of them asked for twice) went in batches of at most 100, read
+    # side by side in the worker threads, so in no set order.
+    assert batches[0] == 1 and sorted(batches[1:]) == [50, 100, 100]
 
 
 def test_a_failed_read_fails_every_reader_waiting_on_it(emulators):
