@@ -9,6 +9,10 @@ A refund is one code path (`carry_refund`) whoever starts it: the credits are ou
 so Pub/Sub redelivers the update (begin_update lets the same message run again) and the sweep
 picks up what is left REFUNDING; Telegram's CHARGE_ALREADY_REFUNDED means an earlier try got
 through; any other refusal is final: the credits go back (abort_refund) and the user is told.
+
+Telegram may also refund a payment itself (its support, a dispute). Its refunded_payment message
+(`record_telegram_refund`) then takes the same two steps on the ledger, by "telegram", so the
+credits still held leave with the Stars; for a refund the bot made, the message changes nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Mode
 from imagebot.core.payments import Payment, PaymentState, RefundRefusal
-from imagebot.core.updates import Button, Command, PaymentMade
+from imagebot.core.updates import Button, Command, PaymentMade, PaymentRefunded
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
 
 log = logging.getLogger(__name__)
+# Who refunded a payment the bot did not refund itself (Payment.refund_by).
+BY_TELEGRAM = "telegram"
 # Jobs whose pictures a pause holds back (admission refuses new ones, charging nothing).
 WAITING_STATES = (State.VALIDATED, State.QUEUED)
 
@@ -100,6 +106,37 @@ def credit_payment(paid: PaymentMade, rt: Services) -> None:
     text = texts.render(language, "paid", pictures=stored.credits, held=held)
     rt.bot.send_message(AnswerTo(paid.chat_id), text)
     rt.payments.mark_told(stored.charge_id)
+
+
+def record_telegram_refund(refunded: PaymentRefunded, rt: Services) -> None:
+    """A refunded_payment: the Stars of a payment went back. One the bot refunded itself
+    (REFUNDED, or REFUNDING while its own step finishes it) changes nothing. One the ledger
+    holds PAID was refunded by Telegram: the credits still held are removed (start_refund, as
+    an operator's refund) and it is REFUNDED at once, since the Stars are gone. A crash between
+    the two steps leaves it REFUNDING, which a redelivery or the sweep finishes (Telegram then
+    answers that it is refunded already)."""
+    context = fields(stage="payment", update_id=refunded.update_id, chat_id=refunded.chat_id)
+    payment = rt.payments.get_payment(refunded.charge_id)
+    if payment is None:
+        log.error(
+            "refund of a payment the ledger does not hold", extra={**context, "reason": "unknown_charge"}
+        )
+        return
+    if payment.state == PaymentState.PAID:
+        payment = (
+            rt.payments.start_refund(payment.charge_id, rt.now(), by=BY_TELEGRAM, whole=False) or payment
+        )
+    if payment.refund_by != BY_TELEGRAM or payment.state == PaymentState.PAID:
+        log.info("refund confirmed by Telegram", extra={**context, "reason": "refund_echo"})
+        return
+    done = rt.payments.finish_refund(payment.charge_id, rt.now()) or payment
+    log.warning(
+        "stars refunded by Telegram, not the bot: %d of %d credits removed",
+        done.credits_removed,
+        done.credits,
+        extra={**context, "reason": "telegram_refund"},
+    )
+    _tell_user(done, "refund_made", rt)
 
 
 def refund_command(command: Command, rt: Services) -> None:

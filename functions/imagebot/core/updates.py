@@ -13,7 +13,9 @@ step downloads it and Pillow checks what it really is (core/photos.py).
 
 Telegram Stars (core/payments.py): a `pre_checkout_query` is a PreCheckout, answered in the
 webhook response within Telegram's 10 seconds (core/checkout.py); a message with a
-`successful_payment` is a PaymentMade, published so the worker credits it (chat/payments.py).
+`successful_payment` is a PaymentMade, published so the worker credits it (chat/payments.py); a
+message with a `refunded_payment` (Telegram's word that Stars went back) is a PaymentRefunded,
+published so the worker records a refund the bot did not make itself.
 """
 
 from __future__ import annotations
@@ -165,6 +167,23 @@ class PaymentMade:
 
 
 @dataclass(frozen=True)
+class PaymentRefunded:
+    """A message with a refunded_payment: Telegram returned a payment's Stars, whether the bot
+    asked (refundStarPayment) or not (Telegram's support, a dispute)."""
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    charge_id: str
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    language_code: str | None = None
+    received_at: float = field(default_factory=time.time)
+    kind: str = "refunded"
+
+
+@dataclass(frozen=True)
 class Ignored:
     """An update the bot does not act on; answered 200 so Telegram does not retry it."""
 
@@ -172,7 +191,7 @@ class Ignored:
     reason: str
 
 
-Published = Prompt | Photo | Command | Button | ChosenInline | PaymentMade
+Published = Prompt | Photo | Command | Button | ChosenInline | PaymentMade | PaymentRefunded
 Event = Published | InlineQuery | PreCheckout | NotDrawable | Ignored
 
 
@@ -198,8 +217,8 @@ IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
 # so these are looked at before any document.
 _OTHER_MEDIA = ("animation", "sticker", "video", "video_note", "voice", "audio")
 # What else a person sends that is not words or a picture. A message with none of these, no
-# text and no picture is a service message (refunded_payment after a refund, pinned_message,
-# write_access_allowed, ...): nothing the user said, so nothing to answer.
+# text and no picture is a service message (pinned_message, write_access_allowed, ...):
+# nothing the user said, so nothing to answer.
 _SENT_BY_A_PERSON = (
     *_OTHER_MEDIA,
     "photo",
@@ -288,6 +307,8 @@ def _parse_message(update_id: int, message: dict[str, Any], bot: str, limits: Ph
         return _parse_payment(
             update_id, (chat_id, message_id), sender, _object(message, "successful_payment")
         )
+    if "refunded_payment" in message:
+        return _parse_refund(update_id, chat_id, sender, _object(message, "refunded_payment"))
     text = _string(message, "text")
     if text is None:
         file_id = _picture(message, limits)
@@ -480,7 +501,7 @@ def _amount(parent: dict[str, Any]) -> int:
 
 
 def _checkout_fields(parent: dict[str, Any]) -> dict[str, Any]:
-    """What a pre-checkout query and a successful payment both carry."""
+    """What a pre-checkout query, a successful payment and a refunded one all carry."""
     payload = _string(parent, "invoice_payload")
     if payload is None or len(payload) > PAYLOAD_MAX_CHARS:
         raise MalformedUpdate("invoice_payload is missing or over Telegram's 128 bytes")
@@ -507,19 +528,35 @@ def _parse_pre_checkout(update_id: int, query: dict[str, Any]) -> Event:
 def _parse_payment(
     update_id: int, ids: tuple[int, int], sender: dict[str, Any], paid: dict[str, Any]
 ) -> Event:
-    charge_id = _string(paid, "telegram_payment_charge_id")
-    if charge_id is None or not _CHARGE_ID.fullmatch(charge_id):
-        raise MalformedUpdate("telegram_payment_charge_id is missing or not Telegram's")
     return PaymentMade(
         update_id=update_id,
         chat_id=ids[0],
         user_id=_id(sender, "id", PEER_IDS),
         message_id=ids[1],
-        charge_id=charge_id,
+        charge_id=_charge_id(paid),
         provider_charge_id=(_string(paid, "provider_payment_charge_id") or "")[:256],
         language_code=_string(sender, "language_code"),
         **_checkout_fields(paid),
     )
+
+
+def _parse_refund(update_id: int, chat_id: int, sender: dict[str, Any], refunded: dict[str, Any]) -> Event:
+    """A refunded_payment service message, in the buyer's private chat (whose id is theirs)."""
+    return PaymentRefunded(
+        update_id=update_id,
+        chat_id=chat_id,
+        user_id=_id(sender, "id", PEER_IDS) if "id" in sender else chat_id,
+        charge_id=_charge_id(refunded),
+        language_code=_string(sender, "language_code"),
+        **_checkout_fields(refunded),
+    )
+
+
+def _charge_id(payment: dict[str, Any]) -> str:
+    charge_id = _string(payment, "telegram_payment_charge_id")
+    if charge_id is None or not _CHARGE_ID.fullmatch(charge_id):
+        raise MalformedUpdate("telegram_payment_charge_id is missing or not Telegram's")
+    return charge_id
 
 
 def encode_event(event: Published) -> bytes:
@@ -535,6 +572,7 @@ _KINDS: dict[str, type[Published]] = {
     "button": Button,
     "chosen_inline": ChosenInline,
     "payment": PaymentMade,
+    "refunded": PaymentRefunded,
 }
 
 

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import logging
 
-from imagebot.chat.payments import credit_payment, refund_press_ran_out
+from imagebot.chat.payments import credit_payment, record_telegram_refund, refund_press_ran_out
 from imagebot.core import texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.events import PubSubMessage
 from imagebot.core.jobs import Job, State, job_id_for_update
-from imagebot.core.updates import Button, ChosenInline, MalformedUpdate, PaymentMade, Prompt, decode_event
+from imagebot.core.updates import (
+    Button,
+    ChosenInline,
+    MalformedUpdate,
+    PaymentMade,
+    PaymentRefunded,
+    Prompt,
+    decode_event,
+)
 from imagebot.logs import fields
 from imagebot.ports import Services
 from imagebot.steps.decoding import decode_or_drop
@@ -64,11 +72,14 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
         return job_id
     if isinstance(event, ChosenInline):
         return _job_of_chosen_inline(event, reason, rt)
-    if isinstance(event, PaymentMade):
-        # The Stars came: no apology can stand in for the credits. Credited here (once, by the
-        # charge id), or this raises and the dead letter comes again.
+    if isinstance(event, PaymentMade | PaymentRefunded):
+        # Stars moved: no apology can stand in for the ledger's record of it. Recorded here (once,
+        # by the charge id), or this raises and the dead letter comes again.
         log.error("a payment's update ran out of attempts", extra=fields(stage="payment", reason=reason))
-        credit_payment(event, rt)
+        if isinstance(event, PaymentMade):
+            credit_payment(event, rt)
+        else:
+            record_telegram_refund(event, rt)
         return None
     log.error(
         "an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason)

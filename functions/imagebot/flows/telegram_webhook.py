@@ -38,6 +38,7 @@ from imagebot.core.updates import (
     MalformedUpdate,
     NotDrawable,
     PaymentMade,
+    PaymentRefunded,
     Photo,
     PhotoSizeLimits,
     PreCheckout,
@@ -189,7 +190,7 @@ def answer_event(
         case Button() if not pressed_by_requester(event, lookups):
             text = texts.render(texts.language_for(event.language_code), "answer_not_yours")
             return WebhookReply(200, answer_callback(event.callback_query_id, text))
-        case Prompt() | Photo() | Command() | Button() | ChosenInline() | PaymentMade():
+        case Prompt() | Photo() | Command() | Button() | ChosenInline() | PaymentMade() | PaymentRefunded():
             publisher.publish(
                 settings.prompts_topic, encode_event(event), update_id=str(event.update_id), kind=event.kind
             )

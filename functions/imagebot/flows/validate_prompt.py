@@ -19,6 +19,7 @@ from imagebot.core.updates import (
     ChosenInline,
     Command,
     PaymentMade,
+    PaymentRefunded,
     Photo,
     Prompt,
     Published,
@@ -60,6 +61,8 @@ def handle_message(event: Published, message: PubSubMessage, rt: Services) -> No
             inline.start_job(event, rt)
         case PaymentMade():
             payments.credit_payment(event, rt)
+        case PaymentRefunded():
+            payments.record_telegram_refund(event, rt)
     rt.jobs.finish_update(event.update_id)
 
 

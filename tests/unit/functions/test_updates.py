@@ -7,6 +7,7 @@ from imagebot.core.updates import (
     Ignored,
     MalformedUpdate,
     NotDrawable,
+    PaymentRefunded,
     Photo,
     PhotoSizeLimits,
     Prompt,
@@ -410,21 +411,48 @@ def test_a_photo_in_a_forum_topic_carries_its_topic_and_round_trips():
 @pytest.mark.parametrize(
     "service",
     [
-        {
-            "refunded_payment": {
-                "currency": "XTR",
-                "total_amount": 50,
-                "invoice_payload": "p10:7",
-                "telegram_payment_charge_id": "stx-1",
-            }
-        },
         {"pinned_message": {"message_id": 2, "date": 0, "chat": {"id": 7, "type": "private"}}},
         {"write_access_allowed": {}},
     ],
 )
 def test_a_service_message_in_a_private_chat_is_ignored_not_answered(service):
-    """After a refund Telegram sends a refunded_payment message: the user said nothing to it."""
+    """The user said nothing to a service message: nothing to answer."""
     assert isinstance(parse(message(**service)), Ignored)
+
+
+REFUNDED = {
+    "currency": "XTR",
+    "total_amount": 50,
+    "invoice_payload": "p10:7",
+    "telegram_payment_charge_id": "stx-1",
+}
+
+
+def test_a_refunded_payment_is_published_for_the_ledger_and_round_trips():
+    """After any refund, the bot's or Telegram's own, the buyer's chat gets a refunded_payment."""
+    event = parse(message(refunded_payment=REFUNDED))
+    assert isinstance(event, PaymentRefunded)
+    assert (event.charge_id, event.total_amount, event.currency) == ("stx-1", 50, "XTR")
+    assert (event.invoice_payload, event.user_id, event.chat_id) == ("p10:7", 7, 7)
+    assert decode_event(encode_event(event)) == event
+    without_sender = message(refunded_payment=REFUNDED)
+    del without_sender["message"]["from"]
+    assert parse(without_sender).user_id == 7  # the private chat's id is its user's
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"telegram_payment_charge_id": "payments/x"},
+        {"telegram_payment_charge_id": None},
+        {"total_amount": -5},
+        {"invoice_payload": "x" * 200},
+        {"currency": ""},
+    ],
+)
+def test_a_refunded_payment_not_as_telegram_sends_it_is_malformed(broken):
+    with pytest.raises(MalformedUpdate):
+        parse(message(refunded_payment={**REFUNDED, **broken}))
 
 
 def test_what_a_person_sends_besides_words_and_pictures_still_gets_an_answer():

@@ -13,7 +13,7 @@ from imagebot.core import ledger, payments
 from imagebot.core.jobs import State
 from imagebot.core.ops import Mode, Ops
 from imagebot.core.payments import PaymentState
-from imagebot.core.updates import Button, Command, PaymentMade, decode_event, encode_event
+from imagebot.core.updates import Button, Command, PaymentMade, PaymentRefunded, decode_event, encode_event
 from imagebot.edges.telegram import TelegramError
 from imagebot.flows import (
     budget_guard,
@@ -361,6 +361,113 @@ def test_the_sweep_carries_on_a_refund_left_half_done_once_it_has_settled():
     assert rt.bot.methods().count("refundStarPayment") == 1
     sweep_stuck_jobs.sweep(rt)
     assert rt.bot.methods().count("refundStarPayment") == 1
+    assert_balanced(rt)
+
+
+# -- refunds Telegram makes itself (its support, a dispute) ---------------------------------
+
+
+def refunded_payment(charge_id="stx-1", user_id=BUYER):
+    """Telegram's refunded_payment message in the buyer's chat."""
+    return PaymentRefunded(
+        update_id=next(ids),
+        chat_id=user_id,
+        user_id=user_id,
+        charge_id=charge_id,
+        currency="XTR",
+        total_amount=PACK.stars,
+        invoice_payload=payments.invoice_payload(PACK.pack_id, user_id),
+        language_code="en",
+    )
+
+
+def test_a_refund_telegram_made_itself_takes_out_the_credits_still_held_and_says_so(caplog):
+    rt = FakeServices()
+    bought(rt)
+    rt.users.docs[BUYER]["credits"] = rt.payments.credits_of(BUYER).spend(3).to_doc()
+    rt.jobs.docs["u1"] = job_doc("u1", BUYER, State.DELIVERED, user_id=BUYER, paid_credits=3)
+
+    deliver(rt, refunded_payment())
+    payment = rt.payments.get_payment("stx-1")
+    assert (payment.state, payment.refund_by, payment.credits_removed) == (
+        PaymentState.REFUNDED,
+        "telegram",
+        7,
+    )
+    credits = rt.payments.credits_of(BUYER)
+    assert (credits.held, credits.spent, credits.refunded) == (0, 3, 7)  # the 3 spent are the operator's loss
+    assert "refundStarPayment" not in rt.bot.methods()  # the Stars went back already
+    assert rt.bot.texts()[-1] == (
+        "↩ Refunded: 50 ⭐ go back to your Telegram balance, and 7 credits were removed. "
+        "You now have 0 credits."
+    )
+    assert [step for step, _ in rt.payments.logged][-2:] == ["refund started", "refunded"]
+    assert any(r.levelname == "WARNING" and "refunded by Telegram" in r.getMessage() for r in caplog.records)
+    assert_balanced(rt)
+
+
+def test_the_refunded_payment_after_the_bots_own_refund_changes_nothing():
+    rt = FakeServices()
+    payment = bought(rt)
+    deliver(rt, press("refund", ledger.short_id(payment.charge_id)))
+    before = (rt.payments.get_payment("stx-1"), rt.payments.credits_of(BUYER), len(rt.bot.calls))
+    deliver(rt, refunded_payment())
+    assert (rt.payments.get_payment("stx-1"), rt.payments.credits_of(BUYER), len(rt.bot.calls)) == before
+    assert_balanced(rt)
+
+
+def test_a_refunded_payment_while_the_bots_refund_is_under_way_leaves_it_to_that_refund():
+    rt = FakeServices()
+    payment = bought(rt)
+    rt.bot.fail_next("refundStarPayment", TelegramError("refundStarPayment", 502, "Bad Gateway"))
+    pressed = pubsub_event_data(encode_event(press("refund", ledger.short_id(payment.charge_id))))
+    with pytest.raises(TelegramError):
+        validate_prompt.handle_message(pressed, rt)
+    deliver(rt, refunded_payment())  # Telegram made it after all; its word comes before the retry
+    assert (rt.payments.get_payment("stx-1").state, rt.payments.get_payment("stx-1").refund_by) == (
+        PaymentState.REFUNDING,
+        "user",
+    )
+    validate_prompt.handle_message(pressed, rt)
+    assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
+    assert [step for step, _ in rt.payments.logged].count("refund started") == 1
+    assert [text.startswith("↩ Refunded") for text in rt.bot.texts()].count(True) == 1
+    assert_balanced(rt)
+
+
+def test_a_telegram_refund_whose_news_fails_for_now_is_told_by_the_redelivery_once():
+    rt = FakeServices()
+    bought(rt)
+    rt.bot.fail_next("sendMessage", TelegramError("sendMessage", 502, "Bad Gateway"))
+    refunded = pubsub_event_data(encode_event(refunded_payment()))
+    with pytest.raises(TelegramError):
+        validate_prompt.handle_message(refunded, rt)
+    assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
+    validate_prompt.handle_message(refunded, rt)  # Pub/Sub's redelivery
+    assert [text.startswith("↩ Refunded") for text in rt.bot.texts()].count(True) == 1
+    assert [step for step, _ in rt.payments.logged].count("refund started") == 1
+    assert_balanced(rt)
+
+
+def test_a_refunded_payment_the_ledger_does_not_hold_is_reported_and_changes_nothing(caplog):
+    rt = FakeServices()
+    bought(rt)
+    deliver(rt, refunded_payment(charge_id="stx-elsewhere"))
+    assert rt.payments.get_payment("stx-1").state == PaymentState.PAID
+    assert rt.payments.credits_of(BUYER).held == PACK.pictures
+    assert any(r.levelname == "ERROR" and "does not hold" in r.getMessage() for r in caplog.records)
+    assert_balanced(rt)
+
+
+def test_a_dead_lettered_refunded_payment_is_still_recorded_not_apologised_for():
+    rt = FakeServices()
+    bought(rt)
+    told = len(rt.bot.texts())
+    dead = pubsub_event_data(encode_event(refunded_payment()), CloudPubSubDeadLetterSourceDeliveryCount="5")
+    report_failure.handle_dead_letter(dead, rt)
+    assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
+    [said] = rt.bot.texts()[told:]
+    assert said.startswith("↩ Refunded: 50 ⭐")
     assert_balanced(rt)
 
 
