@@ -114,6 +114,16 @@ class InvoicePaid:
 
 
 @dataclass(frozen=True)
+class TelegramRefund:
+    """Telegram refunded a payment by itself (its support, a dispute): the refunded_payment message
+    it put in the buyer's chat, and the Update that told the bot (`send_update` redelivers it)."""
+
+    update: dict[str, Any]
+    message: dict[str, Any]
+    delivery: WebhookResult
+
+
+@dataclass(frozen=True)
 class StarPayment:
     """One payment in the fake's Stars ledger."""
 
@@ -440,6 +450,25 @@ class FakeTelegram:
             update=outcome["update"],
             message=outcome["message"],
         )
+
+    def refund_by_telegram(
+        self,
+        telegram_payment_charge_id: str,
+        *,
+        secret: str | None = None,
+        ignore_allowed_updates: bool = False,
+    ) -> TelegramRefund:
+        """Telegram refunds a payment itself, not at the bot's refundStarPayment: the ledger marks it
+        and the bot gets the refunded_payment message. An unknown charge is a 404, one refunded
+        already (by either) a 409, both raised as FakeTelegramError."""
+        outcome = self._post_control(
+            "/_fake/star_payments/refund",
+            {"telegram_payment_charge_id": telegram_payment_charge_id},
+            secret,
+            False,
+            ignore_allowed_updates,
+        )
+        return TelegramRefund(outcome["update"], outcome["message"], _webhook_result(outcome["delivery"]))
 
     def _deliver(
         self,

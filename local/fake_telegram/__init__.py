@@ -32,6 +32,12 @@ Controls for tests and the demo, outside the Bot API (all JSON):
                             delivery), answered, accepted, error_message (a refusal's, as the
                             user sees it), telegram_payment_charge_id, successful_payment (its
                             delivery), update (resend it to redeliver), message}
+    POST /_fake/star_payments/refund  {telegram_payment_charge_id}
+                            Telegram refunds a payment by itself (its support, a dispute), not at
+                            the bot's refundStarPayment: the ledger marks it refunded and the bot
+                            gets a message update with refunded_payment, from the buyer in the
+                            payment's chat; an unknown charge is a 404, one refunded already (by
+                            either) a 409 -> {update, message, delivery (its delivery)}
     GET  /_fake/star_payments                   the fake's Stars ledger: each payment with
                                                 refunded, refund_count (0 or 1) and refund_refusals
          the delivering controls take ?secret=<value> (send this secret instead),
@@ -71,9 +77,11 @@ Where it knowingly differs from Telegram:
   album needs 2-10 items;
 - a user's animation, video or video note carries stand-in bytes, not a playable file;
 - Stars only: sendInvoice refuses any currency but XTR and any provider_token; an invoice is paid
-  once (its Pay then answers 409); a refund puts Telegram's refunded_payment service message in
-  the chat but does not deliver it to the webhook; where Telegram's documentation gives no error
-  text (an invoice title's length, say) the fake's says what is wrong in words.
+  once (its Pay then answers 409); the bot's own refund (refundStarPayment) puts Telegram's
+  refunded_payment service message in the chat but does not deliver it to the webhook (a test may
+  send it with send_update), while a refund Telegram makes itself (/_fake/star_payments/refund)
+  is delivered; where Telegram's documentation gives no error text (an invoice title's length,
+  say) the fake's says what is wrong in words.
 
 Run it with `python -m local.fake_telegram --port P --token T [--webhook-url U --secret S]`,
 or in-process with `FakeTelegramServer`; `local.fake_telegram_client.FakeTelegram` drives the

@@ -335,6 +335,10 @@ def create_app(config: FakeTelegramConfig) -> Flask:
     def post_payment() -> Response:
         return jsonify({"ok": True, **checkout.pay(_control_body(), send)})
 
+    @app.post("/_fake/star_payments/refund")
+    def refund_by_telegram() -> Response:
+        return jsonify({"ok": True, **checkout.refund(_control_body(), send)})
+
     @app.get("/_fake/star_payments")
     def star_payments() -> Response:
         return jsonify({"ok": True, "payments": store.describe_star_payments()})

@@ -1,4 +1,5 @@
-"""A user pays an invoice: the pre_checkout_query, the bot's answer, the successful_payment.
+"""A user pays an invoice: the pre_checkout_query, the bot's answer, the successful_payment; and
+Telegram's own refund of a payment.
 
 Telegram asks the bot first (a pre_checkout_query it must answer within 10 seconds, in the
 webhook's response or by answerPreCheckoutQuery); only on "ok" does it charge the user, record the
@@ -62,6 +63,26 @@ class Checkout:
             successful_payment=deliver(update),
         )
         return outcome
+
+    def refund(self, request: dict[str, Any], deliver: Deliver) -> dict[str, Any]:
+        """A control request to /_fake/star_payments/refund: Telegram refunds a payment by itself (its
+        support, a dispute), not at the bot's refundStarPayment; the bot hears of it only by the
+        refunded_payment message, which is delivered here."""
+        charge_id = request.get("telegram_payment_charge_id")
+        if not isinstance(charge_id, str) or not charge_id:
+            raise ConversationError(400, "telegram_payment_charge_id (a string) is required")
+        with self.store.lock:
+            # As a payment is refused before it starts: a refund no webhook could hear of changes nothing.
+            if self.store.webhook is None:
+                raise ConversationError(409, "no webhook is set: the bot would not hear of the refund")
+            payment = self.store.star_payments.get(charge_id)
+            if payment is None:
+                raise ConversationError(404, f"no Stars payment {charge_id}")
+            if payment.refunded:
+                raise ConversationError(409, f"the Stars payment {charge_id} is refunded already")
+            message = self.store.give_stars_back(payment, event="stars_refunded_by_telegram")
+        update = _updates.update(self.store.claim_update_id(None), "message", message)
+        return {"update": update, "message": message, "delivery": deliver(update)}
 
     def _ask(self, request: dict[str, Any]) -> _stars.PreCheckoutQuery:
         user_id = integer(request, "user_id")

@@ -174,12 +174,16 @@ class StarPayment:
 
     def successful_payment(self) -> dict[str, Any]:
         """The SuccessfulPayment object of the message update (no provider for Stars)."""
+        return {**self.refunded_payment(), "provider_payment_charge_id": ""}
+
+    def refunded_payment(self) -> dict[str, Any]:
+        """The RefundedPayment object of Telegram's service message: its optional
+        provider_payment_charge_id is left out, there being no provider for Stars."""
         return {
             "currency": STARS,
             "total_amount": self.amount,
             "invoice_payload": self.payload,
             "telegram_payment_charge_id": self.charge_id,
-            "provider_payment_charge_id": "",
         }
 
     def transactions(self) -> list[dict[str, Any]]:

@@ -352,9 +352,9 @@ class Store:
             self.changed.wait_for(lambda: query.answered, max(0.0, until - time.time()))
             return copy.deepcopy(query)
 
-    def refund_star_payment(self, user_id: int, charge_id: str) -> None:
-        """Stars go back once: an unknown charge, or another user's, is not found; a second refund
-        is refused, and counted, so a test sees the bot asked twice."""
+    def refund_star_payment(self, user_id: int, charge_id: str) -> dict[str, Any]:
+        """The bot's refund (refundStarPayment): an unknown charge, or another user's, is not found;
+        a second refund is refused, and counted, so a test sees the bot asked twice."""
         with self.lock:
             payment = self.star_payments.get(charge_id)
             if payment is None or payment.user["id"] != user_id:
@@ -362,8 +362,35 @@ class Store:
             if payment.refunded:
                 payment.refund_refusals += 1
                 raise bad_request(_stars.CHARGE_ALREADY_REFUNDED)
+            return self.give_stars_back(payment, event="stars_refunded")
+
+    def give_stars_back(self, payment: _stars.StarPayment, *, event: str) -> dict[str, Any]:
+        """A refund, whoever made it: the ledger marks it, and Telegram tells the buyer's chat with a
+        refunded_payment service message (saved here; returned, for whoever delivers it). `event`
+        names who refunded in the transcript. The caller has checked it is not refunded already."""
+        with self.lock:
             payment.refund_count += 1
             payment.refund_date = now()
+            message = self.save_message(
+                {
+                    "message_id": self.new_message_id(payment.chat_id),
+                    "from": payment.user,
+                    "chat": self.chat_log(payment.chat_id).chat,
+                    "date": payment.refund_date,
+                    "refunded_payment": payment.refunded_payment(),
+                }
+            )
+            self.note(
+                payment.chat_id,
+                {
+                    "from": "telegram",
+                    "event": event,
+                    "message_id": message["message_id"],
+                    "telegram_payment_charge_id": payment.charge_id,
+                    "amount": payment.amount,
+                },
+            )
+            return message
 
     def describe_star_payments(self) -> list[dict[str, Any]]:
         with self.lock:

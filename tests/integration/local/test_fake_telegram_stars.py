@@ -66,6 +66,21 @@ def an_invoice(http: httpx.Client, server: FakeTelegramServer, **changes: Any) -
     return message_id
 
 
+def bot_refunds(
+    http: httpx.Client, server: FakeTelegramServer, charge_id: str | None, user_id: int = USER
+) -> httpx.Response:
+    """The bot's own refund: refundStarPayment."""
+    return http.post(
+        f"{server.api_url}/refundStarPayment",
+        json={"user_id": user_id, "telegram_payment_charge_id": charge_id},
+    )
+
+
+def star_balance(http: httpx.Client, server: FakeTelegramServer) -> int:
+    amount: int = http.get(f"{server.api_url}/getMyStarBalance").json()["result"]["amount"]
+    return amount
+
+
 def updates(receiver: Receiver) -> list[dict[str, Any]]:
     return [json.loads(request.body) for request in receiver.received]
 
@@ -342,10 +357,7 @@ def test_stars_go_back_once_whatever_the_bot_asks(
     charge = paid.telegram_payment_charge_id
 
     def refund(user_id: int, charge_id: str | None) -> httpx.Response:
-        return http.post(
-            f"{fake_telegram_server.api_url}/refundStarPayment",
-            json={"user_id": user_id, "telegram_payment_charge_id": charge_id},
-        )
+        return bot_refunds(http, fake_telegram_server, charge_id, user_id)
 
     someone_else, unknown = refund(USER + 1, charge), refund(USER, "stxFAKEnothing")
     first, second = refund(USER, charge), refund(USER, charge)
@@ -371,8 +383,7 @@ def test_stars_go_back_once_whatever_the_bot_asks(
     assert ["receiver" in t for t in page.json()["result"]["transactions"]] == [True]
     too_many = http.get(f"{fake_telegram_server.api_url}/getStarTransactions", params={"limit": 101})
     assert too_many.status_code == 400
-    balance = http.get(f"{fake_telegram_server.api_url}/getMyStarBalance").json()["result"]
-    assert balance == {"amount": 0}
+    assert star_balance(http, fake_telegram_server) == 0
 
 
 def test_a_refund_can_fail_once_by_a_fault_and_then_refunds_once(
@@ -409,3 +420,110 @@ def test_only_a_bots_invoice_can_be_paid_and_only_by_its_chats_user(
     with pytest.raises(FakeTelegramError, match="403"):
         telegram.pay_invoice(USER, USER + 1, invoice)
     assert shop.received == []
+
+
+def test_a_refund_telegram_makes_itself_tells_the_bot_and_marks_the_ledger(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer, telegram: FakeTelegram, shop: Receiver
+) -> None:
+    paid = telegram.pay_invoice(USER, USER, an_invoice(http, fake_telegram_server), first_name="Ann")
+    charge = paid.telegram_payment_charge_id or ""
+
+    refund = telegram.refund_by_telegram(charge)
+
+    told = updates(shop)[-1]
+    assert told == refund.update and told["message"] == refund.message
+    assert (refund.delivery.status, refund.delivery.update_id) == (200, told["update_id"])
+    assert told["update_id"] > (paid.update or {})["update_id"]
+    message = told["message"]
+    assert message["refunded_payment"] == {
+        "currency": "XTR",
+        "total_amount": 50,
+        "invoice_payload": "p10:42",
+        "telegram_payment_charge_id": charge,
+    }
+    assert message["chat"] == {"id": USER, "type": "private", "first_name": "Ann"}
+    assert message["from"] == {"id": USER, "is_bot": False, "first_name": "Ann"}
+    assert shop.received[-1].headers["x-telegram-bot-api-secret-token"] == SECRET
+    assert telegram.message(USER, message["message_id"]) == message
+    payment = telegram.star_payment(charge)
+    assert (payment.refunded, payment.refund_count, payment.refund_refusals) == (True, 1, 0)
+    assert payment.refund_date == message["date"]
+    noted = [e for e in telegram.chat(USER)["transcript"] if e["event"].startswith("stars_refunded")]
+    assert [(e["event"], e["message_id"]) for e in noted] == [
+        ("stars_refunded_by_telegram", message["message_id"])
+    ]
+
+
+def test_a_payment_telegram_refunded_is_refunded_for_everyone_after(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer, telegram: FakeTelegram, shop: Receiver
+) -> None:
+    paid = telegram.pay_invoice(USER, USER, an_invoice(http, fake_telegram_server))
+    charge = paid.telegram_payment_charge_id or ""
+    telegram.refund_by_telegram(charge)
+    heard = len(shop.received)
+
+    with pytest.raises(FakeTelegramError, match="409 the Stars payment .* is refunded already"):
+        telegram.refund_by_telegram(charge)
+    by_the_bot = bot_refunds(http, fake_telegram_server, charge)
+    with pytest.raises(FakeTelegramError, match="404 no Stars payment stxFAKEnothing"):
+        telegram.refund_by_telegram("stxFAKEnothing")
+
+    assert (by_the_bot.status_code, by_the_bot.json()["description"]) == (
+        400,
+        "Bad Request: CHARGE_ALREADY_REFUNDED",
+    )
+    assert len(shop.received) == heard
+    payment = telegram.star_payment(charge)
+    assert (payment.refund_count, payment.refund_refusals) == (1, 1)  # the refusal counted is the bot's
+    assert len([m for m in telegram.chat(USER)["messages"] if "refunded_payment" in m]) == 1
+    assert star_balance(http, fake_telegram_server) == 0
+
+
+def test_telegram_does_not_refund_again_what_the_bot_refunded(
+    http: httpx.Client, fake_telegram_server: FakeTelegramServer, telegram: FakeTelegram, shop: Receiver
+) -> None:
+    paid = telegram.pay_invoice(USER, USER, an_invoice(http, fake_telegram_server))
+    charge = paid.telegram_payment_charge_id or ""
+    by_the_bot = bot_refunds(http, fake_telegram_server, charge)
+    assert by_the_bot.json() == {"ok": True, "result": True}
+
+    with pytest.raises(FakeTelegramError, match="409"):
+        telegram.refund_by_telegram(charge)
+
+    assert telegram.star_payment(charge).refund_count == 1
+    assert not any("refunded_payment" in u.get("message", {}) for u in updates(shop))
+
+
+def test_telegrams_refund_honours_the_delivery_flags_and_needs_a_webhook(
+    http: httpx.Client,
+    fake_telegram_server: FakeTelegramServer,
+    telegram: FakeTelegram,
+    make_receiver: Callable[..., Receiver],
+) -> None:
+    bot = make_receiver(answering())
+    set_webhook(http, fake_telegram_server, bot, allowed_updates=["pre_checkout_query"])
+    first, second, third = (
+        telegram.pay_invoice(USER, USER, an_invoice(http, fake_telegram_server), ignore_allowed_updates=True)
+        for _ in range(3)
+    )
+
+    unasked = telegram.refund_by_telegram(first.telegram_payment_charge_id or "")
+    forced = telegram.refund_by_telegram(
+        second.telegram_payment_charge_id or "", secret="not-the-secret", ignore_allowed_updates=True
+    )
+    http.post(f"{fake_telegram_server.api_url}/deleteWebhook")
+    with pytest.raises(FakeTelegramError, match="409 no webhook is set"):
+        telegram.refund_by_telegram(third.telegram_payment_charge_id or "")
+
+    assert not unasked.delivery.delivered and "message updates are not in allowed_updates" in (
+        unasked.delivery.error or ""
+    )
+    assert forced.delivery.status == 200
+    assert bot.received[-1].headers["x-telegram-bot-api-secret-token"] == "not-the-secret"
+    assert json.loads(bot.received[-1].body) == forced.update
+    refunded = [(p.telegram_payment_charge_id, p.refunded) for p in telegram.star_payments()]
+    assert refunded == [
+        (first.telegram_payment_charge_id, True),
+        (second.telegram_payment_charge_id, True),
+        (third.telegram_payment_charge_id, False),
+    ]
