@@ -1,6 +1,6 @@
 """Telegram Stars through the whole local stack: buying a pack, a payment delivered three times
-at once, a paid job that dead-letters, refunds (one through a failed refundStarPayment), a
-checkout refused while paused, and /paysupport and /terms.
+at once, a paid job that dead-letters, refunds (one through a failed refundStarPayment, one
+Telegram makes itself), a checkout refused while paused, and /paysupport and /terms.
 
 The user presses what a user presses (the fake Bot API plays Telegram: the invoice, the
 pre-checkout query, the successful_payment, the Stars ledger); the bot runs as deployed (the
@@ -558,6 +558,40 @@ def test_an_operators_refund_of_a_partly_used_pack_removes_what_is_left(stack, t
     assert payment_doc(db, charge_id)["credits_removed"] == left
     assert telegram.star_payment(charge_id).refund_count == 1
     assert [call.status for call in refund_calls(telegram, charge_id, since)] == [200]
+
+
+def test_a_refund_telegram_makes_itself_takes_the_credits_out_once_and_tells_the_buyer(
+    stack, telegram, db, buyers
+):
+    """Telegram's support (or a dispute) returns a payment's Stars without the bot: its
+    refunded_payment message is the bot's only word of it, and the pack's credits leave with
+    the Stars, so the books still balance. The bot asks Telegram for nothing."""
+    user_id = new_buyer(buyers)
+    charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
+    since = telegram.last_seq()
+    made = telegram.refund_by_telegram(charge_id)
+    assert made.delivery.status == 200 and "refunded_payment" in made.message
+    assert assert_refunded_once(stack, telegram, db, user_id, charge_id, since) == []
+    assert payment_doc(db, charge_id)["refund_by"] == "telegram"
+
+
+def test_the_refunded_payment_after_the_bots_own_refund_changes_nothing(stack, telegram, db, buyers):
+    """Telegram tells the chat of every refund, the bot's own too: that word, delivered, moves
+    nothing in the ledger and says nothing more to the buyer."""
+    user_id = new_buyer(buyers)
+    charge_id = buy(telegram, db, user_id).telegram_payment_charge_id or ""
+    since, _ = refund(telegram, user_id, charge_id)
+    assert_refunded_once(stack, telegram, db, user_id, charge_id, since)
+    [echo] = [m for m in telegram.chat(user_id)["messages"] if "refunded_payment" in m]
+    before, after_refund = payment_doc(db, charge_id), telegram.last_seq()
+
+    sent = telegram.send_update({"message": echo})
+    assert sent.status == 200
+    answered(stack, "validate_prompt", 1, update_id=str(sent.update_id))
+    quiet_stack(stack)
+    assert payment_doc(db, charge_id) == before
+    assert credits(db, user_id) == Credits(bought=PACK.pictures, refunded=PACK.pictures)
+    assert [call for call in telegram.calls("sendMessage", after_refund) if to_chat(user_id)(call)] == []
 
 
 # -- checkout while paused, and what Telegram requires of sellers ----------------------------------

@@ -103,7 +103,11 @@ def test_a_pre_checkout_query_reads_off_the_event_loop():
     assert telegram_webhook.reads_documents(parsed)
 
 
-def test_a_successful_payment_is_published_for_the_worker():
+@pytest.mark.parametrize(
+    ("field", "kind", "event"),
+    [("successful_payment", "payment", PaymentMade), ("refunded_payment", "refunded", PaymentRefunded)],
+)
+def test_a_payment_or_its_refund_is_published_for_the_worker(field, kind, event):
     rt = FakeServices()
     message = {"message_id": 8, "chat": {"id": BUYER, "type": "private"}, "from": {"id": BUYER}}
     paid = {
@@ -113,11 +117,11 @@ def test_a_successful_payment_is_published_for_the_worker():
         "telegram_payment_charge_id": "stx-1",
         "provider_payment_charge_id": "",
     }
-    reply = webhook(rt, {"update_id": 41, "message": {**message, "successful_payment": paid}})
+    reply = webhook(rt, {"update_id": 41, "message": {**message, field: paid}})
     assert reply.status == 200 and reply.body == {}
     ((topic, data, attributes),) = rt.publisher.published
-    assert (topic, attributes["kind"]) == (SETTINGS.prompts_topic, "payment")
-    assert isinstance(decode_event(data), PaymentMade)
+    assert (topic, attributes["kind"]) == (SETTINGS.prompts_topic, kind)
+    assert isinstance(decode_event(data), event)
 
 
 @pytest.mark.parametrize(("language", "words"), [("en", "refunded within 14 days"), ("ru", "14 дней")])
