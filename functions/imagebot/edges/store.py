@@ -51,7 +51,7 @@ GENERATION_SHARDS = 8  # documents the running time per picture is spread over (
 # How much the newest generation time moves its shard's running average: with 8 shards the
 # mean follows about the last 16 pictures.
 THROUGHPUT_WEIGHT = 0.5
-CONTENDED_ATTEMPTS = 12
+CONTENDED_ATTEMPTS = 16
 JOB_RETENTION = timedelta(days=30)  # the audit trail /stats and the analytics sink read
 PACING_RETENTION = timedelta(days=1)  # a chat's pacing slot matters for seconds
 CACHE_RETENTION = timedelta(days=30)  # Telegram keeps file ids valid for long; a TTL bounds the cache
@@ -842,5 +842,8 @@ def _job_or_none(doc: Doc | None, job_id: str) -> Job | None:
 
 
 def _retry_pause(attempt: int) -> float:
-    """Jittered, growing pauses: contenders that all restart at once would collide again."""
-    return random.uniform(0, min(1.0, 0.02 * 2**attempt))
+    """Jittered, growing pauses: contenders that all restart at once would collide again.
+    Contenders that each read and then write hold each other's locks until Firestore times
+    them out (about 2 s on the emulator, measured), so a collision costs far more than the
+    transaction itself (10-100 ms): the spread must soon outgrow the crowd's transactions."""
+    return random.uniform(0, min(2.0, 0.05 * 2**attempt))
