@@ -18,12 +18,17 @@ resource "google_firestore_index" "payments_of_user" {
   }
 }
 
-# PaymentStore.jobs_owed_credits: paid jobs whose credits have not gone back (the sweep).
+# PaymentStore.jobs_owed_credits: paid jobs that ended without a picture and whose credits
+# have not gone back (the sweep). Equality fields first (an `in` counts as one), the range last.
 resource "google_firestore_index" "jobs_owed_credits" {
   database   = google_firestore_database.main.name
   collection = "jobs"
   fields {
     field_path = "credits_returned"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "state"
     order      = "ASCENDING"
   }
   fields {

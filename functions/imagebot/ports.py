@@ -156,11 +156,14 @@ class Payments(Protocol):
         ...
 
     def finish_refund(self, charge_id: str, now: datetime) -> Payment | None:
-        """Telegram returned the Stars: REFUNDING → REFUNDED (idempotent)."""
+        """Telegram returned the Stars: REFUNDING → REFUNDED, the payment as this call left it.
+        None when this call moved nothing (an unknown charge, or one another attempt finished
+        or aborted first): that attempt tells the user, so theirs is told once."""
         ...
 
     def abort_refund(self, charge_id: str, now: datetime, error: str) -> Payment | None:
-        """Telegram refused the refund for good: REFUNDING → PAID, the removed credits back."""
+        """Telegram refused the refund for good: REFUNDING → PAID, the removed credits back; the
+        payment as this call left it, None when it moved nothing (as finish_refund)."""
         ...
 
     def refunds_pending(self) -> list[Payment]:

@@ -263,6 +263,8 @@ class FakePayments:
             self.docs[charge_id]["told"] = True
 
     def get_payment(self, charge_id: str) -> Payment | None:
+        if "/" in charge_id or (charge_id.startswith("__") and charge_id.endswith("__")):
+            raise ValueError(f"not a document id: {charge_id!r}")  # as Firestore's client refuses it
         doc = self.docs.get(charge_id)
         return None if doc is None else Payment.from_doc(copy.deepcopy(doc))
 
@@ -298,7 +300,7 @@ class FakePayments:
         payment = self.get_payment(charge_id)
         finished = ledger.refund_finished(payment, now) if payment else None
         if finished is None:
-            return payment
+            return None  # moved nothing (Payments.finish_refund)
         self._save(finished, None)
         self.logged.append(("refunded", charge_id))
         return finished
@@ -309,7 +311,7 @@ class FakePayments:
             return None
         step = ledger.refund_aborted(payment, self.credits_of(payment.user_id), now, error)
         if step is None:
-            return payment
+            return None  # moved nothing (Payments.abort_refund)
         self._save(*step)
         self.logged.append(("refund aborted", charge_id))
         return step[0]

@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from imagebot.core import checkout, payments, texts
+from imagebot.core import checkout, ledger, payments, texts
 from imagebot.core.answer_to import AnswerTo
 from imagebot.core.jobs import Job, State
 from imagebot.core.ops import Mode
 from imagebot.core.payments import Payment, PaymentState, RefundRefusal
-from imagebot.core.updates import Button, Command, PaymentMade, PaymentRefunded
+from imagebot.core.updates import Button, Command, PaymentMade, PaymentRefunded, is_charge_id
 from imagebot.edges.telegram import TelegramError
 from imagebot.logs import fields
 from imagebot.ports import Services
@@ -108,16 +108,24 @@ def credit_payment(paid: PaymentMade, rt: Services) -> None:
     rt.payments.mark_told(stored.charge_id)
 
 
-def record_telegram_refund(refunded: PaymentRefunded, rt: Services) -> None:
+class PaymentNotRecorded(RuntimeError):
+    """A refunded_payment for a charge the ledger does not hold yet: raised so Pub/Sub brings
+    it again, after the successful_payment it overtook (still being retried) is recorded."""
+
+
+def record_telegram_refund(refunded: PaymentRefunded, rt: Services, *, last_try: bool = False) -> None:
     """A refunded_payment: the Stars of a payment went back. One the bot refunded itself
     (REFUNDED, or REFUNDING while its own step finishes it) changes nothing. One the ledger
     holds PAID was refunded by Telegram: the credits still held are removed (start_refund, as
     an operator's refund) and it is REFUNDED at once, since the Stars are gone. A crash between
     the two steps leaves it REFUNDING, which a redelivery or the sweep finishes (Telegram then
-    answers that it is refunded already)."""
+    answers that it is refunded already). A charge the ledger does not hold is tried again
+    until the `last_try` (report_failure's), which leaves it to an operator."""
     context = fields(stage="payment", update_id=refunded.update_id, chat_id=refunded.chat_id)
     payment = rt.payments.get_payment(refunded.charge_id)
     if payment is None:
+        if not last_try:
+            raise PaymentNotRecorded(f"no payment {ledger.short_id(refunded.charge_id)} to refund yet")
         log.error(
             "refund of a payment the ledger does not hold", extra={**context, "reason": "unknown_charge"}
         )
@@ -190,7 +198,7 @@ def refund_as_operator(command: Command, rt: Services) -> None:
     language = rt.users.language_of(command.user_id, command.language_code)
     to = AnswerTo.of_event(command)
     charge_id = command.args.split()[0]
-    if rt.payments.get_payment(charge_id) is None:
+    if not is_charge_id(charge_id) or rt.payments.get_payment(charge_id) is None:
         rt.bot.send_message(to, texts.render(language, "refund_op_unknown"))
         return
     started = rt.payments.start_refund(charge_id, rt.now(), by=f"operator {command.user_id}", whole=False)
@@ -221,17 +229,21 @@ def carry_refund(payment: Payment, rt: Services, operator: tuple[AnswerTo, str] 
             )
             raise
         if not error.already_refunded:
-            rt.payments.abort_refund(charge_id, rt.now(), str(error)[:200])
             log.error(
                 "refund refused by Telegram",
                 extra={**context, "reason": "refund_refused", "error": str(error)},
             )
+            if rt.payments.abort_refund(charge_id, rt.now(), str(error)[:200]) is None:
+                return "aborted"  # another attempt settled it first, and told
             _tell_user(payment, "refund_failed", rt)
             if operator is not None:
                 to, language = operator
                 rt.bot.send_message(to, texts.render(language, "refund_op_failed", error=error.description))
             return "aborted"
-    done = rt.payments.finish_refund(charge_id, rt.now()) or payment
+    done = rt.payments.finish_refund(charge_id, rt.now())
+    if done is None:  # another attempt (a second press, the sweep) finished it first, and told
+        log.info("refund finished by another attempt", extra=context)
+        return "refunded"
     log.info("stars refunded, asked by %s", done.refund_by, extra=context)
     _tell_user(done, "refund_made", rt)
     if operator is not None:

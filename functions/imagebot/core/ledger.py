@@ -19,6 +19,8 @@ from imagebot.core.jobs import Job, State
 from imagebot.core.payments import Credits, Payment, PaymentState
 
 SHORT_ID_LENGTH = 12  # hex characters: a refund button's callback data is at most 64 bytes
+# Where a paid job ends without its picture (credits_given_back says which of these give back).
+ENDED_WITHOUT_A_PICTURE = (State.FAILED, State.REJECTED, State.CANCELLED)
 
 
 def short_id(charge_id: str) -> str:

@@ -554,9 +554,14 @@ def _parse_refund(update_id: int, chat_id: int, sender: dict[str, Any], refunded
 
 def _charge_id(payment: dict[str, Any]) -> str:
     charge_id = _string(payment, "telegram_payment_charge_id")
-    if charge_id is None or not _CHARGE_ID.fullmatch(charge_id):
+    if charge_id is None or not is_charge_id(charge_id):
         raise MalformedUpdate("telegram_payment_charge_id is missing or not Telegram's")
     return charge_id
+
+
+def is_charge_id(text: str) -> bool:
+    """Whether this could be a telegram_payment_charge_id (and so name a ledger document)."""
+    return _CHARGE_ID.fullmatch(text) is not None
 
 
 def encode_event(event: Published) -> bytes:

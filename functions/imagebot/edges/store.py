@@ -721,21 +721,24 @@ class PaymentStore(_Firestore):
         def step(payment: Payment, credits: Credits) -> tuple[Payment, Credits] | None:
             return ledger.refund_started(payment, credits, now, by=by, whole=whole)
 
-        return self._step(charge_id, "refund started", step)
+        payment, _ = self._step(charge_id, "refund started", step)
+        return payment
 
     def finish_refund(self, charge_id: str, now: datetime) -> Payment | None:
         def step(payment: Payment, credits: Credits) -> tuple[Payment, Credits] | None:
             finished = ledger.refund_finished(payment, now)
             return None if finished is None else (finished, credits)
 
-        return self._step(charge_id, "refunded", step)
+        payment, moved = self._step(charge_id, "refunded", step)
+        return payment if moved else None
 
     def abort_refund(self, charge_id: str, now: datetime, error: str) -> Payment | None:
-        return self._step(
+        payment, moved = self._step(
             charge_id,
             "refund aborted",
             lambda payment, credits: ledger.refund_aborted(payment, credits, now, error),
         )
+        return payment if moved else None
 
     def refunds_pending(self) -> list[Payment]:
         query = self._db.collection("payments").where(
@@ -744,11 +747,16 @@ class PaymentStore(_Firestore):
         return [Payment.from_doc(snapshot.to_dict()) for snapshot in query.stream()]
 
     def jobs_owed_credits(self) -> list[Job]:
-        """Paid jobs not given back yet, of which those that ended without a picture (the
-        others are still going). Indexed: terraform/firestore.tf (credits_returned, paid_credits)."""
+        """Paid jobs that ended without a picture and have not given their credits back. The
+        state filter keeps the sweep from reading every delivered paid job (they keep
+        credits_returned False) each tick; a job cancelled while drawing is read and passed
+        over (ledger.owed_credits). Indexed: terraform/payments.tf (credits_returned, state,
+        paid_credits)."""
+        ended = [state.value for state in ledger.ENDED_WITHOUT_A_PICTURE]
         query = (
             self._db.collection("jobs")
             .where(filter=firestore.FieldFilter("credits_returned", "==", False))
+            .where(filter=firestore.FieldFilter("state", "in", ended))
             .where(filter=firestore.FieldFilter("paid_credits", ">", 0))
         )
         jobs = (Job.from_doc(snapshot.to_dict(), snapshot.id) for snapshot in query.stream())
@@ -778,10 +786,10 @@ class PaymentStore(_Firestore):
         charge_id: str,
         name: str,
         step: Callable[[Payment, Credits], tuple[Payment, Credits] | None],
-    ) -> Payment | None:
+    ) -> tuple[Payment | None, bool]:
         """One step of a payment's refund, in one transaction over the payment and its user:
-        the payment as it is after it (unchanged when the step had nothing to do); None for an
-        unknown charge."""
+        the payment as it is after it (unchanged when the step had nothing to do; None for an
+        unknown charge), and whether this call moved it."""
         ref = self._payment(charge_id)
 
         @firestore.transactional
@@ -802,7 +810,7 @@ class PaymentStore(_Firestore):
         payment, changed = self._contended(attempt)
         if payment is not None and changed:
             _logged(payment, name, credits=payment.log[-1].get("credits"), stars=payment.log[-1].get("stars"))
-        return payment
+        return payment, changed
 
     def _payment(self, charge_id: str) -> firestore.DocumentReference:
         return self._db.collection("payments").document(charge_id)

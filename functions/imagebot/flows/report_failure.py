@@ -79,7 +79,7 @@ def _job_of_inbound(body: bytes, reason: str, rt: Services) -> str | None:
         if isinstance(event, PaymentMade):
             credit_payment(event, rt)
         else:
-            record_telegram_refund(event, rt)
+            record_telegram_refund(event, rt, last_try=True)
         return None
     log.error(
         "an update failed for good", extra=fields(stage="failure", update_id=event.update_id, reason=reason)

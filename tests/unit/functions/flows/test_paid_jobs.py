@@ -181,11 +181,12 @@ def test_a_refund_started_twice_removes_once_and_finishes_once():
     assert [p.state for p in started] == [PaymentState.REFUNDING] * 2
     assert rt.payments.credits_of(7) == Credits(bought=10, refunded=10)
     assert rt.payments.refunds_pending() == [started[0]]
-    rt.payments.finish_refund("charge-1", rt.now())
     done = rt.payments.finish_refund("charge-1", rt.now())
+    assert rt.payments.finish_refund("charge-1", rt.now()) is None  # moved nothing: the first tells
     assert done.state == PaymentState.REFUNDED and rt.payments.refunds_pending() == []
     assert [entry["step"] for entry in done.log] == ["paid", "refund started", "refunded"]
-    assert rt.payments.abort_refund("charge-1", rt.now(), "late") == done  # nothing to abort
+    assert rt.payments.abort_refund("charge-1", rt.now(), "late") is None  # nothing to abort
+    assert rt.payments.get_payment("charge-1") == done
     assert_balanced(rt)
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from imagebot.chat.lookups import WebhookLookups
+from imagebot.chat.payments import PaymentNotRecorded, carry_refund
 from imagebot.core import ledger, payments
 from imagebot.core.jobs import State
 from imagebot.core.ops import Mode, Ops
@@ -292,6 +293,24 @@ def test_a_refund_telegram_says_was_made_already_is_finished():
     assert_balanced(rt)
 
 
+def test_two_attempts_at_one_refund_tell_the_user_once_and_never_that_it_failed():
+    """A second press, or the sweep, beside the first: both ask Telegram, and the later one
+    hears that it is refunded already, or (a refusal that came too late) that it cannot be."""
+    rt = FakeServices()
+    bought(rt)
+    started = rt.payments.start_refund("stx-1", rt.now(), by="user", whole=True)
+    assert carry_refund(started, rt) == "refunded"
+    already = TelegramError("refundStarPayment", 400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+    refused = TelegramError("refundStarPayment", 400, "Bad Request: CHARGE_NOT_FOUND")
+    rt.bot.fail_next("refundStarPayment", already, refused)
+    assert carry_refund(started, rt) == "refunded"
+    assert carry_refund(started, rt) == "aborted"
+    assert [text.startswith("↩ Refunded") for text in rt.bot.texts()].count(True) == 1
+    assert not any("couldn't make this refund" in text for text in rt.bot.texts())
+    assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
+    assert_balanced(rt)
+
+
 def test_a_refund_telegram_refuses_for_good_gives_the_credits_back_and_says_so():
     rt = FakeServices()
     payment = bought(rt)
@@ -337,8 +356,9 @@ def test_an_operator_refunds_any_payment_and_its_user_loses_what_is_left():
 
     deliver(rt, command("refund", "stx-1", user_id=BUYER))  # not an operator: their own list
     assert "refundStarPayment" not in rt.bot.methods()
-    deliver(rt, command("refund", "stx-nope", user_id=OPERATOR))
-    assert rt.bot.texts()[-1] == "No payment has that charge id."
+    for unknown in ("stx-nope", "payments/stx-1", "__stx__"):  # the last two name no document
+        deliver(rt, command("refund", unknown, user_id=OPERATOR))
+        assert rt.bot.texts()[-1] == "No payment has that charge id."
 
     deliver(rt, command("refund", "stx-1", user_id=OPERATOR))
     assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
@@ -453,10 +473,28 @@ def test_a_telegram_refund_whose_news_fails_for_now_is_told_by_the_redelivery_on
     assert_balanced(rt)
 
 
-def test_a_refunded_payment_the_ledger_does_not_hold_is_reported_and_changes_nothing(caplog):
+def test_a_refunded_payment_that_overtook_its_payment_waits_for_it(caplog):
+    """Telegram refunded a payment whose successful_payment is still being retried: the refund
+    is tried again (Pub/Sub) until the payment is recorded, then takes its credits out."""
+    rt = FakeServices()
+    refunded = pubsub_event_data(encode_event(refunded_payment()))
+    with pytest.raises(PaymentNotRecorded):
+        validate_prompt.handle_message(refunded, rt)
+    bought(rt)
+    validate_prompt.handle_message(refunded, rt)  # Pub/Sub's redelivery
+    assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
+    assert rt.payments.credits_of(BUYER).held == 0
+    assert_balanced(rt)
+
+
+def test_a_refunded_payment_the_ledger_never_holds_is_left_to_an_operator(caplog):
     rt = FakeServices()
     bought(rt)
-    deliver(rt, refunded_payment(charge_id="stx-elsewhere"))
+    dead = pubsub_event_data(
+        encode_event(refunded_payment(charge_id="stx-elsewhere")),
+        CloudPubSubDeadLetterSourceDeliveryCount="5",
+    )
+    report_failure.handle_dead_letter(dead, rt)  # its tries ran out: the last one says so
     assert rt.payments.get_payment("stx-1").state == PaymentState.PAID
     assert rt.payments.credits_of(BUYER).held == PACK.pictures
     assert any(r.levelname == "ERROR" and "does not hold" in r.getMessage() for r in caplog.records)
