@@ -314,13 +314,16 @@ def _refund_started_at(payment: Payment) -> datetime | None:
 def tell_waiting_buyers(rt: Services) -> int:
     """The mode became paused: each user whose paid picture waits is told once that it waits and
     their credits are safe (the job is marked `pause_told`). How many were told."""
-    told = 0
+    told, sets_told = 0, set()
     for job in rt.jobs.jobs_in_states(WAITING_STATES):
         if job.paid_credits <= 0 or job.pause_told:
             continue
-        _tell_waiting(job, rt)
+        if job.set_id not in sets_told:  # a set's pictures wait together: one message for them
+            _tell_waiting(job, rt)
+            told += 1
+        if job.set_id:
+            sets_told.add(job.set_id)
         rt.jobs.set_job_fields(job.job_id, pause_told=True)
-        told += 1
     return told
 
 

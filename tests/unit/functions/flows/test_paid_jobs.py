@@ -97,6 +97,27 @@ def test_the_sweep_returns_credits_a_crash_left_owed():
     assert_balanced(rt)
 
 
+def test_one_jobs_error_leaves_the_sweep_to_return_the_others_credits(monkeypatch):
+    rt = FakeServices()
+    for job_id in ("u1", "u2"):
+        paid_job(rt, job_id, state=State.GENERATING)
+        rt.jobs.move_job(job_id, State.FAILED, rt.now(), reason="dead-lettered")  # and then the crash
+    return_credits = rt.payments.return_credits
+
+    def unavailable_for_u1(job_id, now):
+        if job_id == "u1":
+            raise RuntimeError("firestore unavailable")
+        return return_credits(job_id, now)
+
+    monkeypatch.setattr(rt.payments, "return_credits", unavailable_for_u1)
+    sweep_stuck_jobs.sweep(rt)
+    assert [job.job_id for job in rt.payments.jobs_owed_credits()] == ["u1"]  # u2's came back
+    monkeypatch.setattr(rt.payments, "return_credits", return_credits)
+    sweep_stuck_jobs.sweep(rt)  # the next tick
+    assert rt.payments.jobs_owed_credits() == []
+    assert_balanced(rt)
+
+
 def test_a_job_stuck_past_its_deadline_fails_with_its_credit_back():
     rt = FakeServices()
     paid_job(rt, state=State.GENERATING)

@@ -544,6 +544,19 @@ def test_a_pause_tells_the_users_whose_paid_pictures_wait_once():
     assert rt.jobs.get_job("q1").pause_told
 
 
+def test_a_pause_tells_a_set_of_paid_pictures_once_not_once_a_picture():
+    rt = FakeServices()
+    for style in ("ghibli", "realistic", "pixel"):
+        job_id = f"s1-{style}"
+        rt.jobs.docs[job_id] = job_doc(
+            job_id, BUYER, State.QUEUED, user_id=BUYER, paid_credits=1, set_id="s1"
+        )
+    deliver(rt, command("pause", user_id=OPERATOR))
+    waits = [call for call in rt.bot.calls if "credits are safe" in call.params.get("text", "")]
+    assert [call.chat_id for call in waits] == [BUYER]
+    assert all(rt.jobs.get_job(f"s1-{style}").pause_told for style in ("ghibli", "realistic", "pixel"))
+
+
 def test_a_budget_stop_tells_the_waiting_buyers_too():
     rt = FakeServices()
     waiting_paid_jobs(rt)
