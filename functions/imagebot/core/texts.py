@@ -267,8 +267,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "refund_op_made": "↩ Refunded {stars} ⭐ to user {user}; {credits:credit|credits} removed.",
         "refund_op_failed": "Telegram refused the refund ({error}); the user's credits are back.",
         "paused_paid_waits": (
-            "⏸ The bot is paused for a while. Your paid picture keeps its place in line and still "
-            "comes, maybe later than usual. Your credits are safe: if it can't be drawn, they come back."
+            "⏸ The bot is paused for a while. Your paid picture keeps its place in line. Your credits "
+            "are safe: if it can't be drawn soon, they come back by themselves."
         ),
         "stats_stars": (
             "\n<b>Stars</b>\n"
@@ -580,8 +580,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "refund_op_failed": "Telegram отказал в возврате ({error}); кредиты пользователя возвращены.",
         "paused_paid_waits": (
-            "⏸ Бот ненадолго на паузе. Ваша оплаченная картинка сохраняет место в очереди и придёт, "
-            "возможно, позже обычного. Кредиты в сохранности: если нарисовать не получится, они вернутся."
+            "⏸ Бот ненадолго на паузе. Ваша оплаченная картинка сохраняет место в очереди. Кредиты "
+            "в сохранности: если её не получится нарисовать в ближайшее время, они вернутся сами."
         ),
         "stats_stars": (
             "\n<b>Звёзды</b>\n"
