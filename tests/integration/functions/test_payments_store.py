@@ -236,3 +236,17 @@ def test_a_sets_first_admission_leaves_out_a_job_closed_already_and_counts_one_n
     assert runtime.payments.return_credits(pixel, datetime.now(UTC)) == 1
     assert runtime.payments.return_credits(pixel, datetime.now(UTC)) == 0
     assert runtime.payments.credits_of(user) == Credits(held=9, bought=10, spent=1)
+
+
+def test_a_sets_three_jobs_admitted_at_once_charge_it_once(runtime, user):
+    runtime.payments.record_payment(payment(user))
+    set_id, job_ids = set_of(runtime)
+    for job_id in job_ids:
+        put_job(runtime, job_id, user, State.VALIDATED, set_id=set_id)
+    now = datetime.now(UTC)
+    with ThreadPoolExecutor(3) as pool:
+        admitted = list(
+            pool.map(lambda job_id: runtime.jobs.admit_job(job_id, user, PAID_ONLY, now)[0], job_ids)
+        )
+    assert [(job.state, job.paid_credits) for job in admitted] == [(State.QUEUED, 1)] * 3
+    assert runtime.payments.credits_of(user) == Credits(held=7, bought=10, spent=3)
