@@ -142,8 +142,10 @@ class Payments(Protocol):
     def return_credits(self, job_id: str, now: datetime) -> int:
         """The credits a job paid (Job.paid_credits) back to its user, if the job ended without a
         picture (failed, rejected, cancelled) and they were not returned before: one
-        transaction, which marks the job (credits_returned). The credits this call returned; 0
-        for a free job, one still going, or a second call."""
+        transaction, which marks the job (credits_returned). A job of a set closed before its
+        own admission paid its share when the set was charged (ledger.charged_by_set): that
+        share comes back, and is written on the job as its paid_credits. The credits this call
+        returned; 0 for a free job, one still going, or a second call."""
         ...
 
     def start_refund(self, charge_id: str, now: datetime, *, by: str, whole: bool) -> Payment | None:

@@ -102,28 +102,60 @@ class FakeJobs:
         paused: bool = False,
         message_id: str | None = None,
     ) -> tuple[Job | None, quota.Admission | None]:
+        """As JobStore.admit_job: a set is charged once, by its first job admitted, for its jobs
+        still to be drawn (ledger.still_to_draw, ledger.shares_of_live), and its other jobs
+        follow its answer, paused or not."""
         job = self.get_job(job_id)
         if job is None or job.state != State.VALIDATED:
             return job, None
-        refusal = self.refusal or (
-            quota.Admission(False, quota.QuotaState.fresh(policy, now.timestamp()), "paused")
-            if paused
-            else None
-        )
-        if refusal is None:
-            credits = self.users.credits(user_id)
-            free = job.cost if self.free_left is None else self.free_left
-            split = payments.split_cost(job.cost, free, credits.held)
-            if split is not None:
-                from_free, paid = split
-                if self.free_left is not None:
-                    self.free_left -= from_free
-                self.users.docs.setdefault(user_id, {})["credits"] = credits.spend(paid).to_doc()
-                admitted = self.move_job(job_id, State.QUEUED, now, admitted_by=message_id, paid_credits=paid)
-                return admitted, None
-            refusal = quota.Admission(False, quota.QuotaState.fresh(policy, now.timestamp()), "daily", 3600)
+        fresh = quota.QuotaState.fresh(policy, now.timestamp())
+        members = self.sets.get(job.set_id) if job.set_id else None
+        decided = (members or {}).get("admission")
+        if members is not None and decided == "admitted":
+            return self._queue(job_id, now, message_id, ledger.set_share(members, job_id)), None
+        if members is not None and decided:  # the set was refused: its other jobs follow, untold
+            retry = int(members.get("retry_after_seconds", 0))
+            refusal: quota.Admission | None = quota.Admission(False, fresh, decided, retry, tell=False)
+        elif paused and self.refusal is None:  # nothing charged, nothing decided for a set
+            refusal = quota.Admission(False, fresh, "paused")
+        else:
+            refusal, paid = self._charge(job, members, self.refusal, fresh)
+            if refusal is None:
+                return self._queue(job_id, now, message_id, paid), None
+        assert refusal is not None
         fields = {"reason": refusal.reason, "retry_after_seconds": refusal.retry_after_seconds}
         return self.move_job(job_id, State.REJECTED, now, told=refusal.tell, **fields), refusal
+
+    def _charge(
+        self, job: Job, members: Doc | None, refusal: quota.Admission | None, fresh: quota.QuotaState
+    ) -> tuple[quota.Admission | None, int]:
+        """The job, or its whole set, charged: (the refusal, or None; the job's credits)."""
+        live = [
+            j == job.job_id or ledger.still_to_draw(self.get_job(j)) for j in (members or {}).get("jobs", [])
+        ]
+        cost = job.cost * max(1, sum(live))
+        credits = self.users.credits(job.user_id)
+        free = cost if self.free_left is None else self.free_left
+        split = payments.split_cost(cost, free, credits.held) if refusal is None else None
+        paid = 0
+        if split is None:
+            refusal = refusal or quota.Admission(False, fresh, "daily", 3600)
+        else:
+            from_free, paid = split
+            if self.free_left is not None:
+                self.free_left -= from_free
+            self.users.docs.setdefault(job.user_id, {})["credits"] = credits.spend(paid).to_doc()
+        if members is not None:
+            members.update(
+                admission="admitted" if refusal is None else refusal.reason,
+                retry_after_seconds=0 if refusal is None else refusal.retry_after_seconds,
+                paid_credits=ledger.shares_of_live(paid, job.cost, live),
+            )
+            paid = ledger.set_share(members, job.job_id)
+        return refusal, paid
+
+    def _queue(self, job_id: str, now: datetime, message_id: str | None, paid: int) -> Job | None:
+        return self.move_job(job_id, State.QUEUED, now, admitted_by=message_id, paid_credits=paid)
 
     def cancel_job(
         self, job_id: str, policy: quota.QuotaPolicy, now: datetime, lease: timedelta
@@ -279,9 +311,11 @@ class FakePayments:
         job = self.jobs.get_job(job_id)
         if job is None:
             return 0
+        if job.set_id:  # a job of a set closed before its own admission: its share, as PaymentStore
+            job = ledger.charged_by_set(job, self.jobs.sets.get(job.set_id, {}))
         owed = self.users.give_back(job)
         if owed:
-            self.jobs.set_job_fields(job_id, credits_returned=True)
+            self.jobs.set_job_fields(job_id, paid_credits=job.paid_credits, credits_returned=True)
             self.logged.append(("credits returned", job_id))
         return owed
 

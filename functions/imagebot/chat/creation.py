@@ -190,7 +190,13 @@ def enhanced_for(job: Job, style: str, job_id: str, rt: Services) -> str:
 
 
 def refuse(job: Job, rejected: PromptRejected, rt: Services) -> None:
-    tell_rejected(rt.jobs.create_job(born(job, State.REJECTED, rt, reason=rejected.reason)), rejected, rt)
+    refused = rt.jobs.create_job(born(job, State.REJECTED, rt, reason=rejected.reason))
+    if refused.set_id:
+        # One of a set (an /enhance set's words refused for its style): the set may have been
+        # charged for it already, by a job admitted before this one was created. Given back
+        # before the set's message, which counts it, can go out.
+        rt.payments.return_credits(refused.job_id, rt.now())
+    tell_rejected(refused, rejected, rt)
 
 
 def refuse_validated(job: Job, rejected: PromptRejected, rt: Services) -> None:

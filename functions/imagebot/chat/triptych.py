@@ -2,8 +2,9 @@
 
 A set is three jobs (one a style, ids `<set_id>-<style>`) sharing `set_id`, recorded in
 `sets/<set_id>` before them: admitted and charged once together (JobStore.admit_job: the first
-job admitted charges quota.SET_COST, the others follow its answer), and sent once, together,
-when the last of them is drawn or closed (steps/delivery.deliver_set).
+job admitted charges quota.SET_COST, less any job of it closed already, the others follow its
+answer; one refused at its creation gives its share back, chat/creation.refuse), and sent
+once, together, when the last of them is drawn or closed (steps/delivery.deliver_set).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ every step idempotent under Pub/Sub's redeliveries and the sweep's second tries.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,44 @@ def set_shares(paid: int, cost_each: int, count: int) -> list[int]:
     ends without its picture gives back its own share."""
     free = cost_each * count - paid
     return [cost_each - max(0, min(cost_each, free - cost_each * i)) for i in range(count)]
+
+
+# A job of a set closed in one of these before its set was charged will never be drawn.
+_CLOSED_UNDRAWN = (State.REJECTED, State.FAILED, State.CANCELLED)
+
+
+def still_to_draw(member: Job | None) -> bool:
+    """Whether a job of a set counts in the set's charge, made when its first job is admitted:
+    one not created yet will be (chat/triptych.start_set creates them one by one), one closed
+    already (refused at its creation, failed before admission) never will."""
+    return member is None or member.state not in _CLOSED_UNDRAWN
+
+
+def shares_of_live(paid: int, cost_each: int, live: Sequence[bool]) -> list[int]:
+    """set_shares over the jobs still to be drawn, aligned with the set's job order: 0 for a
+    job closed before the set was charged (it cost nothing)."""
+    shares = iter(set_shares(paid, cost_each, sum(live)))
+    return [next(shares) if alive else 0 for alive in live]
+
+
+def set_share(members: Mapping[str, Any], job_id: str) -> int:
+    """A job's share of the credits its set paid (`sets/<set_id>`: `paid_credits`, by the order
+    of `jobs`); 0 for a set not admitted, or a job not in it."""
+    if members.get("admission") != "admitted":
+        return 0
+    shares, jobs = list(members.get("paid_credits") or []), list(members.get("jobs") or [])
+    at = jobs.index(job_id) if job_id in jobs else len(shares)
+    return int(shares[at]) if at < len(shares) else 0
+
+
+def charged_by_set(job: Job, members: Mapping[str, Any]) -> Job:
+    """A job of a set as its set's charge left it: a job never admitted itself (refused at its
+    creation, failed before its admission) carries no `paid_credits` of its own, yet its share
+    was paid when the set was; with it, owed_credits and credits_given_back hold for it too."""
+    if job.paid_credits or job.credits_returned:
+        return job
+    share = set_share(members, job.job_id)
+    return replace(job, paid_credits=share) if share else job
 
 
 def credits_back_text(language: str, credits: int) -> str:

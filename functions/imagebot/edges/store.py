@@ -162,11 +162,18 @@ class JobStore(_Firestore):
     ) -> tuple[Job | None, quota.Admission | None]:
         """Charge the user's quota and queue the job, or reject it, in one transaction: the free
         daily pictures first, then the user's credits (quota.admit), the credits taken written
-        on the job (`paid_credits`; a set's charge split over its jobs, ledger.set_shares).
+        on the job (`paid_credits`).
+
+        A set is charged once, by its first job admitted, for its jobs still to be drawn
+        (ledger.still_to_draw: read in the same transaction), and its credits are split over
+        them (ledger.shares_of_live, on `sets/<set_id>`); each other job follows the set's
+        answer, paused or not (the set was paid: its jobs keep their place like any queued
+        paid job), and carries its share once admitted.
 
         Only a job still in `validated` is charged, so a redelivered message never charges
         twice; for any other job the admission is None and the job is returned as it is.
-        While the bot is paused nothing is charged and the job is refused with reason "paused".
+        While the bot is paused nothing is charged and the job (unless its set was admitted
+        before) is refused with reason "paused".
         """
         job_ref, user_ref = self._job(job_id), self._user(user_id)
 
@@ -175,22 +182,30 @@ class JobStore(_Firestore):
             job = _job_or_none(job_ref.get(transaction=transaction).to_dict(), job_id)
             if job is None or job.state != State.VALIDATED:
                 return job, None
-            if paused:
+            set_ref = self._set(job.set_id) if job.set_id else None
+            members = (set_ref.get(transaction=transaction).to_dict() or {}) if set_ref else {}
+            if set_ref is not None and members.get("admission"):
+                # A set is charged once, by its first job admitted: the others follow its answer.
+                saved = (user_ref.get(transaction=transaction).to_dict() or {}).get("quota")
+                admission = _follow_set(members, saved, policy, now, job_id)
+            elif paused:
                 changes = move(State.VALIDATED, State.REJECTED, now, reason="paused")
                 transaction.update(job_ref, changes)
                 return applied(job, changes), quota.Admission(
                     False, quota.QuotaState.fresh(policy, now.timestamp()), "paused"
                 )
-            set_ref = self._set(job.set_id) if job.set_id else None
-            members = (set_ref.get(transaction=transaction).to_dict() or {}) if set_ref else {}
-            user = user_ref.get(transaction=transaction).to_dict() or {}
-            saved = user.get("quota")
-            member_ids: list[str] = members.get("jobs", [])
-            if set_ref is not None and members.get("admission"):
-                # A set is charged once, by its first job admitted: the others follow its answer.
-                admission = _follow_set(members, saved, policy, now, job_id)
             else:
-                cost = job.cost * max(1, len(member_ids))
+                member_ids: list[str] = members.get("jobs", [])
+                live = [
+                    j == job_id
+                    or ledger.still_to_draw(
+                        _job_or_none(self._job(j).get(transaction=transaction).to_dict(), j)
+                    )
+                    for j in member_ids
+                ]
+                user = user_ref.get(transaction=transaction).to_dict() or {}
+                saved = user.get("quota")
+                cost = job.cost * max(1, sum(live))
                 credits = Credits.from_doc(user.get("credits"))
                 admission = quota.admit(
                     quota.QuotaState(**saved) if saved else None, policy, now.timestamp(), cost, credits.held
@@ -203,20 +218,13 @@ class JobStore(_Firestore):
                     user_changes["credits"] = credits.spend(admission.paid_credits).to_doc()
                 transaction.set(user_ref, user_changes, merge=True)
                 if set_ref is not None:
-                    decision = "admitted" if admission.admitted else admission.reason
-                    shares = ledger.set_shares(admission.paid_credits, job.cost, len(member_ids))
-                    transaction.set(
-                        set_ref,
-                        {
-                            "admission": decision,
-                            "retry_after_seconds": admission.retry_after_seconds,
-                            "paid_credits": shares,
-                        },
-                        merge=True,
-                    )
-                    admission = replace(
-                        admission, paid_credits=_share(members | {"paid_credits": shares}, job_id)
-                    )
+                    decided: Doc = {
+                        "admission": "admitted" if admission.admitted else admission.reason,
+                        "retry_after_seconds": admission.retry_after_seconds,
+                        "paid_credits": ledger.shares_of_live(admission.paid_credits, job.cost, live),
+                    }
+                    transaction.set(set_ref, decided, merge=True)
+                    admission = replace(admission, paid_credits=ledger.set_share(members | decided, job_id))
             if admission.admitted:
                 # The message that admitted the job sends it on (flows/rate_limit.py), not a duplicate.
                 changes = move(State.VALIDATED, State.QUEUED, now, admitted_by=message_id)
@@ -613,16 +621,10 @@ def _follow_set(
     job told it)."""
     state = quota.QuotaState(**saved) if saved else quota.QuotaState.fresh(policy, now.timestamp())
     if members["admission"] == "admitted":
-        return quota.Admission(True, state, paid_credits=_share(members, job_id))
+        return quota.Admission(True, state, paid_credits=ledger.set_share(members, job_id))
     return quota.Admission(
         False, state, members["admission"], int(members.get("retry_after_seconds", 0)), tell=False
     )
-
-
-def _share(members: Doc, job_id: str) -> int:
-    """A job's share of the credits its set paid (ledger.set_shares, by the set's job order)."""
-    shares, jobs = members.get("paid_credits") or [], members.get("jobs") or []
-    return int(shares[jobs.index(job_id)]) if job_id in jobs and jobs.index(job_id) < len(shares) else 0
 
 
 class AlbumStore(_Firestore):
@@ -703,13 +705,24 @@ class PaymentStore(_Firestore):
         @firestore.transactional
         def attempt(transaction: firestore.Transaction) -> tuple[Job | None, int]:
             job = _job_or_none(job_ref.get(transaction=transaction).to_dict(), job_id)
+            if job is not None and job.set_id:  # a job of a set closed before its own admission
+                job = ledger.charged_by_set(
+                    job, self._set(job.set_id).get(transaction=transaction).to_dict() or {}
+                )
             owed = ledger.owed_credits(job) if job else 0
             if job is None or not owed:
                 return job, 0
             user_ref = self._user(job.user_id)
             credits = _credits(user_ref, transaction).give_back(owed)
             transaction.set(user_ref, {"credits": credits.to_doc()}, merge=True)
-            transaction.update(job_ref, {"credits_returned": True, "credits_returned_at": now})
+            # paid_credits too: a set's share, written here on a job that was never admitted,
+            # so the job's message about its end and the books see what it paid and got back.
+            returned = {
+                "paid_credits": job.paid_credits,
+                "credits_returned": True,
+                "credits_returned_at": now,
+            }
+            transaction.update(job_ref, returned)
             return job, owed
 
         job, owed = self._contended(attempt)

@@ -34,8 +34,9 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
     now = rt.now()
     job = rt.jobs.move_job(job_id, State.FAILED, now, reason=reason, apology_retry_at=now + APOLOGY_LEASE)
     # Its credits back (once, whatever the number of calls): also for a job failed before, by a
-    # delivery of this message that crashed between the move and here.
-    if job is None or job.paid_credits:
+    # delivery of this message that crashed between the move and here, and for a job of a set
+    # failed before its own admission, whose share the set paid (Payments.return_credits).
+    if job is None or job.paid_credits or job.set_id:
         rt.payments.return_credits(job_id, now)
     if job is None:
         log.info(
@@ -126,7 +127,7 @@ def close_unreachable(job_id: str | None, error: TelegramError, rt: Services, *,
         if job_id
         else None
     )
-    if job_id and (closed is None or closed.paid_credits):
+    if job_id and (closed is None or closed.paid_credits or closed.set_id):
         rt.payments.return_credits(job_id, rt.now())  # no picture reached them: none is paid for
     log.warning(
         "user unreachable; " + ("job closed" if closed else "nothing retried"),

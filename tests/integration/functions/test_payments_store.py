@@ -178,3 +178,77 @@ def test_each_ledger_step_logs_a_payment_line_for_the_analytics(runtime, user, c
         ("refund started", 10),
     ]
     assert lines[0].stars == 50 and all(paid.charge_id not in r.getMessage() for r in lines)
+
+
+# -- a set: charged once, by its first job admitted, for the jobs still to be drawn ------------
+
+
+def set_of(runtime) -> tuple[str, list[str]]:
+    """A set's record (before its jobs, as chat/triptych.start_set makes it): its id, its jobs'."""
+    set_id = f"u{next(ids)}"
+    job_ids = [f"{set_id}-{style}" for style in STYLES]
+    runtime.jobs.create_set(set_id, job_ids, datetime.now(UTC))
+    return set_id, job_ids
+
+
+def test_a_pause_after_a_set_was_charged_leaves_its_other_jobs_queued_with_their_shares(runtime, user):
+    runtime.payments.record_payment(payment(user))
+    set_id, job_ids = set_of(runtime)
+    for job_id in job_ids:
+        put_job(runtime, job_id, user, State.VALIDATED, set_id=set_id)
+    now = datetime.now(UTC)
+    first, _ = runtime.jobs.admit_job(job_ids[0], user, PAID_ONLY, now)
+    others = [runtime.jobs.admit_job(job_id, user, PAID_ONLY, now, paused=True)[0] for job_id in job_ids[1:]]
+    assert [(job.state, job.paid_credits) for job in [first, *others]] == [(State.QUEUED, 1)] * 3
+    assert runtime.payments.credits_of(user) == Credits(held=7, bought=10, spent=3)
+
+
+def test_a_job_of_a_set_failed_before_its_admission_returns_its_share_once_however_many_callers(
+    runtime, user
+):
+    runtime.payments.record_payment(payment(user))
+    set_id, (ghibli, realistic, pixel) = set_of(runtime)
+    for job_id in (ghibli, realistic, pixel):
+        put_job(runtime, job_id, user, State.VALIDATED, set_id=set_id)
+    runtime.jobs.admit_job(ghibli, user, PAID_ONLY, datetime.now(UTC))  # the set charged: three
+    assert runtime.payments.return_credits(realistic, datetime.now(UTC)) == 0  # may still be drawn
+    runtime.jobs.move_job(realistic, State.FAILED, datetime.now(UTC), reason="dead-lettered")
+    returned = at_once(4, lambda: runtime.payments.return_credits(realistic, datetime.now(UTC)))
+    assert sorted(returned) == [0, 0, 0, 1]
+    failed = runtime.jobs.get_job(realistic)
+    assert (failed.paid_credits, failed.credits_returned) == (1, True)
+    assert runtime.payments.credits_of(user) == Credits(held=8, bought=10, spent=2)
+    queued, _ = runtime.jobs.admit_job(pixel, user, PAID_ONLY, datetime.now(UTC))
+    assert (queued.state, queued.paid_credits) == (State.QUEUED, 1)
+    assert runtime.payments.return_credits(realistic, datetime.now(UTC)) == 0
+
+
+def test_a_sets_first_admission_leaves_out_a_job_closed_already_and_counts_one_not_created_yet(runtime, user):
+    runtime.payments.record_payment(payment(user))
+    set_id, (ghibli, realistic, pixel) = set_of(runtime)
+    put_job(runtime, ghibli, user, State.REJECTED, set_id=set_id, reason="blocked")  # refused at creation
+    put_job(runtime, realistic, user, State.VALIDATED, set_id=set_id)
+    admitted, _ = runtime.jobs.admit_job(realistic, user, PAID_ONLY, datetime.now(UTC))
+    assert (admitted.state, admitted.paid_credits) == (State.QUEUED, 1)
+    assert runtime.db.collection("sets").document(set_id).get().get("paid_credits") == [0, 1, 1]
+    assert runtime.payments.credits_of(user) == Credits(held=8, bought=10, spent=2)
+    assert runtime.payments.return_credits(ghibli, datetime.now(UTC)) == 0  # it cost nothing
+    # The pixel job, counted while it was not there yet, is refused at its creation: its share back.
+    put_job(runtime, pixel, user, State.REJECTED, set_id=set_id, reason="blocked")
+    assert runtime.payments.return_credits(pixel, datetime.now(UTC)) == 1
+    assert runtime.payments.return_credits(pixel, datetime.now(UTC)) == 0
+    assert runtime.payments.credits_of(user) == Credits(held=9, bought=10, spent=1)
+
+
+def test_a_sets_three_jobs_admitted_at_once_charge_it_once(runtime, user):
+    runtime.payments.record_payment(payment(user))
+    set_id, job_ids = set_of(runtime)
+    for job_id in job_ids:
+        put_job(runtime, job_id, user, State.VALIDATED, set_id=set_id)
+    now = datetime.now(UTC)
+    with ThreadPoolExecutor(3) as pool:
+        admitted = list(
+            pool.map(lambda job_id: runtime.jobs.admit_job(job_id, user, PAID_ONLY, now)[0], job_ids)
+        )
+    assert [(job.state, job.paid_credits) for job in admitted] == [(State.QUEUED, 1)] * 3
+    assert runtime.payments.credits_of(user) == Credits(held=7, bought=10, spent=3)

@@ -105,6 +105,56 @@ def test_a_sets_credits_fall_on_its_last_jobs_and_add_up(cost_each, count, data)
     assert shares == sorted(shares)
 
 
+@given(st.integers(1, 3), st.lists(st.booleans(), min_size=1, max_size=4), st.data())
+def test_a_sets_credits_fall_only_on_its_jobs_still_to_be_drawn(cost_each, live, data):
+    paid = data.draw(st.integers(0, cost_each * sum(live)))
+    shares = ledger.shares_of_live(paid, cost_each, live)
+    assert len(shares) == len(live) and sum(shares) == paid
+    assert all(share == 0 for share, alive in zip(shares, live, strict=True) if not alive)
+    assert [s for s, alive in zip(shares, live, strict=True) if alive] == ledger.set_shares(
+        paid, cost_each, sum(live)
+    )
+
+
+def test_a_job_of_a_set_closed_before_the_charge_is_not_counted_one_not_created_yet_is():
+    assert ledger.still_to_draw(None)  # chat/triptych.start_set has not created it yet
+    for state in (State.VALIDATED, State.QUEUED, State.GENERATING):
+        assert ledger.still_to_draw(job_in("s-pixel", 7, state))
+    for state in (State.REJECTED, State.FAILED, State.CANCELLED):
+        assert not ledger.still_to_draw(job_in("s-pixel", 7, state))
+
+
+ADMITTED_SET = {
+    "jobs": ["s-ghibli", "s-realistic", "s-pixel"],
+    "admission": "admitted",
+    "paid_credits": [0, 1, 1],
+}
+
+
+def test_a_jobs_share_is_read_by_the_sets_job_order_and_only_once_admitted():
+    assert [ledger.set_share(ADMITTED_SET, j) for j in ADMITTED_SET["jobs"]] == [0, 1, 1]
+    assert ledger.set_share(ADMITTED_SET, "s-other") == 0
+    assert ledger.set_share({**ADMITTED_SET, "admission": "daily"}, "s-pixel") == 0
+    assert ledger.set_share({"jobs": ADMITTED_SET["jobs"]}, "s-pixel") == 0  # not decided yet
+    assert ledger.set_share({**ADMITTED_SET, "paid_credits": [1]}, "s-pixel") == 0  # an older set doc
+
+
+def test_a_job_of_a_set_never_admitted_owes_its_share_once():
+    failed = job_in("s-pixel", 7, State.FAILED, set_id="s")
+    charged = ledger.charged_by_set(failed, ADMITTED_SET)
+    assert charged.paid_credits == 1 and ledger.owed_credits(charged) == 1
+    assert ledger.credits_given_back(charged) == 1
+    returned = replace(charged, credits_returned=True)
+    assert ledger.charged_by_set(returned, ADMITTED_SET) == returned and ledger.owed_credits(returned) == 0
+    free = job_in("s-ghibli", 7, State.FAILED, set_id="s")  # the free picture's share
+    assert ledger.owed_credits(ledger.charged_by_set(free, ADMITTED_SET)) == 0
+    going = job_in("s-pixel", 7, State.VALIDATED, set_id="s")  # may still be admitted and drawn
+    assert ledger.owed_credits(ledger.charged_by_set(going, ADMITTED_SET)) == 0
+    admitted = replace(going, state=State.FAILED, paid_credits=1)  # its own admission wrote it
+    assert ledger.charged_by_set(admitted, ADMITTED_SET) == admitted
+    assert ledger.owed_credits(ledger.charged_by_set(failed, {**ADMITTED_SET, "admission": "rate"})) == 0
+
+
 def test_the_credit_line_in_both_languages():
     assert ledger.credits_back_text("en", 0) == ""
     assert ledger.credits_back_text("en", 1) == "\n💫 Your 1 credit is back."

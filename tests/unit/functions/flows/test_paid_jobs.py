@@ -169,10 +169,11 @@ def test_a_failed_job_of_a_set_returns_its_share_in_the_sets_message():
     rt = FakeServices()
     bought(rt)
     rt.jobs.free_left = 0
+    rt.jobs.create_set("s", ["s-ghibli", "s-pixel"], rt.now())
     for job_id in ("s-ghibli", "s-pixel"):
         rt.jobs.docs[job_id] = job_doc(job_id, 7, State.VALIDATED, set_id="s")
         rate_limit.handle_message(pubsub_event_data(job_id.encode(), job_id=job_id), rt)
-    rt.jobs.create_set("s", ["s-ghibli", "s-pixel"], rt.now())
+    assert rt.jobs.sets["s"]["paid_credits"] == [1, 1]  # charged once, by the first
     rt.bot.calls.clear()  # the queued statuses
     fail("s-ghibli", "dead-lettered", rt)
     fail("s-pixel", "dead-lettered", rt)
