@@ -67,15 +67,11 @@ def set_shares(paid: int, cost_each: int, count: int) -> list[int]:
     return [cost_each - max(0, min(cost_each, free - cost_each * i)) for i in range(count)]
 
 
-# A job of a set closed in one of these before its set was charged will never be drawn.
-_CLOSED_UNDRAWN = (State.REJECTED, State.FAILED, State.CANCELLED)
-
-
 def still_to_draw(member: Job | None) -> bool:
     """Whether a job of a set counts in the set's charge, made when its first job is admitted:
     one not created yet will be (chat/triptych.start_set creates them one by one), one closed
     already (refused at its creation, failed before admission) never will."""
-    return member is None or member.state not in _CLOSED_UNDRAWN
+    return member is None or member.state not in ENDED_WITHOUT_A_PICTURE
 
 
 def shares_of_live(paid: int, cost_each: int, live: Sequence[bool]) -> list[int]:
