@@ -129,6 +129,11 @@ class Payments(Protocol):
         """The buyer was told the credits arrived (so a redelivery does not tell again)."""
         ...
 
+    def mark_refund_told(self, charge_id: str) -> None:
+        """The buyer was told the refund was made (so a try that made it but could not say so
+        is told by the next, and no other)."""
+        ...
+
     def get_payment(self, charge_id: str) -> Payment | None: ...
     def payment_by_short_id(self, user_id: int, short_id: str) -> Payment | None:
         """The user's payment whose charge id hashes to `short_id` (ledger.short_id): what a

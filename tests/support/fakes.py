@@ -294,6 +294,10 @@ class FakePayments:
         if charge_id in self.docs:
             self.docs[charge_id]["told"] = True
 
+    def mark_refund_told(self, charge_id: str) -> None:
+        if charge_id in self.docs:
+            self.docs[charge_id]["refund_told"] = True
+
     def get_payment(self, charge_id: str) -> Payment | None:
         if "/" in charge_id or (charge_id.startswith("__") and charge_id.endswith("__")):
             raise ValueError(f"not a document id: {charge_id!r}")  # as Firestore's client refuses it

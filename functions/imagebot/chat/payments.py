@@ -144,7 +144,8 @@ def record_telegram_refund(refunded: PaymentRefunded, rt: Services, *, last_try:
         done.credits,
         extra={**context, "reason": "telegram_refund"},
     )
-    _tell_user(done, "refund_made", rt)
+    if not done.refund_told:
+        _tell_refunded(done, rt)
 
 
 def refund_command(command: Command, rt: Services) -> None:
@@ -176,6 +177,9 @@ def refund_pressed(button: Button, rt: Services) -> None:
     to = AnswerTo.of_event(button)
     found = rt.payments.payment_by_short_id(user_id, button.args[0])
     refusal = payments.user_refund_refusal(found, user_id, rt.payments.credits_of(user_id).held, rt.now())
+    if found is not None and refusal == RefundRefusal.DONE and not found.refund_told:
+        _tell_refunded(found, rt)  # the try that made it could not say so (Telegram down for now)
+        return
     if found is None or refusal is not None:
         _tell_refusal(to, language, refusal or RefundRefusal.UNKNOWN, rt)
         return
@@ -245,7 +249,7 @@ def carry_refund(payment: Payment, rt: Services, operator: tuple[AnswerTo, str] 
         log.info("refund finished by another attempt", extra=context)
         return "refunded"
     log.info("stars refunded, asked by %s", done.refund_by, extra=context)
-    _tell_user(done, "refund_made", rt)
+    _tell_refunded(done, rt)
     if operator is not None:
         to, language = operator
         text = texts.render(
@@ -253,6 +257,13 @@ def carry_refund(payment: Payment, rt: Services, operator: tuple[AnswerTo, str] 
         )
         rt.bot.send_message(to, text)
     return "refunded"
+
+
+def _tell_refunded(payment: Payment, rt: Services) -> None:
+    """The buyer told the refund was made, once (`refund_told`): a redelivery of a try that
+    could not say so says it."""
+    _tell_user(payment, "refund_made", rt)
+    rt.payments.mark_refund_told(payment.charge_id)
 
 
 def _tell_user(payment: Payment, key: str, rt: Services) -> None:

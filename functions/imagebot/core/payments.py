@@ -133,6 +133,7 @@ class Payment:
     state: PaymentState = PaymentState.PAID
     credits_removed: int = 0  # taken out by its refund (all of them, or what was left)
     told: bool = False  # the buyer was told the credits arrived
+    refund_told: bool = False  # the buyer was told the refund was made
     refund_by: str | None = None  # "user" or "operator <id>"
     log: list[dict[str, Any]] = field(default_factory=list)  # {"at", "step", ...}, in order
 

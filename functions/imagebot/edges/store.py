@@ -677,6 +677,9 @@ class PaymentStore(_Firestore):
     def mark_told(self, charge_id: str) -> None:
         self._payment(charge_id).update({"told": True})
 
+    def mark_refund_told(self, charge_id: str) -> None:
+        self._payment(charge_id).update({"refund_told": True})
+
     def get_payment(self, charge_id: str) -> Payment | None:
         doc = self._payment(charge_id).get().to_dict()
         return None if doc is None else Payment.from_doc(doc)

@@ -70,6 +70,10 @@ def test_payments_of_a_user_newest_first(runtime, user):
     assert [p.charge_id for p in runtime.payments.payments_of(user)] == [newer.charge_id, older.charge_id]
     runtime.payments.mark_told(newer.charge_id)
     assert runtime.payments.get_payment(newer.charge_id).told
+    assert not runtime.payments.get_payment(newer.charge_id).refund_told
+    runtime.payments.mark_refund_told(newer.charge_id)
+    assert runtime.payments.get_payment(newer.charge_id).refund_told
+    assert not runtime.payments.get_payment(older.charge_id).refund_told
 
 
 def test_admission_spends_free_pictures_then_credits_and_never_more_than_held(runtime, user):

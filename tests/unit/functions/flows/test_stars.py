@@ -282,6 +282,24 @@ def test_a_refund_that_fails_for_now_is_carried_on_by_the_redelivery_once():
     assert_balanced(rt)
 
 
+def test_a_refund_whose_news_fails_for_now_is_told_by_the_redelivered_press_not_refused():
+    rt = FakeServices()
+    payment = bought(rt)
+    rt.bot.fail_next("sendMessage", TelegramError("sendMessage", 502, "Bad Gateway"))
+    pressed = pubsub_event_data(encode_event(press("refund", ledger.short_id(payment.charge_id))))
+    with pytest.raises(TelegramError):
+        validate_prompt.handle_message(pressed, rt)  # refunded, but the news did not go
+    assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
+    assert not rt.payments.get_payment("stx-1").refund_told
+
+    validate_prompt.handle_message(pressed, rt)  # Pub/Sub's redelivery says it
+    assert rt.bot.texts()[-1].startswith("↩ Refunded: 50 ⭐") and rt.payments.get_payment("stx-1").refund_told
+    deliver(rt, press("refund", ledger.short_id(payment.charge_id)))  # the button pressed again later
+    assert rt.bot.texts()[-1] == "This payment has been refunded already."
+    assert rt.bot.methods().count("refundStarPayment") == 1
+    assert_balanced(rt)
+
+
 def test_a_refund_telegram_says_was_made_already_is_finished():
     rt = FakeServices()
     payment = bought(rt)
