@@ -103,7 +103,7 @@ class FakeJobs:
         message_id: str | None = None,
     ) -> tuple[Job | None, quota.Admission | None]:
         """As JobStore.admit_job: a set is charged once, by its first job admitted, for its jobs
-        still to be drawn (ledger.still_to_draw, ledger.shares_of_live), and its other jobs
+        still to be drawn (ledger.live_members, ledger.shares_of_live), and its other jobs
         follow its answer, paused or not."""
         job = self.get_job(job_id)
         if job is None or job.state != State.VALIDATED:
@@ -130,9 +130,8 @@ class FakeJobs:
         self, job: Job, members: Doc | None, refusal: quota.Admission | None, fresh: quota.QuotaState
     ) -> tuple[quota.Admission | None, int]:
         """The job, or its whole set, charged: (the refusal, or None; the job's credits)."""
-        live = [
-            j == job.job_id or ledger.still_to_draw(self.get_job(j)) for j in (members or {}).get("jobs", [])
-        ]
+        member_ids = (members or {}).get("jobs", [])
+        live = ledger.live_members(member_ids, job.job_id, {j: self.get_job(j) for j in member_ids})
         cost = job.cost * max(1, sum(live))
         credits = self.users.credits(job.user_id)
         free = cost if self.free_left is None else self.free_left

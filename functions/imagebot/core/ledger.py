@@ -74,6 +74,13 @@ def still_to_draw(member: Job | None) -> bool:
     return member is None or member.state not in ENDED_WITHOUT_A_PICTURE
 
 
+def live_members(member_ids: Sequence[str], admitting: str, found: Mapping[str, Job | None]) -> list[bool]:
+    """Which of a set's jobs, in the set's order, its first admission charges: the job being
+    admitted, and each other one still to be drawn (`found`: the others as read; one missing
+    there is not created yet)."""
+    return [job_id == admitting or still_to_draw(found.get(job_id)) for job_id in member_ids]
+
+
 def shares_of_live(paid: int, cost_each: int, live: Sequence[bool]) -> list[int]:
     """set_shares over the jobs still to be drawn, aligned with the set's job order: 0 for a
     job closed before the set was charged (it cost nothing)."""

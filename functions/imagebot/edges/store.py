@@ -165,7 +165,7 @@ class JobStore(_Firestore):
         on the job (`paid_credits`).
 
         A set is charged once, by its first job admitted, for its jobs still to be drawn
-        (ledger.still_to_draw: read in the same transaction), and its credits are split over
+        (ledger.live_members: read in the same transaction), and its credits are split over
         them (ledger.shares_of_live, on `sets/<set_id>`); each other job follows the set's
         answer, paused or not (the set was paid: its jobs keep their place like any queued
         paid job), and carries its share once admitted.
@@ -196,13 +196,10 @@ class JobStore(_Firestore):
                 )
             else:
                 member_ids: list[str] = members.get("jobs", [])
-                live = [
-                    j == job_id
-                    or ledger.still_to_draw(
-                        _job_or_none(self._job(j).get(transaction=transaction).to_dict(), j)
-                    )
-                    for j in member_ids
-                ]
+                others = [self._job(j) for j in member_ids if j != job_id]
+                read = self._db.get_all(others, transaction=transaction) if others else []
+                found = {s.id: _job_or_none(s.to_dict(), s.id) for s in read}  # in one round trip
+                live = ledger.live_members(member_ids, job_id, found)
                 user = user_ref.get(transaction=transaction).to_dict() or {}
                 saved = user.get("quota")
                 cost = job.cost * max(1, sum(live))

@@ -36,7 +36,7 @@ def fail(job_id: str, reason: str, rt: Services) -> None:
     # Its credits back (once, whatever the number of calls): also for a job failed before, by a
     # delivery of this message that crashed between the move and here, and for a job of a set
     # failed before its own admission, whose share the set paid (Payments.return_credits).
-    if job is None or job.paid_credits or job.set_id:
+    if _may_owe_credits(job):
         rt.payments.return_credits(job_id, now)
     if job is None:
         log.info(
@@ -127,12 +127,19 @@ def close_unreachable(job_id: str | None, error: TelegramError, rt: Services, *,
         if job_id
         else None
     )
-    if job_id and (closed is None or closed.paid_credits or closed.set_id):
+    if job_id and _may_owe_credits(closed):
         rt.payments.return_credits(job_id, rt.now())  # no picture reached them: none is paid for
     log.warning(
         "user unreachable; " + ("job closed" if closed else "nothing retried"),
         extra=fields(stage=stage, job_id=job_id, error=str(error)),
     )
+
+
+def _may_owe_credits(job: Job | None) -> bool:
+    """Whether a job just closed may have credits to give back, so return_credits (a
+    transaction) is worth a call: one that paid, one of a set (whose share the set may have
+    paid), or one the move did not return (closed before, by a try that crashed after it)."""
+    return job is None or bool(job.paid_credits) or bool(job.set_id)
 
 
 def return_owed_credits(rt: Services) -> int:

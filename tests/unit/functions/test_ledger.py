@@ -124,6 +124,12 @@ def test_a_job_of_a_set_closed_before_the_charge_is_not_counted_one_not_created_
         assert not ledger.still_to_draw(job_in("s-pixel", 7, state))
 
 
+def test_a_sets_first_admission_charges_itself_and_each_other_job_still_to_be_drawn():
+    ids = ["s-ghibli", "s-realistic", "s-pixel"]
+    found = {"s-realistic": job_in("s-realistic", 7, State.REJECTED)}  # s-pixel not created yet
+    assert ledger.live_members(ids, "s-ghibli", found) == [True, False, True]
+
+
 ADMITTED_SET = {
     "jobs": ["s-ghibli", "s-realistic", "s-pixel"],
     "admission": "admitted",
