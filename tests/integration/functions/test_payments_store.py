@@ -195,11 +195,17 @@ def set_of(runtime) -> tuple[str, list[str]]:
     return set_id, job_ids
 
 
-def test_a_pause_after_a_set_was_charged_leaves_its_other_jobs_queued_with_their_shares(runtime, user):
-    runtime.payments.record_payment(payment(user))
+def validated_set(runtime, user: int) -> tuple[str, list[str]]:
+    """A set whose three jobs are all made and validated, none admitted yet."""
     set_id, job_ids = set_of(runtime)
     for job_id in job_ids:
         put_job(runtime, job_id, user, State.VALIDATED, set_id=set_id)
+    return set_id, job_ids
+
+
+def test_a_pause_after_a_set_was_charged_leaves_its_other_jobs_queued_with_their_shares(runtime, user):
+    runtime.payments.record_payment(payment(user))
+    set_id, job_ids = validated_set(runtime, user)
     now = datetime.now(UTC)
     first, _ = runtime.jobs.admit_job(job_ids[0], user, PAID_ONLY, now)
     others = [runtime.jobs.admit_job(job_id, user, PAID_ONLY, now, paused=True)[0] for job_id in job_ids[1:]]
@@ -211,9 +217,7 @@ def test_a_job_of_a_set_failed_before_its_admission_returns_its_share_once_howev
     runtime, user
 ):
     runtime.payments.record_payment(payment(user))
-    set_id, (ghibli, realistic, pixel) = set_of(runtime)
-    for job_id in (ghibli, realistic, pixel):
-        put_job(runtime, job_id, user, State.VALIDATED, set_id=set_id)
+    set_id, (ghibli, realistic, pixel) = validated_set(runtime, user)
     runtime.jobs.admit_job(ghibli, user, PAID_ONLY, datetime.now(UTC))  # the set charged: three
     assert runtime.payments.return_credits(realistic, datetime.now(UTC)) == 0  # may still be drawn
     runtime.jobs.move_job(realistic, State.FAILED, datetime.now(UTC), reason="dead-lettered")
@@ -246,9 +250,7 @@ def test_a_sets_first_admission_leaves_out_a_job_closed_already_and_counts_one_n
 
 def test_a_sets_three_jobs_admitted_at_once_charge_it_once(runtime, user):
     runtime.payments.record_payment(payment(user))
-    set_id, job_ids = set_of(runtime)
-    for job_id in job_ids:
-        put_job(runtime, job_id, user, State.VALIDATED, set_id=set_id)
+    set_id, job_ids = validated_set(runtime, user)
     now = datetime.now(UTC)
     with ThreadPoolExecutor(3) as pool:
         admitted = list(

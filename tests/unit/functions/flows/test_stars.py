@@ -158,6 +158,16 @@ def deliver(rt, event):
     validate_prompt.handle_message(pubsub_event_data(encode_event(event)), rt)
 
 
+def fails_for_now(rt, method, event):
+    """The worker's first try at the event meets a 502 from `method` and raises, so Pub/Sub
+    will redeliver it: the message it redelivers."""
+    rt.bot.fail_next(method, TelegramError(method, 502, "Bad Gateway"))
+    message = pubsub_event_data(encode_event(event))
+    with pytest.raises(TelegramError):
+        validate_prompt.handle_message(message, rt)
+    return message
+
+
 ids = iter(range(1000, 100000))
 
 
@@ -267,10 +277,7 @@ def test_refund_lists_the_refundable_packs_and_a_press_refunds_one_whole():
 def test_a_refund_that_fails_for_now_is_carried_on_by_the_redelivery_once():
     rt = FakeServices()
     payment = bought(rt)
-    rt.bot.fail_next("refundStarPayment", TelegramError("refundStarPayment", 502, "Bad Gateway"))
-    pressed = pubsub_event_data(encode_event(press("refund", ledger.short_id(payment.charge_id))))
-    with pytest.raises(TelegramError):
-        validate_prompt.handle_message(pressed, rt)  # Pub/Sub will redeliver it
+    pressed = fails_for_now(rt, "refundStarPayment", press("refund", ledger.short_id(payment.charge_id)))
     assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDING
     assert rt.payments.credits_of(BUYER).held == 0  # the credits went out first
 
@@ -285,10 +292,8 @@ def test_a_refund_that_fails_for_now_is_carried_on_by_the_redelivery_once():
 def test_a_refund_whose_news_fails_for_now_is_told_by_the_redelivered_press_not_refused():
     rt = FakeServices()
     payment = bought(rt)
-    rt.bot.fail_next("sendMessage", TelegramError("sendMessage", 502, "Bad Gateway"))
-    pressed = pubsub_event_data(encode_event(press("refund", ledger.short_id(payment.charge_id))))
-    with pytest.raises(TelegramError):
-        validate_prompt.handle_message(pressed, rt)  # refunded, but the news did not go
+    # Refunded, but the news did not go.
+    pressed = fails_for_now(rt, "sendMessage", press("refund", ledger.short_id(payment.charge_id)))
     assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
     assert not rt.payments.get_payment("stx-1").refund_told
 
@@ -461,10 +466,7 @@ def test_the_refunded_payment_after_the_bots_own_refund_changes_nothing():
 def test_a_refunded_payment_while_the_bots_refund_is_under_way_leaves_it_to_that_refund():
     rt = FakeServices()
     payment = bought(rt)
-    rt.bot.fail_next("refundStarPayment", TelegramError("refundStarPayment", 502, "Bad Gateway"))
-    pressed = pubsub_event_data(encode_event(press("refund", ledger.short_id(payment.charge_id))))
-    with pytest.raises(TelegramError):
-        validate_prompt.handle_message(pressed, rt)
+    pressed = fails_for_now(rt, "refundStarPayment", press("refund", ledger.short_id(payment.charge_id)))
     deliver(rt, refunded_payment())  # Telegram made it after all; its word comes before the retry
     assert (rt.payments.get_payment("stx-1").state, rt.payments.get_payment("stx-1").refund_by) == (
         PaymentState.REFUNDING,
@@ -480,10 +482,7 @@ def test_a_refunded_payment_while_the_bots_refund_is_under_way_leaves_it_to_that
 def test_a_telegram_refund_whose_news_fails_for_now_is_told_by_the_redelivery_once():
     rt = FakeServices()
     bought(rt)
-    rt.bot.fail_next("sendMessage", TelegramError("sendMessage", 502, "Bad Gateway"))
-    refunded = pubsub_event_data(encode_event(refunded_payment()))
-    with pytest.raises(TelegramError):
-        validate_prompt.handle_message(refunded, rt)
+    refunded = fails_for_now(rt, "sendMessage", refunded_payment())
     assert rt.payments.get_payment("stx-1").state == PaymentState.REFUNDED
     validate_prompt.handle_message(refunded, rt)  # Pub/Sub's redelivery
     assert [text.startswith("↩ Refunded") for text in rt.bot.texts()].count(True) == 1
@@ -615,13 +614,11 @@ def test_a_dead_lettered_payment_is_still_credited_once():
 def test_a_refund_press_that_ran_out_of_attempts_says_the_refund_is_under_way():
     rt = FakeServices()
     payment = bought(rt)
-    rt.bot.fail_next("refundStarPayment", TelegramError("refundStarPayment", 502, "Bad Gateway"))
-    pressed = encode_event(press("refund", ledger.short_id(payment.charge_id)))
-    with pytest.raises(TelegramError):
-        validate_prompt.handle_message(pubsub_event_data(pressed), rt)
+    pressed = press("refund", ledger.short_id(payment.charge_id))
+    fails_for_now(rt, "refundStarPayment", pressed)
     told = len(rt.bot.texts())
     report_failure.handle_dead_letter(
-        pubsub_event_data(pressed, CloudPubSubDeadLetterSourceDeliveryCount="5"), rt
+        pubsub_event_data(encode_event(pressed), CloudPubSubDeadLetterSourceDeliveryCount="5"), rt
     )
     [said] = rt.bot.texts()[told:]
     assert said.startswith("↩ Your refund is under way") and f"{PACK.stars} ⭐" in said  # not "send it again"
